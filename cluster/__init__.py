@@ -1,0 +1,1 @@
+"""Ray connection, the local Triton server's life cycle, the Triton client pool."""

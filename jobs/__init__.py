@@ -1,0 +1,2 @@
+"""The screening campaign: sources, ingest, selection, privacy, planning, execution, store,
+aggregation, reports and the CLI."""

@@ -1,0 +1,1 @@
+"""One module per `lungscreen` subcommand; each exposes `register(subparsers)`."""

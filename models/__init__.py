@@ -1,0 +1,1 @@
+"""The nodule model: contract, Lung-RADS rules, detector, training, export, Triton repository."""

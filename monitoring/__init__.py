@@ -1,0 +1,1 @@
+"""Metric definitions and exporter, Prometheus config, alert rules, dashboards."""

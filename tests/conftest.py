@@ -1,0 +1,1 @@
+"""Shared fixtures. Integration fixtures that start real servers live in tests/servers/."""
