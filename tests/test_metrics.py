@@ -1,0 +1,271 @@
+"""Metric names, labels and values: naming conventions, bounded labels, no PHI, and
+store-derived figures that stay right across a driver restart."""
+
+from __future__ import annotations
+
+import re
+import urllib.request
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from jobs.errors import BadInput, RetryableError
+from jobs.reasons import Reason
+from jobs.records import Outcome, StudyResult
+from models.contract import Nodule, NoduleType
+from models.lungrads import Category
+from monitoring.collector import CampaignCollector
+from monitoring.exporter import MonitoringConfig, start_exporter, start_monitoring
+from monitoring.live import LiveState
+from monitoring.metrics import Metrics, server_label, triton_outcome
+from monitoring.observer import PrometheusObserver, deadline_timestamp, error_kind
+from monitoring.progress import CampaignProgress, RegionProgress
+
+ALLOWED_LABELS = {
+    "campaign", "region", "stage", "outcome", "reason", "category", "model", "version",
+    "server", "state", "error", "le",
+}
+CANARY = "CANARY7f3e"
+
+
+class Clock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def result(i: int, region: str = "north", outcome: Outcome = Outcome.SCREENED,
+           reason: Reason | None = None, category: Category | None = Category.NEGATIVE,
+           ) -> StudyResult:
+    return StudyResult(
+        study_pid=f"{CANARY}-study-{i}", patient_pid=f"{CANARY}-patient-{i}", region=region,
+        site=f"{CANARY}-site", age_band="60-64", sex="F", outcome=outcome,
+        model_name="lung_nodule_detector", model_version="1", category=category, reason=reason,
+        nodules=(Nodule(10.0, 20.0, 30.0, 7.0, 7.0, NoduleType.SOLID, 0.9),),
+        timings={"load": 0.4, "infer": 1.2, "postprocess": 0.05},
+    )
+
+
+def progress(done_north: int = 3, quarantined: int = 1, deadline: float | None = None
+             ) -> CampaignProgress:
+    north = RegionProgress(
+        "north", studies_planned=10, shards_planned=5, shards_done=2,
+        outcomes={"screened": done_north, "quarantined": quarantined},
+        quarantines={"slice_gap": quarantined},
+        categories={"1": done_north - 1, "4A": 1},
+    )
+    south = RegionProgress("south", studies_planned=4, shards_planned=2, shards_done=0)
+    return CampaignProgress("c1", (south, north), state="running", deadline=deadline)
+
+
+def families(registry: CollectorRegistry) -> dict[str, list[tuple[str, dict[str, str], float]]]:
+    text = generate_latest(registry).decode()
+    out: dict[str, list[tuple[str, dict[str, str], float]]] = {}
+    for fam in text_string_to_metric_families(text):
+        out[fam.name] = [(s.name, dict(s.labels), s.value) for s in fam.samples]
+    return out
+
+
+def value(fams: dict[str, list[tuple[str, dict[str, str], float]]], sample: str,
+          **labels: str) -> float:
+    for fam in fams.values():
+        for name, lab, v in fam:
+            if name == sample and all(lab.get(k) == val for k, val in labels.items()):
+                return v
+    raise AssertionError(f"no sample {sample} {labels}")
+
+
+@pytest.fixture
+def wired():
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, version="0.1.0")
+    clock = Clock()
+    live = LiveState(window_s=60.0, clock=clock)
+    state = {"progress": [progress()]}
+    registry.register(CampaignCollector(lambda: state["progress"], live, clock=lambda: 5000.0))
+    observer = PrometheusObserver(metrics, live)
+    return registry, observer, live, clock, state
+
+
+def drive(observer: PrometheusObserver, clock: Clock, n: int = 6) -> None:
+    observer.on_campaign_started("c1", regions=("north", "south"), model="lung_nodule_detector",
+                                 model_version="1", deadline=9000.0,
+                                 triton_urls=("grpc://user:secret@10.0.0.5:8001/x",))
+    observer.on_shard_started("c1", "north", f"{CANARY}-shard", 4)
+    for i in range(n):
+        clock.t += 1.0
+        r = result(i) if i % 3 else result(i, outcome=Outcome.QUARANTINED,
+                                           reason=Reason.SLICE_GAP, category=None)
+        observer.on_study_done("c1", r, shard_id=f"{CANARY}-shard")
+        observer.on_triton_request("grpc://user:secret@10.0.0.5:8001/x", "ok", 0.8)
+    observer.on_triton_request("grpc://10.0.0.5:8001", "retryable", 3.0)
+    observer.on_shard_committed("c1", "north", f"{CANARY}-shard", 0.12)
+    observer.on_shard_started("c1", "south", "s2", 2)
+    observer.on_shard_failed("c1", "south", "s2", RetryableError("triton unavailable"))
+
+
+def test_names_follow_prometheus_conventions(wired) -> None:
+    registry, observer, _, clock, _ = wired
+    drive(observer, clock)
+    for fam in registry.collect():
+        assert re.fullmatch(r"lungscreen_[a-z0-9_]+", fam.name), fam.name
+        if fam.type == "counter":
+            assert all(s.name.endswith(("_total", "_created")) for s in fam.samples), fam.name
+        if fam.type == "histogram":
+            assert fam.name.endswith("_seconds"), fam.name
+        if fam.type == "info":
+            assert fam.name.endswith("_info") or f"{fam.name}_info" in {s.name for s in fam.samples}
+        for s in fam.samples:
+            assert set(s.labels) <= ALLOWED_LABELS, (s.name, s.labels)
+            assert not re.search(r"_(ms|milliseconds|us|minutes|hours|bytes_total_total)$",
+                                 s.name)
+
+
+def test_exposition_has_no_phi_canary_nor_per_study_label(wired) -> None:
+    registry, observer, _, clock, _ = wired
+    drive(observer, clock)
+    text = generate_latest(registry).decode()
+    assert CANARY not in text
+    assert "secret" not in text and "user@" not in text
+    for bad in ("study", "patient", "pid", "site", "uid", "shard"):
+        assert not re.search(rf'[{{,]{bad}[a-z_]*="', text), bad
+
+
+def test_store_derived_counts_and_zero_initialised_labels(wired) -> None:
+    registry, observer, _, clock, _ = wired
+    drive(observer, clock)
+    f = families(registry)
+    assert value(f, "lungscreen_studies_total", region="north", outcome="screened") == 3
+    assert value(f, "lungscreen_studies_total", region="south", outcome="opted_out") == 0
+    assert value(f, "lungscreen_quarantines_total", region="north", reason="slice_gap") == 1
+    assert value(f, "lungscreen_quarantines_total", region="north", reason="not_ct") == 0
+    assert value(f, "lungscreen_lungrads_total", region="north", category="4A") == 1
+    assert value(f, "lungscreen_lungrads_total", region="south", category="4X") == 0
+    assert value(f, "lungscreen_studies_planned", region="north") == 10
+    # north: 5 planned, 2 done, the canary shard committed -> 0 running, 3 pending
+    assert value(f, "lungscreen_shards", region="north", state="done") == 2
+    assert value(f, "lungscreen_shards", region="north", state="running") == 0
+    assert value(f, "lungscreen_shards", region="north", state="pending") == 3
+    assert value(f, "lungscreen_campaign_studies_remaining", campaign="c1") == 10
+    assert value(f, "lungscreen_campaign_deadline_timestamp_seconds", campaign="c1") == 9000.0
+    assert value(f, "lungscreen_campaign_required_throughput_studies_per_second",
+                 campaign="c1") == pytest.approx(10 / 4000.0)
+
+
+def test_process_metrics_record_stages_triton_and_failures(wired) -> None:
+    registry, observer, _, clock, _ = wired
+    drive(observer, clock)
+    f = families(registry)
+    assert value(f, "lungscreen_stage_duration_seconds_count", stage="infer") == 6
+    assert value(f, "lungscreen_stage_duration_seconds_count", stage="commit") == 1
+    assert value(f, "lungscreen_stage_duration_seconds_bucket", stage="infer", le="2.5") == 6
+    assert value(f, "lungscreen_stage_duration_seconds_bucket", stage="infer", le="1.0") == 0
+    assert value(f, "lungscreen_study_duration_seconds_sum", region="north") == pytest.approx(
+        6 * 1.65)
+    server = "grpc://10.0.0.5:8001"
+    assert value(f, "lungscreen_triton_requests_total", server=server, outcome="ok") == 6
+    assert value(f, "lungscreen_triton_requests_total", server=server, outcome="retry") == 1
+    assert value(f, "lungscreen_triton_requests_total", server=server, outcome="failure") == 0
+    assert value(f, "lungscreen_triton_request_duration_seconds_count", server=server) == 7
+    assert value(f, "lungscreen_shard_failures_total", region="south", error="retryable") == 1
+    assert value(f, "lungscreen_build_info", version="0.1.0") == 1
+    assert value(f, "lungscreen_model_info", model="lung_nodule_detector", version="1") == 1
+
+
+def test_live_throughput_eta_and_in_flight(wired) -> None:
+    registry, observer, _live, clock, _ = wired
+    observer.on_campaign_started("c1", regions=("north",))
+    observer.on_shard_started("c1", "north", "a", 4)
+    for _ in range(3):
+        clock.t += 2.0
+        observer.on_study_done("c1", result(1), shard_id="a")
+    f = families(registry)
+    assert value(f, "lungscreen_studies_in_flight", campaign="c1") == 1
+    assert value(f, "lungscreen_shards", region="north", state="running") == 1
+    assert value(f, "lungscreen_throughput_studies_per_second", campaign="c1") == 0.5
+    assert value(f, "lungscreen_campaign_eta_seconds", campaign="c1") == 20.0
+    clock.t += 600.0  # the window empties: no pace, so no ETA is claimed
+    f = families(registry)
+    assert value(f, "lungscreen_throughput_studies_per_second", campaign="c1") == 0
+    assert "lungscreen_campaign_eta_seconds" not in {s[0] for v in f.values() for s in v}
+
+
+def test_counts_survive_a_driver_restart_because_they_come_from_the_store(wired) -> None:
+    registry, observer, _, clock, state = wired
+    drive(observer, clock)
+    before = value(families(registry), "lungscreen_studies_total", region="north",
+                   outcome="screened")
+    # a new driver process: fresh registry and live state, same store
+    fresh = CollectorRegistry()
+    Metrics(fresh, version="0.1.0")
+    fresh.register(CampaignCollector(lambda: state["progress"], LiveState()))
+    after = families(fresh)
+    assert value(after, "lungscreen_studies_total", region="north", outcome="screened") == before
+    assert value(after, "lungscreen_shards", region="north", state="done") == 2
+    state["progress"] = [progress(done_north=5)]
+    assert value(families(fresh), "lungscreen_studies_total", region="north",
+                 outcome="screened") == 5
+
+
+def test_a_failing_store_does_not_break_the_scrape() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry, version="x")
+
+    def broken() -> list[CampaignProgress]:
+        raise OSError("database is locked")
+
+    registry.register(CampaignCollector(broken))
+    text = generate_latest(registry).decode()
+    assert "lungscreen_build_info" in text
+
+
+def test_exporter_serves_on_loopback_free_port() -> None:
+    registry = CollectorRegistry()
+    Metrics(registry, version="9.9")
+    exporter = start_exporter(registry, port=0)
+    try:
+        assert exporter.addr == "127.0.0.1" and exporter.port > 0
+        body = urllib.request.urlopen(exporter.url, timeout=5).read().decode()
+        assert 'lungscreen_build_info{version="9.9"} 1.0' in body
+        with pytest.raises(BadInput, match="choose another port"):
+            start_exporter(registry, port=exporter.port)
+    finally:
+        exporter.stop()
+
+
+def test_start_monitoring_wires_everything() -> None:
+    mon = start_monitoring(MonitoringConfig(port=0), lambda: [progress()], version="1.2")
+    try:
+        mon.observer.on_shard_started("c1", "north", "x", 2)
+        assert mon.exporter is not None
+        body = urllib.request.urlopen(mon.exporter.url, timeout=5).read().decode()
+        assert 'lungscreen_shards{campaign="c1",region="north",state="running"} 1.0' in body
+    finally:
+        mon.stop()
+    with pytest.raises(BadInput, match="not an IP address"):
+        MonitoringConfig(addr="localhost")
+    with pytest.raises(BadInput, match="out of range"):
+        MonitoringConfig(port=70000)
+
+
+@pytest.mark.parametrize(("url", "label"), [
+    ("grpc://user:pw@10.0.0.5:8001/v2?x=1", "grpc://10.0.0.5:8001"),
+    ("localhost:8001", "localhost:8001"),
+    ("http://[::1]:8000", "http://[::1]:8000"),
+])
+def test_server_label_strips_credentials_and_paths(url: str, label: str) -> None:
+    assert server_label(url) == label
+
+
+def test_bounded_vocabularies() -> None:
+    assert triton_outcome("SUCCESS") == "ok"
+    assert triton_outcome("weird thing") == "failure"
+    assert error_kind(BadInput("x")) == "bad_input"
+    assert error_kind(TimeoutError()) == "timeout"
+    assert error_kind(ValueError(CANARY)) == "other"
+    assert error_kind(CANARY) == "other"
+    from datetime import date
+    assert deadline_timestamp(date(2027, 3, 31)) == pytest.approx(1806537600 - 1e-6, abs=1e-3)
