@@ -1,0 +1,1 @@
+"""DICOM reading for ingest: slim headers without pixel data, and slice geometry."""

@@ -1,0 +1,1 @@
+"""Study sources: where DICOM comes from (a folder tree, a DICOMweb archive)."""
