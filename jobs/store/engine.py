@@ -1,0 +1,106 @@
+"""The store's database seam: engines set up for durability, and SQLAlchemy errors mapped
+into the project's error tree (jobs.errors) so nothing above this module sees them.
+
+SQLite: WAL, synchronous=FULL (a commit survives power loss), foreign keys, a busy timeout;
+the driver's own transaction handling is off and BEGIN is emitted explicitly, BEGIN
+IMMEDIATE for write transactions so two writers queue on the busy timeout instead of
+failing mid-transaction. The file must be on a local disk (WAL uses shared memory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from jobs.errors import BadInput, PermanentError, RetryableError
+from jobs.store.urls import redact, sqlite_path
+
+__all__ = ["WRITE", "make_engine", "mapped_errors"]
+
+# Execution option that marks a connection as a writer (SQLite: BEGIN IMMEDIATE).
+WRITE = "lungscreen_write"
+
+
+def make_engine(url: URL, *, busy_timeout_s: float) -> Engine:
+    """An engine for a normalised store URL (see urls.normalize_url)."""
+    path = sqlite_path(url)
+    if path is None:
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": max(1, round(busy_timeout_s))},
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(
+            f"store: cannot create the folder of {redact(url)!r} ({exc.strerror}); "
+            "expected a writable local folder"
+        ) from exc
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    busy_ms = int(busy_timeout_s * 1000)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        write = conn.get_execution_options().get(WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+@contextlib.contextmanager
+def mapped_errors(url: URL, action: str) -> Iterator[None]:
+    """Re-raise SQLAlchemy errors from `action` as BadInput / RetryableError / PermanentError.
+
+    Messages name the store (password hidden) and the database's own first line, never the
+    SQL parameters.
+    """
+    try:
+        yield
+    except OperationalError as exc:
+        why = _first_line(exc)
+        if "unable to open database file" in why:
+            raise BadInput(
+                f"store: cannot open {redact(url)!r} ({why}); expected a writable local file"
+            ) from exc
+        raise RetryableError(
+            f"results store {redact(url)!r} unavailable while {action}: {why}; retry later"
+        ) from exc
+    except IntegrityError as exc:
+        raise PermanentError(
+            f"results store {redact(url)!r} rejected {action}: {_first_line(exc)}"
+        ) from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise RetryableError(
+                f"results store {redact(url)!r} connection lost while {action}: "
+                f"{_first_line(exc)}; retry later"
+            ) from exc
+        raise PermanentError(
+            f"results store {redact(url)!r} failed while {action}: {_first_line(exc)}"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise PermanentError(
+            f"results store {redact(url)!r} failed while {action}: {type(exc).__name__}"
+        ) from exc
+
+
+def _first_line(exc: DBAPIError) -> str:
+    orig = exc.orig if exc.orig is not None else exc
+    text = str(orig).strip().splitlines()
+    return text[0] if text else type(orig).__name__

@@ -1,0 +1,104 @@
+"""The results store's tables (SQLAlchemy Core). Nothing here holds PHI: studies and
+patients are pseudonyms, places are region and site codes; no paths, UIDs or names.
+
+- campaigns: one row per campaign, its spec digest, model and life-cycle state.
+- shards: the ledger, one row per planned shard; state planned -> done in the same
+  transaction that inserts the shard's results.
+- results: one row per (campaign, study pseudonym, model version), so a replay cannot
+  double-count.
+- events: an append-only audit log (state changes, recall exports).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["SCHEMA_VERSION", "campaigns", "events", "meta", "metadata", "results", "shards"]
+
+SCHEMA_VERSION = "1"
+
+metadata = MetaData()
+
+meta = Table(
+    "lungscreen_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(256), nullable=False),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("spec_digest", String(64), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("plan_digest", String(64)),
+    Column("shard_count", Integer),
+    Column("study_count", Integer),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+shards = Table(
+    "shards",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("shard_id", String(128), nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("shard_index", Integer, nullable=False),
+    Column("study_count", Integer, nullable=False),
+    Column("study_pids", Text, nullable=False),  # JSON list of study pseudonyms
+    Column("plan_digest", String(64), nullable=False),  # the shard's content digest
+    Column("state", String(16), nullable=False),  # planned | done
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("committed_at", DateTime(timezone=True)),
+    PrimaryKeyConstraint("campaign_id", "shard_id"),
+    Index("ix_shards_campaign_state", "campaign_id", "state"),
+)
+
+results = Table(
+    "results",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("study_pid", String(64), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("model_name", String(128), nullable=False),
+    Column("patient_pid", String(64), nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("site", String(64), nullable=False),
+    Column("age_band", String(16), nullable=False),
+    Column("sex", String(16), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("category", String(4)),
+    Column("reason", String(64)),
+    Column("nodules", Text, nullable=False),  # JSON [[z, y, x, d_mm, solid_mm, type, p], ...]
+    Column("timings", Text, nullable=False),  # JSON {"load": s, "infer": s, ...}
+    Column("shard_id", String(128)),  # NULL: settled before the run (opted out, quarantined)
+    Column("committed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("campaign_id", "study_pid", "model_version"),
+    Index("ix_results_campaign_region", "campaign_id", "region"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64)),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON object, no PHI
+    Index("ix_events_campaign", "campaign_id"),
+)
