@@ -1,1 +1,6 @@
 """Shared fixtures. Integration fixtures that start real servers live in tests/servers/."""
+
+# Real-server fixtures, one module per server (add yours to this list).
+pytest_plugins = [
+    "tests.servers.postgres",
+]
