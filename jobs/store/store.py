@@ -29,7 +29,14 @@ from jobs.store.engine import WRITE, make_engine, mapped_errors
 from jobs.store.rows import as_utc, result_from_row, result_to_row, shard_from_row, shard_to_row
 from jobs.store.urls import normalize_url, redact
 
-__all__ = ["AuditEvent", "Campaign", "CampaignState", "RegionProgress", "ResultsStore"]
+__all__ = [
+    "AuditEvent",
+    "Campaign",
+    "CampaignState",
+    "OutcomeCount",
+    "RegionProgress",
+    "ResultsStore",
+]
 
 _PAGE = 1000
 
@@ -63,6 +70,17 @@ class RegionProgress:
     studies_planned: int
     studies_done: int  # studies in done shards
     studies_settled_early: int  # results outside shards: opted out, quarantined at selection
+
+
+@dataclass(frozen=True)
+class OutcomeCount:
+    """Committed results of one (region, outcome, reason, category) cell."""
+
+    region: str
+    outcome: str
+    reason: str | None
+    category: str | None
+    count: int
 
 
 @dataclass(frozen=True)
@@ -348,6 +366,28 @@ class ResultsStore:
         for region, n in early.items():
             out[region] = RegionProgress(region, 0, 0, 0, 0, int(n))
         return dict(sorted(out.items()))
+
+    def outcome_counts(self, campaign_id: str) -> list[OutcomeCount]:
+        """Committed results per (region, outcome, reason, category): one GROUP BY, cheap
+        enough for every metrics scrape and status refresh (monitoring reads it)."""
+        r = t.results.c
+        cols = (r.region, r.outcome, r.reason, r.category)
+        with mapped_errors(self._url, "counting results"), self._engine.connect() as conn:
+            rows = conn.execute(
+                select(*cols, func.count()).where(r.campaign_id == campaign_id).group_by(*cols)
+            ).all()
+        return [OutcomeCount(str(a), str(b), c, d, int(n)) for a, b, c, d, n in rows]
+
+    def commit_span(self, campaign_id: str) -> tuple[datetime | None, datetime | None]:
+        """When the campaign's first and latest shards committed (None, None before any)."""
+        s = t.shards.c
+        with mapped_errors(self._url, "reading commit times"), self._engine.connect() as conn:
+            first, last = conn.execute(
+                select(func.min(s.committed_at), func.max(s.committed_at)).where(
+                    s.campaign_id == campaign_id, s.state == "done"
+                )
+            ).one()
+        return (as_utc(first) if first else None, as_utc(last) if last else None)
 
     # ---- audit ------------------------------------------------------------------------
 
