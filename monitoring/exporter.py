@@ -13,12 +13,14 @@ from __future__ import annotations
 import ipaddress
 import threading
 from dataclasses import dataclass
+from datetime import date, datetime
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 
 from jobs.errors import BadInput
 from monitoring.collector import CampaignCollector, ProgressSource
+from monitoring.health import TritonHealthCollector
 from monitoring.live import DEFAULT_WINDOW_S, LiveState
 from monitoring.metrics import Metrics
 from monitoring.observer import PrometheusObserver
@@ -94,13 +96,32 @@ def start_exporter(
 
 @dataclass
 class Monitoring:
-    """Everything a driver needs: hand `observer` to the campaign, `stop()` at the end."""
+    """Everything a driver needs: `observer(campaign_id, ...)` for the driver, the
+    `triton_hook` for the Triton client, `stop()` at the end."""
 
     registry: CollectorRegistry
     metrics: Metrics
     live: LiveState
-    observer: PrometheusObserver
     exporter: Exporter | None
+
+    def observer(
+        self,
+        campaign_id: str,
+        *,
+        model: str = "",
+        model_version: str = "",
+        deadline: date | datetime | float | None = None,
+        triton_urls: tuple[str, ...] = (),
+    ) -> PrometheusObserver:
+        """The CampaignObserver to pass to the driver for `campaign_id`."""
+        return PrometheusObserver(
+            self.metrics, self.live, campaign_id, model=model, model_version=model_version,
+            deadline=deadline, triton_urls=triton_urls,
+        )
+
+    def triton_hook(self, server: str, outcome: str, seconds: float) -> None:
+        """`TritonBackend(on_request=monitoring.triton_hook)` (in this process)."""
+        self.metrics.observe_triton(server, outcome, seconds)
 
     def stop(self) -> None:
         if self.exporter is not None:
@@ -108,15 +129,22 @@ class Monitoring:
 
 
 def start_monitoring(
-    config: MonitoringConfig, source: ProgressSource, version: str
+    config: MonitoringConfig,
+    source: ProgressSource,
+    version: str,
+    triton_urls: tuple[str, ...] = (),
 ) -> Monitoring:
-    """A fresh registry with the process metrics and the store collector, served if enabled.
+    """A fresh registry with the process metrics, the store collector and (given Triton
+    URLs) the readiness probe, served on config's address if enabled.
 
-    `source` returns the progress of the campaigns this driver runs (read from the store).
+    `source` returns the progress of the campaigns this driver runs (see
+    monitoring.store_progress.store_source).
     """
     registry = CollectorRegistry()
     metrics = Metrics(registry, version)
     live = LiveState(config.throughput_window_s)
     registry.register(CampaignCollector(source, live))
+    if triton_urls:
+        registry.register(TritonHealthCollector(triton_urls))
     exporter = start_exporter(registry, config.port, config.addr) if config.enabled else None
-    return Monitoring(registry, metrics, live, PrometheusObserver(metrics, live), exporter)
+    return Monitoring(registry, metrics, live, exporter)

@@ -68,10 +68,22 @@ class LiveState:
             if shard is not None and shard.studies_left > 0:
                 shard.studies_left -= 1
 
-    def shard_finished(self, campaign: str, shard_id: str) -> None:
-        """The shard committed, failed or was given up: it no longer runs here."""
+    def shard_finished(self, campaign: str, shard_id: str, *, with_parts: bool = False) -> None:
+        """The shard committed, failed or was given up: it no longer runs here.
+        `with_parts`: also its single-study parts (ids "<shard_id>/<i>")."""
         with self._lock:
             self._running.pop((campaign, shard_id), None)
+            if with_parts:
+                prefix = f"{shard_id}/"
+                for key in [k for k in self._running if k[0] == campaign
+                            and k[1].startswith(prefix)]:
+                    del self._running[key]
+
+    def campaign_stopped(self, campaign: str) -> None:
+        """The driver stopped the campaign: nothing of it runs any more."""
+        with self._lock:
+            for key in [k for k in self._running if k[0] == campaign]:
+                del self._running[key]
 
     def set_deadline(self, campaign: str, deadline_ts: float | None) -> None:
         with self._lock:

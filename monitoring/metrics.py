@@ -37,20 +37,16 @@ __all__ = [
 STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 TRITON_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 STAGES = ("load", "infer", "postprocess", "commit")
-# ok: answered; retry: failed with a retryable error and will be tried again (possibly on
-# another server); failure: failed for good (permanent error, or retries exhausted).
-TRITON_OUTCOMES = ("ok", "retry", "failure")
-_OUTCOME_ALIASES = {
-    "ok": "ok", "success": "ok", "succeeded": "ok",
-    "retry": "retry", "retried": "retry", "retryable": "retry", "unavailable": "retry",
-    "timeout": "retry",
-    "failure": "failure", "failed": "failure", "error": "failure", "permanent": "failure",
-}
+# The Triton client's per-attempt outcomes (cluster.triton_stats.Outcome): ok; retryable
+# (unavailable, overloaded or timed out: retried if attempts remain); bad_input (the
+# volume was refused: the study's fault, not the server's); permanent (a server error).
+TRITON_OUTCOMES = ("ok", "retryable", "bad_input", "permanent")
 
 
 def triton_outcome(outcome: str) -> str:
-    """Map a client's outcome word onto the bounded TRITON_OUTCOMES ("failure" if unknown)."""
-    return _OUTCOME_ALIASES.get(outcome.strip().lower(), "failure")
+    """The bounded label for a client's outcome word ("permanent" for an unknown one)."""
+    word = str(outcome).strip().lower()
+    return word if word in TRITON_OUTCOMES else "permanent"
 
 
 def server_label(url: str) -> str:
@@ -108,7 +104,7 @@ class Metrics:
         )
         self.triton_requests = Counter(
             "lungscreen_triton_requests_total",
-            "Triton inference requests by outcome (ok, retry, failure).",
+            "Triton inference attempts by outcome (ok, retryable, bad_input, permanent).",
             ["server", "outcome"],
             registry=registry,
         )

@@ -1,38 +1,24 @@
 """The campaign driver's Prometheus observer: turns driver events into metrics.
 
-The driver calls these hooks from its own thread; each costs a few microseconds (label
-children are cached). Studies are never labels: a result's region, outcome and timings are
-read, its pseudonyms are not.
+Implements `jobs.observer.CampaignObserver`. The driver calls these hooks from its own
+thread; each costs microseconds. Studies are never labels: a result's region and timings
+are read, its pseudonyms are not. Outcome, quarantine and Lung-RADS counts are not counted
+here at all: the collector reads them from the store (exact across restarts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
-from jobs.errors import BadInput, PermanentError, RetryableError
+from jobs.observer import NullObserver, ShardInfo
 from jobs.records import StudyResult
 from monitoring.live import LiveState
 from monitoring.metrics import Metrics
 
-__all__ = ["PrometheusObserver", "deadline_timestamp", "error_kind"]
+__all__ = ["PrometheusObserver", "deadline_timestamp"]
 
 _STUDY_STAGES = ("load", "infer", "postprocess")
-
-
-def error_kind(error: BaseException | str) -> str:
-    """A bounded label for a shard failure: retryable, permanent, bad_input, timeout, other."""
-    if isinstance(error, str):
-        return error if error in ("retryable", "permanent", "bad_input", "timeout") else "other"
-    if isinstance(error, TimeoutError):
-        return "timeout"
-    if isinstance(error, BadInput):
-        return "bad_input"
-    if isinstance(error, RetryableError):
-        return "retryable"
-    if isinstance(error, PermanentError):
-        return "permanent"
-    return "other"
 
 
 def deadline_timestamp(deadline: date | datetime | float | None) -> float | None:
@@ -47,72 +33,81 @@ def deadline_timestamp(deadline: date | datetime | float | None) -> float | None
     return float(deadline)
 
 
-class PrometheusObserver:
-    """Feeds `metrics` (process histograms and counters) and `live` (running shards, pace).
+class PrometheusObserver(NullObserver):
+    """The driver's `CampaignObserver` for one campaign: feeds `metrics` (process histograms
+    and counters) and `live` (running shards, studies in flight, pace).
 
-    One observer serves any number of campaigns; every hook names its campaign.
+    Built by whoever wires the campaign, with the facts the driver does not pass: the
+    model, the spec's deadline, the Triton URLs (their label children start at zero).
     """
 
-    def __init__(self, metrics: Metrics, live: LiveState) -> None:
-        self.metrics = metrics
-        self.live = live
-
-    def on_campaign_started(
+    def __init__(
         self,
-        campaign: str,
+        metrics: Metrics,
+        live: LiveState,
+        campaign_id: str,
         *,
-        regions: tuple[str, ...] = (),
         model: str = "",
         model_version: str = "",
         deadline: date | datetime | float | None = None,
         triton_urls: tuple[str, ...] = (),
     ) -> None:
-        """Declare the campaign's label values at zero and record its model and deadline."""
-        self.metrics.init_campaign(campaign, tuple(regions))
+        self.metrics = metrics
+        self.live = live
+        self.campaign = campaign_id
+        metrics.init_campaign(campaign_id)
         if model:
-            self.metrics.set_model(campaign, model, model_version)
-        self.live.set_deadline(campaign, deadline_timestamp(deadline))
+            metrics.set_model(campaign_id, model, model_version)
+        live.set_deadline(campaign_id, deadline_timestamp(deadline))
         for url in triton_urls:
-            self.metrics.init_server(url)
+            metrics.init_server(url)
 
-    def on_shard_started(self, campaign: str, region: str, shard_id: str, studies: int) -> None:
-        self.live.shard_started(campaign, region, shard_id, studies)
+    def on_plan(self, campaign_id: str, total_by_region: dict[str, int],
+                done_by_region: dict[str, int]) -> None:
+        self.metrics.init_campaign(self.campaign, tuple(sorted(total_by_region)))
 
-    def on_study_done(
-        self,
-        campaign: str,
-        result: StudyResult,
-        timings: Mapping[str, float] | None = None,
-        shard_id: str | None = None,
-    ) -> None:
-        """A study finished its stages. `timings` defaults to the result's own; its "total"
-        (end-to-end seconds), when absent, is the sum of the stages."""
-        stages = timings if timings is not None else result.timings
+    def on_shard_started(self, shard: ShardInfo, attempt: int) -> None:
+        studies = getattr(shard, "studies", ())
+        todo = sum(1 for s in studies if getattr(s, "planned", None) is None)
+        self.live.shard_started(self.campaign, shard.region, shard.shard_id, todo)
+
+    def on_shard_retry(self, shard: ShardInfo, kind: str, delay_s: float) -> None:
+        """The attempt failed; kind is the driver's bounded word (worker_lost, deadline...)."""
+        self.metrics.shard_failures.labels(self.campaign, shard.region, _retry_kind(kind)).inc()
+        self.live.shard_finished(self.campaign, shard.shard_id)
+
+    def on_study_done(self, result: StudyResult) -> None:
+        """Stage timings from result.timings; the study's end-to-end time is their sum
+        (or timings["total"] when the worker measured it). Planned results have none."""
+        stages = result.timings
         total = 0.0
         for stage in _STUDY_STAGES:
             seconds = stages.get(stage)
             if seconds is not None and seconds >= 0:
-                self.metrics.stage_duration.labels(campaign, stage).observe(seconds)
+                self.metrics.stage_duration.labels(self.campaign, stage).observe(seconds)
                 total += seconds
         end_to_end = stages.get("total", total)
         if end_to_end > 0:
-            self.metrics.study_duration.labels(campaign, result.region).observe(end_to_end)
-        self.metrics.studies_processed.labels(campaign, result.region).inc()
-        self.live.study_done(campaign, shard_id)
+            self.metrics.study_duration.labels(self.campaign, result.region).observe(end_to_end)
+        self.metrics.studies_processed.labels(self.campaign, result.region).inc()
+        self.live.study_done(self.campaign, None)
 
-    def on_shard_committed(
-        self, campaign: str, region: str, shard_id: str, commit_seconds: float
-    ) -> None:
-        self.metrics.stage_duration.labels(campaign, "commit").observe(max(commit_seconds, 0.0))
-        self.live.shard_finished(campaign, shard_id)
+    def on_shard_committed(self, shard: ShardInfo, results: Sequence[StudyResult],
+                           commit_s: float) -> None:
+        self.metrics.stage_duration.labels(self.campaign, "commit").observe(max(commit_s, 0.0))
+        # a shard split into single-study parts ran as "<id>/<i>": those are done too
+        self.live.shard_finished(self.campaign, shard.shard_id, with_parts=True)
 
-    def on_shard_failed(
-        self, campaign: str, region: str, shard_id: str, error: BaseException | str
-    ) -> None:
-        """The shard's attempt failed (it may be retried: the driver calls started again)."""
-        self.metrics.shard_failures.labels(campaign, region, error_kind(error)).inc()
-        self.live.shard_finished(campaign, shard_id)
+    def on_finished(self, campaign_id: str, state: str) -> None:
+        self.live.campaign_stopped(self.campaign)
 
     def on_triton_request(self, server: str, outcome: str, seconds: float) -> None:
-        """The Triton client's per-request hook."""
+        """The Triton client's per-attempt hook (`TritonBackend(on_request=...)`)."""
         self.metrics.observe_triton(server, outcome, seconds)
+
+
+_RETRY_KINDS = ("backend_unavailable", "worker_lost", "worker_error", "deadline")
+
+
+def _retry_kind(kind: str) -> str:
+    return kind if kind in _RETRY_KINDS else "other"

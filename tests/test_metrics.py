@@ -10,16 +10,17 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.errors import BadInput, RetryableError
+from jobs.errors import BadInput
 from jobs.reasons import Reason
-from jobs.records import Outcome, StudyResult
+from jobs.records import Outcome, StudyRecord, StudyResult
+from jobs.shardwork import ShardWork, StudyWork
 from models.contract import Nodule, NoduleType
 from models.lungrads import Category
 from monitoring.collector import CampaignCollector
 from monitoring.exporter import MonitoringConfig, start_exporter, start_monitoring
 from monitoring.live import LiveState
 from monitoring.metrics import Metrics, server_label, triton_outcome
-from monitoring.observer import PrometheusObserver, deadline_timestamp, error_kind
+from monitoring.observer import PrometheusObserver, deadline_timestamp
 from monitoring.progress import CampaignProgress, RegionProgress
 
 ALLOWED_LABELS = {
@@ -86,25 +87,39 @@ def wired():
     live = LiveState(window_s=60.0, clock=clock)
     state = {"progress": [progress()]}
     registry.register(CampaignCollector(lambda: state["progress"], live, clock=lambda: 5000.0))
-    observer = PrometheusObserver(metrics, live)
+    observer = PrometheusObserver(
+        metrics, live, "c1", model="lung_nodule_detector", model_version="1",
+        deadline=9000.0, triton_urls=("grpc://user:secret@10.0.0.5:8001/x",))
     return registry, observer, live, clock, state
 
 
+def shard(shard_id: str, region: str, n: int, planned: int = 0) -> ShardWork:
+    studies = tuple(
+        StudyWork(StudyRecord(f"{CANARY}-s{i}", f"{CANARY}-p{i}", region, f"{CANARY}-site",
+                              "60-64", "F"), locator=f"/data/{CANARY}/{i}",
+                  planned=Reason.OPTED_OUT if i < planned else None)
+        for i in range(n))
+    return ShardWork("c1", shard_id, region, studies)
+
+
 def drive(observer: PrometheusObserver, clock: Clock, n: int = 6) -> None:
-    observer.on_campaign_started("c1", regions=("north", "south"), model="lung_nodule_detector",
-                                 model_version="1", deadline=9000.0,
-                                 triton_urls=("grpc://user:secret@10.0.0.5:8001/x",))
-    observer.on_shard_started("c1", "north", f"{CANARY}-shard", 4)
+    observer.on_plan("c1", {"north": 10, "south": 4}, {"north": 0, "south": 0})
+    work = shard(f"{CANARY}-shard", "north", 4)
+    observer.on_shard_started(work, 1)
+    results = []
     for i in range(n):
         clock.t += 1.0
         r = result(i) if i % 3 else result(i, outcome=Outcome.QUARANTINED,
                                            reason=Reason.SLICE_GAP, category=None)
-        observer.on_study_done("c1", r, shard_id=f"{CANARY}-shard")
+        results.append(r)
+        observer.on_study_done(r)
+        if r.outcome is not Outcome.SCREENED:
+            observer.on_quarantine(r)
         observer.on_triton_request("grpc://user:secret@10.0.0.5:8001/x", "ok", 0.8)
     observer.on_triton_request("grpc://10.0.0.5:8001", "retryable", 3.0)
-    observer.on_shard_committed("c1", "north", f"{CANARY}-shard", 0.12)
-    observer.on_shard_started("c1", "south", "s2", 2)
-    observer.on_shard_failed("c1", "south", "s2", RetryableError("triton unavailable"))
+    observer.on_shard_committed(work, results, 0.12)
+    observer.on_shard_started(shard("s2", "south", 2), 1)
+    observer.on_shard_retry(shard("s2", "south", 2), "worker_lost", 1.0)
 
 
 def test_names_follow_prometheus_conventions(wired) -> None:
@@ -167,23 +182,23 @@ def test_process_metrics_record_stages_triton_and_failures(wired) -> None:
         6 * 1.65)
     server = "grpc://10.0.0.5:8001"
     assert value(f, "lungscreen_triton_requests_total", server=server, outcome="ok") == 6
-    assert value(f, "lungscreen_triton_requests_total", server=server, outcome="retry") == 1
-    assert value(f, "lungscreen_triton_requests_total", server=server, outcome="failure") == 0
+    assert value(f, "lungscreen_triton_requests_total", server=server, outcome="retryable") == 1
+    assert value(f, "lungscreen_triton_requests_total", server=server, outcome="permanent") == 0
     assert value(f, "lungscreen_triton_request_duration_seconds_count", server=server) == 7
-    assert value(f, "lungscreen_shard_failures_total", region="south", error="retryable") == 1
+    assert value(f, "lungscreen_shard_failures_total", region="south", error="worker_lost") == 1
     assert value(f, "lungscreen_build_info", version="0.1.0") == 1
     assert value(f, "lungscreen_model_info", model="lung_nodule_detector", version="1") == 1
 
 
 def test_live_throughput_eta_and_in_flight(wired) -> None:
     registry, observer, _live, clock, _ = wired
-    observer.on_campaign_started("c1", regions=("north",))
-    observer.on_shard_started("c1", "north", "a", 4)
+    observer.on_plan("c1", {"north": 10}, {})
+    observer.on_shard_started(shard("a", "north", 5, planned=1), 1)  # 4 to run
     for _ in range(3):
         clock.t += 2.0
-        observer.on_study_done("c1", result(1), shard_id="a")
+        observer.on_study_done(result(1))
     f = families(registry)
-    assert value(f, "lungscreen_studies_in_flight", campaign="c1") == 1
+    assert value(f, "lungscreen_studies_in_flight", campaign="c1") == 4
     assert value(f, "lungscreen_shards", region="north", state="running") == 1
     assert value(f, "lungscreen_throughput_studies_per_second", campaign="c1") == 0.5
     assert value(f, "lungscreen_campaign_eta_seconds", campaign="c1") == 20.0
@@ -239,7 +254,7 @@ def test_exporter_serves_on_loopback_free_port() -> None:
 def test_start_monitoring_wires_everything() -> None:
     mon = start_monitoring(MonitoringConfig(port=0), lambda: [progress()], version="1.2")
     try:
-        mon.observer.on_shard_started("c1", "north", "x", 2)
+        mon.observer("c1").on_shard_started(shard("x", "north", 2), 1)
         assert mon.exporter is not None
         body = urllib.request.urlopen(mon.exporter.url, timeout=5).read().decode()
         assert 'lungscreen_shards{campaign="c1",region="north",state="running"} 1.0' in body
@@ -260,12 +275,12 @@ def test_server_label_strips_credentials_and_paths(url: str, label: str) -> None
     assert server_label(url) == label
 
 
-def test_bounded_vocabularies() -> None:
-    assert triton_outcome("SUCCESS") == "ok"
-    assert triton_outcome("weird thing") == "failure"
-    assert error_kind(BadInput("x")) == "bad_input"
-    assert error_kind(TimeoutError()) == "timeout"
-    assert error_kind(ValueError(CANARY)) == "other"
-    assert error_kind(CANARY) == "other"
+def test_bounded_vocabularies(wired) -> None:
+    registry, observer, _, _, _ = wired
+    assert triton_outcome("OK") == "ok"
+    assert triton_outcome(CANARY) == "permanent"
+    observer.on_shard_retry(shard("z", "north", 1), CANARY, 1.0)
+    text = generate_latest(registry).decode()
+    assert CANARY not in text and 'error="other"' in text
     from datetime import date
     assert deadline_timestamp(date(2027, 3, 31)) == pytest.approx(1806537600 - 1e-6, abs=1e-3)
