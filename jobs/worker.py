@@ -73,6 +73,7 @@ def _make_backend(config: BackendConfig) -> InferenceBackend:
                 urls=config.urls,
                 model_name=config.model_name,
                 model_version=config.model_version,
+                timeout_s=config.timeout_s,
             )
         )
     from models.inprocess import InProcessBackend
@@ -140,10 +141,25 @@ def _load_with_retries(
     return _Loaded(None, time.perf_counter() - start)
 
 
+_LUNGS_NOT_COVERED = "lungs not covered:"  # models.inputs.LUNGS_NOT_COVERED_PREFIX
+
+
+def _lungs_not_covered(exc: BaseException) -> bool:
+    """The model's "lungs not covered" answer (models.inputs.LungsNotCovered), in process
+    or as the message a server relays."""
+    reason = getattr(exc, "reason", None)
+    return reason == Reason.INCOMPLETE_LUNG_COVERAGE or _LUNGS_NOT_COVERED in str(exc)
+
+
+class _NotCovered:
+    """The model says the volume does not cover the lungs: Lung-RADS category 0."""
+
+
 def _infer_with_retries(
     backend: InferenceBackend, volume: LoadedVolume, policy: WorkerPolicy
-) -> npt.NDArray[np.float32] | None:
-    """The NODULES array, or None when the model fails on this volume every time."""
+) -> npt.NDArray[np.float32] | _NotCovered | None:
+    """The NODULES array, _NotCovered, or None when the model fails on this volume every
+    time."""
     failures = 0
     deadline = time.monotonic() + policy.retryable_window_s
     delay = 0.5
@@ -156,6 +172,8 @@ def _infer_with_retries(
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
         except (BadInput, PermanentError) as exc:
+            if _lungs_not_covered(exc):
+                return _NotCovered()
             failures += 1
             log.debug("inference attempt %d failed: %s", failures, type(exc).__name__)
             if failures >= policy.poison_attempts:
@@ -177,6 +195,11 @@ def _screen(
         return _result(study.record, config, outcome=Outcome.QUARANTINED,
                        reason=Reason.INFERENCE_FAILED, timings=timings)
     start = time.perf_counter()
+    if isinstance(rows, _NotCovered):
+        category = categorize_study((), lungs_covered=False)
+        timings["postprocess"] = time.perf_counter() - start
+        return _result(study.record, config, outcome=Outcome.SCREENED, category=category,
+                       timings=timings)
     try:
         nodules = nodules_from_array(rows)
     except ValueError:
