@@ -1,0 +1,252 @@
+"""The results store on SQLite and on a real PostgreSQL 15: ledger, exactly-once commits,
+reads, progress, audit, and errors mapped at the seam."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import BadInput, RetryableError
+from jobs.reasons import Reason
+from jobs.records import Outcome, StudyResult
+from jobs.store import CampaignState, ResultsStore
+from tests.store_helpers import plan, result_for, results_for
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/data/results.db"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def store(store_url: str):
+    with ResultsStore.open(store_url) as s:
+        yield s
+
+
+def _campaign(store: ResultsStore, cid: str = "c1", version: str = "1") -> None:
+    store.ensure_campaign(
+        cid, spec_digest="d" * 64, model_name="lung_nodule_detector", model_version=version
+    )
+
+
+def test_plan_commit_read_round_trip(store: ResultsStore) -> None:
+    _campaign(store)
+    shards = plan(10, shard_size=4)
+    assert store.record_plan("c1", iter(shards)) is True
+    assert [s.shard_id for s in store.pending_shards("c1")] == [s.shard_id for s in shards]
+    assert list(store.pending_shards("c1")) == shards
+
+    first = shards[0]
+    expected = results_for(first)
+    assert store.commit_shard("c1", first.shard_id, expected) is True
+    got = list(store.results("c1"))
+    assert sorted(got, key=lambda r: r.study_pid) == sorted(expected, key=lambda r: r.study_pid)
+    assert got[0].timings == {"load": 0.25, "infer": 1.5, "postprocess": 0.01}
+    assert first not in list(store.pending_shards("c1"))
+
+
+def test_replayed_commit_changes_nothing(store: ResultsStore) -> None:
+    _campaign(store)
+    shards = plan(8, shard_size=4)
+    store.record_plan("c1", shards)
+    assert store.commit_shard("c1", shards[0].shard_id, results_for(shards[0])) is True
+    # a replay, even with different timings, is ignored
+    again = [
+        StudyResult(**{**r.__dict__, "timings": {"load": 9.0}}) for r in results_for(shards[0])
+    ]
+    assert store.commit_shard("c1", shards[0].shard_id, again) is False
+    stored = list(store.results("c1"))
+    assert len(stored) == shards[0].study_count
+    assert all(r.timings["load"] == 0.25 for r in stored)
+
+
+def test_commit_must_cover_exactly_the_planned_studies(store: ResultsStore) -> None:
+    _campaign(store)
+    shards = plan(8, shard_size=4)
+    store.record_plan("c1", shards)
+    partial = results_for(shards[0])[:-1]
+    with pytest.raises(ValueError, match="1 missing"):
+        store.commit_shard("c1", shards[0].shard_id, partial)
+    stranger = [*partial, result_for("f" * 20, shards[0].region)]
+    with pytest.raises(ValueError, match="1 not in the shard"):
+        store.commit_shard("c1", shards[0].shard_id, stranger)
+    # nothing of the failed commits stuck: the shard is still pending, no results
+    assert shards[0] in list(store.pending_shards("c1"))
+    assert list(store.results("c1")) == []
+    with pytest.raises(BadInput, match="no shard"):
+        store.commit_shard("c1", "north-99999", [])
+
+
+def test_record_plan_idempotent_and_rejects_a_different_plan(store: ResultsStore) -> None:
+    _campaign(store)
+    shards = plan(12, shard_size=4)
+    assert store.record_plan("c1", shards) is True
+    assert store.record_plan("c1", shards) is False
+    with pytest.raises(BadInput, match=r"already has a plan of 4 shards / 12 studies"):
+        store.record_plan("c1", plan(13, shard_size=4))
+    with pytest.raises(BadInput, match="unknown campaign 'nope'; the store holds: c1"):
+        store.record_plan("nope", shards)
+    assert len(list(store.pending_shards("c1"))) == len(shards)
+
+
+def test_ensure_campaign_checks_spec_and_model(store: ResultsStore) -> None:
+    _campaign(store)
+    _campaign(store)  # same again: fine
+    with pytest.raises(BadInput, match="model_version '1', not '2'"):
+        _campaign(store, version="2")
+    with pytest.raises(BadInput, match="spec_digest"):
+        store.ensure_campaign("c1", spec_digest="e" * 64, model_name="lung_nodule_detector",
+                              model_version="1")  # fmt: skip
+
+
+def test_progress_counts_shards_and_early_results(store: ResultsStore) -> None:
+    _campaign(store)
+    shards = plan(10, shard_size=2)  # north: 5 studies -> 3 shards, south: 5 -> 3
+    store.record_plan("c1", shards)
+    north = [s for s in shards if s.region == "north"]
+    store.commit_shard("c1", north[0].shard_id, results_for(north[0]))
+    early = StudyResult(**{**result_for("e" * 20, "south").__dict__,
+                           "outcome": Outcome.OPTED_OUT, "category": None, "nodules": (),
+                           "reason": Reason.OPTED_OUT})  # fmt: skip
+    assert store.commit_results("c1", [early]) == 1
+    assert store.commit_results("c1", [early]) == 0
+    prog = store.progress("c1")
+    assert list(prog) == ["north", "south"]
+    assert (prog["north"].shards_planned, prog["north"].shards_done) == (3, 1)
+    assert (prog["north"].studies_planned, prog["north"].studies_done) == (5, 2)
+    assert (prog["south"].shards_done, prog["south"].studies_settled_early) == (0, 1)
+
+
+def test_results_are_keyed_by_model_version(store: ResultsStore) -> None:
+    _campaign(store)
+    shards = plan(4, shard_size=4)
+    store.record_plan("c1", shards)
+    store.commit_shard("c1", shards[0].shard_id, results_for(shards[0]))
+    # the same studies under another model version are different results
+    other = results_for(shards[0], version="2")
+    assert store.commit_results("c1", other) == len(other)
+    assert len(list(store.results("c1"))) == 2 * len(other)
+
+
+def test_results_page_through_large_campaigns(store: ResultsStore) -> None:
+    _campaign(store)
+    shards = plan(2500, shard_size=500)
+    store.record_plan("c1", shards)
+    for s in shards:
+        store.commit_shard("c1", s.shard_id, results_for(s))
+    pids = [r.study_pid for r in store.results("c1")]
+    assert len(pids) == len(set(pids)) == 2500
+    assert pids == sorted(pids)
+
+
+def test_state_campaigns_attempts_and_audit(store: ResultsStore) -> None:
+    _campaign(store)
+    store.record_plan("c1", plan(4))
+    assert [c.state for c in store.campaigns()] == [CampaignState.RUNNING]
+    store.set_state("c1", CampaignState.PAUSED)
+    camp = store.campaign("c1")
+    assert camp is not None and camp.state is CampaignState.PAUSED
+    assert camp.shard_count == 2 and camp.study_count == 4 and camp.plan_digest
+    with pytest.raises(BadInput, match="unknown campaign"):
+        store.set_state("zzz", CampaignState.DONE)
+    shard_id = next(store.pending_shards("c1")).shard_id
+    assert [store.mark_attempt("c1", shard_id) for _ in range(3)] == [1, 2, 3]
+    store.audit("c1", "recall_export", rows=3, min_category="4A")
+    events = store.events("c1")
+    assert [(e.kind, e.detail) for e in events] == [
+        ("state", {"state": "paused"}),
+        ("recall_export", {"rows": 3, "min_category": "4A"}),
+    ]
+
+
+def test_concurrent_commits_of_one_shard_count_once(store_url: str) -> None:
+    with ResultsStore.open(store_url) as a, ResultsStore.open(store_url) as b:
+        _campaign(a)
+        shards = plan(8, shard_size=8)
+        a.record_plan("c1", shards)
+        barrier = threading.Barrier(2)
+        outcomes: list[bool] = []
+
+        def commit(s: ResultsStore) -> None:
+            barrier.wait()
+            outcomes.append(s.commit_shard("c1", shards[0].shard_id, results_for(shards[0])))
+
+        threads = [threading.Thread(target=commit, args=(s,)) for s in (a, b)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(timeout=60)
+        assert sorted(outcomes) == [False, True]
+        assert len(list(a.results("c1"))) == shards[0].study_count == 4
+
+
+def test_sqlite_store_is_durable_and_creates_its_folder(tmp_path: Path) -> None:
+    db = tmp_path / "deep" / "er" / "results.db"
+    with ResultsStore.open("sqlite:///deep/er/results.db", base_dir=tmp_path) as s:
+        _campaign(s)
+        with s._engine.connect() as conn:  # the pragmas every connection gets
+            pragmas = {
+                p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+                for p in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+    assert db.exists()
+    assert pragmas == {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1,
+                       "busy_timeout": 30000}  # fmt: skip
+
+
+def test_locked_sqlite_is_retryable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/results.db"
+    with ResultsStore.open(url, busy_timeout_s=0.2) as s:
+        _campaign(s)
+        shards = plan(4)
+        s.record_plan("c1", shards)
+        other = sqlite3.connect(tmp_path / "results.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(RetryableError, match="database is locked; retry later"):
+                s.commit_shard("c1", shards[0].shard_id, results_for(shards[0]))
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        assert s.commit_shard("c1", shards[0].shard_id, results_for(shards[0])) is True
+
+
+@pytest.mark.integration
+def test_unreachable_postgres_is_retryable() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(RetryableError, match="unavailable while creating tables") as info:
+        ResultsStore.open(f"postgresql://u:hunter2@127.0.0.1:{port}/db", busy_timeout_s=2)
+    assert "hunter2" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://u:pw@h/db", "uses 'mysql'; expected sqlite:///PATH or postgresql://"),
+        ("sqlite://", "names no database file"),
+        ("postgresql+psycopg2://h/db", "driver 'psycopg2' is not supported"),
+        ("not a url", "is not a database URL"),
+        ("sqlite:////proc/nope/results.db", "cannot create the folder"),
+    ],
+)
+def test_bad_store_urls(url: str, message: str) -> None:
+    with pytest.raises(BadInput, match=message) as info:
+        ResultsStore.open(url)
+    assert "pw@" not in str(info.value)
+
+
+def test_postgres_url_spellings_map_to_psycopg3() -> None:
+    from jobs.store import normalize_url
+
+    for url in ("postgresql://u@h:5/db", "postgres://u@h:5/db", "postgresql+psycopg://u@h:5/db"):
+        assert normalize_url(url).drivername == "postgresql+psycopg"
