@@ -1,0 +1,119 @@
+"""DICOMweb source against a real Orthanc: discovery (QIDO-RS), retrieval (WADO-RS), auth,
+server down."""
+
+from __future__ import annotations
+
+import copy
+import pickle
+
+import numpy as np
+import pytest
+from pydicom.uid import JPEG2000Lossless, generate_uid
+
+from jobs.discovery import discover
+from jobs.errors import BadInput, RetryableError
+from jobs.selection import Policy, Selected, select_series
+from jobs.sources.dicomweb import DicomWebSource, parse_multipart
+from jobs.sources.folder import FolderSource
+from jobs.volume import load_volume
+from tests.dicom_builders import ct_slice, write_series
+
+pytestmark = pytest.mark.integration
+
+SMALL = Policy(min_slices=3, min_extent_mm=1.0)
+
+
+def _write_study(root, *, compressed=False):
+    study = generate_uid()
+    rng = np.random.default_rng(1)
+    series = generate_uid()
+    paths = []
+    for k in range(6):
+        pixels = rng.integers(0, 2000, (40, 48)).astype(np.uint16)
+        ds = ct_slice(
+            study_uid=study,
+            series_uid=series,
+            z=10.0 - 2 * k,
+            pixels=pixels,
+            thickness=2.0,
+            instance=k + 1,
+        )
+        if compressed:
+            ds = copy.deepcopy(ds)
+            ds.compress(JPEG2000Lossless)
+        path = root / f"a{k}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        paths.append(path)
+    scout = write_series(
+        root / "scout", [0.0], study_uid=study, image_type=("ORIGINAL", "PRIMARY", "LOCALIZER")
+    )
+    return paths + scout
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_discover_select_and_load_match_the_folder(orthanc, tmp_path, compressed):
+    paths = _write_study(tmp_path, compressed=compressed)
+    assert orthanc.upload(paths) == len(paths)
+    web = DicomWebSource(orthanc.dicomweb_url, auth=orthanc.auth, timeout_s=10)
+    (study,) = list(discover([web]))
+    assert sorted(len(s.headers) for s in study.series) == [1, 6]
+    selected = select_series(study, SMALL)
+    assert isinstance(selected, Selected)
+    assert selected.slice_count == 6 and selected.spacing == pytest.approx((2.0, 0.7, 0.7))
+    from_web = load_volume(web, selected)
+
+    folder = FolderSource(tmp_path)
+    (local,) = list(discover([folder]))
+    local_sel = select_series(local, SMALL)
+    assert isinstance(local_sel, Selected)
+    np.testing.assert_array_equal(from_web.hu, load_volume(folder, local_sel).hu)
+    # a selection travels to other processes (Ray) and still loads there
+    np.testing.assert_array_equal(
+        load_volume(web, pickle.loads(pickle.dumps(selected))).hu, from_web.hu
+    )
+
+
+def test_paging_through_many_studies(orthanc, tmp_path):
+    paths = []
+    for i in range(5):
+        paths += write_series(tmp_path / str(i), [0.0, 1.0])
+    orthanc.upload(paths)
+    web = DicomWebSource(orthanc.dicomweb_url, auth=orthanc.auth, page_size=2)
+    assert len(list(web.scan())) == 10
+    assert len(list(discover([web]))) == 5
+
+
+def test_wrong_credentials_are_bad_input_naming_what_to_set(orthanc):
+    web = DicomWebSource(orthanc.dicomweb_url, auth=("lungscreen", "wrong"))
+    with pytest.raises(BadInput) as info:
+        list(web.scan())
+    assert "401" in str(info.value) and "LUNGSCREEN_DICOMWEB_USER" in str(info.value)
+    with pytest.raises(BadInput):
+        list(DicomWebSource(orthanc.dicomweb_url).scan())
+
+
+def test_wrong_root_is_bad_input(orthanc):
+    with pytest.raises(BadInput, match="DICOMweb root"):
+        list(DicomWebSource(orthanc.url + "/nothing-here", auth=orthanc.auth).scan())
+
+
+def test_server_down_is_retryable_after_retries(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nobody listens there
+    web = DicomWebSource(
+        f"http://127.0.0.1:{port}/dicom-web", attempts=2, backoff_s=0.01, timeout_s=2
+    )
+    with pytest.raises(RetryableError, match="unavailable after 2 tries"):
+        list(web.scan())
+
+
+def test_multipart_parser():
+    body = (
+        b"--XyZ\r\nContent-Type: application/dicom\r\n\r\nfirst\r\n"
+        b"--XyZ\r\nContent-Type: application/dicom\r\n\r\nsec\r\nond\r\n--XyZ--\r\n"
+    )
+    parts = list(parse_multipart('multipart/related; type="application/dicom"; boundary=XyZ', body))
+    assert parts == [b"first", b"sec\r\nond"]
