@@ -3,4 +3,5 @@
 # Real-server fixtures, one module per server (add yours to this list).
 pytest_plugins = [
     "tests.servers.postgres",
+    "tests.servers.orthanc",
 ]
