@@ -1,0 +1,174 @@
+"""System shared memory for volumes sent to a Triton server on the same host.
+
+A volume (up to a few hundred MB) is copied once into a POSIX shared-memory segment that the
+server has registered, instead of being serialised into a gRPC message. One `ShmPool` per
+server: it hands out a region big enough for the volume (creating or growing one, sized up
+to a 16 MiB multiple), registers it with the server, takes it back after the request, and
+unregisters and unlinks everything on `close()`. Segments are named
+`lungscreen-shm-<pid>-<random>`; `sweep_stale_segments()` removes those whose process is gone
+(a client killed with SIGKILL cannot clean up after itself; multiprocessing's resource
+tracker usually does it for it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.shared_memory import SharedMemory
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["SEGMENT_PREFIX", "ShmPool", "ShmRegion", "ShmSetupError", "sweep_stale_segments"]
+
+SEGMENT_PREFIX = "lungscreen-shm-"
+_SHM_DIR = Path("/dev/shm")
+_ROUND = 16 * 1024 * 1024
+
+Register = Callable[[str, str, int], None]
+"""register(region_name, key, byte_size): make the server map the segment."""
+Unregister = Callable[[str], None]
+"""unregister(region_name): make the server unmap it."""
+
+
+class ShmSetupError(Exception):
+    """A segment could not be created or registered; `__cause__` says why."""
+
+
+@dataclass
+class ShmRegion:
+    """One registered segment: `name` for Triton requests, `key` ("/..." shm_open name)."""
+
+    name: str
+    key: str
+    byte_size: int
+    segment: SharedMemory
+
+    def write(self, array: npt.NDArray[np.generic]) -> int:
+        """Copy `array` (C order) to the start of the segment; returns its byte size."""
+        view: npt.NDArray[np.generic] = np.ndarray(
+            array.shape, dtype=array.dtype, buffer=self.segment.buf
+        )
+        np.copyto(view, array, casting="no")
+        del view
+        return int(array.nbytes)
+
+    def destroy(self) -> None:
+        """Unmap and unlink the segment."""
+        self.segment.close()
+        with contextlib.suppress(FileNotFoundError):
+            self.segment.unlink()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_segments(shm_dir: Path = _SHM_DIR) -> int:
+    """Unlink lungscreen segments left by dead processes; returns how many."""
+    removed = 0
+    for path in shm_dir.glob(f"{SEGMENT_PREFIX}*"):
+        pid_text = path.name[len(SEGMENT_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed += 1
+    return removed
+
+
+class ShmPool:
+    """Registered shared-memory regions for one server, reused across requests.
+
+    Thread-safe: each concurrent request leases its own region.
+    """
+
+    def __init__(self, register: Register, unregister: Unregister) -> None:
+        self._register = register
+        self._unregister = unregister
+        self._free: list[ShmRegion] = []
+        self._all: list[ShmRegion] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        sweep_stale_segments()
+
+    @contextlib.contextmanager
+    def lease(self, byte_size: int) -> Iterator[ShmRegion]:
+        """A registered region of at least `byte_size` bytes, for the duration of a request."""
+        region = self._take(byte_size)
+        try:
+            yield region
+        except BaseException:
+            # A failed request may have left the server unsure of the region: drop it.
+            self._discard(region)
+            raise
+        with self._lock:
+            if self._closed:
+                self._discard_locked(region)
+            else:
+                self._free.append(region)
+
+    def _take(self, byte_size: int) -> ShmRegion:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the shared-memory pool is closed")
+            fits = [r for r in self._free if r.byte_size >= byte_size]
+            if fits:
+                region = min(fits, key=lambda r: r.byte_size)
+                self._free.remove(region)
+                return region
+            if self._free:  # grow: replace the largest free region by a bigger one
+                self._discard_locked(max(self._free, key=lambda r: r.byte_size))
+        return self._create(byte_size)
+
+    def _create(self, byte_size: int) -> ShmRegion:
+        size = max(_ROUND, -(-byte_size // _ROUND) * _ROUND)
+        name = f"{SEGMENT_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        try:
+            segment = SharedMemory(name=name, create=True, size=size)
+        except OSError as exc:
+            raise ShmSetupError(f"cannot create a {size}-byte segment in /dev/shm") from exc
+        region = ShmRegion(name=name, key=f"/{name}", byte_size=size, segment=segment)
+        try:
+            self._register(region.name, region.key, region.byte_size)
+        except Exception as exc:
+            region.destroy()
+            raise ShmSetupError(f"the server did not register segment {name}") from exc
+        with self._lock:
+            self._all.append(region)
+        return region
+
+    def _discard(self, region: ShmRegion) -> None:
+        with self._lock:
+            self._discard_locked(region)
+
+    def _discard_locked(self, region: ShmRegion) -> None:
+        if region in self._free:
+            self._free.remove(region)
+        if region in self._all:
+            self._all.remove(region)
+        with contextlib.suppress(Exception):  # the server may be gone; unlink regardless
+            self._unregister(region.name)
+        region.destroy()
+
+    def close(self) -> None:
+        """Unregister and unlink every region (those still leased go when returned)."""
+        with self._lock:
+            self._closed = True
+            for region in list(self._free):
+                self._discard_locked(region)
+
+    @property
+    def region_names(self) -> tuple[str, ...]:
+        with self._lock:
+            return tuple(r.name for r in self._all)
