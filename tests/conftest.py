@@ -3,5 +3,6 @@
 # Real-server fixtures, one module per server (add yours to this list).
 pytest_plugins = [
     "tests.servers.postgres",
+    "tests.servers.triton",
     "tests.servers.orthanc",
 ]
