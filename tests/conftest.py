@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.servers.postgres",
     "tests.servers.triton",
     "tests.servers.orthanc",
+    "tests.foreign_cohort",
 ]
