@@ -1,0 +1,173 @@
+"""PHI canary: unique strings planted in every PHI field of a small cohort must not appear
+in anything the project prints, logs or writes, through scan, intake (discovery,
+selection, minimisation, opt-out), volume loading, planning and the results store."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jobs.cli import main
+from jobs.intake import take_in
+from jobs.planning import plan_shards
+from jobs.privacy import OptOutList, Pseudonymizer, load_or_create_key
+from jobs.records import Outcome, StudyResult
+from jobs.sources.folder import FolderSource
+from jobs.spec import parse_spec
+from jobs.store import ResultsStore
+from jobs.volume import load_volume
+from models.lungrads import Category
+from tests.dicom_builders import ct_slice
+
+
+def _tag(n: int = 8) -> str:
+    return "CNRY" + secrets.token_hex(n // 2).upper()
+
+
+def _uid_root() -> str:
+    return "1.2.826.0.1.3680043.10." + str(secrets.randbelow(10**12) + 10**11)
+
+
+class Canaries:
+    """One unique value per PHI field per patient; `all` lists what must never leak."""
+
+    def __init__(self) -> None:
+        self.all: list[str] = []
+
+    def add(self, value: str) -> str:
+        self.all.append(value)
+        return value
+
+
+def _write_study(root: Path, canaries: Canaries, slices: int, birth: str, seen: str) -> str:
+    patient_id = canaries.add(_tag(12))
+    study_uid = canaries.add(_uid_root() + ".1")
+    series_uid = canaries.add(_uid_root() + ".2")
+    sop_root = canaries.add(_uid_root() + ".3.")
+    frame_uid = canaries.add(_uid_root() + ".4")
+    fields = {
+        "PatientName": f"{canaries.add(_tag())}^{canaries.add(_tag())}",
+        "OtherPatientIDs": canaries.add(_tag(10)),
+        "PatientAddress": canaries.add(_tag(10)) + " Canary Street",
+        "PatientTelephoneNumbers": canaries.add("+44" + str(secrets.randbelow(10**9) + 10**8)),
+        "AccessionNumber": canaries.add(_tag()),
+        "InstitutionAddress": canaries.add(_tag(10)) + " Hospital Road",
+        "ReferringPhysicianName": canaries.add(_tag()),
+        "PerformingPhysicianName": canaries.add(_tag()),
+        "OperatorsName": canaries.add(_tag()),
+        "StationName": canaries.add(_tag()),
+        "DeviceSerialNumber": canaries.add(_tag()),
+        "StudyID": canaries.add(_tag()),
+        "StudyDescription": canaries.add(_tag(10)),
+        "SeriesDescription": canaries.add(_tag(10)),
+        "InstitutionalDepartmentName": canaries.add(_tag(10)),
+        "PatientComments": canaries.add(_tag(10)),
+        "PatientBirthDate": canaries.add(birth),
+        "StudyDate": canaries.add(seen),
+        "FrameOfReferenceUID": frame_uid,
+    }
+    institution = canaries.add(_tag(10)) + " Infirmary"
+    folder = root / canaries.add("patient-" + _tag())  # folder names can hold PHI too
+    folder.mkdir(parents=True)
+    pixels = np.full((16, 16), 1024 - 850 + 1024 // 2, dtype=np.uint16)
+    for i in range(slices):
+        ds = ct_slice(
+            study_uid=study_uid,
+            series_uid=series_uid,
+            z=2.0 * i,
+            pixels=pixels,
+            thickness=2.0,
+            patient_id=patient_id,
+            institution=institution,
+            instance=i + 1,
+            sop_uid=f"{sop_root}{i + 1}",
+        )
+        for keyword, value in fields.items():
+            setattr(ds, keyword, value)
+        ds.save_as(folder / f"{canaries.add(_tag())}.dcm", enforce_file_format=True)
+    return patient_id
+
+
+@pytest.mark.slow
+def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    canaries = Canaries()
+    cohort = tmp_path / "cohort"
+    screened = _write_study(cohort, canaries, 101, "19230517", "20011122")
+    _write_study(cohort, canaries, 101, "19380209", "20020304")  # opted out below
+    _write_study(cohort, canaries, 6, "19410707", "20030405")  # too few slices
+    stray = cohort / canaries.add("notes-" + _tag() + ".txt")
+    stray.write_text("not DICOM " + canaries.add(_tag()))
+    data = tmp_path / "data"
+
+    # 1. the CLI: lungscreen scan --json
+    assert main(["scan", str(cohort), "--json", "--key-file", str(data / "key")]) == 0
+    scan_out = capsys.readouterr()
+    assert '"outcome": "selected"' in scan_out.out
+
+    # 2. intake: discovery, selection, minimisation, opt-out (the second patient)
+    ids = [c for c in canaries.all if c.startswith("CNRY") and len(c) == 16]
+    opted_out_id = ids[1] if ids[0] == screened else ids[0]
+    assert opted_out_id != screened
+    inputs = tmp_path / "inputs"  # written by the test, like the cohort: not a sink
+    inputs.mkdir()
+    (inputs / "opt-out.txt").write_text(f"# opted out\n{opted_out_id}\n")
+    spec = parse_spec(
+        {
+            "id": "canary",
+            "data_dir": str(data),
+            "privacy": {"opt_out": str(inputs / "opt-out.txt")},
+            "regions": [{"name": "north", "sources": [{"folder": str(cohort)}]}],
+        }
+    )
+    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    opt_out = OptOutList.load(spec.privacy.opt_out, pseudonymizer)
+    intake = take_in(spec, pseudonymizer, opt_out, env={})
+    assert len(intake.records) == 1
+    assert sorted(r.outcome for r in intake.early) == [Outcome.OPTED_OUT, Outcome.QUARANTINED]
+
+    # 3. volume loading of the selected series
+    ((pid, selected),) = intake.locators.items()
+    volume = load_volume(FolderSource(cohort), selected)
+    assert volume.hu.shape == (101, 16, 16)
+
+    # 4. planning and a store write (SQLite in the data folder)
+    with ResultsStore.open(spec.store_url) as store:
+        store.ensure_campaign("canary", spec_digest="d", model_name="m", model_version="1")
+        store.commit_results("canary", intake.early)
+        shards = list(plan_shards(intake.records.values(), spec.shard_size, tmp_dir=data))
+        store.record_plan("canary", shards)
+        rec = intake.records[pid]
+        result = StudyResult(
+            rec.study_pid, rec.patient_pid, rec.region, rec.site, rec.age_band, rec.sex,
+            Outcome.SCREENED, "m", "1", category=Category.NEGATIVE, timings={"load": 0.1},
+        )  # fmt: skip
+        assert store.commit_shard("canary", shards[0].shard_id, [result])
+        stored = list(store.results("canary"))
+    assert {r.age_band for r in stored} == {"75-79", "60-64"}  # 78, 64 and 61 years old
+    out = capsys.readouterr()
+
+    # every sink: printed text, log records (formatted), every file written outside the cohort
+    sinks = {
+        "scan stdout": scan_out.out,
+        "scan stderr": scan_out.err,
+        "stdout": out.out,
+        "stderr": out.err,
+        "logs": "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records),
+        "objects": repr(stored) + repr(shards) + repr(intake.records) + repr(intake.early),
+    }
+    written = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and cohort not in p.parents and inputs not in p.parents
+    ]
+    assert any(p.name == "results.db" for p in written)
+    for path in written:
+        sinks[str(path.relative_to(tmp_path))] = path.read_bytes().decode("latin-1")
+    for canary in canaries.all:
+        for where, text in sinks.items():
+            assert canary not in text, f"a PHI canary leaked into {where}"
