@@ -36,7 +36,15 @@ from jobs.spec import CampaignSpec, spec_digest
 from jobs.spec_registry import SpecRegistry
 from jobs.store import CampaignState, ResultsStore
 
-__all__ = ["CampaignRun", "RunOptions", "cancel_campaign", "run_campaign"]
+__all__ = [
+    "CampaignRun",
+    "RunOptions",
+    "cancel_campaign",
+    "default_env",
+    "inference_backend",
+    "run_campaign",
+    "shard_work",
+]
 
 log = logging.getLogger("jobs")
 
@@ -89,8 +97,9 @@ def _settings(spec: CampaignSpec, options: RunOptions) -> DriverSettings:
 
 
 @contextlib.contextmanager
-def _inference(spec: CampaignSpec, options: RunOptions) -> Iterator[BackendConfig]:
-    """The backend config for the workers; starts the local Triton when needed."""
+def inference_backend(spec: CampaignSpec, options: RunOptions) -> Iterator[BackendConfig]:
+    """The backend config for the workers; starts the bundled local Triton for the block
+    when the spec names no servers (and the backend is not in-process)."""
     version = spec.model.version
     if options.backend == "inprocess":
         yield BackendConfig(kind="inprocess", model_name=spec.model.name, model_version=version)
@@ -125,7 +134,8 @@ def _check_residency(spec: CampaignSpec) -> None:
         )
 
 
-def _work(campaign_id: str, store: ResultsStore, intake: Intake) -> Iterator[ShardWork]:
+def shard_work(campaign_id: str, store: ResultsStore, intake: Intake) -> Iterator[ShardWork]:
+    """The campaign's uncommitted shards with their studies' records and locators."""
     for plan in store.pending_shards(campaign_id):
         missing = [pid for pid in plan.study_pids if pid not in intake.locators]
         if missing:
@@ -193,7 +203,7 @@ def _run(spec: CampaignSpec, options: RunOptions, store: ResultsStore) -> Campai
 
     state = "failed"
     try:
-        with _inference(spec, options) as backend:
+        with inference_backend(spec, options) as backend:
             ray_options = RayOptions(address=options.address, num_cpus=options.num_cpus,
                                      resources=dict(options.ray_resources))
             with connect(ray_options) if options.executor == "ray" else contextlib.nullcontext():
@@ -208,7 +218,7 @@ def _run(spec: CampaignSpec, options: RunOptions, store: ResultsStore) -> Campai
                 driver = Driver(executor, commit, backend, _settings(spec, options),
                                 observer, is_cancelled=cancelled)
                 try:
-                    report = driver.run(_work(spec.id, store, intake))
+                    report = driver.run(shard_work(spec.id, store, intake))
                 finally:
                     executor.close()
         state = report.state

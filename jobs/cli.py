@@ -18,7 +18,7 @@ from jobs.errors import BadInput, LungscreenError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules under jobs.commands, in the order `lungscreen --help` lists them.
-COMMANDS: tuple[str, ...] = ("scan", "triton")
+COMMANDS: tuple[str, ...] = ("demo", "scan", "campaign", "triton", "bench")
 
 log = logging.getLogger("lungscreen")
 
