@@ -119,7 +119,7 @@ class CampaignSpec(SpecModel):
             if region.name in seen:
                 raise PydanticCustomError(
                     "spec",
-                    "regions[{i}].name: {name!r} is also the name of regions[{j}]; "
+                    "regions[{i}].name: '{name}' is also the name of regions[{j}]; "
                     "expected unique region names",
                     {"i": i, "j": seen[region.name], "name": region.name},
                 )
@@ -153,7 +153,7 @@ def _check_duplicate_sources(regions: list[RegionSpec]) -> None:
                     ):
                         raise PydanticCustomError(
                             "spec",
-                            "{where}.folder: {a!r} overlaps {other_where}.folder {b!r}; "
+                            "{where}.folder: '{a}' overlaps {other_where}.folder '{b}'; "
                             "expected each folder in one source only (a study would be "
                             "read twice)",
                             {
@@ -169,7 +169,7 @@ def _check_duplicate_sources(regions: list[RegionSpec]) -> None:
                 if key in urls:
                     raise PydanticCustomError(
                         "spec",
-                        "{where}.dicomweb.url: {url!r} is also {other}.dicomweb.url; "
+                        "{where}.dicomweb.url: '{url}' is also {other}.dicomweb.url; "
                         "expected each archive in one source only",
                         {"where": where, "url": src.dicomweb.url, "other": urls[key]},
                     )
@@ -191,7 +191,7 @@ def parse_spec(
     try:
         return CampaignSpec.model_validate(data, context=context)
     except ValidationError as exc:
-        problems = [_describe(err) for err in exc.errors(include_url=False)]
+        problems = [_describe(err, context["base_dir"]) for err in exc.errors(include_url=False)]
         raise BadInput("campaign spec is invalid:\n  " + "\n  ".join(problems)) from None
 
 
@@ -230,7 +230,7 @@ def spec_digest(spec: CampaignSpec) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _describe(err: Any) -> str:
+def _describe(err: Any, base_dir: Path) -> str:
     loc = _loc(err["loc"])
     kind = err["type"]
     if kind == "spec":
@@ -244,6 +244,8 @@ def _describe(err: Any) -> str:
     text = repr(shown if not isinstance(shown, Path) else str(shown))
     text = text if len(text) <= 80 else text[:77] + "..."
     msg = str(err["msg"])
+    if kind == "path" and isinstance(value, str) and not Path(value).expanduser().is_absolute():
+        return f"{loc}: {text} (relative to the spec's folder {str(base_dir)!r}) {msg}"
     if kind in ("path", "url", "source", "credentials", "store"):
         return f"{loc}: {text} {msg}"
     if kind == "string_pattern_mismatch" and (loc == "id" or loc.endswith(".name")):

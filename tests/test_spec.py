@@ -1,0 +1,190 @@
+"""Campaign spec v1: the examples load, defaults resolve, errors name field, value and fix."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from jobs.errors import BadInput
+from jobs.spec import load_spec, parse_spec, spec_digest
+from jobs.spec_sources import Credentials, resolve_credentials
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "jobs" / "examples"
+
+
+def _write(tmp_path: Path, doc: dict | str) -> Path:
+    path = tmp_path / "campaign.yaml"
+    path.write_text(doc if isinstance(doc, str) else yaml.safe_dump(doc))
+    return path
+
+
+def _minimal(tmp_path: Path, **extra) -> dict:
+    (tmp_path / "north").mkdir(exist_ok=True)
+    return {"id": "c-1", "regions": [{"name": "north", "sources": [{"folder": "north"}]}],
+            **extra}  # fmt: skip
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_examples_load(example: str) -> None:
+    spec = load_spec(EXAMPLES / example, check_paths=False)
+    assert spec.regions and spec.model.name == "lung_nodule_detector"
+
+
+def test_example_local_with_its_folders(tmp_path: Path) -> None:
+    text = (EXAMPLES / "local.yaml").read_text()
+    for region in ("north", "south"):
+        (tmp_path / "cohort" / region).mkdir(parents=True)
+    spec = load_spec(_write(tmp_path, text))
+    assert spec.triton is None and spec.residency == "none"
+    assert spec.data_dir == tmp_path / "lungscreen-data"
+    assert spec.store_url == f"sqlite:///{tmp_path}/lungscreen-data/results.db"
+    assert spec.key_path == tmp_path / "lungscreen-data" / "pseudonym.key"
+    assert spec.regions[1].sources[0].folder == tmp_path / "cohort" / "south"
+
+
+def test_example_production_fields() -> None:
+    spec = load_spec(EXAMPLES / "production.yaml", check_paths=False)
+    assert spec.store_url == "postgresql+psycopg://lungscreen@db.internal:5432/lungscreen"
+    assert spec.residency == "strict" and spec.deadline == date(2027, 3, 31)
+    assert spec.triton is not None and len(spec.triton.urls) == 2
+    assert spec.model.version == "1"
+    assert spec.key_path == Path("/etc/lungscreen/pseudonym.key")
+    web = spec.regions[0].sources[1]
+    assert web.kind == "dicomweb" and web.dicomweb is not None
+    assert web.dicomweb.username_env == "PACS_NORTH_USER"
+
+
+def test_defaults(tmp_path: Path) -> None:
+    spec = load_spec(_write(tmp_path, _minimal(tmp_path)))
+    assert (spec.shard_size, spec.max_shards_in_flight, spec.privacy.min_cell) == (8, 4, 11)
+    assert spec.model.version == "1" and spec.deadline is None and spec.privacy.opt_out is None
+
+
+def test_relative_paths_are_relative_to_the_spec_not_cwd(tmp_path, monkeypatch) -> None:
+    doc = _minimal(tmp_path, store="sqlite:///db/results.db", privacy={"key_file": "k/key"})
+    path = _write(tmp_path, doc)
+    monkeypatch.chdir("/")
+    spec = load_spec(path)
+    assert spec.store_url == f"sqlite:///{tmp_path}/db/results.db"
+    assert spec.key_path == tmp_path / "k" / "key"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id": "North_1"}, "id: 'North_1' is not valid; expected lowercase letters"),
+        ({"shard_size": 0}, "shard_size: 0 is not valid; expected: input should be greater"),
+        ({"max_shards_in_flight": 0}, "max_shards_in_flight: 0 is not valid"),
+        ({"residency": "maybe"}, "residency: 'maybe' is not valid; expected: input should be "
+                                 "'none' or 'strict'"),
+        ({"shard_sise": 4}, "shard_sise: is not a known field"),
+        ({"privacy": {"min_cell": 0}}, "privacy.min_cell: 0 is not valid"),
+        ({"privacy": {"opt_out": "nope.txt"}}, "privacy.opt_out: 'nope.txt' (relative to the "
+                                               "spec's folder '{tmp}') does not exist"),
+        ({"store": "mysql://u:pw@h/db"}, "store: 'mysql://u:***@h/db' uses 'mysql'; expected"),
+        ({"triton": {"urls": ["10.0.0.5:8001"]}}, "triton.urls[0]: '10.0.0.5:8001' is not a "
+                                                  "Triton URL; expected grpc://HOST:PORT"),
+        ({"triton": {"urls": []}}, "triton.urls: [] is not valid"),
+        ({"model": {"version": "latest"}}, "model.version: 'latest' is not valid"),
+        ({"deadline": "soon"}, "deadline: 'soon' is not valid"),
+        ({"regions": []}, "regions: [] is not valid"),
+    ],
+)  # fmt: skip
+def test_field_errors(tmp_path: Path, change: dict, message: str) -> None:
+    doc = {**_minimal(tmp_path), **change}
+    with pytest.raises(BadInput) as info:
+        load_spec(_write(tmp_path, doc))
+    assert message.format(tmp=tmp_path) in str(info.value)
+    assert "pw" not in str(info.value).replace("pw@", "")  # no password in messages
+    assert "Traceback" not in str(info.value)
+
+
+def test_missing_field(tmp_path: Path) -> None:
+    doc = _minimal(tmp_path)
+    del doc["id"]
+    with pytest.raises(BadInput, match="id: is missing; expected a value"):
+        load_spec(_write(tmp_path, doc))
+
+
+def test_source_errors_name_the_path(tmp_path: Path) -> None:
+    doc = _minimal(tmp_path)
+    doc["regions"].append(
+        {"name": "south", "sources": [{"folder": "/nope"}, {"foldr": "x"},
+                                      {"dicomweb": {"url": "ftp://pacs"}},
+                                      {"dicomweb": {"url": "http://pacs/dw",
+                                                    "username_env": "U"}}]}
+    )  # fmt: skip
+    with pytest.raises(BadInput) as info:
+        load_spec(_write(tmp_path, doc))
+    text = str(info.value)
+    assert (
+        "regions[1].sources[0].folder: '/nope' does not exist; expected a readable folder" in text
+    )
+    assert "regions[1].sources[1]: {'foldr': 'x'} is not a source; expected {folder: PATH}" in text
+    assert "regions[1].sources[2].dicomweb.url: 'ftp://pacs' is not an http(s) URL" in text
+    assert "regions[1].sources[3].dicomweb: " in text and "expected both or neither" in text
+    assert str(tmp_path / "campaign.yaml") in text
+
+
+def test_cross_field_checks(tmp_path: Path) -> None:
+    (tmp_path / "north" / "sub").mkdir(parents=True)
+    doc = _minimal(tmp_path)
+    doc["regions"].append({"name": "north", "sources": [{"folder": "elsewhere"}]})
+    with pytest.raises(
+        BadInput,
+        match=r"regions\[1\].name: 'north' is also the name of "
+        r"regions\[0\]; expected unique region names",
+    ):
+        load_spec(_write(tmp_path, doc), check_paths=False)
+    doc["regions"][1] = {"name": "south", "sources": [{"folder": "north/sub"}]}
+    with pytest.raises(
+        BadInput,
+        match=r"regions\[1\].sources\[0\].folder: .* overlaps "
+        r"regions\[0\].sources\[0\].folder",
+    ):
+        load_spec(_write(tmp_path, doc))
+    web = {"dicomweb": {"url": "http://pacs:8042/dicom-web/"}}
+    doc["regions"][1] = {"name": "south", "sources": [web, {"dicomweb": {
+        "url": "http://PACS:8042/dicom-web"}}]}  # fmt: skip
+    with pytest.raises(
+        BadInput,
+        match=r"regions\[1\].sources\[1\].dicomweb.url: .* is also "
+        r"regions\[1\].sources\[0\].dicomweb.url",
+    ):
+        load_spec(_write(tmp_path, doc))
+
+
+def test_yaml_and_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match=r"line 2, column \d+: .*expected valid YAML"):
+        load_spec(_write(tmp_path, "id: x\nregions: [a: b: c]\n"))
+    with pytest.raises(BadInput, match="the document is list; expected a mapping"):
+        load_spec(_write(tmp_path, "- 1\n- 2\n"))
+    with pytest.raises(BadInput, match="cannot read it"):
+        load_spec(tmp_path / "missing.yaml")
+
+
+def test_credentials_come_from_the_environment(tmp_path: Path) -> None:
+    doc = _minimal(tmp_path)
+    doc["regions"][0]["sources"].append(
+        {"dicomweb": {"url": "http://pacs/dw", "username_env": "PACS_U",
+                      "password_env": "PACS_P"}})  # fmt: skip
+    web = load_spec(_write(tmp_path, doc)).regions[0].sources[1].dicomweb
+    assert web is not None
+    with pytest.raises(BadInput, match=r"environment variable PACS_P .* is not set"):
+        resolve_credentials(web, {"PACS_U": "alice"})
+    creds = resolve_credentials(web, {"PACS_U": "alice", "PACS_P": "s3cret"})
+    assert creds == Credentials("alice", "s3cret") and "s3cret" not in repr(creds)
+    open_web = load_spec(_write(tmp_path, _minimal(tmp_path))).regions[0]
+    assert open_web.sources[0].kind == "folder"
+
+
+def test_digest_covers_results_not_runtime_settings(tmp_path: Path) -> None:
+    base = parse_spec(_minimal(tmp_path), base_dir=tmp_path)
+    same = parse_spec(_minimal(tmp_path, max_shards_in_flight=9, deadline="2027-01-01",
+                               triton={"urls": ["grpc://h:8001"]}), base_dir=tmp_path)  # fmt: skip
+    other = parse_spec(_minimal(tmp_path, shard_size=3), base_dir=tmp_path)
+    assert spec_digest(base) == spec_digest(same) != spec_digest(other)
+    assert len(spec_digest(base)) == 64
