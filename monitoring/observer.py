@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from jobs.observer import NullObserver, ShardInfo
 from jobs.records import StudyResult
 from monitoring.live import LiveState
-from monitoring.metrics import Metrics
+from monitoring.metrics import SHARD_ERRORS, Metrics
 
 __all__ = ["PrometheusObserver", "deadline_timestamp"]
 
@@ -106,8 +106,5 @@ class PrometheusObserver(NullObserver):
         self.metrics.observe_triton(server, outcome, seconds)
 
 
-_RETRY_KINDS = ("backend_unavailable", "worker_lost", "worker_error", "deadline")
-
-
 def _retry_kind(kind: str) -> str:
-    return kind if kind in _RETRY_KINDS else "other"
+    return kind if kind in SHARD_ERRORS else "other"
