@@ -2,6 +2,7 @@
 
 # Real-server fixtures, one module per server (add yours to this list).
 pytest_plugins = [
+    "tests.servers.prometheus",
     "tests.servers.postgres",
     "tests.servers.triton",
     "tests.servers.orthanc",
