@@ -187,11 +187,13 @@ def parse_spec(
             f"campaign spec: the document is {type(data).__name__}; expected a mapping with "
             "id, regions, ... (see jobs/examples/local.yaml)"
         )
-    context = {"base_dir": base_dir or Path.cwd(), "check_paths": check_paths}
+    base = base_dir or Path.cwd()
     try:
-        return CampaignSpec.model_validate(data, context=context)
+        return CampaignSpec.model_validate(
+            data, context={"base_dir": base, "check_paths": check_paths}
+        )
     except ValidationError as exc:
-        problems = [_describe(err, context["base_dir"]) for err in exc.errors(include_url=False)]
+        problems = [_describe(err, base) for err in exc.errors(include_url=False)]
         raise BadInput("campaign spec is invalid:\n  " + "\n  ".join(problems)) from None
 
 
