@@ -46,6 +46,7 @@ def test_pseudonyms_are_domain_separated_and_unambiguous() -> None:
     assert p.study("a", "b") != p.series("a", "b")
     assert p.study("ab", "c") != p.study("a", "bc")
     assert p.site("north", "X") != p.site("south", "X")
+    assert p.site("north", "St Mary ") == p.site("north", "ST MARY")
     assert p.patient(" PID-1 ") == p.patient("PID-1")  # DICOM padding does not matter
     assert "PID" not in repr(p) and str(KEY) not in repr(p)
 
@@ -133,7 +134,7 @@ def test_minimise_keeps_only_pseudonyms_and_needed_fields() -> None:
         study_pid=p.study("MRN-778899", "1.2.840.99999.1.2.3"),
         patient_pid=p.patient("MRN-778899"),
         region="north",
-        site=p.site("north", "ST CANARY HOSPITAL"),
+        site=p.site("north", "St Canary Hospital"),
         age_band="75-79",
         sex="F",
         slice_count=240,

@@ -81,7 +81,7 @@ def minimise(header: StudyHeader, *, region: str, pseudonymizer: Pseudonymizer) 
         study_pid=pseudonymizer.study(patient_id, header.study_uid),
         patient_pid=patient_pid,
         region=region,
-        site=pseudonymizer.site(region, (header.institution or "").strip().upper()),
+        site=pseudonymizer.site(region, header.institution or ""),
         age_band=age_band(age),
         sex=_sex_code(header.sex),
         slice_count=int(header.slice_count),

@@ -54,8 +54,9 @@ class Pseudonymizer:
         return self._hmac("series", PID_HEX_CHARS, study_uid, series_uid)
 
     def site(self, region: str, institution: str) -> str:
-        """Site code ("site-" + 12 hex) of an institution within a region."""
-        return "site-" + self._hmac("site", SITE_HEX_CHARS, region, institution)
+        """Site code ("site-" + 12 hex) of an institution within a region. Institution
+        names are compared case-insensitively ("St Mary" and "ST MARY" are one site)."""
+        return "site-" + self._hmac("site", SITE_HEX_CHARS, region, institution.upper())
 
     def _hmac(self, kind: str, hex_chars: int, *fields: str) -> str:
         mac = hmac.new(self._key, f"lungscreen/v1/{kind}".encode(), hashlib.sha256)
