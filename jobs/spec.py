@@ -19,10 +19,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import make_url
 
 from jobs.errors import BadInput
 from jobs.spec_sources import NAME_PATTERN, RegionSpec, SpecModel, SpecPath
-from jobs.store.urls import default_sqlite_url, normalize_url, redact
+from jobs.store.urls import default_sqlite_url, normalize_url, redact, sqlite_path
 from models.contract import MODEL_NAME
 
 __all__ = [
@@ -125,6 +126,14 @@ class CampaignSpec(SpecModel):
                 )
             seen[region.name] = i
         _check_duplicate_sources(self.regions)
+        db = sqlite_path(make_url(self.store_url))
+        if db is not None and self.key_path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            raise PydanticCustomError(
+                "spec",
+                "privacy.key_file: '{key}' is the results store's own file; expected the key "
+                "outside the results store (e.g. <data_dir>/pseudonym.key)",
+                {"key": str(self.key_path)},
+            )
         return self
 
     @property

@@ -157,6 +157,13 @@ def test_cross_field_checks(tmp_path: Path) -> None:
         load_spec(_write(tmp_path, doc))
 
 
+def test_key_never_inside_the_store(tmp_path: Path) -> None:
+    doc = _minimal(tmp_path, store="sqlite:///data/results.db",
+                   privacy={"key_file": "data/results.db"})  # fmt: skip
+    with pytest.raises(BadInput, match=r"privacy.key_file: .* is the results store's own file"):
+        load_spec(_write(tmp_path, doc))
+
+
 def test_yaml_and_file_errors(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"line 2, column \d+: .*expected valid YAML"):
         load_spec(_write(tmp_path, "id: x\nregions: [a: b: c]\n"))
