@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.filereader import _read_file_meta_info, read_partial, read_preamble
 from pydicom.tag import BaseTag, Tag
@@ -229,22 +230,23 @@ def _parse(
             return True
         return False
 
+    if len(data) < 132 or data[128:132] != b"DICM":
+        return FileRejection(locator, FileReason.NOT_DICOM, "no DICM marker at byte 128")
     fp = io.BytesIO(data)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
+            if DEFLATED.encode() in data[132:8192]:  # meta names the syntax; check it properly
                 read_preamble(fp, False)
-            except Exception:
-                return FileRejection(locator, FileReason.NOT_DICOM, "no DICM marker at byte 128")
-            meta = _read_file_meta_info(fp)
-            syntax = str(meta.get("TransferSyntaxUID", "") or "")
-            if syntax == DEFLATED and not _inflates_within_bound(data[fp.tell() :]):
-                return FileRejection(
-                    locator, FileReason.UNREADABLE_FILE, "deflated dataset too large or corrupt"
-                )
-            fp.seek(0)
+                meta = _read_file_meta_info(fp)
+                deflated = str(meta.get("TransferSyntaxUID", "")) == DEFLATED
+                if deflated and not _inflates_within_bound(data[fp.tell() :]):
+                    return FileRejection(
+                        locator, FileReason.UNREADABLE_FILE, "deflated dataset too large or corrupt"
+                    )
+                fp.seek(0)
             ds = read_partial(fp, at_pixels, force=False, specific_tags=list(_TAGS))
+            syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
             pixel_start = fp.tell()
             header = header_from_dataset(ds, locator, syntax, has_pixel_data=bool(found))
     except RecursionError:
@@ -267,7 +269,8 @@ def _parse(
         return header  # positions refer to the inflated stream; decoding checks it later
     _tag, vr, length = found[0]
     long_vr = vr in {"OB", "OW", "OF", "OD", "OL", "OV", "UN", "UT", "SQ", "UC", "UR"}
-    header_len = 12 if long_vr and not ds.is_implicit_VR else 8
+    implicit = bool(ds.original_encoding[0])
+    header_len = 12 if long_vr and not implicit else 8
     return _PixelCheck(header, pixel_start + header_len, length)
 
 
@@ -336,8 +339,50 @@ def header_from_dataset(
     )
 
 
+# Values of these keywords are ASCII text (UI, CS, DS, IS, AS, DA): split raw bytes directly,
+# which is several times cheaper than pydicom's conversion and never needs a character set.
+_ASCII_KEYWORDS = frozenset(
+    {
+        "StudyInstanceUID",
+        "SeriesInstanceUID",
+        "SOPInstanceUID",
+        "SOPClassUID",
+        "FrameOfReferenceUID",
+        "Modality",
+        "ImageType",
+        "ImageOrientationPatient",
+        "ImagePositionPatient",
+        "PixelSpacing",
+        "SliceThickness",
+        "NumberOfFrames",
+        "RescaleSlope",
+        "RescaleIntercept",
+        "PatientAge",
+        "PatientBirthDate",
+        "PatientSex",
+        "StudyDate",
+        "KVP",
+        "SeriesNumber",
+        "InstanceNumber",
+        "BurnedInAnnotation",
+        "PhotometricInterpretation",
+    }
+)
+_KEYWORD_TAG = {k: Tag(k) for k in HEADER_KEYWORDS}
+
+
 def _get(ds: Dataset, keyword: str) -> Any:
     try:
+        if keyword in _ASCII_KEYWORDS:
+            raw: object = ds.get_item(_KEYWORD_TAG[keyword])
+            if isinstance(raw, RawDataElement) and raw.VR not in ("SQ", "UN"):
+                if raw.value is None:
+                    return None
+                text = raw.value.decode("latin-1").strip(" \x00")
+                if not text:
+                    return None
+                parts = [p.strip(" \x00") for p in text.split("\\")]
+                return parts if len(parts) > 1 else parts[0]
         return ds.get(keyword)
     except Exception:
         return None
