@@ -176,10 +176,11 @@ def study_line(
     """The PHI-free line for one study's decision."""
     study = decision.study
     first = study.first_header
-    patient = first.patient_id if first else ""
+    patient = (first.patient_id if first else "").strip()
     region_name = region or (study.series[0].source.label if study.series else "unknown")
     institution = first.institution if first else None
-    site = pseudonyms.site(region_name, institution) if institution else "unknown"
+    # the same site code as jobs.privacy.minimise gives the campaign's records
+    site = pseudonyms.site(region_name, institution or "")
     study_pid = pseudonyms.study(patient, study.study_uid)
     considered = len(study.series)
     if isinstance(decision, Selected):

@@ -150,3 +150,26 @@ def test_scan_dicomweb_with_credentials_from_env(capsys, tmp_path, orthanc, monk
     monkeypatch.setenv("LUNGSCREEN_DICOMWEB_PASSWORD", "wrong")
     assert main(["scan", orthanc.dicomweb_url, "--key-file", str(tmp_path / "k")]) == 2
     assert "LUNGSCREEN_DICOMWEB_USER" in capsys.readouterr().err
+
+
+def test_scan_pseudonyms_match_the_campaigns_minimised_records(tmp_path):
+    from jobs.privacy import Pseudonymizer, StudyFields, minimise
+    from jobs.scan import scan
+    from jobs.sources.folder import FolderSource
+
+    write_series(tmp_path / "west", [0.0, 1.0], institution="St Mary")
+    pseudonyms = Pseudonymizer(b"k" * 32)
+    result = scan([FolderSource(tmp_path / "west")], pseudonyms)
+    (line,) = result.studies
+    (decision,) = result.decisions
+    first = decision.study.first_header
+    record = minimise(
+        StudyFields(
+            patient_id=first.patient_id,
+            study_uid=decision.study.study_uid,
+            institution=first.institution,
+        ),
+        region="west",
+        pseudonymizer=pseudonyms,
+    )
+    assert (line.study, line.site, line.region) == (record.study_pid, record.site, "west")
