@@ -1,0 +1,168 @@
+"""`lungscreen status`: snapshots of a real SQLite store, live throughput across refreshes,
+clean Ctrl-C, JSON for scripts, Triton readiness, clear errors."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.cli import main
+from jobs.errors import BadInput
+from jobs.planning import plan_shards
+from jobs.reasons import Reason
+from jobs.records import Outcome, StudyRecord, StudyResult
+from jobs.store import ResultsStore
+from models.lungrads import Category
+from monitoring.progress import CampaignProgress
+from monitoring.status import Snapshotter, StatusTarget, render_json, render_text, watch
+from monitoring.status_run import StatusRequest, run_status
+from monitoring.store_progress import campaign_progress
+from tests.servers.prometheus import free_port
+
+CANARY = "CANARYc0de"
+
+
+def rec(i: int) -> StudyRecord:
+    return StudyRecord(f"{CANARY}{i:03d}", f"{CANARY}p{i:03d}", "north" if i < 6 else "south",
+                       "site1", "65-69", "F")
+
+
+def res(r: StudyRecord, i: int) -> StudyResult:
+    if i % 3 == 2:
+        return StudyResult(r.study_pid, r.patient_pid, r.region, r.site, r.age_band, r.sex,
+                           Outcome.QUARANTINED, "m", "1", reason=Reason.SLICE_GAP)
+    return StudyResult(r.study_pid, r.patient_pid, r.region, r.site, r.age_band, r.sex,
+                       Outcome.SCREENED, "m", "1", category=Category.BENIGN)
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    with ResultsStore.open(url) as s:
+        s.ensure_campaign("camp-a", spec_digest="a" * 64, model_name="m", model_version="1")
+        s.record_plan("camp-a", plan_shards([rec(i) for i in range(9)], 3))
+    return url
+
+
+def commit_next(url: str) -> None:
+    with ResultsStore.open(url) as s:
+        plan = next(iter(s.pending_shards("camp-a")))
+        by_pid = {rec(i).study_pid: i for i in range(9)}
+        s.commit_shard("camp-a", plan.shard_id,
+                       [res(rec(by_pid[p]), by_pid[p]) for p in plan.study_pids])
+
+
+def test_once_text_shows_bars_counts_and_quarantines(store_url: str) -> None:
+    commit_next(store_url)
+    out = io.StringIO()
+    assert run_status(StatusRequest(store_url=store_url, once=True), out) == 0
+    text = out.getvalue()
+    assert "camp-a  [running]  3/9 studies  shards 1/3" in text
+    assert "north [############------------]  50.0%  3/6  quarantined 1" in text
+    assert "south [------------------------]   0.0%  0/3" in text
+    assert "quarantines: slice_gap 1" in text
+    assert CANARY not in text
+
+
+def test_once_json_for_scripts(store_url: str) -> None:
+    commit_next(store_url)
+    out = io.StringIO()
+    run_status(StatusRequest(store_url=store_url, campaign_id="camp-a", once=True,
+                             as_json=True), out)
+    data = json.loads(out.getvalue())
+    (camp,) = data["campaigns"]
+    assert camp["id"] == "camp-a" and camp["studies_done"] == 3 and camp["studies_planned"] == 9
+    assert camp["quarantines"] == {"slice_gap": 1}
+    assert [r["region"] for r in camp["regions"]] == ["north", "south"]
+    assert camp["regions"][0]["outcomes"] == {"screened": 2, "quarantined": 1}
+    assert CANARY not in out.getvalue()
+
+
+def test_live_view_measures_throughput_and_eta_across_refreshes(store_url: str) -> None:
+    store = ResultsStore.open(store_url)
+    now = [1000.0]
+    snap = Snapshotter([StatusTarget(lambda: [campaign_progress(store, "camp-a")])],
+                       clock=lambda: now[0])
+
+    def sleep(seconds: float) -> None:  # the campaign commits a shard between refreshes
+        now[0] += 10.0
+        commit_next(store_url)
+
+    out = io.StringIO()
+    try:
+        assert watch(snap.take, out, interval_s=10, sleep=sleep, max_refreshes=3) == 0
+    finally:
+        store.close()
+    first, *_, last = out.getvalue().split("lungscreen status ")[1:]
+    assert "0/9 studies" in first and "throughput unknown   ETA unknown" in first
+    # 6 studies committed in 20 s: 0.3 studies/s, 3 left -> 10 s
+    assert "6/9 studies" in last
+    assert "throughput 0.300 studies/s (live)   ETA 10s" in last
+
+
+def test_deadline_verdict_and_eta() -> None:
+    from monitoring.progress import RegionProgress
+    from monitoring.status import CampaignView, Snapshot
+
+    p = CampaignProgress("c", (RegionProgress("r", 1000, 10, 5, {"screened": 500}),),
+                         state="running", deadline=1000.0 + 500 / 0.5)
+    view = CampaignView(p, 0.25, "driver")
+    text = render_text(Snapshot(1000.0, (view,), (("grpc://127.0.0.1:1", False),)))
+    assert "ETA 33m20s" in text
+    assert "needs 0.500 studies/s  BEHIND" in text
+    assert "grpc://127.0.0.1:1" in text and "NOT READY" in text
+    assert json.loads(render_json(Snapshot(1000.0, (view,))))["campaigns"][0]["eta_s"] == 2000
+
+
+def test_ctrl_c_ends_cleanly(store_url: str) -> None:
+    def interrupt(_: float) -> None:
+        raise KeyboardInterrupt
+
+    out = io.StringIO()
+    with ResultsStore.open(store_url) as store:
+        snap = Snapshotter([StatusTarget(lambda: [campaign_progress(store, "camp-a")])])
+        assert watch(snap.take, out, sleep=interrupt, clear=True) == 0
+    assert out.getvalue().startswith("\x1b[H\x1b[2J") and out.getvalue().endswith("\n")
+
+
+def test_cli_once_json(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    commit_next(store_url)
+    port = free_port()  # nothing listens there: Triton is reported not ready
+    code = main(["status", "camp-a", "--store", store_url, "--once", "--json",
+                 "--triton", f"grpc://127.0.0.1:{port}"])
+    out = capsys.readouterr().out
+    assert code == 0
+    data = json.loads(out)
+    assert data["campaigns"][0]["studies_done"] == 3
+    assert data["triton"] == [{"url": f"grpc://127.0.0.1:{port}", "ready": False}]
+
+
+def test_cli_errors_name_the_problem(store_url: str, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "nope", "--store", store_url, "--once"]) == 2
+    assert "'nope' is not in store" in capsys.readouterr().err
+    missing = f"sqlite:///{tmp_path / 'none.db'}"
+    assert main(["status", "--store", missing, "--once"]) == 2
+    assert "no results store at" in capsys.readouterr().err
+    assert not (tmp_path / "none.db").exists()
+    assert main(["status", "--once", "--state-dir", str(tmp_path / "empty")]) == 2
+    assert "--store URL" in capsys.readouterr().err
+    with pytest.raises(BadInput, match="interval"):
+        StatusRequest(store_url=store_url, interval_s=0)
+
+
+@pytest.mark.integration
+def test_triton_readiness_of_a_real_server() -> None:
+    from monitoring.health import probe_ready
+    from tests.servers.triton import start_test_triton
+
+    server = start_test_triton()
+    try:
+        assert probe_ready(server.grpc_url)
+        assert probe_ready(server.http_url)
+    finally:
+        server.stop()
+    assert not probe_ready(server.grpc_url, timeout_s=0.5)
