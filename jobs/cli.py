@@ -18,8 +18,7 @@ from jobs.errors import BadInput, LungscreenError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules under jobs.commands, in the order `lungscreen --help` lists them.
-COMMANDS: tuple[str, ...] = (
-    "demo", "scan", "campaign", "status", "report", "triton", "bench")
+COMMANDS: tuple[str, ...] = ("demo", "scan", "campaign", "status", "triton", "bench")
 
 log = logging.getLogger("lungscreen")
 
