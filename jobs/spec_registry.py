@@ -58,7 +58,7 @@ class SpecRegistry:
         return self.state_dir / "campaigns" / f"{campaign_id}.json"
 
     def save(self, spec: CampaignSpec) -> None:
-        text = json.dumps(spec.model_dump(mode="json"), indent=1, sort_keys=True)
+        text = json.dumps(spec.model_dump(mode="json", exclude_none=True), indent=1, sort_keys=True)
         _write_private(self._index(spec.id), text)
         _write_private(spec.data_dir / "campaigns" / spec.id / "spec.json", text)
 

@@ -181,13 +181,13 @@ def _infer_with_retries(
 
 
 def _screen(
-    study: StudyWork, loaded: _Loaded, backend: InferenceBackend, config: BackendConfig,
-    policy: WorkerPolicy,
+    study: StudyWork, loaded: _Loaded, config: BackendConfig, policy: WorkerPolicy
 ) -> StudyResult:
     timings = {"load": loaded.seconds}
     if loaded.volume is None:
         return _result(study.record, config, outcome=Outcome.QUARANTINED,
                        reason=Reason.DECODE_FAILED, timings=timings)
+    backend = build_backend(config)  # built on first use: a shard of garbage needs none
     start = time.perf_counter()
     rows = _infer_with_retries(backend, loaded.volume, policy)
     timings["infer"] = time.perf_counter() - start
@@ -227,7 +227,6 @@ def run_shard(
     start = time.perf_counter()
     results: list[StudyResult] = []
     todo = [s for s in work.studies if s.planned is None]
-    backend = build_backend(backend_config) if todo else None
     attempts = max(1, policy.poison_attempts)
 
     def load(study: StudyWork) -> _Loaded:
@@ -245,10 +244,7 @@ def run_shard(
                 loaded = load(study)
             if loaded.error is not None:
                 raise loaded.error
-            assert backend is not None
-            by_pid[study.record.study_pid] = _screen(
-                study, loaded, backend, backend_config, policy
-            )
+            by_pid[study.record.study_pid] = _screen(study, loaded, backend_config, policy)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for study in work.studies:

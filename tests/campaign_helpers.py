@@ -1,0 +1,167 @@
+"""Helpers for campaign tests: cohorts, specs, a poison study, store counts, the CLI.
+
+Cohorts come from jobs.synth (`small` profile) and are cached per session by
+`campaign_cohort(tmp_path_factory, ...)`; tests copy nothing, they point specs at them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+import yaml
+from pydicom.encaps import encapsulate
+from pydicom.uid import RLELossless
+
+from jobs.records import StudyResult
+from jobs.store import ResultsStore
+
+__all__ = [
+    "LUNGSCREEN",
+    "free_port",
+    "outcome_counts",
+    "poison_one_study",
+    "region_folders",
+    "result_map",
+    "run_cli",
+    "start_cli",
+    "stop_process_group",
+    "write_cohort_once",
+    "write_spec",
+]
+
+LUNGSCREEN = [sys.executable, "-m", "jobs.cli"]
+_COHORTS: dict[tuple[Any, ...], Path] = {}
+
+
+def write_cohort_once(root: Path, *, studies: int, regions: int, seed: int,
+                      defects: bool = False) -> Path:
+    """A synthetic `small` cohort under `root`, written once per session and key."""
+    from jobs.synth import write_cohort
+
+    key = (studies, regions, seed, defects)
+    if key not in _COHORTS:
+        out = root / f"cohort-{studies}-{regions}-{seed}-{int(defects)}"
+        write_cohort(out, studies=studies, regions=regions, seed=seed, profile="small",
+                     defects=defects)
+        _COHORTS[key] = out
+    return _COHORTS[key]
+
+
+def region_folders(cohort: Path) -> dict[str, Path]:
+    """Region name -> its folder in a synth cohort (one folder per region)."""
+    return {p.name: p for p in sorted(cohort.iterdir())
+            if p.is_dir() and not p.name.startswith(".")}
+
+
+def write_spec(path: Path, sources: Mapping[str, Sequence[Path]], *, campaign_id: str,
+               **fields: Any) -> Path:
+    """A campaign spec at `path` with one folder source list per region."""
+    doc: dict[str, Any] = {
+        "id": campaign_id,
+        "shard_size": 2,
+        "max_shards_in_flight": 2,
+        "regions": [{"name": name, "sources": [{"folder": str(f)} for f in folders]}
+                    for name, folders in sources.items()],
+        **fields,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def poison_one_study(region_folder: Path, work: Path) -> Path:
+    """Copy `region_folder` to `work` and make one study undecodable: one slice of it
+    becomes RLE Lossless whose segments are garbage. Headers stay valid, so discovery and
+    selection accept the study; its volume cannot be decoded. Returns the copy."""
+    shutil.copytree(region_folder, work)
+    target = None
+    for path in sorted(work.rglob("*")):
+        if not path.is_file():
+            continue
+        try:
+            ds = pydicom.dcmread(path)
+        except Exception:
+            continue
+        if ds.get("Modality") == "CT" and "PixelData" in ds and ds.get("Rows", 0) > 64:
+            target = (path, ds)
+            break
+    assert target is not None, "no CT slice to poison"
+    path, ds = target
+    rng = np.random.default_rng(0)
+    garbage = b"\x01\x00\x00\x00\x40\x00\x00\x00" + b"\x00" * 56 + rng.bytes(512)
+    ds.file_meta.TransferSyntaxUID = RLELossless
+    ds.PixelData = encapsulate([garbage])
+    ds["PixelData"].VR = "OB"
+    ds.save_as(path, enforce_file_format=True)
+    return work
+
+
+def outcome_counts(store_url: str, campaign_id: str) -> Counter[str]:
+    with ResultsStore.open(store_url) as store:
+        return Counter(r.outcome.value for r in store.results(campaign_id))
+
+
+def result_map(store_url: str, campaign_id: str) -> dict[str, tuple[str, str | None, str | None]]:
+    """study pid -> (outcome, category, reason): what must equal a golden run's."""
+    with ResultsStore.open(store_url) as store:
+        results: list[StudyResult] = list(store.results(campaign_id))
+    return {r.study_pid: (r.outcome.value, r.category.value if r.category else None,
+                          r.reason.value if r.reason else None) for r in results}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(extra: Mapping[str, str] | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("RAY_DISABLE_USAGE_STATS", "1")
+    env.update(extra or {})
+    return env
+
+
+def run_cli(args: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None,
+            timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run `lungscreen ARGS` to completion (in its own session, killed on timeout)."""
+    proc = start_cli(args, env=env, cwd=cwd)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_process_group(proc)
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def start_cli(args: Sequence[str], *, env: Mapping[str, str] | None = None,
+              cwd: Path | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([*LUNGSCREEN, *args], env=_env(env), cwd=cwd, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+
+
+def stop_process_group(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -> None:
+    """Signal the whole session of `proc` (the CLI and the Ray it embedded), then reap."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, sig)
+    try:
+        proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate(timeout=30)
+    # Ray's own daemons may have left the session: give them a moment to exit
+    time.sleep(1)

@@ -1,0 +1,137 @@
+"""Unit tests of the campaign machinery that need no model: the driver's handling of
+shards settled at planning, its settings, the spec registry, the progress bar, the CPU
+sampler and the Ray connection options."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from cluster.ray_connect import RayOptions, _init_kwargs, region_resource, submit_campaign
+from jobs.driver import Driver, DriverSettings
+from jobs.errors import BadInput
+from jobs.executor import REGION_RESOURCE_SHARE, InProcessExecutor
+from jobs.observer import NullObserver, ShardInfo
+from jobs.progress import ProgressBar
+from jobs.reasons import Reason
+from jobs.records import Outcome, StudyRecord, StudyResult
+from jobs.shardwork import BackendConfig, ShardWork, StudyWork
+from jobs.spec import parse_spec
+from jobs.spec_registry import SpecRegistry, default_state_dir
+
+BACKEND = BackendConfig(kind="inprocess")
+
+
+def _record(i: int, region: str = "north") -> StudyRecord:
+    return StudyRecord(study_pid=f"s{i:04d}", patient_pid=f"p{i:04d}", region=region,
+                       site="site-a", age_band="60-64", sex="F")
+
+
+def _planned_shard(index: int, reasons: Sequence[Reason]) -> ShardWork:
+    studies = tuple(StudyWork(record=_record(index * 10 + j), planned=r)
+                    for j, r in enumerate(reasons))
+    return ShardWork("c1", f"north-{index:05d}", "north", studies)
+
+
+class _Recorder(NullObserver):
+    def __init__(self) -> None:
+        self.done: list[StudyResult] = []
+        self.committed: list[str] = []
+
+    def on_study_done(self, result: StudyResult) -> None:
+        self.done.append(result)
+
+    def on_shard_committed(self, shard: ShardInfo, results: Sequence[StudyResult],
+                           commit_s: float) -> None:
+        self.committed.append(shard.shard_id)
+
+
+def test_shards_settled_at_planning_commit_without_running() -> None:
+    commits: list[tuple[str, tuple[StudyResult, ...]]] = []
+    executor = InProcessExecutor(BACKEND)
+    recorder = _Recorder()
+    driver = Driver(executor, lambda w, r: commits.append((w.shard_id, r)), BACKEND,
+                    DriverSettings(poll_s=0.01), recorder)
+    shards = [_planned_shard(0, [Reason.OPTED_OUT, Reason.SLICE_GAP]),
+              _planned_shard(1, [Reason.NOT_CT])]
+    report = driver.run(shards)
+    executor.close()
+    assert report.state == "completed"
+    assert [c[0] for c in commits] == ["north-00000", "north-00001"]
+    outcomes = [r.outcome for _, rs in commits for r in rs]
+    assert outcomes == [Outcome.OPTED_OUT, Outcome.QUARANTINED, Outcome.QUARANTINED]
+    assert [r.reason for _, rs in commits for r in rs] == [
+        Reason.OPTED_OUT, Reason.SLICE_GAP, Reason.NOT_CT]
+    assert report.outcomes == {"opted_out": 1, "quarantined": 2}
+    assert recorder.committed == ["north-00000", "north-00001"]
+    assert len(recorder.done) == 3
+    assert report.placements == {}
+
+
+def test_a_failing_observer_does_not_stop_the_driver() -> None:
+    class Broken(NullObserver):
+        def on_shard_committed(self, shard: ShardInfo, results: Sequence[StudyResult],
+                               commit_s: float) -> None:
+            raise RuntimeError("observer bug")
+
+    commits: list[str] = []
+    driver = Driver(InProcessExecutor(BACKEND), lambda w, r: commits.append(w.shard_id),
+                    BACKEND, DriverSettings(poll_s=0.01), Broken())
+    assert driver.run([_planned_shard(0, [Reason.NOT_CT])]).state == "completed"
+    assert commits == ["north-00000"]
+
+
+def test_driver_settings_name_the_bad_value() -> None:
+    with pytest.raises(ValueError, match=r"max_shards_in_flight \(0\)"):
+        DriverSettings(max_shards_in_flight=0)
+
+
+def test_spec_registry_round_trip(tmp_path: Path) -> None:
+    (tmp_path / "north").mkdir()
+    spec = parse_spec({"id": "reg-1", "regions": [{"name": "north",
+                                                   "sources": [{"folder": "north"}]}]},
+                      base_dir=tmp_path)
+    registry = SpecRegistry(tmp_path / "state")
+    registry.save(spec)
+    assert registry.load("reg-1") == spec
+    index = tmp_path / "state" / "campaigns" / "reg-1.json"
+    assert index.stat().st_mode & 0o077 == 0
+    assert (spec.data_dir / "campaigns" / "reg-1" / "spec.json").is_file()
+    with pytest.raises(BadInput, match="--spec"):
+        registry.load("unknown")
+    assert default_state_dir({"LUNGSCREEN_STATE_DIR": "/x"}) == Path("/x")
+    assert default_state_dir({"HOME": "/h"}) == Path("/h/.local/state/lungscreen")
+
+
+def test_progress_bar_draws_every_region() -> None:
+    out = io.StringIO()
+    bar = ProgressBar(out, min_interval_s=0)
+    bar.on_plan("c1", {"north": 4, "south": 2}, {"north": 0, "south": 1})
+    shard = _planned_shard(0, [Reason.NOT_CT, Reason.OPTED_OUT])
+    results = [StudyResult(study_pid="s", patient_pid="p", region="north", site="x",
+                           age_band="60-64", sex="F", outcome=Outcome.QUARANTINED,
+                           model_name="m", model_version="1", reason=Reason.NOT_CT)] * 2
+    bar.on_shard_committed(shard, results, 0.0)
+    text = out.getvalue()
+    assert "north" in text and "south" in text
+    assert "2/4" in text and "1/2" in text
+
+
+def test_ray_options_bound_the_embedded_instance() -> None:
+    kw = _init_kwargs(RayOptions(num_cpus=2, resources={region_resource("north"): 1}))
+    assert kw["include_dashboard"] is False and kw["log_to_driver"] is False
+    assert kw["num_cpus"] == 2
+    assert kw["resources"] == {"region:north": 1}
+    remote = _init_kwargs(RayOptions(address="ray://head:10001"))
+    assert remote["address"] == "ray://head:10001" and "num_cpus" not in remote
+    assert 0 < REGION_RESOURCE_SHARE < 1
+
+
+def test_job_submission_needs_the_job_server_url(tmp_path: Path) -> None:
+    spec = tmp_path / "c.yaml"
+    spec.write_text("id: x\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="http://HEAD:8265"):
+        submit_campaign(spec, "ray://head:10001")
