@@ -250,3 +250,50 @@ def test_postgres_url_spellings_map_to_psycopg3() -> None:
 
     for url in ("postgresql://u@h:5/db", "postgres://u@h:5/db", "postgresql+psycopg://u@h:5/db"):
         assert normalize_url(url).drivername == "postgresql+psycopg"
+
+
+def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
+    """A store whose file turned into garbage: every call fails with a LungscreenError
+    (never a raw SQLAlchemy/sqlite3 error)."""
+    from jobs.errors import LungscreenError
+    from jobs.planning import ShardPlan
+
+    db = tmp_path / "results.db"
+    store = ResultsStore.open(f"sqlite:///{db}")
+    shards = plan(4)
+    _campaign(store)
+    store.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    db.write_bytes(b"this is not a database" * 200)
+    broken = ResultsStore(store._engine)
+    calls = {
+        "ensure_campaign": lambda: broken.ensure_campaign(
+            "c1", spec_digest="d", model_name="m", model_version="1"
+        ),
+        "campaign": lambda: broken.campaign("c1"),
+        "campaigns": broken.campaigns,
+        "set_state": lambda: broken.set_state("c1", CampaignState.DONE),
+        "record_plan": lambda: broken.record_plan("c1", shards),
+        "pending_shards": lambda: list(broken.pending_shards("c1")),
+        "mark_attempt": lambda: broken.mark_attempt("c1", shards[0].shard_id),
+        "commit_shard": lambda: broken.commit_shard(
+            "c1", shards[0].shard_id, results_for(shards[0])
+        ),
+        "commit_results": lambda: broken.commit_results("c1", results_for(shards[0])),
+        "results": lambda: list(broken.results("c1")),
+        "progress": lambda: broken.progress("c1"),
+        "outcome_counts": lambda: broken.outcome_counts("c1"),
+        "commit_span": lambda: broken.commit_span("c1"),
+        "audit": lambda: broken.audit("c1", "x"),
+        "events": lambda: broken.events("c1"),
+    }
+    public = {n for n in dir(ResultsStore) if not n.startswith("_") and callable(
+        getattr(ResultsStore, n)) and n not in ("open", "close")}  # fmt: skip
+    assert public == set(calls), "a public method is not covered by this test"
+    for name, call in calls.items():
+        with pytest.raises(LungscreenError) as info:
+            call()
+        assert "not a database" in str(info.value), name
+    assert isinstance(shards[0], ShardPlan)
+    broken.close()

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ from jobs.planning import ShardPlan, plan_digest
 from jobs.records import StudyResult
 from jobs.store import schema as t
 from jobs.store.engine import WRITE, make_engine, mapped_errors
+from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
 from jobs.store.rows import as_utc, result_from_row, result_to_row, shard_from_row, shard_to_row
 from jobs.store.urls import normalize_url, redact
 
@@ -39,56 +38,6 @@ __all__ = [
 ]
 
 _PAGE = 1000
-
-
-class CampaignState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    CANCELLED = "cancelled"
-    DONE = "done"
-
-
-@dataclass(frozen=True)
-class Campaign:
-    id: str
-    spec_digest: str
-    model_name: str
-    model_version: str
-    state: CampaignState
-    plan_digest: str | None  # None until record_plan
-    shard_count: int | None
-    study_count: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True)
-class RegionProgress:
-    region: str
-    shards_planned: int  # all shards of the plan, done or not
-    shards_done: int
-    studies_planned: int
-    studies_done: int  # studies in done shards
-    studies_settled_early: int  # results outside shards: opted out, quarantined at selection
-
-
-@dataclass(frozen=True)
-class OutcomeCount:
-    """Committed results of one (region, outcome, reason, category) cell."""
-
-    region: str
-    outcome: str
-    reason: str | None
-    category: str | None
-    count: int
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    at: datetime
-    campaign_id: str | None
-    kind: str
-    detail: dict[str, Any]
 
 
 class ResultsStore:
