@@ -122,8 +122,17 @@ class ServerHealth:
 class _Server:
     def __init__(self, url: str, use_shm: bool) -> None:
         self.url = url
-        self.client = grpcclient.InferenceServerClient(
-            url,
+        self.client = self._connect()
+        self.use_shm = use_shm
+        self.shm: ShmPool | None = None
+        self.down_until = 0.0
+        self.suspect = False
+        self.lock = threading.Lock()
+        self.probing = threading.Lock()
+
+    def _connect(self) -> grpcclient.InferenceServerClient:
+        return grpcclient.InferenceServerClient(
+            self.url,
             channel_args=[
                 ("grpc.max_send_message_length", _MAX_MESSAGE),
                 ("grpc.max_receive_message_length", _MAX_MESSAGE),
@@ -132,21 +141,19 @@ class _Server:
                 ("grpc.keepalive_permit_without_calls", 0),
             ],
         )
-        self.use_shm = use_shm
-        self.shm: ShmPool | None = None
-        self.down_until = 0.0
-        self.suspect = False
-        self.lock = threading.Lock()
+
+    def reconnect(self) -> None:
+        old, self.client = self.client, self._connect()
+        old.close()
 
     def pool(self, probe_timeout_s: float) -> ShmPool:
         with self.lock:
             if self.shm is None:
-                client = self.client
                 self.shm = ShmPool(
-                    register=lambda name, key, size: client.register_system_shared_memory(
+                    register=lambda name, key, size: self.client.register_system_shared_memory(
                         name, key, size, client_timeout=probe_timeout_s
                     ),
-                    unregister=lambda name: client.unregister_system_shared_memory(
+                    unregister=lambda name: self.client.unregister_system_shared_memory(
                         name, client_timeout=probe_timeout_s
                     ),
                 )
@@ -175,6 +182,7 @@ class TritonBackend:
         self._lock = threading.Lock()
         self._version = config.model_version
         self._resolved = False
+        self._version_lock = threading.Lock()
 
     def _shm_wanted(self, url: str) -> bool:
         mode = self.config.shared_memory
@@ -185,9 +193,12 @@ class TritonBackend:
     @property
     def model_version(self) -> str:
         """The served version every request is pinned to (resolved once, from metadata)."""
-        if not self._resolved:
-            self._version = self._call_any("resolve the model version", self._resolve_version)
-            self._resolved = True
+        with self._version_lock:
+            if not self._resolved:
+                self._version = self._call_any(
+                    "resolve the model version", self._resolve_version, report=False
+                )
+                self._resolved = True
         return self._version
 
     def infer(
@@ -253,17 +264,29 @@ class TritonBackend:
             if server is exclude or server.down_until > now:
                 continue
             if server.suspect:
-                if not self._probe(server, model=True):
-                    server.mark_down(self.config.cooldown_s)
-                    continue
-                server.suspect = False
+                if not server.probing.acquire(blocking=False):
+                    continue  # another thread is probing it
+                try:
+                    server.reconnect()  # a fresh channel: no reconnect backoff from the outage
+                    if not self._probe(server, model=True):
+                        server.mark_down(self.config.cooldown_s)
+                        continue
+                    server.suspect = False
+                finally:
+                    server.probing.release()
                 _log.info("triton server %s is healthy again", server.url)
             return server
         return None
 
     def _call_any(
-        self, what: str, call: Callable[[_Server], _T], shape: tuple[int, ...] | None = None
+        self,
+        what: str,
+        call: Callable[[_Server], _T],
+        shape: tuple[int, ...] | None = None,
+        report: bool = True,
     ) -> _T:
+        """`call` on a healthy server, failing over and backing off; reports each attempt
+        to the on_request hook when `report`."""
         cfg = self.config
         delay = cfg.backoff_initial_s
         last: LungscreenError | None = None
@@ -278,17 +301,19 @@ class TritonBackend:
                     result = call(server)
                 except InferenceServerException as exc:
                     error, outcome = self._failure(server, exc)
-                    self._report(server.url, outcome, time.monotonic() - started)
+                    if report:
+                        self._report(server.url, outcome, time.monotonic() - started)
                     if not isinstance(error, RetryableError):
                         raise error from None
                     last, failed = error, server
                     _log.info(
                         "triton %s failed on %s (attempt %d): %s", what, server.url, attempt, error
                     )
-                    if self._another_healthy(server):
-                        continue  # fail over at once; back off only when nowhere else to go
+                    if server.down_until > time.monotonic() and self._another_healthy(server):
+                        continue  # it is down: fail over at once (overload: back off first)
                 else:
-                    self._report(server.url, Outcome.OK, time.monotonic() - started)
+                    if report:
+                        self._report(server.url, Outcome.OK, time.monotonic() - started)
                     return result
             else:
                 last = RetryableError(

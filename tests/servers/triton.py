@@ -1,10 +1,12 @@
 """Real Triton Inference Server fixtures (the wheel's tritonserver on 127.0.0.1, free ports).
 
 - `triton_server`: session-scoped; serves the real repository (models/repository, the
-  reference `lung_nodule_detector`) plus the test-only models in tests/triton_models
-  (`test_slow_detector`), so one server start covers most tests.
-- `start_test_triton()`: a further server with only the test-only models (fast to start),
-  for tests that kill or overload a server.
+  reference `lung_nodule_detector`).
+- `slow_triton_server`: session-scoped; only the test-only models of tests/triton_models
+  (`test_slow_detector`: contract tensors, sleeps, finds nothing): quick to start, for the
+  client's failover, overload and life-cycle tests.
+- `start_test_triton()`: a further server like `slow_triton_server` that the caller owns
+  (to kill it, or restart it on the same port).
 
 Skips (with the reason) where the bundled binary cannot run on this platform.
 """
@@ -21,7 +23,13 @@ from cluster.triton_server import DEFAULT_REPOSITORY, LocalTritonServer, TritonS
 from jobs.errors import PermanentError
 from models.contract import MODEL_NAME
 
-__all__ = ["SLOW_MODEL", "TEST_MODELS", "start_test_triton", "triton_server"]
+__all__ = [
+    "SLOW_MODEL",
+    "TEST_MODELS",
+    "slow_triton_server",
+    "start_test_triton",
+    "triton_server",
+]
 
 TEST_MODELS = Path(__file__).resolve().parent.parent / "triton_models"
 SLOW_MODEL = "test_slow_detector"
@@ -34,19 +42,29 @@ def _require_triton() -> None:
         pytest.skip(str(exc))
 
 
-def start_test_triton() -> LocalTritonServer:
+def start_test_triton(grpc_port: int = 0) -> LocalTritonServer:
     """A started server with only tests/triton_models (the caller stops it)."""
     _require_triton()
-    config = TritonServerConfig(model_repositories=(TEST_MODELS,), models=(SLOW_MODEL,))
+    config = TritonServerConfig(
+        model_repositories=(TEST_MODELS,), models=(SLOW_MODEL,), grpc_port=grpc_port
+    )
     return LocalTritonServer(config).start()
 
 
 @pytest.fixture(scope="session")
 def triton_server() -> Iterator[LocalTritonServer]:
-    """The real repository (and the test-only models) on a session-wide local Triton."""
+    """The real repository (models/repository) on a session-wide local Triton."""
     _require_triton()
-    config = TritonServerConfig(
-        model_repositories=(DEFAULT_REPOSITORY, TEST_MODELS), models=(MODEL_NAME, SLOW_MODEL)
-    )
+    config = TritonServerConfig(model_repositories=(DEFAULT_REPOSITORY,), models=(MODEL_NAME,))
     with LocalTritonServer(config) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def slow_triton_server() -> Iterator[LocalTritonServer]:
+    """The test-only models on a session-wide local Triton."""
+    server = start_test_triton()
+    try:
+        yield server
+    finally:
+        server.stop()
