@@ -141,3 +141,19 @@ def test_implicit_vr_and_localizer_flag(tmp_path):
     assert isinstance(h, SliceHeader)
     assert h.is_localizer and h.position == (-5.0, -5.0, 3.0)
     assert h.transfer_syntax == "1.2.840.10008.1.2"
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_random_byte_mutations_never_crash(seed):
+    rng = random.Random(seed)
+    seeds = [p for p in ALL_FILES if p.stat().st_size < 200_000]
+    for path in rng.sample(seeds, 40):
+        data = bytearray(path.read_bytes())
+        for _ in range(5):
+            mutated = bytearray(data)
+            for _ in range(rng.randint(1, 16)):
+                pos = rng.randrange(min(len(mutated), 4096)) if mutated else 0
+                if mutated:
+                    mutated[pos] = rng.randrange(256)
+            result = read_header_bytes(bytes(mutated), "x")
+            assert isinstance(result, SliceHeader | FileRejection)
