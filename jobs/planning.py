@@ -20,7 +20,14 @@ from pathlib import Path
 
 from jobs.records import StudyRecord
 
-__all__ = ["DEFAULT_RUN_SIZE", "ShardPlan", "plan_digest", "plan_shards", "shard_digest"]
+__all__ = [
+    "DEFAULT_RUN_SIZE",
+    "PlanHasher",
+    "ShardPlan",
+    "plan_digest",
+    "plan_shards",
+    "shard_digest",
+]
 
 DEFAULT_RUN_SIZE = 65_536
 
@@ -49,13 +56,26 @@ def shard_digest(region: str, index: int, study_pids: Iterable[str]) -> str:
     return h.hexdigest()
 
 
+class PlanHasher:
+    """Builds a plan digest one shard digest at a time (constant memory)."""
+
+    def __init__(self) -> None:
+        self._h = hashlib.sha256(b"plan/v1\n")
+
+    def update(self, shard_digest: str) -> None:
+        self._h.update(shard_digest.encode())
+        self._h.update(b"\n")
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
 def plan_digest(shard_digests: Iterable[str]) -> str:
     """The digest of a whole plan, from its shards' digests in plan order (hex sha256)."""
-    h = hashlib.sha256(b"plan/v1\n")
+    hasher = PlanHasher()
     for d in shard_digests:
-        h.update(d.encode())
-        h.update(b"\n")
-    return h.hexdigest()
+        hasher.update(d)
+    return hasher.hexdigest()
 
 
 def plan_shards(

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, Integer, and_, func, insert, select, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.errors import BadInput
-from jobs.planning import ShardPlan, plan_digest
+from jobs.planning import PlanHasher, ShardPlan
 from jobs.records import StudyResult
 from jobs.store import schema as t
 from jobs.store.engine import WRITE, make_engine, mapped_errors
@@ -171,11 +171,11 @@ class ResultsStore:
             camp = self._campaign(conn, campaign_id, for_update=True)
             if camp is None:
                 raise self._unknown(conn, campaign_id)
-            digests: list[str] = []
+            hasher = PlanHasher()
             n_shards = n_studies = 0
             batch: list[dict[str, Any]] = []
             for shard in shards:
-                digests.append(shard.digest)
+                hasher.update(shard.digest)
                 n_shards += 1
                 n_studies += shard.study_count
                 if camp.plan_digest is None:
@@ -183,7 +183,7 @@ class ResultsStore:
                     if len(batch) >= _PAGE:
                         conn.execute(insert(t.shards), batch)
                         batch = []
-            digest = plan_digest(digests)
+            digest = hasher.hexdigest()
             if camp.plan_digest is not None:
                 if digest == camp.plan_digest:
                     return False
