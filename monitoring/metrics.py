@@ -19,6 +19,7 @@ server, state. Never a study, patient, pseudonym, path or error message.
 
 from __future__ import annotations
 
+import functools
 from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
@@ -52,6 +53,7 @@ def triton_outcome(outcome: str) -> str:
     return word if word in TRITON_OUTCOMES else "permanent"
 
 
+@functools.lru_cache(maxsize=1024)
 def server_label(url: str) -> str:
     """scheme://host:port of a server URL: no credentials, path or query in a label."""
     parts = urlsplit(url if "://" in url else f"//{url}")
@@ -71,6 +73,8 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry, version: str) -> None:
         self.registry = registry
+        # label children by (url, outcome word): the hook runs once per Triton attempt
+        self._triton_children: dict[tuple[str, str], tuple[Histogram, Counter]] = {}
         self.stage_duration = Histogram(
             "lungscreen_stage_duration_seconds",
             "Time one study spent in a stage (commit: a whole shard's transaction).",
@@ -143,6 +147,12 @@ class Metrics:
 
     def observe_triton(self, url: str, outcome: str, seconds: float) -> None:
         """One Triton request: the hook a Triton client calls (server, outcome, seconds)."""
-        server = server_label(url)
-        self.triton_request_duration.labels(server).observe(max(seconds, 0.0))
-        self.triton_requests.labels(server, triton_outcome(outcome)).inc()
+        key = (url, str(outcome))
+        children = self._triton_children.get(key)
+        if children is None:
+            server = server_label(url)
+            children = (self.triton_request_duration.labels(server),
+                        self.triton_requests.labels(server, triton_outcome(outcome)))
+            self._triton_children[key] = children
+        children[0].observe(max(seconds, 0.0))
+        children[1].inc()

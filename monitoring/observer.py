@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 
+from prometheus_client import Counter, Histogram
+
 from jobs.observer import NullObserver, ShardInfo
 from jobs.records import StudyResult
 from monitoring.live import LiveState
@@ -55,6 +57,9 @@ class PrometheusObserver(NullObserver):
         self.metrics = metrics
         self.live = live
         self.campaign = campaign_id
+        # label children cached: these hooks run once per study
+        self._stage_children: dict[str, Histogram] = {}
+        self._region_children: dict[str, tuple[Histogram, Counter]] = {}
         metrics.init_campaign(campaign_id)
         if model:
             metrics.set_model(campaign_id, model, model_version)
@@ -84,17 +89,34 @@ class PrometheusObserver(NullObserver):
         for stage in _STUDY_STAGES:
             seconds = stages.get(stage)
             if seconds is not None and seconds >= 0:
-                self.metrics.stage_duration.labels(self.campaign, stage).observe(seconds)
+                self._stage(stage).observe(seconds)
                 total += seconds
+        study, processed = self._region(result.region)
         end_to_end = stages.get("total", total)
         if end_to_end > 0:
-            self.metrics.study_duration.labels(self.campaign, result.region).observe(end_to_end)
-        self.metrics.studies_processed.labels(self.campaign, result.region).inc()
+            study.observe(end_to_end)
+        processed.inc()
         self.live.study_done(self.campaign, None)
+
+    def _stage(self, stage: str) -> Histogram:
+        child = self._stage_children.get(stage)
+        if child is None:
+            child = self._stage_children[stage] = self.metrics.stage_duration.labels(
+                self.campaign, stage)
+        return child
+
+    def _region(self, region: str) -> tuple[Histogram, Counter]:
+        children = self._region_children.get(region)
+        if children is None:
+            children = self._region_children[region] = (
+                self.metrics.study_duration.labels(self.campaign, region),
+                self.metrics.studies_processed.labels(self.campaign, region),
+            )
+        return children
 
     def on_shard_committed(self, shard: ShardInfo, results: Sequence[StudyResult],
                            commit_s: float) -> None:
-        self.metrics.stage_duration.labels(self.campaign, "commit").observe(max(commit_s, 0.0))
+        self._stage("commit").observe(max(commit_s, 0.0))
         # a shard split into single-study parts ran as "<id>/<i>": those are done too
         self.live.shard_finished(self.campaign, shard.shard_id, with_parts=True)
 

@@ -3,6 +3,7 @@ store-derived figures that stay right across a driver restart."""
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.request
 
@@ -284,3 +285,14 @@ def test_bounded_vocabularies(wired) -> None:
     assert CANARY not in text and 'error="other"' in text
     from datetime import date
     assert deadline_timestamp(date(2027, 3, 31)) == pytest.approx(1806537600 - 1e-6, abs=1e-3)
+
+
+def test_metrics_bench_reports_every_figure() -> None:
+    from monitoring.bench import run_metrics_bench
+
+    bench = run_metrics_bench(runs=1, studies=10, campaign=False)
+    assert set(bench.ops_per_s) >= {"observer.on_study_done", "observer.on_triton_request"}
+    assert all(rate > 0 for rate in bench.ops_per_s.values())
+    assert bench.scrape_bytes > 0 and bench.store_results == 1000
+    assert "not measured" in "\n".join(bench.lines())
+    assert json.loads(bench.to_json())["runs"] == 1
