@@ -51,6 +51,13 @@ def test_pseudonyms_are_domain_separated_and_unambiguous() -> None:
     assert "PID" not in repr(p) and str(KEY) not in repr(p)
 
 
+def test_key_fingerprint_is_stable_and_differs_per_key() -> None:
+    fp = Pseudonymizer(KEY).fingerprint()
+    assert fp == Pseudonymizer(KEY).fingerprint() and len(fp) == 16
+    assert fp != Pseudonymizer(bytes(32)).fingerprint()
+    assert KEY.hex()[:16] != fp
+
+
 def test_pseudonymizer_refuses_a_short_key() -> None:
     with pytest.raises(ValueError, match="at least 16"):
         Pseudonymizer(b"short")

@@ -297,3 +297,34 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         assert "not a database" in str(info.value), name
     assert isinstance(shards[0], ShardPlan)
     broken.close()
+
+
+def test_a_campaign_never_continues_under_another_key(store: ResultsStore) -> None:
+    from jobs.privacy import Pseudonymizer
+
+    first, other = Pseudonymizer(bytes(32)).fingerprint(), Pseudonymizer(b"k" * 32).fingerprint()
+    args = {"spec_digest": "d", "model_name": "m", "model_version": "1"}
+    assert store.ensure_campaign("c1", **args, key_fingerprint=first).key_fingerprint == first
+    assert store.ensure_campaign("c1", **args).key_fingerprint == first  # not checked
+    with pytest.raises(BadInput, match=f"fingerprint {first}, but the key given has "
+                                       f"fingerprint {other}: restore"):  # fmt: skip
+        store.ensure_campaign("c1", **args, key_fingerprint=other)
+    # a campaign created without one adopts the first fingerprint it is given
+    store.ensure_campaign("c2", **args)
+    assert store.ensure_campaign("c2", **args, key_fingerprint=other).key_fingerprint == other
+
+
+def test_store_from_before_key_fingerprints_is_migrated(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/results.db"
+    with ResultsStore.open(url) as s:
+        _campaign(s)
+    raw = sqlite3.connect(tmp_path / "results.db")
+    raw.execute("ALTER TABLE campaigns DROP COLUMN key_fingerprint")
+    raw.commit()
+    raw.close()
+    with ResultsStore.open(url) as s:
+        camp = s.ensure_campaign(
+            "c1", spec_digest="d" * 64, model_name="lung_nodule_detector", model_version="1",
+            key_fingerprint="abc",
+        )  # fmt: skip
+        assert camp.key_fingerprint == "abc"

@@ -41,6 +41,11 @@ class Pseudonymizer:
     def __repr__(self) -> str:
         return "Pseudonymizer(<key hidden>)"
 
+    def fingerprint(self) -> str:
+        """A 16-hex fingerprint of the key (an HMAC of a constant: it reveals nothing about
+        the key). Stores record it so a campaign never continues under another key."""
+        return self._hmac("key-fingerprint", 16)
+
     def patient(self, patient_id: str) -> str:
         """Pseudonym of a patient (DICOM PatientID)."""
         return self._hmac("patient", PID_HEX_CHARS, patient_id)

@@ -50,6 +50,7 @@ campaigns = Table(
     Column("study_count", Integer),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("key_fingerprint", String(32)),  # Pseudonymizer.fingerprint(); never the key
 )
 
 shards = Table(

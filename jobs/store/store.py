@@ -16,7 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Integer, and_, func, insert, select, tuple_, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    func,
+    insert,
+    inspect,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.errors import BadInput
@@ -87,6 +98,9 @@ class ResultsStore:
     def _init_schema(self) -> None:
         with mapped_errors(self._url, "creating tables"), self._writer.begin() as conn:
             t.metadata.create_all(conn)
+            columns = {c["name"] for c in inspect(conn).get_columns("campaigns")}
+            if "key_fingerprint" not in columns:  # stores created before it existed
+                conn.exec_driver_sql("ALTER TABLE campaigns ADD COLUMN key_fingerprint VARCHAR(32)")
             found = conn.execute(
                 select(t.meta.c.value).where(t.meta.c.key == "schema_version")
             ).scalar()
@@ -101,10 +115,18 @@ class ResultsStore:
     # ---- campaigns --------------------------------------------------------------------
 
     def ensure_campaign(
-        self, campaign_id: str, *, spec_digest: str, model_name: str, model_version: str
+        self,
+        campaign_id: str,
+        *,
+        spec_digest: str,
+        model_name: str,
+        model_version: str,
+        key_fingerprint: str | None = None,
     ) -> Campaign:
         """The campaign, created in state running if new. BadInput if it exists with a
-        different spec digest or model (a new campaign needs a new id)."""
+        different spec digest or model (a new campaign needs a new id), or was pseudonymised
+        under another key (`Pseudonymizer.fingerprint()`; fail closed: a new key would
+        change every pseudonym)."""
         now = _now()
         with mapped_errors(self._url, "creating a campaign"), self._writer.begin() as conn:
             self._insert_ignore(
@@ -117,13 +139,29 @@ class ResultsStore:
                         "model_name": model_name,
                         "model_version": str(model_version),
                         "state": CampaignState.RUNNING.value,
+                        "key_fingerprint": key_fingerprint,
                         "created_at": now,
                         "updated_at": now,
                     }
                 ],
             )
             camp = self._campaign(conn, campaign_id)
-        assert camp is not None
+            assert camp is not None
+            if camp.key_fingerprint is None and key_fingerprint is not None:
+                conn.execute(
+                    update(t.campaigns)
+                    .where(t.campaigns.c.id == campaign_id)
+                    .values(key_fingerprint=key_fingerprint)
+                )
+                camp = self._campaign(conn, campaign_id)
+                assert camp is not None
+        if key_fingerprint is not None and camp.key_fingerprint != key_fingerprint:
+            raise BadInput(
+                f"campaign {campaign_id!r} was pseudonymised under the key with fingerprint "
+                f"{camp.key_fingerprint}, but the key given has fingerprint {key_fingerprint}: "
+                "restore the deployment's original key file (privacy.key_file); a new key "
+                "would change every pseudonym"
+            )
         for field, want in (
             ("spec_digest", spec_digest),
             ("model_name", model_name),
@@ -426,6 +464,7 @@ def _campaign_from_row(m: Any) -> Campaign:
         plan_digest=m["plan_digest"],
         shard_count=m["shard_count"],
         study_count=m["study_count"],
+        key_fingerprint=m["key_fingerprint"],
         created_at=as_utc(m["created_at"]),
         updated_at=as_utc(m["updated_at"]),
     )
