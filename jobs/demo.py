@@ -74,8 +74,9 @@ def _cohort(options: DemoOptions) -> Path:
 
 
 def _region_folders(cohort: Path) -> list[Path]:
-    """The cohort's region folders (one per region, named after it)."""
-    folders = sorted(p for p in cohort.iterdir() if p.is_dir() and not p.name.startswith("."))
+    """The cohort's region folders (`dicom/<region>/`, named after the region)."""
+    folders = sorted(p for p in (cohort / "dicom").iterdir()
+                     if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise RuntimeError(f"the synthetic cohort in {cohort} has no region folder")
     return folders

@@ -61,8 +61,8 @@ def write_cohort_once(root: Path, *, studies: int, regions: int, seed: int,
 
 
 def region_folders(cohort: Path) -> dict[str, Path]:
-    """Region name -> its folder in a synth cohort (one folder per region)."""
-    return {p.name: p for p in sorted(cohort.iterdir())
+    """Region name -> its folder in a synth cohort (`dicom/<region>/`)."""
+    return {p.name: p for p in sorted((cohort / "dicom").iterdir())
             if p.is_dir() and not p.name.startswith(".")}
 
 

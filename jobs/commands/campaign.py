@@ -107,9 +107,12 @@ def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[Ca
 
 def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
     with _observers(args, spec) as observers:
-        options = RunOptions(address=args.address, backend=args.backend,
+        env = default_env()
+        # inside a Ray Job the cluster's address comes in RAY_ADDRESS
+        address = args.address or env.get("RAY_ADDRESS") or None
+        options = RunOptions(address=address, backend=args.backend,
                              num_cpus=args.num_cpus, observers=tuple(observers),
-                             env=default_env())
+                             env=env)
         result = run_campaign(spec, options, _registry(args))
     return _print(result)
 
