@@ -168,20 +168,22 @@ def run_campaign(
                                f"campaign {spec.id} is already complete "
                                f"({sum(counts.values())} studies); nothing to do",
                                store_url=store.url)
+        pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
         store.ensure_campaign(spec.id, spec_digest=digest, model_name=spec.model.name,
-                              model_version=spec.model.version)
+                              model_version=spec.model.version,
+                              key_fingerprint=pseudonymizer.fingerprint())
         if registry is not None:
             registry.save(spec)
         if existing is not None and existing.state is CampaignState.CANCELLED:
             store.set_state(spec.id, CampaignState.RUNNING)
-        return _run(spec, options, store)
+        return _run(spec, options, store, pseudonymizer)
     finally:
         store.close()
 
 
-def _run(spec: CampaignSpec, options: RunOptions, store: ResultsStore) -> CampaignRun:
-    key = load_or_create_key(spec.key_path)
-    pseudonymizer = Pseudonymizer(key)
+def _run(
+    spec: CampaignSpec, options: RunOptions, store: ResultsStore, pseudonymizer: Pseudonymizer
+) -> CampaignRun:
     opt_out = OptOutList.load(spec.privacy.opt_out, pseudonymizer)
     intake = take_in(spec, pseudonymizer, opt_out, options.env)
     store.commit_results(spec.id, intake.early)
