@@ -65,7 +65,9 @@ def test_scan_over_truncated_copies(capsys, tmp_path, seed):
             target = root / path.relative_to(TEST_FILES)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data[: rng.randrange(0, len(data) + 1)])
-    code, lines, text = run_scan(capsys, str(root), "--json", "--key-file", str(tmp_path / "k"))
+    code, lines, text = run_scan(
+        capsys, str(root), "--json", "--key-file", str(tmp_path / "k"), "--workers", str(1 + seed)
+    )
     assert code == 0 and "Traceback" not in text
     check_accounting(lines, root)
 
@@ -173,3 +175,30 @@ def test_scan_pseudonyms_match_the_campaigns_minimised_records(tmp_path):
         pseudonymizer=pseudonyms,
     )
     assert (line.study, line.site, line.region) == (record.study_pid, record.site, "west")
+
+
+def test_special_files_are_rejected_not_opened(tmp_path):
+    import os
+
+    from jobs.dicom.headers import read_header
+    from jobs.sources.folder import FolderSource
+
+    write_series(tmp_path / "s", [0.0, 1.0])
+    os.mkfifo(tmp_path / "s" / "pipe")  # opening it for reading would block forever
+    (tmp_path / "s" / "link").symlink_to(tmp_path / "s" / "s0000.dcm")
+    outcomes = {getattr(o, "locator", None): o for o in FolderSource(tmp_path).scan()}
+    assert outcomes["s/pipe"].detail == "not a regular file"
+    assert outcomes["s/link"].detail == "symbolic link not followed"
+    assert read_header(tmp_path / "s" / "pipe", "p").detail == "not a regular file"
+    assert read_header(tmp_path / "s" / "link", "l").detail.startswith("cannot read")
+
+
+def test_parallel_header_reading_gives_the_same_outcomes_in_order(tmp_path):
+    from jobs.sources.folder import FolderSource
+
+    for i in range(3):
+        write_series(tmp_path / f"d{i}", [0.0, 1.0, 2.0])
+    (tmp_path / "junk").write_text("x")
+    serial = list(FolderSource(tmp_path).scan())
+    parallel = list(FolderSource(tmp_path, workers=2).scan())
+    assert serial == parallel and len(serial) == 10

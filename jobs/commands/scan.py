@@ -40,18 +40,26 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_KEY,
         help=f"pseudonym key (created once, owner-only, if missing; default {DEFAULT_KEY})",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes reading folder headers in parallel (default 1)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    sources = [_source(s, os.environ) for s in args.sources]
+    if args.workers < 1:
+        raise BadInput(f"--workers {args.workers} must be 1 or more")
+    sources = [_source(s, os.environ, args.workers) for s in args.sources]
     pseudonyms = Pseudonymizer(load_or_create_key(args.key_file))
     result = scan(sources, pseudonyms, region=args.region)
     print(_as_json(result) if args.json else _as_table(result))
     return 0
 
 
-def _source(text: str, env: Any) -> Source:
+def _source(text: str, env: Any, workers: int) -> Source:
     if text.startswith(("http://", "https://")):
         user, password = env.get(USER_ENV), env.get(PASSWORD_ENV)
         if bool(user) != bool(password):
@@ -63,7 +71,7 @@ def _source(text: str, env: Any) -> Source:
             f"source {text!r} is neither a folder nor an http(s):// DICOMweb URL; "
             "pass an existing folder or a DICOMweb root"
         )
-    return FolderSource(path)
+    return FolderSource(path, workers=workers)
 
 
 def _as_json(result: ScanResult) -> str:

@@ -14,6 +14,8 @@ pseudonymisation and opt-out; they are excluded from `repr` and never written an
 from __future__ import annotations
 
 import io
+import os
+import stat
 import sys
 import warnings
 import zlib
@@ -153,10 +155,16 @@ class FileRejection:
 
 
 def read_header(path: Path, locator: str) -> SliceHeader | FileRejection:
-    """Read the header of the file at `path`; never raises."""
+    """Read the header of the file at `path`; never raises, never blocks on a special file
+    (opened non-blocking, without following a final symlink, and checked to be regular)."""
     try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            return FileRejection(locator, FileReason.UNREADABLE_FILE, "not a regular file")
+        size = info.st_size
+        with os.fdopen(fd, "rb") as fh:
             prefix = fh.read(PREFIX_BYTES)
             result = _parse(prefix, size, locator)
             if result is _NEED_MORE:
