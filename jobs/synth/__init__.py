@@ -1,7 +1,12 @@
 """Synthetic low-dose chest CT: in-memory phantoms with nodule truth, and DICOM cohorts.
 
-The public surface is `jobs.synth.phantom` (make_phantom, Phantom, NoduleTruth, crop_z,
-study_category) and, for whole cohorts, `jobs.synth.cohort.write_cohort`.
+- `make_phantom(seed, profile)` (jobs.synth.phantom): one study in memory, HU + truth;
+- `write_cohort(out, studies=, regions=, seed=)` (jobs.synth.cohort): a DICOM cohort with
+  ground truth beside it.
 """
 
-__all__: list[str] = []
+from jobs.synth.cohort import CohortSummary, write_cohort
+from jobs.synth.phantom import NoduleTruth, Phantom, make_phantom, study_category
+
+__all__ = ["CohortSummary", "NoduleTruth", "Phantom", "make_phantom", "study_category",
+           "write_cohort"]
