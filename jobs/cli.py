@@ -18,7 +18,8 @@ from jobs.errors import BadInput, LungscreenError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules under jobs.commands, in the order `lungscreen --help` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "scan", "campaign", "status", "triton", "bench")
+COMMANDS: tuple[str, ...] = (
+    "demo", "synth", "scan", "campaign", "status", "triton", "bench")
 
 log = logging.getLogger("lungscreen")
 
