@@ -182,8 +182,10 @@ class Driver:
         return self.report
 
     def _next_due(self, now: float) -> float:
-        due = [j.not_before for j in self._queue] + [self._pause_until]
-        return max(now, min(due)) if self._queue else now + self._settings.poll_s
+        """When the next queued job may be submitted (now + poll when nothing is queued)."""
+        if not self._queue:
+            return now + self._settings.poll_s
+        return max(now, min(j.not_before for j in self._queue), self._pause_until)
 
     def _fill(self, source: Iterator[ShardWork] | None, now: float) -> Iterator[ShardWork] | None:
         """Submit until the in-flight bound is reached; returns the source (None: drained)."""
