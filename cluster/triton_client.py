@@ -253,15 +253,21 @@ class TritonBackend:
         except InferenceServerException:
             return False
 
-    def _pick(self, exclude: _Server | None) -> _Server | None:
-        """The next healthy server, round-robin; a cooled-down suspect is probed first."""
+    def _pick(self, exclude: _Server | None, ignore_cooldown: bool = False) -> _Server | None:
+        """The next healthy server, round-robin; a suspect (failed before) is probed first.
+
+        Servers in their cool-down are skipped unless `ignore_cooldown` (when every server
+        is cooling down, retrying them beats giving up).
+        """
         with self._lock:
             start = self._next
             self._next = (self._next + 1) % len(self._servers)
         now = time.monotonic()
         order = self._servers[start:] + self._servers[:start]
+        if ignore_cooldown:
+            order.sort(key=lambda s: s.down_until)
         for server in order:
-            if server is exclude or server.down_until > now:
+            if server is exclude or (server.down_until > now and not ignore_cooldown):
                 continue
             if server.suspect:
                 if not server.probing.acquire(blocking=False):
@@ -292,13 +298,19 @@ class TritonBackend:
         last: LungscreenError | None = None
         failed: _Server | None = None
         for attempt in range(1, cfg.max_attempts + 1):
-            server = self._pick(exclude=failed) or (
-                None if failed is None else self._pick(exclude=None)
+            server = (
+                self._pick(exclude=failed)
+                or self._pick(exclude=None)
+                or self._pick(exclude=None, ignore_cooldown=True)
             )
             if server is not None:
                 started = time.monotonic()
                 try:
                     result = call(server)
+                except LungscreenError as exc:  # checks on our side: bad input, bad output
+                    if report:
+                        self._report(server.url, _outcome_of(exc), time.monotonic() - started)
+                    raise
                 except InferenceServerException as exc:
                     error, outcome = self._failure(server, exc)
                     if report:
@@ -423,6 +435,14 @@ class TritonBackend:
         vol_in.set_data_from_numpy(volume)
         result = server.client.infer(inputs=[vol_in, spc_in], **kwargs)
         return _check_output(result.as_numpy(OUTPUT_NODULES), volume.shape)
+
+
+def _outcome_of(error: LungscreenError) -> Outcome:
+    if isinstance(error, BadInput):
+        return Outcome.BAD_INPUT
+    if isinstance(error, RetryableError):
+        return Outcome.RETRYABLE
+    return Outcome.PERMANENT
 
 
 def _check_input(
