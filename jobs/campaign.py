@@ -129,7 +129,7 @@ def _check_residency(spec: CampaignSpec) -> None:
     if missing:
         raise BadInput(
             f"residency is strict but no Ray node serves region(s) {missing}; start each "
-            "region's nodes with --resources '{\"region:<name>\": 1}' (see cluster/README), "
+            "region's nodes with --resources '{\"region:<name>\": 1}' (README: data residency), "
             "or set residency: none"
         )
 
