@@ -1,0 +1,74 @@
+"""System shared memory with a real Triton: regions registered, reused, grown, cleaned up."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tritonclient.grpc as grpcclient
+
+from cluster.shm import SEGMENT_PREFIX, sweep_stale_segments
+from cluster.triton_client import TritonBackend, TritonClientConfig
+from cluster.triton_server import LocalTritonServer
+from tests.servers.triton import SLOW_MODEL
+
+
+def _server_regions(server: LocalTritonServer) -> dict[str, dict[str, str]]:
+    client = grpcclient.InferenceServerClient(server.grpc_url)
+    try:
+        status = client.get_system_shared_memory_status(as_json=True, client_timeout=5)
+    finally:
+        client.close()
+    regions: dict[str, dict[str, str]] = status.get("regions", {})
+    return {name: r for name, r in regions.items() if name.startswith(SEGMENT_PREFIX)}
+
+
+def _my_segments() -> list[Path]:
+    return list(Path("/dev/shm").glob(f"{SEGMENT_PREFIX}{os.getpid()}-*"))
+
+
+@pytest.mark.integration
+def test_regions_are_sized_reused_grown_and_removed(slow_triton_server: LocalTritonServer) -> None:
+    backend = TritonBackend(
+        TritonClientConfig(
+            urls=(slow_triton_server.grpc_url,), model_name=SLOW_MODEL, shared_memory="on"
+        )
+    )
+    small = np.zeros((20, 64, 64), dtype=np.int16)  # 160 KiB: one 16 MiB region
+    large = np.zeros((40, 512, 512), dtype=np.int16)  # 20 MiB: grown to 32 MiB
+    backend.infer(small, (1.0, 1.0, 1.0))
+    first = _server_regions(slow_triton_server)
+    assert len(first) == 1 and int(next(iter(first.values()))["byte_size"]) == 16 << 20
+    backend.infer(small, (1.0, 1.0, 1.0))
+    assert _server_regions(slow_triton_server) == first, "a free region is reused"
+    backend.infer(large, (1.0, 1.0, 1.0))
+    grown = _server_regions(slow_triton_server)
+    assert len(grown) == 1 and int(next(iter(grown.values()))["byte_size"]) == 32 << 20
+    assert len(_my_segments()) == 1
+    backend.close()
+    assert _server_regions(slow_triton_server) == {}
+    assert _my_segments() == []
+
+
+def test_segments_of_dead_processes_are_swept() -> None:
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stale = Path(f"/dev/shm/{SEGMENT_PREFIX}{int(dead.stdout)}-test")
+    mine = Path(f"/dev/shm/{SEGMENT_PREFIX}{os.getpid()}-test")
+    for path in (stale, mine):
+        path.write_bytes(b"\0" * 4096)
+    try:
+        assert sweep_stale_segments() >= 1
+        assert not stale.exists()
+        assert mine.exists()
+    finally:
+        stale.unlink(missing_ok=True)
+        mine.unlink(missing_ok=True)
