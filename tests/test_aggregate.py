@@ -1,0 +1,87 @@
+"""Aggregation: counts per group, the additive identities, size bins, Wilson intervals."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from jobs.aggregate import (
+    CATEGORY_MEASURES,
+    SIZE_MEASURES,
+    StageTiming,
+    aggregate,
+    reason_measure,
+    size_bin,
+    wilson_interval,
+)
+from jobs.reasons import Reason
+from tests.report_results import cohort, opted_out, quarantined, screened, solid
+
+
+def test_counts_per_region_and_site():
+    results = [
+        screened("north", "n1", (solid(9.0),), i=1),   # 4A, 8-15
+        screened("north", "n1", (), i=2),               # 1, none
+        screened("north", "n2", (solid(3.0), solid(6.5)), i=3),  # 3 (largest 6.5), 6-8
+        quarantined("north", "n2", Reason.SLICE_GAP, i=4),
+        opted_out("south", "s1", i=5),
+        quarantined("south", "s1", Reason.NOT_CT, i=6),
+    ]
+    agg = aggregate(iter(results), by=("region", "site"))
+    assert agg.reasons == ("not_ct", "slice_gap")
+    n1 = agg.groups[("north", "n1")]
+    assert n1["seen"] == 2 and n1["screened"] == 2 and n1["positive"] == 1
+    assert n1["category.4A"] == 1 and n1["category.1"] == 1
+    assert n1["largest_nodule.8-15"] == 1 and n1["largest_nodule.none"] == 1
+    north = agg.rollup(["region"])[("north",)]
+    assert north["seen"] == 4 and north["quarantined"] == 1
+    assert north[reason_measure("slice_gap")] == 1 and north["category.3"] == 1
+    south = agg.rollup(["region"])[("south",)]
+    assert south["opted_out"] == 1 and south["screened"] == 0
+    assert agg.rollup([])[()]["seen"] == 6
+
+
+def test_identities_hold_for_every_group():
+    agg = aggregate(cohort(500, seed=3), by=("region", "site", "age_band", "sex"))
+    reasons = [reason_measure(r) for r in agg.reasons]
+    for level in ([], ["region"], ["site", "sex"], ["region", "site", "age_band", "sex"]):
+        for counts in agg.rollup(level).values():
+            assert counts["seen"] == (
+                counts["screened"] + counts["quarantined"] + counts["opted_out"])
+            assert counts["quarantined"] == sum(counts[m] for m in reasons)
+            assert counts["screened"] == sum(counts[m] for m in CATEGORY_MEASURES)
+            assert counts["screened"] == sum(counts[m] for m in SIZE_MEASURES)
+            assert counts["positive"] == sum(counts[m] for m in CATEGORY_MEASURES[3:])
+
+
+@pytest.mark.parametrize(("sizes", "label"), [
+    ((), "none"), ((3.94,), "<4"), ((3.96,), "4-6"), ((5.9, 2.0), "4-6"), ((6.0,), "6-8"),
+    ((7.95,), "8-15"), ((14.9,), "8-15"), ((15.0,), "15-30"), ((29.9,), "15-30"),
+    ((30.0,), ">=30"),
+])
+def test_size_bin_uses_largest_rounded_diameter(sizes, label):
+    assert size_bin(solid(s) for s in sizes) == label
+
+
+def test_wilson_interval_known_values():
+    low, high = wilson_interval(10, 100)
+    assert math.isclose(low, 0.0552, abs_tol=5e-4) and math.isclose(high, 0.1744, abs_tol=5e-4)
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    with pytest.raises(ValueError, match="k=5, n=3"):
+        wilson_interval(5, 3)
+
+
+def test_timings_and_unknown_dimension():
+    results = [screened("north", "n1", i=i, timings={"load": 1.0, "infer": 3.0}) for i in range(4)]
+    results.append(screened("north", "n1", i=9))  # untimed
+    agg = aggregate(results, by=["region"])
+    timing = agg.rollup_timings([])[()]
+    assert timing.studies == 4 and timing.mean("infer") == 3.0
+    assert timing.studies_per_worker_second == pytest.approx(0.25)
+    assert StageTiming().mean("load") is None
+    with pytest.raises(ValueError, match="postcode"):
+        aggregate(results, by=["region", "postcode"])
+    with pytest.raises(ValueError, match="not in by"):
+        agg.rollup(["site"])

@@ -1,0 +1,154 @@
+"""Reports: every format shows published numbers only; HTML is self-contained with plots."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+
+from jobs.aggregate import aggregate
+from jobs.cli import main
+from jobs.report import SUPPRESSED, build_report, render
+from jobs.report_cube import build_cube
+from jobs.report_html import CATEGORY_NAMES
+from jobs.store import ResultsStore
+from tests.report_results import cohort, screened, solid
+
+BY = ("region", "site")
+
+
+@pytest.fixture(scope="module")
+def results():
+    return cohort(700, seed=7)
+
+
+@pytest.fixture(scope="module")
+def report(results):
+    agg = aggregate(results, by=BY)
+    return build_report("north-2027q1", agg, by=BY, min_cell=11,
+                        pending={"region-0": 30, "region-1": 0, "region-2": 4})
+
+
+def _published(report):
+    return {(r.level, r.key, m): v for r in report.rows for m, v in r.counts.items()
+            if m != "pending"}
+
+
+def test_hidden_cells_are_small_or_complementary_and_published_ones_exact(results, report):
+    agg = aggregate(results, by=BY)
+    cube = build_cube(agg, BY)
+    truth = cube.values
+    hidden = 0
+    for cell, shown in _published(report).items():
+        if cell[2] == "pending":
+            continue
+        if shown is None:
+            hidden += 1
+        else:
+            assert shown == truth[cell]
+            assert not 0 < shown < 11, cell
+    assert hidden > 0
+    # no published line has exactly one hidden cell
+    published = _published(report)
+    for line in cube.lines:
+        cells = (line.total, *line.members)
+        if all(c in published for c in cells):
+            assert sum(published[c] is None for c in cells) != 1, line
+
+
+def test_pending_follows_seen(report):
+    total = report.rows_at(())[0]
+    assert total.counts["pending"] == 34
+    for row in report.rows_at(("region",)):
+        if row.counts["seen"] is None:
+            assert row.counts["pending"] is None
+        else:
+            want = {"region-0": 30, "region-1": 0, "region-2": 4}[row.key[0]]
+            assert row.counts["pending"] == want
+    assert all("pending" not in r.counts for r in report.rows_at(BY))
+
+
+def test_rates_hidden_with_their_counts(report):
+    for row in report.rows:
+        k, n = row.counts["positive"], row.counts["screened"]
+        if k is None or n is None:
+            assert row.positive_rate.value is None and row.positive_rate.low is None
+        elif n:
+            assert row.positive_rate.value == pytest.approx(k / n)
+            assert row.positive_rate.low <= k / n <= row.positive_rate.high
+
+
+def test_json_and_csv(report):
+    doc = json.loads(render(report, "json"))
+    assert doc["campaign"] == "north-2027q1" and doc["min_cell"] == 11
+    total = doc["groups"][0]
+    assert total["level"] == [] and total["counts"]["seen"] == 700
+    for g, row in zip(doc["groups"], report.rows, strict=True):
+        assert g["counts"] == dict(row.counts)
+        assert sorted(g["suppressed"]) == sorted(m for m, v in row.counts.items() if v is None)
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert len(rows) == len(report.rows)
+    for line, row in zip(rows, report.rows, strict=True):
+        for m, v in row.counts.items():
+            assert line[m] == (SUPPRESSED if v is None else str(v))
+            if line[m] != SUPPRESSED and m != "pending":
+                assert not 0 < int(line[m]) < 11
+
+
+def test_table(report):
+    text = render(report, "table")
+    assert text.splitlines()[0].startswith("campaign north-2027q1")
+    assert "region-0" in text and SUPPRESSED in text
+    for number in re.findall(r"(?<![\w.-])(\d+)(?![\w.%-])", "\n".join(text.splitlines()[2:])):
+        assert not 0 < int(number) < 11 or number == "4", number  # "4" only as a header
+
+
+def test_html_is_self_contained_with_plots_and_no_hidden_bar(report):
+    html = render(report, "html")
+    assert html.startswith("<!DOCTYPE html>")
+    for banned in ("http://", "https://", "<script", "<link", " src=", "@import"):
+        assert banned not in html
+    assert html.count("<svg") >= 5
+    for title in ("Lung-RADS category mix", "Positive rate", "Progress", "Quarantine reasons"):
+        assert title in html
+    for row in report.rows_at(("region",)):
+        for m, v in row.counts.items():
+            if m.startswith("category.") and v is None:
+                # a hidden category has no segment of its own (no tooltip names it)
+                assert f"{row.label}: {CATEGORY_NAMES[m]} " not in html
+            elif m.startswith("category.") and v:
+                assert f"{row.label}: {CATEGORY_NAMES[m]} {v} of " in html
+
+
+def test_tiny_campaign_hides_everything_small():
+    results = [screened("north", "n1", (solid(9.0),), i=i) for i in range(5)]
+    report = build_report("tiny", aggregate(results), min_cell=11)
+    for row in report.rows:
+        assert all(v in (None, 0) for v in row.counts.values()), row
+    html = render(report, "html")
+    assert ">5<" not in html and "suppressed" in html
+    with pytest.raises(ValueError, match="expected one of"):
+        render(report, "pdf")
+
+
+def test_cli_report_reads_the_store(tmp_path, results, capsys):
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    with ResultsStore.open(url) as store:
+        store.ensure_campaign("north-2027q1", spec_digest="d", model_name="lung_nodule_detector",
+                              model_version="1")
+        store.commit_results("north-2027q1", results)
+    assert main(["report", "north-2027q1", "--store", url, "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["groups"][0]["counts"]["seen"] == 700
+    out = tmp_path / "r.html"
+    assert main(["report", "north-2027q1", "--store", url, "--by", "region,sex",
+                 "--format", "html", "--out", str(out)]) == 0
+    assert out.read_text().count("<svg") >= 5
+    assert main(["report", "north-2027q1", "--store", url, "--by", "postcode"]) == 2
+    assert "postcode" in capsys.readouterr().err
+    assert main(["report", "nope", "--store", url]) == 2
+    assert "north-2027q1" in capsys.readouterr().err
+    assert main(["report", "north-2027q1", "--store", url, "--min-cell", "5"]) == 2
