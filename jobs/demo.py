@@ -104,12 +104,10 @@ def _spec(options: DemoOptions, cohort: Path) -> Path:
 
 def summarise(spec: CampaignSpec, html_path: Path) -> str:
     """The regional summary table (suppressed); writes the HTML report to `html_path`."""
-    from jobs.aggregate import aggregate
-    from jobs.report import build_report, render
+    from jobs.report import campaign_report, render
 
     with ResultsStore.open(spec.store_url) as store:
-        aggregation = aggregate(store.results(spec.id), by=("region",))
-    report = build_report(spec.id, aggregation, by=("region",), min_cell=spec.privacy.min_cell)
+        report = campaign_report(store, spec.id, by=("region",), min_cell=spec.privacy.min_cell)
     html_path.write_text(render(report, "html"), encoding="utf-8")
     return render(report, "table")
 
