@@ -5,7 +5,8 @@ stable reason code); each file ends accepted or rejected with a `FileReason`. Ou
 no PHI: studies and series appear as keyed pseudonyms, sites as derived site codes, and
 rejected files in machine output as a keyed hash of their path (`file_pid`): real archives
 put names and ids in folder names. The relative path itself (`FileLine.path`) is kept for
-the people table only, which an operator reads on the machine that holds the data.
+the people table only, which an operator reads on the machine that holds the data; it is
+empty for DICOMweb sources, whose locators are UIDs (shown by their `file_pid` instead).
 
 Region: `region=` when given, else the source's label (the folder's own name, or the
 archive's host). A study split across sources takes the region of its first series.
@@ -23,6 +24,7 @@ from jobs.discovery import FileOutcome, discover
 from jobs.reasons import FileReason, Reason
 from jobs.selection import Policy, Quarantined, Selected, select_series
 from jobs.sources.base import Source
+from jobs.sources.folder import FolderSource
 
 __all__ = [
     "FileLine",
@@ -78,7 +80,8 @@ class StudyLine:
 
 @dataclass(frozen=True)
 class FileLine:
-    """One rejected file. `path` (relative to its source) is for people only."""
+    """One rejected file. `path` (relative to a folder source; "" for an archive) is for
+    people only."""
 
     source: str
     path: str = field(repr=False)
@@ -141,7 +144,8 @@ def scan(
             return
         label = outcome.source.label
         pid = pseudonyms.series(f"file:{label}", outcome.locator)
-        files.append(FileLine(label, outcome.locator, pid, outcome.reason, outcome.detail))
+        path = outcome.locator if isinstance(outcome.source, FolderSource) else ""
+        files.append(FileLine(label, path, pid, outcome.reason, outcome.detail))
 
     decisions: list[Selected | Quarantined] = []
     lines: list[StudyLine] = []
@@ -208,4 +212,3 @@ def study_line(
         slices=0,
         spacing=None,
     )
-

@@ -139,7 +139,13 @@ def test_bad_source_is_exit_2(capsys, tmp_path):
 @pytest.mark.integration
 def test_scan_dicomweb_with_credentials_from_env(capsys, tmp_path, orthanc, monkeypatch):
     paths = write_series(tmp_path / "d", [-300.0 + 2.0 * i for i in range(120)], thickness=2.0)
-    orthanc.upload(paths)
+    report = pydicom.dcmread(paths[0])  # a non-image instance of the same study
+    for keyword in ("PixelData", "Rows", "Columns"):
+        delattr(report, keyword)
+    report.SOPInstanceUID = report.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    report.SeriesInstanceUID = generate_uid()
+    report.save_as(tmp_path / "report.dcm")
+    orthanc.upload([*paths, tmp_path / "report.dcm"])
     monkeypatch.setenv("LUNGSCREEN_DICOMWEB_USER", orthanc.auth[0])
     monkeypatch.setenv("LUNGSCREEN_DICOMWEB_PASSWORD", orthanc.auth[1])
     code, lines, _ = run_scan(
@@ -149,6 +155,11 @@ def test_scan_dicomweb_with_credentials_from_env(capsys, tmp_path, orthanc, monk
     (study,) = [x for x in lines if x["type"] == "study"]
     assert study["outcome"] == "selected" and study["slices"] == 120
     assert study["region"] == "127.0.0.1"
+    (rejected,) = [x for x in lines if x["type"] == "file"]
+    assert rejected["reason"] == "no_pixel_data"
+    code, _, table = run_scan(capsys, orthanc.dicomweb_url, "--key-file", str(tmp_path / "k"))
+    assert code == 0 and "no_pixel_data" in table
+    assert str(report.StudyInstanceUID) not in table and str(report.SOPInstanceUID) not in table
     monkeypatch.setenv("LUNGSCREEN_DICOMWEB_PASSWORD", "wrong")
     assert main(["scan", orthanc.dicomweb_url, "--key-file", str(tmp_path / "k")]) == 2
     assert "LUNGSCREEN_DICOMWEB_USER" in capsys.readouterr().err

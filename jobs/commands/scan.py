@@ -93,7 +93,7 @@ def _as_table(result: ScanResult) -> str:
     ]
     if result.files:
         out += ["", "REJECTED FILES (paths relative to their source)"]
-        out += [f"{f.source}/{f.path}: {f.reason} ({f.detail})" for f in result.files]
+        out += [f"{f.source}/{f.path or f.file_pid}: {f.reason} ({f.detail})" for f in result.files]
     m = result.summary
     quarantined = ", ".join(f"{k} {v}" for k, v in m.studies_quarantined.items()) or "none"
     rejected = ", ".join(f"{k} {v}" for k, v in m.files_rejected.items()) or "none"
