@@ -171,3 +171,73 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
     for canary in canaries.all:
         for where, text in sinks.items():
             assert canary not in text, f"a PHI canary leaked into {where}"
+
+
+@pytest.mark.slow
+def test_no_synth_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
+    """The same, over a synthetic cohort written in canary mode (with defects, so
+    quarantined studies and rejected files are on the path too)."""
+    import json
+
+    from tests.cohorts import build_cohort
+
+    caplog.set_level(logging.DEBUG)
+    cohort = build_cohort(studies=6, regions=2, seed=5, profile="tiny", defects=True,
+                          defect_share=0.5, canary=True)  # fmt: skip
+    planted = json.loads((cohort.root / "canaries.json").read_text())
+    canaries = sorted({v for study in planted for v in study["fields"].values() if v})
+    assert len(canaries) > 6 * 10
+    regions = sorted(p for p in cohort.dicom.iterdir() if p.is_dir())
+    data = tmp_path / "data"
+
+    for region in regions:
+        assert main(["scan", str(region), "--json", "--key-file", str(data / "key")]) == 0
+    scan_out = capsys.readouterr()
+
+    spec = parse_spec(
+        {
+            "id": "synth-canary",
+            "data_dir": str(data),
+            "regions": [{"name": r.name, "sources": [{"folder": str(r)}]} for r in regions],
+        }
+    )
+    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
+    assert intake.records and intake.early  # some screened, some quarantined
+    by_region = {r.name: FolderSource(r) for r in regions}
+    errors = []  # error messages are a sink too; the worker quarantines on these
+    for pid, selected in intake.locators.items():
+        try:
+            load_volume(by_region[intake.records[pid].region], selected)
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+    with ResultsStore.open(spec.store_url) as store:
+        store.ensure_campaign("synth-canary", spec_digest="d", model_name="m",
+                              model_version="1")  # fmt: skip
+        store.commit_results("synth-canary", intake.early)
+        shards = list(plan_shards(intake.records.values(), spec.shard_size, tmp_dir=data))
+        store.record_plan("synth-canary", shards)
+        for shard in shards:
+            recs = [intake.records[p] for p in shard.study_pids]
+            store.commit_shard("synth-canary", shard.shard_id, [
+                StudyResult(r.study_pid, r.patient_pid, r.region, r.site, r.age_band, r.sex,
+                            Outcome.SCREENED, "m", "1", category=Category.NEGATIVE)
+                for r in recs])  # fmt: skip
+        stored = list(store.results("synth-canary"))
+    assert len(stored) == len(intake.records) + len(intake.early)
+    out = capsys.readouterr()
+    sinks = {
+        "scan stdout": scan_out.out,
+        "scan stderr": scan_out.err,
+        "stdout": out.out + out.err,
+        "logs": "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records),
+        "objects": repr(stored) + repr(shards) + repr(intake.records) + repr(intake.early),
+        "errors": "\n".join(errors),
+    }
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            sinks[str(path.relative_to(tmp_path))] = path.read_bytes().decode("latin-1")
+    assert any(name.endswith("results.db") for name in sinks)
+    for canary in canaries:
+        for where, text in sinks.items():
+            assert canary not in text, f"a PHI canary leaked into {where}"
