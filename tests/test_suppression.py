@@ -139,7 +139,8 @@ small_tables = st.integers(2, 3).flatmap(lambda r: st.integers(2, 3).flatmap(
                                 min_size=c, max_size=c), min_size=r, max_size=r)))
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(rows=small_tables, min_cell=st.sampled_from([3, 5, 11]))
 def test_no_line_has_a_single_hidden_cell(rows, min_cell):
     values, lines = table(rows)
@@ -159,7 +160,8 @@ tiny_tables = st.lists(st.lists(st.one_of(st.just(0), st.integers(1, 10), st.int
     lambda rows: len({len(r) for r in rows}) == 1)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(rows=tiny_tables)
 def test_brute_force_no_small_cell_is_pinned(rows):
     """Enumerate every integer table that matches what is published."""

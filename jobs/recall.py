@@ -1,0 +1,234 @@
+"""The recall list: who to call back, re-derived from the sources with the pseudonym key.
+
+The results store holds pseudonyms only. For each screened study at or above a Lung-RADS
+category, `export_recall` scans the campaign's sources again, recomputes each study's
+pseudonym exactly as intake did (jobs.privacy.minimise), and for the matches reads the
+identifiers from the study's first image. This is the one place identifiers are put
+together with results; they go only to the CSV file the authority names (owner-only,
+written atomically), never to logs, stdout or the store. Every export appends one line to
+the data folder's `audit.log` (JSON lines, owner-only, hash-chained, no PHI) and an event
+to the store's audit table.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobs.errors import BadInput
+from jobs.records import Outcome, StudyResult
+from models.contract import Nodule, NoduleType
+from models.lungrads import Category, categorize_nodule
+
+if TYPE_CHECKING:
+    from jobs.privacy import Pseudonymizer
+    from jobs.sources.base import Source
+    from jobs.spec import CampaignSpec
+    from jobs.store import ResultsStore
+
+__all__ = ["AUDIT_LOG", "RecallEntry", "RecallExport", "append_audit", "due_for_recall",
+           "export_recall", "find_in_sources", "nodule_summary", "verify_audit_log",
+           "write_recall_csv"]
+
+log = logging.getLogger("jobs")
+
+AUDIT_LOG = "audit.log"
+_GENESIS = "0" * 64
+_TYPE_NAMES = {NoduleType.SOLID: "solid", NoduleType.PART_SOLID: "part-solid",
+               NoduleType.GROUND_GLASS: "ground-glass"}
+
+
+@dataclass(frozen=True)
+class RecallEntry:
+    """One person to call back. Holds PHI: only `write_recall_csv` may put it anywhere."""
+
+    patient_id: str
+    patient_name: str
+    study_date: str
+    accession_number: str
+    institution: str
+    region: str
+    site: str
+    category: str
+    nodules: str
+
+    def __repr__(self) -> str:  # never print the identifiers by accident
+        return f"RecallEntry(<category {self.category}, identifiers hidden>)"
+
+
+@dataclass(frozen=True)
+class RecallExport:
+    """What an export did (no PHI): where, how many, and the file's digest."""
+
+    path: Path
+    count: int
+    not_found: int
+    min_category: Category
+    sha256: str
+    audit_log: Path
+
+
+def due_for_recall(results: Iterable[StudyResult], min_category: Category
+                   ) -> dict[str, StudyResult]:
+    """Screened results at or above `min_category`, by study pseudonym."""
+    return {r.study_pid: r for r in results
+            if r.outcome is Outcome.SCREENED and r.category is not None
+            and r.category.rank >= min_category.rank}
+
+
+def nodule_summary(nodules: Sequence[Nodule], limit: int = 3) -> str:
+    """The most suspicious nodules, e.g. "solid 9.2 mm (4A); part-solid 12.0 mm, solid part
+    6.1 mm (4A)"; sizes are mean diameters, rounded as Lung-RADS rounds them."""
+    ranked = sorted(nodules, key=lambda n: (-categorize_nodule(n).rank, -n.diameter_mm))
+    parts = []
+    for n in ranked[:limit]:
+        text = f"{_TYPE_NAMES[n.type]} {round(n.diameter_mm, 1):.1f} mm"
+        if n.type is NoduleType.PART_SOLID:
+            text += f", solid part {round(n.solid_diameter_mm, 1):.1f} mm"
+        parts.append(f"{text} ({categorize_nodule(n).value})")
+    if len(ranked) > limit:
+        parts.append(f"+{len(ranked) - limit} more")
+    return "; ".join(parts)
+
+
+def _text(ds: Any, keyword: str) -> str:
+    value = ds.get(keyword, "")
+    return "" if value is None else str(value).strip()
+
+
+def find_in_sources(due: Mapping[str, StudyResult],
+                    regions: Iterable[tuple[str, Sequence[Source]]],
+                    pseudonymizer: Pseudonymizer) -> Iterator[RecallEntry]:
+    """Scan each region's sources and yield an entry for every study in `due`, once."""
+    from jobs.discovery import discover
+    from jobs.privacy import StudyFields, minimise
+
+    found: set[str] = set()
+    for region, sources in regions:
+        for study in discover(sources):
+            first = next(((s.source, s.headers[0]) for s in study.series if s.headers), None)
+            if first is None:
+                continue
+            source, header = first
+            fields_ = StudyFields(patient_id=header.patient_id, study_uid=study.study_uid,
+                                  institution=header.institution)
+            pid = minimise(fields_, region=region, pseudonymizer=pseudonymizer).study_pid
+            result = due.get(pid)
+            if result is None or pid in found:
+                continue
+            found.add(pid)
+            ds = next(iter(source.read_instances([header])))
+            yield RecallEntry(
+                patient_id=_text(ds, "PatientID"),
+                patient_name=_text(ds, "PatientName"),
+                study_date=_text(ds, "StudyDate"),
+                accession_number=_text(ds, "AccessionNumber"),
+                institution=_text(ds, "InstitutionName"),
+                region=result.region,
+                site=result.site,
+                category=result.category.value if result.category else "",
+                nodules=nodule_summary(result.nodules),
+            )
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".recall-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_recall_csv(entries: Iterable[RecallEntry], path: Path) -> tuple[int, str]:
+    """Write the recall CSV (owner-only, atomic), most suspicious first; (rows, sha256)."""
+    rows = sorted(entries, key=lambda e: (-Category.parse(e.category).rank, e.region, e.site,
+                                          e.study_date, e.accession_number))
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([f.name for f in fields(RecallEntry)])
+    for e in rows:
+        writer.writerow([getattr(e, f.name) for f in fields(RecallEntry)])
+    data = buf.getvalue().encode("utf-8")
+    _write_private(path, data)
+    return len(rows), hashlib.sha256(data).hexdigest()
+
+
+def append_audit(log_path: Path, record: Mapping[str, Any]) -> dict[str, Any]:
+    """Append one JSON line to the audit log (created owner-only), chained to the line
+    before it by `prev_sha256`, so that editing or deleting a line is detectable."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(fd, "r+b") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.seek(0)
+        lines = fh.read().splitlines()
+        prev = hashlib.sha256(lines[-1]).hexdigest() if lines else _GENESIS
+        line = {**record, "prev_sha256": prev}
+        fh.write(json.dumps(line, sort_keys=True).encode() + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return line
+
+
+def verify_audit_log(log_path: Path) -> int:
+    """Check the audit log's hash chain; the number of lines, or BadInput at the first
+    line that does not follow from the one before it."""
+    prev = _GENESIS
+    lines = log_path.read_bytes().splitlines()
+    for n, raw in enumerate(lines, 1):
+        if json.loads(raw).get("prev_sha256") != prev:
+            raise BadInput(f"{log_path}: line {n} does not chain to the line before it; "
+                           "the audit log was edited or cut")
+        prev = hashlib.sha256(raw).hexdigest()
+    return len(lines)
+
+
+def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Category,
+                  out: Path, operator: str, env: Mapping[str, str]) -> RecallExport:
+    """Write the recall list of campaign `spec` to `out` and audit the export.
+
+    The key must already exist (it is never created here: a new key would match nobody).
+    BadInput for an unknown campaign or a missing key.
+    """
+    from jobs.intake import build_sources
+    from jobs.privacy import Pseudonymizer, load_or_create_key
+
+    if store.campaign(spec.id) is None:
+        raise BadInput(f"unknown campaign {spec.id!r} in the store; run it first")
+    key_path = Path(spec.key_path)
+    if not key_path.is_file():
+        raise BadInput(f"no pseudonym key at {key_path}; recall needs the key the campaign "
+                       "ran with (privacy.key_file)")
+    pseudonymizer = Pseudonymizer(load_or_create_key(key_path))  # exists: only read
+    due = due_for_recall(store.results(spec.id), min_category)
+    regions = ((r.name, build_sources(r, env)) for r in spec.regions)
+    count, digest = write_recall_csv(find_in_sources(due, regions, pseudonymizer), out)
+    not_found = len(due) - count
+    audit_path = Path(spec.data_dir) / AUDIT_LOG
+    record = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+              "event": "recall_export", "campaign": spec.id, "operator": operator,
+              "count": count, "not_found": not_found, "min_category": min_category.value,
+              "output_sha256": digest}
+    append_audit(audit_path, record)
+    store.audit(spec.id, "recall_export", operator=operator, count=count,
+                not_found=not_found, min_category=min_category.value, output_sha256=digest)
+    log.info("recall export: campaign %s, %d studies, %d not found in the sources",
+             spec.id, count, not_found)
+    return RecallExport(out, count, not_found, min_category, digest, audit_path)

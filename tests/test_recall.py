@@ -1,0 +1,145 @@
+"""Recall: who to call back, matched from the sources with the key; audited; no PHI leaks."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import stat
+from dataclasses import replace
+
+import pytest
+
+from jobs.cli import main
+from jobs.errors import BadInput
+from jobs.intake import take_in
+from jobs.privacy import OptOutList, Pseudonymizer, load_or_create_key
+from jobs.recall import RecallEntry, nodule_summary, verify_audit_log
+from jobs.records import Outcome, StudyResult
+from jobs.spec import load_spec
+from jobs.store import ResultsStore
+from models.contract import Nodule, NoduleType
+from models.lungrads import Category
+from tests.campaign_helpers import region_folders, write_spec
+
+CAMPAIGN = "recall-test"
+NODULES = {
+    Category.VERY_SUSPICIOUS_4B: (Nodule(5, 5, 5, 16.0, 16.0, NoduleType.SOLID, 0.9),),
+    Category.SUSPICIOUS_4A: (Nodule(5, 5, 5, 12.0, 6.5, NoduleType.PART_SOLID, 0.8),
+                             Nodule(9, 9, 9, 3.0, 3.0, NoduleType.SOLID, 0.6)),
+    Category.PROBABLY_BENIGN: (Nodule(5, 5, 5, 7.0, 7.0, NoduleType.SOLID, 0.7),),
+}
+
+
+@pytest.fixture
+def campaign(small_cohort, tmp_path):
+    """A stored campaign over the small cohort: intake for real, categories set by hand."""
+    folders = region_folders(small_cohort.root)
+    spec_path = write_spec(tmp_path / "spec.yaml", {n: [p] for n, p in folders.items()},
+                           campaign_id=CAMPAIGN, data_dir=str(tmp_path / "data"))
+    spec = load_spec(spec_path)
+    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
+    records = sorted(intake.records.values(), key=lambda r: r.study_pid)
+    assert len(records) >= 4
+    categories = [Category.VERY_SUSPICIOUS_4B, Category.SUSPICIOUS_4A, Category.PROBABLY_BENIGN]
+    results = []
+    for i, rec in enumerate(records):
+        category = categories[i] if i < len(categories) else Category.NEGATIVE
+        results.append(StudyResult(
+            rec.study_pid, rec.patient_pid, rec.region, rec.site, rec.age_band, rec.sex,
+            Outcome.SCREENED, "lung_nodule_detector", "1", category=category,
+            nodules=NODULES.get(category, ())))
+    with ResultsStore.open(spec.store_url) as store:
+        store.ensure_campaign(CAMPAIGN, spec_digest="d", model_name="lung_nodule_detector",
+                              model_version="1")
+        store.commit_results(CAMPAIGN, results + intake.early)
+    # who the sources say each study is (read independently of jobs.recall)
+    people = {}
+    for headers in small_cohort.headers.values():
+        _, ds = headers[0]
+        pid = pseudonymizer.study(str(ds.PatientID), str(ds.StudyInstanceUID))
+        people[pid] = (str(ds.PatientID), str(ds.PatientName), str(ds.StudyDate),
+                       str(ds.AccessionNumber))
+    by_category = {r.category: people[r.study_pid] for r in results[:3]}
+    return spec_path, spec, by_category, people
+
+
+def _leaks(text, people):
+    return [v for person in people.values() for v in (person[0], person[1], person[3])
+            if v and v in text]
+
+
+def test_recall_writes_the_people_to_call_back_and_audits(campaign, tmp_path, capsys, caplog):
+    spec_path, spec, by_category, people = campaign
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "authority" / "recall.csv"
+    assert main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out", str(out)]) == 0
+
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["category"] for r in rows] == ["4B", "4A"]  # most suspicious first
+    for row, category in zip(rows, (Category.VERY_SUSPICIOUS_4B, Category.SUSPICIOUS_4A),
+                             strict=True):
+        patient_id, name, date, accession = by_category[category]
+        assert (row["patient_id"], row["patient_name"], row["study_date"],
+                row["accession_number"]) == (patient_id, name, date, accession)
+    assert rows[1]["nodules"].startswith("part-solid 12.0 mm, solid part 6.5 mm (4A)")
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+
+    audit = spec.data_dir / "audit.log"
+    assert stat.S_IMODE(audit.stat().st_mode) == 0o600
+    (line,) = [json.loads(x) for x in audit.read_text().splitlines()]
+    assert line["event"] == "recall_export" and line["campaign"] == CAMPAIGN
+    assert line["count"] == 2 and line["not_found"] == 0 and line["min_category"] == "4A"
+    assert line["output_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    assert line["operator"] and line["time"] and line["prev_sha256"] == "0" * 64
+
+    captured = capsys.readouterr()
+    sinks = captured.out + captured.err + caplog.text + audit.read_text()
+    assert "2 studies" in captured.out
+    assert _leaks(sinks, people) == []
+    with ResultsStore.open(spec.store_url) as store:
+        events = [e for e in store.events(CAMPAIGN) if e.kind == "recall_export"]
+        assert [e.detail["count"] for e in events] == [2]
+        assert _leaks(json.dumps([e.detail for e in events]), people) == []
+
+
+def test_second_export_chains_and_tampering_is_detected(campaign, tmp_path, capsys):
+    spec_path, spec, _, _ = campaign
+    for n, cat in enumerate(("4A", "3"), 1):
+        out = tmp_path / f"recall-{n}.csv"
+        assert main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out", str(out),
+                     "--min-category", cat]) == 0
+    audit = spec.data_dir / "audit.log"
+    lines = audit.read_text().splitlines()
+    assert [json.loads(x)["count"] for x in lines] == [2, 3]
+    assert verify_audit_log(audit) == 2
+    doctored = json.loads(lines[0]) | {"count": 1}
+    audit.write_text(json.dumps(doctored, sort_keys=True) + "\n" + lines[1] + "\n")
+    with pytest.raises(BadInput, match="line 2"):
+        verify_audit_log(audit)
+
+
+def test_bad_input(campaign, tmp_path, capsys):
+    spec_path, spec, _, _ = campaign
+    out = tmp_path / "r.csv"
+    assert main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out", str(out),
+                 "--min-category", "5"]) == 2
+    assert "4A" in capsys.readouterr().err
+    spec.key_path.unlink()  # fail closed: never a fresh key that matches nobody
+    assert main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out", str(out)]) == 2
+    assert "pseudonym key" in capsys.readouterr().err
+    assert not out.exists() and not spec.key_path.exists()
+
+
+def test_nodule_summary_and_entry_repr():
+    nodules = (Nodule(1, 1, 1, 3.04, 3.0, NoduleType.SOLID, 0.5),
+               Nodule(1, 1, 1, 31.0, 0.0, NoduleType.GROUND_GLASS, 0.5),
+               Nodule(1, 1, 1, 8.0, 8.0, NoduleType.SOLID, 0.5),
+               Nodule(1, 1, 1, 2.0, 2.0, NoduleType.SOLID, 0.5))
+    assert nodule_summary(nodules) == ("solid 8.0 mm (4A); ground-glass 31.0 mm (3); "
+                                       "solid 3.0 mm (2); +1 more")
+    entry = RecallEntry("PID-123", "DOE^JANE", "20260101", "ACC9", "HOSP", "north", "site-1",
+                        "4A", "")
+    assert "PID-123" not in repr(entry) and "DOE" not in repr(replace(entry))
