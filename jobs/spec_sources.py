@@ -97,10 +97,8 @@ class SourceSpec(SpecModel):
     @model_validator(mode="before")
     @classmethod
     def _one_kind(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or len(data) != 1 or next(iter(data)) not in (
-            "folder",
-            "dicomweb",
-        ):
+        kinds = list(data) if isinstance(data, dict) else []
+        if len(kinds) != 1 or kinds[0] not in ("folder", "dicomweb"):
             raise PydanticCustomError(
                 "source",
                 "is not a source; expected {folder: PATH} or "
