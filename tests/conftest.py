@@ -7,4 +7,5 @@ pytest_plugins = [
     "tests.servers.triton",
     "tests.servers.orthanc",
     "tests.foreign_cohort",
+    "tests.cohorts",  # small_cohort, defect_cohort: synthetic cohorts, written once, cached
 ]

@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--regions", type=int, default=2, help="number of regions (default 2)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--profile", choices=sorted(PROFILES), default="small",
-                   help="image size: small (256^2, 2 mm), realistic (512^2, 1-1.25 mm)")
+                   help="image size: small (256^2, 2 mm; default), realistic (512^2, "
+                   "1-1.25 mm), tiny (128^2, for tests of file handling)")
     p.add_argument("--defects", action="store_true",
                    help="give about 40%% of studies one archive defect (scout, gap, ...)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")

@@ -28,6 +28,7 @@ class Profile:
 
 
 PROFILES: dict[str, Profile] = {
+    "tiny": Profile(128, (2.6, 3.2), (2.0,), (130, 180)),  # for fast tests of file handling
     "small": Profile(256, (1.25, 1.6), (2.0,), (150, 180)),
     "realistic": Profile(512, (0.6, 0.8), (1.0, 1.25), (250, 350)),
 }

@@ -48,7 +48,7 @@ class Phantom:
 
 def make_phantom(seed: int, profile: str = "small", *, n_nodules: int | None = None,
                  **variation: object) -> Phantom:
-    """Render study `seed` of `profile` ("small" or "realistic").
+    """Render study `seed` of `profile` ("small", "realistic", or "tiny" for file tests).
 
     `n_nodules` fixes the nodule count (default: none in about a third of studies, else 1-5).
     `variation` overrides any field of ScanParams (pixel_spacing, slice_thickness, n_slices,

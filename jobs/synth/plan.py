@@ -7,6 +7,8 @@ the bytes on disk do not depend on how many workers there are or in which order 
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +18,6 @@ from pydicom.uid import (
     JPEG2000Lossless,
     JPEGLSLossless,
     RLELossless,
-    generate_uid,
 )
 
 from jobs.reasons import Reason
@@ -78,8 +79,13 @@ def region_names(count: int) -> tuple[str, ...]:
 
 
 def _uid(seed: int, *parts: object) -> str:
-    return str(generate_uid(None, entropy_srcs=["lungscreen-synth", str(seed),
-                                                *(str(p) for p in parts)]))
+    """A deterministic UUID-derived UID (2.25.<128-bit integer>) for the cohort seed + parts.
+
+    (pydicom's generate_uid ignores entropy sources when the prefix is 2.25: random.)
+    """
+    text = "/".join(["lungscreen-synth", str(seed), *(str(p) for p in parts)])
+    digest = hashlib.sha256(text.encode()).digest()[:16]
+    return f"2.25.{int(uuid.UUID(bytes=digest, version=4))}"
 
 
 def plan_cohort(*, studies: int, regions: int, seed: int, profile: str, defects: bool,

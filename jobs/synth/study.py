@@ -124,7 +124,7 @@ def write_study(plan: StudyPlan, root: Path) -> dict[str, Any]:
     truth_ph = ph
 
     if defect == "thin_and_thick":
-        other_t = 1.25 if plan.profile == "small" else 2.0
+        other_t = 2.0 if plan.profile == "realistic" else 1.25
         other = make_phantom(plan.seed, plan.profile, slice_thickness=other_t)
         extra = _series(plan, other, 3, f"LDCT CHEST {other_t:g}MM")
         extra_slices = _axial(plan, other, layout, extra, list(range(other.hu.shape[0])))
@@ -193,6 +193,8 @@ def _truth(plan: StudyPlan, ph: Phantom, primary: SeriesInfo, written: list[_Wri
         defects.append(entry)
     return {
         "index": plan.index,
+        "phantom_seed": plan.seed,
+        "profile": plan.profile,
         "study_uid": plan.study_uid,
         "patient_id": ident.PatientID,
         "region": plan.site.region,

@@ -1,0 +1,123 @@
+"""The one place tests get synthetic DICOM cohorts from (STYLE.md #11).
+
+Session fixtures `small_cohort` and `defect_cohort` write their cohort once and cache it
+under `<repo>/.cache/synth/<key>/`, where the key digests the arguments and the generator's
+source, so a change to jobs/synth writes a fresh cohort and an unchanged one is reused
+across sessions. Treat the cached trees as read-only; copy one (`copy_to`) to modify it.
+
+    def test_something(small_cohort):
+        for study in small_cohort.truth:          # ground_truth.jsonl records
+            ...
+        FolderSource(small_cohort.dicom)          # the DICOM tree
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+
+from jobs.synth.cohort import GENERATOR_VERSION, write_cohort
+
+__all__ = ["DEFECT_ARGS", "SMALL_ARGS", "Cohort", "build_cohort", "defect_cohort",
+           "small_cohort"]
+
+REPO = Path(__file__).resolve().parents[1]
+CACHE = REPO / ".cache" / "synth"
+
+SMALL_ARGS: dict[str, Any] = {"studies": 6, "regions": 2, "seed": 7, "profile": "small",
+                              "defects": False}
+# half the studies carry a defect: 12 studies, one of each of the 12 kinds
+DEFECT_ARGS: dict[str, Any] = {"studies": 24, "regions": 2, "seed": 11, "profile": "tiny",
+                               "defects": True, "defect_share": 0.5}
+
+
+@dataclass(frozen=True)
+class Cohort:
+    """A written cohort: its folder, DICOM tree, ground truth records and cohort.json."""
+
+    root: Path
+    args: tuple[tuple[str, Any], ...]
+
+    @property
+    def dicom(self) -> Path:
+        return self.root / "dicom"
+
+    @cached_property
+    def truth(self) -> tuple[dict[str, Any], ...]:
+        lines = (self.root / "ground_truth.jsonl").read_text(encoding="utf-8").splitlines()
+        return tuple(json.loads(line) for line in lines)
+
+    @cached_property
+    def meta(self) -> dict[str, Any]:
+        doc: dict[str, Any] = json.loads((self.root / "cohort.json").read_text(encoding="utf-8"))
+        return doc
+
+    def by_study_uid(self) -> dict[str, dict[str, Any]]:
+        return {t["study_uid"]: t for t in self.truth}
+
+    @cached_property
+    def headers(self) -> dict[str, list[tuple[Path, Dataset]]]:
+        """Every readable DICOM file's header (no pixels), grouped by SeriesInstanceUID."""
+        out: dict[str, list[tuple[Path, Dataset]]] = {}
+        for path in sorted(p for p in self.dicom.rglob("*") if p.is_file()):
+            try:
+                ds = dcmread(path, stop_before_pixels=True)
+            except Exception:  # non-DICOM and truncated files are the defects' business
+                continue
+            out.setdefault(str(ds.SeriesInstanceUID), []).append((path, ds))
+        return out
+
+    def copy_to(self, dest: Path) -> Cohort:
+        """A private, writable copy of this cohort under `dest`."""
+        shutil.copytree(self.root, dest)
+        return Cohort(dest, self.args)
+
+
+def _source_digest() -> str:
+    h = hashlib.sha256(GENERATOR_VERSION.encode())
+    for path in sorted((REPO / "jobs" / "synth").glob("*.py")):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def build_cohort(**args: Any) -> Cohort:
+    """The cohort for `args` (write_cohort's keywords), written once and cached."""
+    key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
+    final = CACHE / f"{_source_digest()}-{key}"
+    if (final / "cohort.json").exists():
+        return Cohort(final, tuple(sorted(args.items())))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for old in CACHE.iterdir():  # cohorts of an older generator are never read again
+        if not old.name.startswith((_source_digest(), ".tmp-")):
+            shutil.rmtree(old, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=CACHE))
+    write_cohort(tmp, workers=min(2, os.cpu_count() or 1), **args)
+    try:
+        tmp.rename(final)  # atomic; another session may have won the race
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return Cohort(final, tuple(sorted(args.items())))
+
+
+@pytest.fixture(scope="session")
+def small_cohort() -> Cohort:
+    """6 defect-free studies of the small profile in 2 regions (seed 7)."""
+    return build_cohort(**SMALL_ARGS)
+
+
+@pytest.fixture(scope="session")
+def defect_cohort() -> Cohort:
+    """24 tiny-profile studies in 2 regions (seed 11), 12 of them with one defect each."""
+    return build_cohort(**DEFECT_ARGS)
