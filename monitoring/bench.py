@@ -28,6 +28,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from jobs.errors import LungscreenError
 from jobs.observer import CampaignObserver, NullObserver
 from jobs.records import Outcome, StudyRecord, StudyResult
 from models.lungrads import Category
@@ -157,7 +158,7 @@ def _scraper(url: str, every_s: float = 1.0) -> Iterator[None]:
         thread.join(timeout=10)
 
 
-def _campaign(runs: int, studies: int, root: Path) -> dict[str, float]:
+def _campaign(runs: int, studies: int, root: Path, target: _Target) -> dict[str, float]:
     """Median studies/s of the same campaign with and without metrics (runs interleaved)."""
     from cluster.ray_connect import RayOptions, connect
     from jobs.campaign import RunOptions, inference_backend, shard_work
@@ -175,9 +176,14 @@ def _campaign(runs: int, studies: int, root: Path) -> dict[str, float]:
         raise ImportError("jobs.synth.write_cohort", name="jobs.synth.write_cohort")
     cohort = root / "cohort"
     write_cohort(cohort, studies=studies, regions=1, seed=5, profile="small", defects=False)
-    spec = parse_spec({"id": "mbench", "regions": [{"name": "r", "sources": [
+    doc: dict[str, Any] = {"id": "mbench", "regions": [{"name": "r", "sources": [
         {"folder": str(cohort)}]}], "shard_size": 2, "max_shards_in_flight": 4,
-        "data_dir": str(root / "data")}, base_dir=root)
+        "data_dir": str(root / "data")}
+    if target.triton_urls:
+        doc["triton"] = {"urls": list(target.triton_urls)}
+    if target.model_name:
+        doc["model"] = {"name": target.model_name, "version": target.model_version}
+    spec = parse_spec(doc, base_dir=root)
     pseudonymizer = Pseudonymizer(b"\x01" * 32)
     intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
     rates: dict[str, list[float]] = {"without_metrics": [], "with_metrics": []}
@@ -227,9 +233,27 @@ def _nothing() -> Iterator[None]:
     yield
 
 
-def run_metrics_bench(runs: int = 5, studies: int = 8, campaign: bool = True) -> MetricsBench:
-    """Measure the micro figures (always) and the campaign with/without metrics (when the
-    cohort writer and the model are available; otherwise says why)."""
+@dataclass(frozen=True)
+class _Target:
+    triton_urls: tuple[str, ...] = ()
+    model_name: str | None = None
+    model_version: str = "1"
+
+
+def run_metrics_bench(
+    runs: int = 5,
+    studies: int = 8,
+    campaign: bool = True,
+    triton_urls: tuple[str, ...] = (),
+    model_name: str | None = None,
+    model_version: str = "1",
+) -> MetricsBench:
+    """Measure the micro figures (always) and the campaign with/without metrics.
+
+    The campaign uses the bundled Triton with the reference model, or `triton_urls` serving
+    `model_name` (any contract-v1 model); when the cohort writer or the model is missing
+    the figures say why instead.
+    """
     with tempfile.TemporaryDirectory(prefix="lungscreen-mbench-") as tmp:
         root = Path(tmp)
         ops = _micro(runs, 100_000)
@@ -237,10 +261,15 @@ def run_metrics_bench(runs: int = 5, studies: int = 8, campaign: bool = True) ->
         figures: dict[str, float] = {}
         note = ""
         if campaign:
+            target = _Target(tuple(triton_urls), model_name, model_version)
             try:
-                figures = _campaign(runs, studies, root)
+                figures = _campaign(runs, studies, root, target)
+                note = (f"{studies} studies per run, model {model_name or 'reference'}"
+                        f"{' on ' + ', '.join(triton_urls) if triton_urls else ''}")
             except ImportError as exc:
                 note = f"not measured: {exc.name or exc} is not installed here"
+            except LungscreenError as exc:
+                note = f"not measured: {exc}"
         else:
             note = "not measured (campaign=False)"
         return MetricsBench(runs, ops, scrape_s, size, max(studies, 1000), figures, note)
