@@ -78,21 +78,18 @@ def load_volume(source: Source, selected: Selected) -> Volume:
     Raises DecodeFailed when a slice cannot be decoded or has another size than the rest,
     PermanentError when an instance is missing, RetryableError when the source is down.
     """
-    order = {h.sop_uid: i for i, h in enumerate(selected.slices)}
+    count = len(selected.slices)
     first = selected.slices[0]
     rows, cols = first.rows, first.columns
-    out = np.empty((len(order), rows, cols), dtype=np.int16)
-    filled = np.zeros(len(order), dtype=bool)
-    for ds in source.read_instances(selected.slices):
-        index = order.get(str(ds.get("SOPInstanceUID", "")))
-        if index is None:
-            continue
+    out = np.empty((count, rows, cols), dtype=np.int16)
+    filled = np.zeros(count, dtype=bool)
+    for index, ds in source.read_instances(selected.slices):
         out[index] = to_hu(ds, rows, cols)
         filled[index] = True
     if not filled.all():
         missing = int((~filled).sum())
         raise PermanentError(
-            f"{missing} of {len(order)} selected slices were not returned by the source; "
+            f"{missing} of {count} selected slices were not returned by the source; "
             "rescan the source (it changed after discovery)"
         )
     return Volume(hu=out, spacing=selected.spacing)

@@ -127,3 +127,17 @@ def test_slice_deleted_after_discovery_fails_clearly(tmp_path):
     (tmp_path / selected.slices[0].locator).unlink()
     with pytest.raises(PermanentError):
         load_volume(source, selected)
+
+
+def test_files_sharing_a_sop_uid_still_load_each_its_own_slice(tmp_path):
+    # buggy writers reuse SOP Instance UIDs; a folder source reads by file, not by UID
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    study, series, sop = generate_uid(), generate_uid(), generate_uid()
+    for k, z in enumerate([0.0, 1.0, 2.0]):
+        ds = ct_slice(
+            study_uid=study, series_uid=series, z=z, pixels=stored(k), thickness=1.0, sop_uid=sop
+        )
+        ds.save_as(tmp_path / f"f{k}", enforce_file_format=True)
+    vol = load(FolderSource(tmp_path))
+    for k in range(3):
+        np.testing.assert_array_equal(vol.hu[k], stored(k).astype(np.int32) - 1024)

@@ -18,7 +18,7 @@ class Source(Protocol):
 
     `scan` yields one outcome per file or instance the source holds (headers only, never
     pixel data); `read_instances` returns full datasets, pixel data included, for the
-    instances of a selected series, in any order.
+    instances of a selected series, in any order, each with its index in the request.
     """
 
     @property
@@ -30,8 +30,8 @@ class Source(Protocol):
         """Yield one header or rejection per file; never raises for bad files."""
         ...
 
-    def read_instances(self, headers: Sequence[SliceHeader]) -> Iterator[Dataset]:
-        """Yield the full dataset of each instance named by `headers`.
+    def read_instances(self, headers: Sequence[SliceHeader]) -> Iterator[tuple[int, Dataset]]:
+        """Yield (i, full dataset of headers[i]) for each instance, in any order.
 
         Raises jobs.errors.PermanentError when an instance cannot be read, and
         RetryableError when the source is unavailable.

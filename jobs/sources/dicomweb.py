@@ -119,10 +119,11 @@ class DicomWebSource:
 
     # retrieval
 
-    def read_instances(self, headers: Sequence[SliceHeader]) -> Iterator[Dataset]:
-        wanted: dict[tuple[str, str], set[str]] = {}
-        for h in headers:
-            wanted.setdefault((h.study_uid, h.series_uid), set()).add(h.sop_uid)
+    def read_instances(self, headers: Sequence[SliceHeader]) -> Iterator[tuple[int, Dataset]]:
+        wanted: dict[tuple[str, str], dict[str, list[int]]] = {}
+        for i, h in enumerate(headers):
+            series = wanted.setdefault((h.study_uid, h.series_uid), {})
+            series.setdefault(h.sop_uid, []).append(i)
         for (study_uid, series_uid), sops in wanted.items():
             # transfer-syntax=*: as stored. Without it the archive must transcode to Explicit
             # VR Little Endian, which Orthanc cannot do for JPEG 2000 (it answers 500).
@@ -132,8 +133,8 @@ class DicomWebSource:
             )
             for part in parse_multipart(response.headers.get("Content-Type", ""), response.content):
                 ds = _read_part(part)
-                if str(ds.get("SOPInstanceUID", "")) in sops:
-                    yield ds
+                for i in sops.get(str(ds.get("SOPInstanceUID", "")), ()):
+                    yield i, ds
 
     # HTTP with retries and error mapping
 

@@ -77,9 +77,9 @@ class FolderSource:
             raise PermanentError("locator leaves the source folder; refusing to read it")
         return path
 
-    def read_instances(self, headers: Sequence[SliceHeader]) -> Iterator[Dataset]:
-        for h in headers:
-            yield self._read(h.locator)
+    def read_instances(self, headers: Sequence[SliceHeader]) -> Iterator[tuple[int, Dataset]]:
+        for i, h in enumerate(headers):  # by file: right even if two files share a SOP UID
+            yield i, self._read(h.locator)
 
     def _read(self, locator: str) -> Dataset:
         try:
