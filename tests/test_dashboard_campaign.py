@@ -7,10 +7,12 @@ with their reason."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -19,6 +21,7 @@ import pytest
 from monitoring.scrape_config import render_config
 from tests.campaign_helpers import free_port, region_folders, write_cohort_once, write_spec
 from tests.test_dashboard import EXPECTED_EMPTY, _has_value, load_dashboard, panel_queries
+from tests.test_metrics import ALLOWED_LABELS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -72,6 +75,7 @@ def test_every_panel_has_data_during_a_real_campaign(
     from jobs.campaign_metrics import campaign_metrics
     from jobs.driver import DriverSettings
     from jobs.spec import load_spec
+    from jobs.store import ResultsStore
     from tests.servers.triton import SLOW_MODEL, start_test_triton
 
     cohort = write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=8, regions=2,
@@ -117,6 +121,8 @@ def test_every_panel_has_data_during_a_real_campaign(
                         break
                 time.sleep(1.0)
             run.join(timeout=60)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                exposition = r.read().decode()
         assert run.error is None, run.error
         result = run.result
         assert isinstance(result, CampaignRun) and result.state == "done", result
@@ -124,6 +130,14 @@ def test_every_panel_has_data_during_a_real_campaign(
         skip = set(EXPECTED_EMPTY) | set(NOT_IN_A_RAY_CAMPAIGN)
         missing = [(t, e) for t, e in queries if (t, e) not in seen and t not in skip]
         assert not missing, f"panels that never had data: {missing}\n{prom.targets()}"
+        # no pseudonym of any study or patient of the campaign, no per-study label
+        with ResultsStore.open(spec.store_url) as store:
+            stored = list(store.results(spec.id))
+        assert stored
+        for r in stored:
+            assert r.study_pid not in exposition and r.patient_pid not in exposition
+        labels = set(re.findall(r'[{,]([a-z_]+)="', exposition))
+        assert labels <= ALLOWED_LABELS, labels - ALLOWED_LABELS
         total = sum(result.counts.values())
         got = prom.series('sum(lungscreen_studies_total{campaign="dash-campaign"})')
         assert got and float(got[0]["value"][1]) == total
