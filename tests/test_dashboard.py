@@ -198,6 +198,13 @@ def test_every_panel_has_data(prometheus_factory, ray_with_metrics, tmp_path: Pa
         assert float(progress[0]["value"][1]) == 8
         jobs = {t["labels"]["job"] for t in prom.targets() if t["health"] == "up"}
         assert jobs == {"lungscreen", "triton", "ray"}
+        # the alert rules, loaded by this Prometheus, evaluate cleanly on the real series
+        rules = [r for g in prom.api("rules")["data"]["groups"] for r in g["rules"]]
+        assert len(rules) >= 8
+        assert all(r["health"] == "ok" for r in rules), [
+            (r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+        firing = {r["name"] for r in rules if r.get("state") == "firing"}
+        assert not firing & {"LungscreenTritonDown", "LungscreenTritonNotReady"}, firing
     finally:
         if mon is not None:
             mon.stop()

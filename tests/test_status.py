@@ -166,3 +166,21 @@ def test_triton_readiness_of_a_real_server() -> None:
     finally:
         server.stop()
     assert not probe_ready(server.grpc_url, timeout_s=0.5)
+
+
+def test_cli_finds_registered_campaigns_without_a_store_url(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from jobs.spec import parse_spec
+    from jobs.spec_registry import SpecRegistry
+
+    spec = parse_spec({"id": "reg-camp", "deadline": "2031-06-30",
+                       "regions": [{"name": "north", "sources": [{"folder": str(tmp_path)}]}],
+                       "data_dir": str(tmp_path / "data")}, base_dir=tmp_path)
+    with ResultsStore.open(spec.store_url) as s:
+        s.ensure_campaign("reg-camp", spec_digest="b" * 64, model_name="m", model_version="1")
+        s.record_plan("reg-camp", plan_shards([rec(i) for i in range(4)], 2))
+    SpecRegistry(tmp_path / "state").save(spec)
+    assert main(["status", "--state-dir", str(tmp_path / "state"), "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "reg-camp  [running]  0/4 studies  shards 0/2" in out
+    assert "deadline 2031-06-30 23:59:59 UTC: needs" in out
