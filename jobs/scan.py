@@ -8,8 +8,10 @@ put names and ids in folder names. The relative path itself (`FileLine.path`) is
 the people table only, which an operator reads on the machine that holds the data; it is
 empty for DICOMweb sources, whose locators are UIDs (shown by their `file_pid` instead).
 
-Region: `region=` when given, else the source's label (the folder's own name, or the
-archive's host). A study split across sources takes the region of its first series.
+Region: `region=` when given; else, with `region_from_path`, the first folder under a folder
+source's root that holds the study's first file (a tree laid out REGION/...); else the
+source's label (the folder's own name, or the archive's host). A study split across sources
+takes the region of its first series.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from jobs.discovery import FileOutcome, discover
+from jobs.discovery import DiscoveredStudy, FileOutcome, discover
 from jobs.reasons import FileReason, Reason
 from jobs.selection import Policy, Quarantined, Selected, select_series
 from jobs.sources.base import Source
@@ -130,6 +132,7 @@ def scan(
     pseudonyms: Pseudonyms,
     *,
     region: str | None = None,
+    region_from_path: bool = False,
     policy: Policy | None = None,
 ) -> ScanResult:
     """Discover every study in `sources`, select a series for each, account for all files."""
@@ -152,7 +155,7 @@ def scan(
     for study in discover(sources, on_file):
         decision = select_series(study, policy)
         decisions.append(decision)
-        lines.append(study_line(decision, pseudonyms, region))
+        lines.append(study_line(decision, pseudonyms, region or _region(study, region_from_path)))
     rejected = Counter(str(f.reason) for f in files)
     quarantined = Counter(str(s.reason) for s in lines if s.outcome == "quarantined")
     summary = ScanSummary(
@@ -172,6 +175,16 @@ def scan(
         summary.studies - summary.studies_selected,
     )
     return ScanResult(tuple(lines), tuple(files), summary, tuple(decisions))
+
+
+def _region(study: DiscoveredStudy, from_path: bool) -> str:
+    if not study.series:
+        return "unknown"
+    source = study.series[0].source
+    first = study.first_header
+    if from_path and isinstance(source, FolderSource) and first and "/" in first.locator:
+        return first.locator.split("/", 1)[0]
+    return source.label
 
 
 def study_line(

@@ -65,7 +65,16 @@ def test_selected_volumes_load_with_the_truths_geometry(defect_cohort):
 
 def test_scan_json_accounts_for_every_file_and_study(defect_cohort, capsys, tmp_path):
     truth = _truth(defect_cohort)
-    code = main(["scan", str(defect_cohort.dicom), "--json", "--key-file", str(tmp_path / "k")])
+    code = main(
+        [
+            "scan",
+            str(defect_cohort.dicom),
+            "--json",
+            "--region-from-path",
+            "--key-file",
+            str(tmp_path / "k"),
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     lines = [json.loads(x) for x in out.splitlines()]
@@ -80,6 +89,8 @@ def test_scan_json_accounts_for_every_file_and_study(defect_cohort, capsys, tmp_
             reason = t["expected"]["reason"]
             expected_reasons[reason] = expected_reasons.get(reason, 0) + 1
     assert summary["studies_quarantined"] == dict(sorted(expected_reasons.items()))
+    regions = sorted(x["region"] for x in lines if x["type"] == "study")
+    assert regions == sorted(t["region"] for t in truth.values())
     for t in truth.values():  # no identifier of any study in machine output
         assert t["study_uid"] not in out and t["patient_id"] not in out
 

@@ -33,7 +33,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="a folder or an http(s):// URL")
     p.add_argument("--json", action="store_true", help="JSON lines for machines")
-    p.add_argument("--region", help="region name for every study (default: the source's name)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--region", help="region name for every study (default: the source's name)")
+    where.add_argument(
+        "--region-from-path",
+        action="store_true",
+        help="region = first folder under the source (trees laid out REGION/...)",
+    )
     p.add_argument(
         "--key-file",
         type=Path,
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--workers {args.workers} must be 1 or more")
     sources = [_source(s, os.environ, args.workers) for s in args.sources]
     pseudonyms = Pseudonymizer(load_or_create_key(args.key_file))
-    result = scan(sources, pseudonyms, region=args.region)
+    result = scan(sources, pseudonyms, region=args.region, region_from_path=args.region_from_path)
     print(_as_json(result) if args.json else _as_table(result))
     return 0
 
