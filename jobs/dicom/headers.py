@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
@@ -87,6 +87,7 @@ HEADER_KEYWORDS: tuple[str, ...] = (
     "PhotometricInterpretation",
 )
 _TAGS: list[BaseTag | int] = [Tag(k) for k in HEADER_KEYWORDS]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,36 +315,36 @@ def header_from_dataset(
         series_uid=sys.intern(series),
         sop_uid=sop,
         patient_id=sys.intern(_str(ds, "PatientID") or ""),
-        institution=_str(ds, "InstitutionName"),
-        patient_birth_date=_str(ds, "PatientBirthDate"),
-        study_date=_str(ds, "StudyDate"),
-        frame_of_reference_uid=_str(ds, "FrameOfReferenceUID"),
+        institution=_share(_str(ds, "InstitutionName")),
+        patient_birth_date=_share(_str(ds, "PatientBirthDate")),
+        study_date=_share(_str(ds, "StudyDate")),
+        frame_of_reference_uid=_share(_str(ds, "FrameOfReferenceUID")),
         modality=sys.intern((_str(ds, "Modality") or "").upper()),
         sop_class_uid=sys.intern(_str(ds, "SOPClassUID") or ""),
-        image_type=tuple(v.strip().upper() for v in _strs(ds, "ImageType")),
-        orientation=_floats(ds, "ImageOrientationPatient", 6),
+        image_type=_share(tuple(v.strip().upper() for v in _strs(ds, "ImageType"))),
+        orientation=_share(_floats(ds, "ImageOrientationPatient", 6)),
         position=_floats(ds, "ImagePositionPatient", 3),
-        pixel_spacing=_floats(ds, "PixelSpacing", 2),
-        slice_thickness=_float(ds, "SliceThickness"),
+        pixel_spacing=_share(_floats(ds, "PixelSpacing", 2)),
+        slice_thickness=_share(_float(ds, "SliceThickness")),
         rows=_int(ds, "Rows") or 0,
         columns=_int(ds, "Columns") or 0,
         bits_allocated=_int(ds, "BitsAllocated") or 0,
         samples_per_pixel=_int(ds, "SamplesPerPixel") or 1,
         number_of_frames=frames if frames and frames > 0 else 1,
-        rescale_slope=_float(ds, "RescaleSlope") or 1.0,
-        rescale_intercept=_float(ds, "RescaleIntercept") or 0.0,
-        transfer_syntax=transfer_syntax,
+        rescale_slope=_share(_float(ds, "RescaleSlope") or 1.0),
+        rescale_intercept=_share(_float(ds, "RescaleIntercept") or 0.0),
+        transfer_syntax=_share(transfer_syntax),
         has_pixel_data=has_pixel_data,
-        patient_age=_str(ds, "PatientAge"),
-        patient_sex=_str(ds, "PatientSex"),
-        kvp=_float(ds, "KVP"),
-        exposure=_float(ds, "Exposure"),
-        kernel=_joined(ds, "ConvolutionKernel"),
-        manufacturer=_str(ds, "Manufacturer"),
+        patient_age=_share(_str(ds, "PatientAge")),
+        patient_sex=_share(_str(ds, "PatientSex")),
+        kvp=_share(_float(ds, "KVP")),
+        exposure=_share(_float(ds, "Exposure")),
+        kernel=_share(_joined(ds, "ConvolutionKernel")),
+        manufacturer=_share(_str(ds, "Manufacturer")),
         series_number=_int(ds, "SeriesNumber"),
         instance_number=_int(ds, "InstanceNumber"),
-        burned_in_annotation=_str(ds, "BurnedInAnnotation"),
-        photometric=(_str(ds, "PhotometricInterpretation") or "").upper() or None,
+        burned_in_annotation=_share(_str(ds, "BurnedInAnnotation")),
+        photometric=_share((_str(ds, "PhotometricInterpretation") or "").upper() or None),
     )
 
 
@@ -377,6 +378,22 @@ _ASCII_KEYWORDS = frozenset(
     }
 )
 _KEYWORD_TAG = {k: Tag(k) for k in HEADER_KEYWORDS}
+
+
+# Values repeated on every slice of a series (dates, orientation, kernel, ...) are shared
+# through this pool, so a study's headers hold one copy of each: about half the memory.
+_POOL: dict[tuple[type, object], Any] = {}
+_POOL_MAX = 1 << 16
+
+
+def _share(value: _T) -> _T:
+    if value is None:
+        return value
+    if len(_POOL) >= _POOL_MAX:
+        _POOL.clear()
+    key = (type(value), value)
+    shared: _T = _POOL.setdefault(key, value)
+    return shared
 
 
 def _get(ds: Dataset, keyword: str) -> Any:
