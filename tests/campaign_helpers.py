@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pydicom
+import pytest
 import yaml
 from pydicom.encaps import encapsulate
 from pydicom.uid import RLELossless
@@ -31,6 +32,7 @@ from jobs.store import ResultsStore
 __all__ = [
     "LUNGSCREEN",
     "free_port",
+    "needs_weights",
     "outcome_counts",
     "poison_one_study",
     "region_folders",
@@ -43,6 +45,19 @@ __all__ = [
 ]
 
 LUNGSCREEN = [sys.executable, "-m", "jobs.cli"]
+
+
+def _weights_present() -> bool:
+    from models.detector import DEFAULT_WEIGHTS
+
+    return Path(DEFAULT_WEIGHTS).is_file()
+
+
+# Campaign tests screen with the reference model; its weights come from `lungscreen model
+# train` (committed in models/weights/).
+needs_weights = pytest.mark.skipif(
+    not _weights_present(), reason="the reference model's weights are not trained yet"
+)
 _COHORTS: dict[tuple[Any, ...], Path] = {}
 
 
