@@ -104,7 +104,15 @@ def to_hu(ds: Dataset, rows: int, cols: int) -> npt.NDArray[np.int16]:
             warnings.simplefilter("ignore")
             pixels = ds.pixel_array
     except (NotImplementedError, RuntimeError, ImportError) as exc:
-        # pydicom: no decoder for the syntax, or every plugin lacks its dependency
+        text = str(exc)
+        if isinstance(exc, RuntimeError) and "exceptions were raised" in text:
+            # a decoder is installed and ran, but rejected the data
+            name = UID(syntax).name if syntax else "unknown"
+            raise DecodeFailed(
+                f"the decoder for {name} ({syntax}) rejected a slice's pixel data: corrupt, "
+                "or a variant of the syntax the installed decoder does not handle"
+            ) from exc
+        # no decoder for the syntax, or every plugin lacks its dependency
         raise DecodeFailed(decoder_hint(syntax)) from exc
     except Exception as exc:
         raise DecodeFailed(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pydicom
 import pytest
@@ -141,3 +143,14 @@ def test_files_sharing_a_sop_uid_still_load_each_its_own_slice(tmp_path):
     vol = load(FolderSource(tmp_path))
     for k in range(3):
         np.testing.assert_array_equal(vol.hu[k], stored(k).astype(np.int32) - 1024)
+
+
+def test_decoder_errors_are_told_apart_from_missing_decoders():
+    from jobs.volume import to_hu
+
+    files = Path(pydicom.__file__).parent / "data" / "test_files"
+    broken = pydicom.dcmread(files / "JPEG-lossy.dcm")  # libjpeg rejects its markers
+    with pytest.raises(DecodeFailed, match="rejected a slice's pixel data"):
+        to_hu(broken, broken.Rows, broken.Columns)
+    extended = pydicom.dcmread(files / "JPGExtended.dcm")  # JPEG process 2/4 decodes
+    assert to_hu(extended, extended.Rows, extended.Columns).shape == (1024, 256)
