@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -124,6 +125,9 @@ def test_every_syntax_and_vendor_round_trips(tmp_path: Path, syntax, vendor: int
         ds = dcmread(p)
         assert ds.file_meta.TransferSyntaxUID == syntax
         assert np.array_equal(_hu(ds), hu[k])
+        again = io.BytesIO()  # the fast writer writes exactly what pydicom would
+        ds.save_as(again, enforce_file_format=True)
+        assert again.getvalue() == p.read_bytes()
 
 
 def test_phi_fields_are_filled_in_every_file(small_cohort: Cohort) -> None:

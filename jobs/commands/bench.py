@@ -1,4 +1,4 @@
-"""`lungscreen bench [campaign|ingest|model|triton|metrics]`: benchmarks, medians of runs.
+"""`lungscreen bench [campaign|ingest|model|triton|metrics|synth]`: benchmarks, medians of runs.
 
 `campaign` (default) is jobs.bench. The others are each engineer's own function, found by
 name (module, function) in SUITES; one that is not installed says so. A suite function
@@ -24,12 +24,13 @@ SUITES: dict[str, tuple[str, str]] = {
     "model": ("models.bench", "run_model_bench"),
     "triton": ("cluster.triton_bench", "run_triton_bench"),
     "metrics": ("monitoring.bench", "run_metrics_bench"),
+    "synth": ("jobs.synth.bench", "run_synth_bench"),
 }
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("bench", help="benchmarks: campaign (default), ingest, model, "
-                              "triton, metrics")
+                              "triton, metrics, synth")
     p.add_argument("suite", nargs="?", default="campaign", choices=tuple(SUITES))
     p.add_argument("--runs", type=int, default=None, help="timed runs (median reported)")
     p.add_argument("--studies", type=int, default=None, help="studies per run")

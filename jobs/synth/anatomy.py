@@ -148,14 +148,14 @@ def draw_anatomy(anat: Anatomy, x: F32, y: F32, z: float,
     shoulders = 1.0 + 0.12 * float(_smoothstep(t, 0.85, 1.25))
     a_body, b_body = anat.body_a * shoulders, anat.body_b
     body = _ell(x, y, 0.0, 0.0, a_body, b_body, 2.4) < 1.0
-    hu[body] = anat.hu_fat
+    np.putmask(hu, body, anat.hu_fat)
     a_m, b_m = a_body - anat.fat_mm, b_body - anat.fat_mm
     muscle = _ell(x, y, 0.0, 0.0, a_m, b_m, 2.2) < 1.0
-    hu[muscle] = anat.hu_muscle
+    np.putmask(hu, muscle, anat.hu_muscle)
     a_in, b_in = (float(v) for v in anat.cavity(z))
     r_in = _ell(x, y, 0.0, 0.0, a_in, b_in)
     cavity = r_in < 1.0
-    hu[cavity] = anat.hu_soft
+    np.putmask(hu, cavity, anat.hu_soft)
     # ribs: a ring just outside the cavity, cut into bands that slope down towards the front
     ring = (r_in >= 1.0) & (_ell(x, y, 0.0, 0.0, a_in + anat.rib_mm, b_in + anat.rib_mm) < 1.0)
     phase = (z + anat.rib_slope * 0.5 * (1.0 - sin_theta)) % anat.rib_pitch
@@ -165,18 +165,18 @@ def draw_anatomy(anat: Anatomy, x: F32, y: F32, z: float,
     _cx, _cy, _a, _b = anat.lung_shape(-1, t)
     rr_r = _ell(x, y, float(_cx), float(_cy), float(_a), float(_b))
     liver = cavity & (x[None, :] < 30.0) & (t < anat.dome_right * (1.0 - np.minimum(rr_r, 1.0)))
-    hu[liver] = anat.hu_liver
+    np.putmask(hu, liver, anat.hu_liver)
     # mediastinal fat in front of the heart and great vessels
     if 0.2 < t < 1.0:
         medfat = _ell(x, y, 0.0, -0.45 * b_in, anat.med_w * 1.3, 0.4 * b_in) < 1.0
-        hu[medfat & cavity] = anat.hu_fat + 20.0
+        np.putmask(hu, medfat & cavity, anat.hu_fat + 20.0)
     if t > 0.1:  # descending aorta beside the spine
-        hu[_ell(x, y, 18.0, anat.spine_y - 28.0, 12.0, 12.0) < 1.0] = anat.hu_soft + 5.0
+        np.putmask(hu, _ell(x, y, 18.0, anat.spine_y - 28.0, 12.0, 12.0) < 1.0, anat.hu_soft + 5.0)
     if 0.55 < t < 0.85:  # ascending aorta
-        hu[_ell(x, y, 8.0, -0.25 * b_in, 15.0, 15.0) < 1.0] = anat.hu_soft + 5.0
+        np.putmask(hu, _ell(x, y, 8.0, -0.25 * b_in, 15.0, 15.0) < 1.0, anat.hu_soft + 5.0)
     lungs = anat.lung_mask(x[None, :], y[:, None], float(z))
     grad = anat.hu_lung + anat.hu_lung_gradient * np.clip((y + b_in) / (2.0 * b_in), 0.0, 1.0)
-    hu[lungs] = np.broadcast_to(grad[:, None], hu.shape)[lungs]
+    np.copyto(hu, np.broadcast_to(grad[:, None], hu.shape), where=lungs)
     _draw_bones(anat, hu, x, y, z, t, b_in, b_body)
     return hu, lungs
 
@@ -186,18 +186,19 @@ def _draw_bones(anat: Anatomy, hu: F32, x: F32, y: F32, z: float, t: float, b_in
     sy, sr = anat.spine_y, anat.spine_r
     vert = _ell(x, y, 0.0, sy, sr * 1.1, sr)
     disc = (z % 27.0) < 5.0
-    hu[vert < 1.0] = anat.hu_bone
-    hu[vert < 0.75] = 90.0 if disc else anat.hu_marrow
+    np.putmask(hu, vert < 1.0, anat.hu_bone)
+    np.putmask(hu, vert < 0.75, 90.0 if disc else anat.hu_marrow)
     canal_y = sy + sr + 9.0
     arch = _ell(x, y, 0.0, canal_y, 14.0, 13.0) < 1.0
-    hu[arch] = anat.hu_bone * 0.8
-    hu[_ell(x, y, 0.0, canal_y, 8.0, 8.0) < 1.0] = 15.0
+    np.putmask(hu, arch, anat.hu_bone * 0.8)
+    np.putmask(hu, _ell(x, y, 0.0, canal_y, 8.0, 8.0) < 1.0, 15.0)
     spinous = _ell(x, y, 0.0, canal_y + 22.0, 5.0, 14.0) < 1.0
-    hu[spinous & (_ell(x, y, 0.0, 0.0, anat.body_a, anat.body_b, 2.4) < 1.0)] = anat.hu_marrow
+    spinous &= _ell(x, y, 0.0, 0.0, anat.body_a, anat.body_b, 2.4) < 1.0
+    np.putmask(hu, spinous, anat.hu_marrow)
     if 0.25 < t < 1.0:  # sternum
         st = _ell(x, y, 0.0, -b_in - 0.5 * anat.rib_mm, 16.0, 6.0)
-        hu[st < 1.0] = anat.hu_bone
-        hu[st < 0.5] = anat.hu_marrow
+        np.putmask(hu, st < 1.0, anat.hu_bone)
+        np.putmask(hu, st < 0.5, anat.hu_marrow)
     # patient table under the body
     rows = (y > b_body + 12.0) & (y < b_body + 18.0)
-    hu[rows[:, None] & (np.abs(x)[None, :] < 220.0)] = 180.0
+    np.putmask(hu, rows[:, None] & (np.abs(x)[None, :] < 220.0), 180.0)

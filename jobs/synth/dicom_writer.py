@@ -13,10 +13,17 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.pixels.encoders.base import (
+    Encoder,
+    JPEG2000LosslessEncoder,
+    JPEGLSLosslessEncoder,
+    RLELosslessEncoder,
+)
 from pydicom.uid import (
     UID,
     ExplicitVRLittleEndian,
@@ -26,6 +33,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
+from jobs.synth.fastwrite import PER_SLICE_TAGS, SeriesEncoder
 from jobs.synth.people import Identity
 
 __all__ = [
@@ -57,19 +65,16 @@ ENCODING_PLUGINS: dict[UID, str | None] = {
 }
 
 
+_ENCODERS: dict[UID, Encoder] = {RLELossless: RLELosslessEncoder,
+                                 JPEG2000Lossless: JPEG2000LosslessEncoder,
+                                 JPEGLSLossless: JPEGLSLosslessEncoder}
+
+
 def available_syntaxes() -> dict[UID, bool]:
     """Which transfer syntaxes can be written here (compressed ones need an encoder)."""
-    from pydicom.pixels.encoders.base import (
-        JPEG2000LosslessEncoder,
-        JPEGLSLosslessEncoder,
-        RLELosslessEncoder,
-    )
-
-    encoders = {RLELossless: RLELosslessEncoder, JPEG2000Lossless: JPEG2000LosslessEncoder,
-                JPEGLSLossless: JPEGLSLosslessEncoder}
     out: dict[UID, bool] = {}
     for uid, plugin in ENCODING_PLUGINS.items():
-        enc = encoders.get(uid)
+        enc = _ENCODERS.get(uid)
         out[uid] = plugin is None or (enc is not None and plugin in enc.available_plugins)
     return out
 
@@ -246,26 +251,30 @@ def write_series(study: StudyInfo, series: SeriesInfo, slices: Iterable[SliceOut
 
 
 def _write_series(study: StudyInfo, series: SeriesInfo, slices: Iterable[SliceOut]) -> int:
-    ds: Dataset | None = None
+    encoder: SeriesEncoder | None = None
     plugin = ENCODING_PLUGINS.get(study.syntax)
     total = 0
     for s in slices:
-        if ds is None:
-            ds = _base(study, series, int(s.hu.shape[0]), int(s.hu.shape[1]))
-        sop = UID(f"{series.series_uid}.{s.instance}")
-        ds.SOPInstanceUID = sop
-        ds.file_meta.MediaStorageSOPInstanceUID = sop
-        ds.InstanceNumber = s.instance
-        ds.ImagePositionPatient = [_ds(v) for v in s.position]
+        rows, cols = int(s.hu.shape[0]), int(s.hu.shape[1])
+        if encoder is None:
+            base = _base(study, series, rows, cols)
+            encoder = SeriesEncoder(base, study.syntax)
+            pixel_kw: dict[str, Any] = {"rows": rows, "columns": cols, "samples_per_pixel": 1,
+                        "bits_allocated": 16, "bits_stored": int(base.BitsStored),
+                        "pixel_representation": int(base.PixelRepresentation),
+                        "photometric_interpretation": "MONOCHROME2", "number_of_frames": 1}
+        sop, number, position, location = PER_SLICE_TAGS
+        per_slice = {sop: f"{series.series_uid}.{s.instance}", number: str(s.instance),
+                     position: "\\".join(_ds(v) for v in s.position)}
         if series.orientation == AXIAL:
-            ds.SliceLocation = _ds(s.position[2])
-        arr = _stored(s.hu, study, series.modality)
+            per_slice[location] = _ds(s.position[2])
+        arr = np.ascontiguousarray(_stored(s.hu, study, series.modality))
         if plugin is None:
-            ds.PixelData = arr.tobytes()
-            ds["PixelData"].VR = "OW"
+            pixels = arr.tobytes()
         else:
-            ds.compress(study.syntax, arr=arr, encoding_plugin=plugin)
+            pixels = _ENCODERS[study.syntax].encode(arr, encoding_plugin=plugin, **pixel_kw)
         s.path.parent.mkdir(parents=True, exist_ok=True)
-        ds.save_as(s.path, enforce_file_format=True)
-        total += s.path.stat().st_size
+        data = encoder.file_bytes(per_slice, pixels)
+        s.path.write_bytes(data)
+        total += len(data)
     return total
