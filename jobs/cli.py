@@ -19,7 +19,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules under jobs.commands, in the order `lungscreen --help` lists them.
 COMMANDS: tuple[str, ...] = (
-    "demo", "synth", "scan", "campaign", "status", "report", "recall", "triton", "bench")
+    "demo", "synth", "scan", "campaign", "status", "report", "recall", "triton", "model", "bench")
 
 log = logging.getLogger("lungscreen")
 

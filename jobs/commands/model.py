@@ -1,0 +1,110 @@
+"""`lungscreen model train|evaluate|export`: the reference nodule model's life cycle."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from jobs.errors import BadInput
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("model", help="train, evaluate or export the reference model")
+    sub = p.add_subparsers(dest="model_command", metavar="ACTION", required=True)
+
+    t = sub.add_parser("train", help="train the candidate classifier on synthetic phantoms "
+                       "(CPU, minutes)")
+    t.add_argument("--out", type=Path, default=None,
+                   help="weights folder (default: models/weights/ in the package)")
+    t.add_argument("--phantoms", type=int, default=None, help="phantoms to mine (default 36)")
+    t.add_argument("--epochs", type=int, default=None, help="epochs (default 8)")
+    t.add_argument("--seed", type=int, default=None, help="training seed (default 7)")
+    t.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="FROC / CPM, diameter error and Lung-RADS agreement "
+                       "of the CNN detector and the LoG baseline")
+    e.add_argument("cohort", nargs="?", type=Path, default=None,
+                   help="a synthetic DICOM cohort folder (dicom/ + ground_truth.jsonl)")
+    e.add_argument("--phantoms", type=int, default=None,
+                   help="instead of COHORT: evaluate N in-memory phantoms")
+    e.add_argument("--seed", type=int, default=1, help="first phantom seed (default 1)")
+    e.add_argument("--profile", default="small", help="phantom profile (default small)")
+    e.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
+    e.add_argument("--device", default=None, help="torch device (default: cuda if present)")
+    e.add_argument("--out", type=Path, default=None, help="write the JSON report here")
+    e.set_defaults(func=_evaluate)
+
+    x = sub.add_parser("export", help="export the network to TorchScript and ONNX, checked "
+                       "against eager torch")
+    x.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
+    x.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: beside the weights)")
+    x.set_defaults(func=_export)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from models.detector import DEFAULT_WEIGHTS
+    from models.train import TrainConfig, train
+
+    over = {k: v for k, v in (("n_phantoms", args.phantoms), ("epochs", args.epochs),
+                              ("seed", args.seed), ("threads", args.threads)) if v is not None}
+    cfg = dataclasses.replace(TrainConfig(), **over)
+    if cfg.n_phantoms <= cfg.val_phantoms or cfg.epochs < 1:
+        raise BadInput(f"--phantoms ({cfg.n_phantoms}) must exceed the {cfg.val_phantoms} "
+                       "validation phantoms and --epochs must be at least 1")
+    logging.getLogger("models").setLevel(logging.INFO)
+    record = train(cfg, args.out or DEFAULT_WEIGHTS.parent)
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from models.cohort import CohortSkips, cohort_cases, phantom_cases
+    from models.detector import load_detector
+    from models.report import check_seeds, format_table
+
+    if (args.cohort is None) == (args.phantoms is None):
+        raise BadInput("give either COHORT or --phantoms N (not both)")
+    if args.phantoms is not None and args.phantoms < 1:
+        raise BadInput(f"--phantoms must be at least 1, got {args.phantoms}")
+    detector = load_detector(args.weights, args.device)
+    skips = CohortSkips()
+    if args.cohort is not None:
+        if not args.cohort.is_dir():
+            raise BadInput(f"cohort folder {args.cohort} does not exist")
+        cases = cohort_cases(args.cohort, skips)
+    else:
+        check_seeds(detector, range(args.seed, args.seed + args.phantoms))
+        cases = phantom_cases(args.phantoms, args.seed, args.profile)
+    from models.evaluate import evaluate
+
+    logging.getLogger("models").setLevel(logging.INFO)
+    report = evaluate(cases, detector)
+    report["skipped"] = skips.counts
+    report["source"] = (f"cohort {args.cohort.name}" if args.cohort is not None else
+                        f"phantoms {args.seed}..{args.seed + args.phantoms - 1} ({args.profile})")
+    print("\n".join(format_table(report)))
+    if args.out is not None:
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from models.detector import DEFAULT_WEIGHTS, load_detector
+    from models.export import export_network
+
+    detector = load_detector(args.weights, "cpu")
+    out = args.out or (args.weights or DEFAULT_WEIGHTS).parent
+    r = export_network(detector.net, out)
+    print(f"TorchScript {r.torchscript} (max |diff| vs eager {r.torchscript_max_abs_diff:.2e})")
+    print(f"ONNX        {r.onnx} (max |diff| vs eager {r.onnx_max_abs_diff:.2e})")
+    return 0

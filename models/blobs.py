@@ -1,0 +1,223 @@
+"""Candidate finding: multi-scale Laplacian-of-Gaussian blobs with Hessian blobness, in torch.
+
+Large scales run on an average-pooled pyramid level (2x, 4x) so every scale costs about the
+same. A sphere of radius r peaks at sigma = r / sqrt(3); the scales cover 3-30 mm diameters.
+Blobness is -l3/|l1| of the Hessian eigenvalues l1 <= l2 <= l3 at the blob's scale: about 1
+for a bright sphere, about 0 for a bright tube (a vessel), so it separates the two.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from models.morphology import dilate
+
+__all__ = ["DEFAULT_PASSES", "BlobConfig", "Blobs", "find_blobs", "find_candidates",
+           "gaussian_smooth"]
+
+
+@dataclass(frozen=True)
+class BlobConfig:
+    """Candidate-finder settings (mm and HU)."""
+
+    min_diameter_mm: float = 3.0
+    max_diameter_mm: float = 30.0
+    n_scales: int = 7
+    min_response: float = 30.0  # scale-normalised LoG, HU
+    min_blobness: float = 0.0
+    max_candidates: int = 200
+    clip_hu: tuple[float, float] = (-1000.0, 200.0)
+    blobness_weight: float = 1.0  # rank by response * (1 - w + w * blobness)
+    min_level: int = 0  # coarsest pyramid level used for every scale (0: iso grid)
+
+    def sigmas_mm(self) -> list[float]:
+        lo = self.min_diameter_mm / 2 / math.sqrt(3)
+        hi = self.max_diameter_mm / 2 / math.sqrt(3)
+        n = self.n_scales
+        return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+
+
+@dataclass(frozen=True)
+class Blobs:
+    """Candidates on the iso grid, strongest first."""
+
+    centres: torch.Tensor  # float [N, 3] (z, y, x) iso voxels
+    radius_mm: torch.Tensor  # float [N], sigma * sqrt(3)
+    response: torch.Tensor  # float [N], scale-normalised LoG (HU)
+    blobness: torch.Tensor  # float [N] in [0, 1]
+
+    def __len__(self) -> int:
+        return int(self.centres.shape[0])
+
+
+def _kernel(sigma: float, device: torch.device) -> torch.Tensor:
+    r = max(1, math.ceil(3.0 * sigma))
+    x = torch.arange(-r, r + 1, dtype=torch.float32, device=device)
+    k = torch.exp(-(x**2) / (2 * sigma**2))
+    return k / k.sum()
+
+
+def _pad_edges(x: torch.Tensor, axis: int, r: int) -> torch.Tensor:
+    n = x.shape[axis]
+    size = [r if a == axis else x.shape[a] for a in range(3)]
+    return torch.cat([x.narrow(axis, 0, 1).expand(*size), x,
+                      x.narrow(axis, n - 1, 1).expand(*size)], axis)
+
+
+def gaussian_smooth(x: torch.Tensor, sigma_vox: float) -> torch.Tensor:
+    """Separable Gaussian blur of a [D, H, W] tensor (replicate borders).
+
+    Written as a sum of shifted copies: for single-channel volumes this is several times
+    faster than conv3d with 1-D kernels on the CPU, and as fast on the GPU.
+    """
+    k = [float(v) for v in _kernel(sigma_vox, x.device)]
+    r = (len(k) - 1) // 2
+    for axis in range(3):
+        n = x.shape[axis]
+        xp = _pad_edges(x, axis, r)
+        y = xp.narrow(axis, 0, n) * k[0]
+        for i in range(1, len(k)):
+            y.add_(xp.narrow(axis, i, n), alpha=k[i])
+        x = y
+    return x
+
+
+def _laplacian(g: torch.Tensor) -> torch.Tensor:
+    lap = torch.zeros_like(g)
+    for axis in range(3):
+        n = g.shape[axis]
+        if n < 3:
+            continue
+        mid = lap.narrow(axis, 1, n - 2)
+        mid.add_(g.narrow(axis, 0, n - 2)).add_(g.narrow(axis, 2, n - 2))
+        mid.sub_(g.narrow(axis, 1, n - 2), alpha=2.0)
+    return lap
+
+
+def _local_maxima(resp: torch.Tensor, hit: torch.Tensor) -> torch.Tensor:
+    """Indices [K, 3] of `hit` voxels not exceeded by any of their 26 neighbours."""
+    return (hit & (resp >= dilate(resp, 1))).nonzero()
+
+
+def _hessian_blobness(g: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    d, h, w = g.shape
+    z, y, x = idx[:, 0], idx[:, 1], idx[:, 2]
+
+    def at(dz: int, dy: int, dx: int) -> torch.Tensor:
+        return g[(z + dz).clamp(0, d - 1), (y + dy).clamp(0, h - 1), (x + dx).clamp(0, w - 1)]
+
+    c = at(0, 0, 0)
+    hzz = at(1, 0, 0) - 2 * c + at(-1, 0, 0)
+    hyy = at(0, 1, 0) - 2 * c + at(0, -1, 0)
+    hxx = at(0, 0, 1) - 2 * c + at(0, 0, -1)
+    hzy = (at(1, 1, 0) - at(1, -1, 0) - at(-1, 1, 0) + at(-1, -1, 0)) / 4
+    hzx = (at(1, 0, 1) - at(1, 0, -1) - at(-1, 0, 1) + at(-1, 0, -1)) / 4
+    hyx = (at(0, 1, 1) - at(0, 1, -1) - at(0, -1, 1) + at(0, -1, -1)) / 4
+    hess = torch.stack([
+        torch.stack([hzz, hzy, hzx], -1),
+        torch.stack([hzy, hyy, hyx], -1),
+        torch.stack([hzx, hyx, hxx], -1),
+    ], -2)
+    ev = torch.linalg.eigvalsh(hess)  # ascending
+    l1, l3 = ev[:, 0], ev[:, 2]
+    blobness: torch.Tensor = (-l3 / l1.abs().clamp_min(1e-6)).clamp(0.0, 1.0) * (l1 < 0)
+    return blobness
+
+
+def _nms(centres: torch.Tensor, radius: torch.Tensor, order: torch.Tensor) -> torch.Tensor:
+    """Greedy suppression of a blob inside a stronger blob of similar scale (within 2x)."""
+    keep: list[int] = []
+    alive = torch.ones(order.numel(), dtype=torch.bool, device=centres.device)
+    c = centres[order]
+    r = radius[order]
+    for i in range(order.numel()):
+        if not bool(alive[i]):
+            continue
+        keep.append(i)
+        dist = (c - c[i]).norm(dim=1)
+        big = torch.maximum(r, r[i])
+        similar = torch.minimum(r, r[i]) >= 0.5 * big
+        alive &= (dist >= big * 0.8) | ~similar
+    return order[torch.tensor(keep, dtype=torch.long, device=centres.device)]
+
+
+def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
+               cfg: BlobConfig = BlobConfig()) -> Blobs:
+    """Bright blobs of the configured sizes whose centre lies in `mask` (both on the iso grid)."""
+    nz = mask.nonzero()
+    if nz.shape[0] == 0:
+        z0 = torch.zeros(0, device=iso.device)
+        return Blobs(torch.zeros(0, 3, device=iso.device), z0, z0, z0)
+    margin = 4
+    lo = (nz.min(0).values - margin).clamp_min(0)
+    hi = nz.max(0).values + margin + 1
+    box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
+    v = iso[box].clamp(*cfg.clip_hu)
+    levels = [v]
+    masks = [mask[box].to(torch.float32)]
+    out_c, out_r, out_s, out_b = [], [], [], []
+    for sigma_mm in cfg.sigmas_mm():
+        sigma0 = sigma_mm / iso_mm
+        lvl = max(cfg.min_level, math.floor(math.log2(max(sigma0 / 1.5, 1.0))))
+        while len(levels) <= lvl:
+            levels.append(F.avg_pool3d(levels[-1][None, None], 2, ceil_mode=True)[0, 0])
+            masks.append(F.max_pool3d(masks[-1][None, None], 2, ceil_mode=True)[0, 0])
+        f = 2**lvl
+        s = sigma0 / f
+        pool_var = (f * f - 1) / 12.0 / (f * f)
+        g = gaussian_smooth(levels[lvl], math.sqrt(max(s * s - pool_var, 0.25)))
+        resp = _laplacian(g).mul_(-(s * s))
+        idx = _local_maxima(resp, (resp > cfg.min_response) & (masks[lvl] > 0.5))
+        if idx.shape[0] == 0:
+            continue
+        vals = resp[idx[:, 0], idx[:, 1], idx[:, 2]]
+        if vals.numel() > cfg.max_candidates * 2:
+            vals, top = vals.topk(cfg.max_candidates * 2)
+            idx = idx[top]
+        out_b.append(_hessian_blobness(g, idx))
+        out_c.append(idx.to(torch.float32) * f + (f - 1) / 2.0 + lo.to(torch.float32))
+        out_r.append(torch.full_like(vals, sigma_mm * math.sqrt(3)))
+        out_s.append(vals)
+    dev = iso.device
+    if not out_c:
+        z = torch.zeros(0, device=dev)
+        return Blobs(torch.zeros(0, 3, device=dev), z, z, z)
+    c, r, s_, b = (torch.cat(out_c), torch.cat(out_r), torch.cat(out_s), torch.cat(out_b))
+    ok = b >= cfg.min_blobness
+    c, r, s_, b = c[ok], r[ok], s_[ok], b[ok]
+    w = cfg.blobness_weight
+    keep = _nms(c * iso_mm, r, (s_ * (1 - w + w * b)).argsort(descending=True))
+    keep = keep[: cfg.max_candidates]
+    return Blobs(centres=c[keep], radius_mm=r[keep], response=s_[keep], blobness=b[keep])
+
+
+# Solid structures at full contrast, then a ground-glass window in which vessels and solid
+# tissue saturate at -450 HU, so faint ground-glass nodules are not outranked by vessels.
+DEFAULT_PASSES = (
+    BlobConfig(max_candidates=200, blobness_weight=0.7, min_response=120.0),
+    BlobConfig(min_diameter_mm=5.0, n_scales=6, clip_hu=(-1000.0, -450.0), min_response=60.0,
+               max_candidates=120, blobness_weight=0.7, min_level=1),
+)
+
+
+def find_candidates(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
+                    passes: tuple[BlobConfig, ...] = DEFAULT_PASSES,
+                    dedupe_mm: float = 2.0) -> Blobs:
+    """The blobs of every pass, in pass order, without near-duplicates of earlier ones."""
+    found = [find_blobs(iso, mask, iso_mm, cfg) for cfg in passes]
+    c = torch.cat([f.centres for f in found])
+    keep = torch.ones(c.shape[0], dtype=torch.bool, device=c.device)
+    if c.shape[0] > 1:
+        dist = torch.cdist(c * iso_mm, c * iso_mm)
+        dup = (dist < dedupe_mm).triu(diagonal=1).any(dim=0)
+        keep &= ~dup
+    return Blobs(
+        centres=c[keep],
+        radius_mm=torch.cat([f.radius_mm for f in found])[keep],
+        response=torch.cat([f.response for f in found])[keep],
+        blobness=torch.cat([f.blobness for f in found])[keep],
+    )

@@ -1,0 +1,107 @@
+"""Evaluation cases: in-memory phantoms, or a synthetic DICOM cohort read through ingest.
+
+A cohort folder holds `dicom/...` and `ground_truth.jsonl` (written by `lungscreen synth`
+or by any program that writes the same truth format). Volumes are read the way a campaign
+reads them: discovery, series selection, volume loading (jobs.discovery / selection /
+volume). Studies the truth marks as not selectable, or whose selected series is not the
+truth's primary series, are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from jobs.errors import BadInput
+from models.contract import NoduleType
+from models.lungrads import Category
+from models.mining import TruthNodule
+
+__all__ = ["Case", "CohortSkips", "cohort_cases", "phantom_cases"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One study to evaluate: its volume and its truth (no identifiers)."""
+
+    name: str
+    hu: npt.NDArray[np.int16]
+    spacing: tuple[float, float, float]
+    truth: tuple[TruthNodule, ...]
+    category: Category
+    phantom_seed: int | None = None
+
+
+@dataclass
+class CohortSkips:
+    """Studies of a cohort that were not evaluated, by why."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, why: str) -> None:
+        self.counts[why] = self.counts.get(why, 0) + 1
+
+
+def phantom_cases(n: int, seed: int, profile: str = "small") -> Iterator[Case]:
+    """Phantoms `seed .. seed + n - 1` rendered in memory."""
+    from jobs.synth.phantom import make_phantom, study_category
+
+    for s in range(seed, seed + n):
+        ph = make_phantom(s, profile)
+        truth = tuple(TruthNodule(n_.z, n_.y, n_.x, n_.diameter_mm, n_.type)
+                      for n_ in ph.nodules)
+        yield Case(f"phantom-{s}", ph.hu, ph.spacing, truth, study_category(ph), s)
+
+
+def _truth_nodules(rec: dict[str, object]) -> tuple[TruthNodule, ...]:
+    out = []
+    for n in rec.get("nodules", []):  # type: ignore[attr-defined]
+        kind = NoduleType[str(n["type"]).upper()]
+        out.append(TruthNodule(float(n["z"]), float(n["y"]), float(n["x"]),
+                               float(n["diameter_mm"]), kind))
+    return tuple(out)
+
+
+def cohort_cases(folder: Path, skips: CohortSkips | None = None) -> Iterator[Case]:
+    """The evaluable studies of a cohort folder, loaded through the ingest path."""
+    from jobs.discovery import discover
+    from jobs.selection import Selected, select_series
+    from jobs.sources.folder import FolderSource
+    from jobs.volume import load_volume
+
+    truth_path = folder / "ground_truth.jsonl"
+    if not truth_path.is_file():
+        raise BadInput(f"{truth_path} not found; COHORT must be a folder written by "
+                       "`lungscreen synth` (dicom/ plus ground_truth.jsonl)")
+    records = [json.loads(line) for line in truth_path.read_text().splitlines() if line.strip()]
+    by_study = {str(r["study_uid"]): r for r in records}
+    skips = skips if skips is not None else CohortSkips()
+    root = folder / "dicom" if (folder / "dicom").is_dir() else folder
+    for k, study in enumerate(discover([FolderSource(root)])):
+        rec = by_study.get(study.study_uid)
+        if rec is None:
+            skips.add("no_truth")
+            continue
+        if not rec.get("expected", {}).get("selected", True):
+            skips.add("not_selectable")
+            continue
+        sel = select_series(study)
+        if not isinstance(sel, Selected):
+            skips.add("quarantined")
+            continue
+        if sel.series.series_uid != rec.get("primary_series_uid"):
+            skips.add("other_series_selected")
+            continue
+        vol = load_volume(sel.series.source, sel)
+        if list(vol.hu.shape) != list(rec.get("shape", vol.hu.shape)):
+            skips.add("shape_differs_from_truth")
+            continue
+        seed = rec.get("phantom_seed")
+        yield Case(f"study-{rec.get('index', k)}", vol.hu, vol.spacing, _truth_nodules(rec),
+                   Category.parse(str(rec["lung_rads"])),
+                   int(seed) if seed is not None else None)

@@ -1,0 +1,95 @@
+"""The reference nodule detector: candidates, then a 3D CNN, then measurement (contract v1).
+
+    detector = load_detector()                       # weights shipped in models/weights/
+    rows = detector.detect(volume_int16, (z, y, x))  # float32 [N, 7], input voxel coordinates
+    detector.stage_timings                           # seconds per stage of the last call
+
+Bad input raises `jobs.errors.BadInput`; a volume whose lungs are not (fully) covered raises
+`models.inputs.LungsNotCovered` (a BadInput; Lung-RADS category 0 applies).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from jobs.errors import PermanentError
+from models.network import NoduleNet
+from models.patches import extract_patches
+from models.pipeline import Candidates, Pipeline, PipelineConfig, pick_device
+
+__all__ = ["DEFAULT_WEIGHTS", "NoduleDetector", "load_detector", "score_candidates"]
+
+DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "nodule_net.pt"
+BATCH = 64
+
+
+@torch.no_grad()
+def score_candidates(net: NoduleNet, cand: Candidates, batch: int = BATCH
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probability [N], type [N]) of every candidate, patches batched through `net`."""
+    dev = cand.iso.device
+    n = len(cand.blobs)
+    if n == 0:
+        return torch.zeros(0, device=dev), torch.zeros(0, dtype=torch.long, device=dev)
+    outs = []
+    for s in range(0, n, batch):
+        x = extract_patches(cand.iso, cand.blobs.centres[s : s + batch], cand.grid.iso_spacing)
+        outs.append(net(x))
+    out = torch.cat(outs)
+    return torch.sigmoid(out[:, 0]), out[:, 1:].argmax(dim=1)
+
+
+class NoduleDetector:
+    """Finds lung nodules in an int16 HU volume; see the module docstring."""
+
+    def __init__(self, net: NoduleNet, version: str, device: torch.device,
+                 config: PipelineConfig | None = None, type_from_network: bool = False) -> None:
+        self.net = net.to(device).eval()
+        self.version = version
+        self.device = device
+        self.pipeline = Pipeline(config or PipelineConfig(), device)
+        self.type_from_network = type_from_network
+
+    @property
+    def stage_timings(self) -> dict[str, float]:
+        """Seconds per stage (resample, mask, candidates, network, measure) of the last call."""
+        return dict(self.pipeline.timings)
+
+    def detect(self, volume: npt.NDArray[np.int16], spacing: tuple[float, float, float],
+               threshold: float | None = None) -> npt.NDArray[np.float32]:
+        """Contract v1 rows [N, 7] (z, y, x in `volume`'s voxels, ..., probability).
+
+        `threshold` overrides the configured minimum probability (evaluation uses a low one).
+        """
+        cand = self.pipeline.prepare(volume, spacing)
+        prob, types = score_candidates(self.net, cand)
+        self.pipeline.mark_network_done()
+        return self.pipeline.finish(cand, prob, types if self.type_from_network else None,
+                                    threshold)
+
+
+def load_detector(weights: Path | None = None, device: str | None = None,
+                  config: PipelineConfig | None = None) -> NoduleDetector:
+    """The detector with `weights` (default: the shipped ones) on `device` (default: CUDA if
+    present, else CPU). Raises PermanentError when the weights are missing or unreadable."""
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    dev = pick_device(device)
+    try:
+        blob = path.read_bytes()
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = NoduleNet()
+        net.load_state_dict(state)
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise PermanentError(f"cannot load detector weights {path}: {exc}; run `lungscreen "
+                             "model train` or pass the path of a trained weights file") from exc
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    version = f"{meta.get('version', '0')}+{hashlib.sha256(blob).hexdigest()[:8]}"
+    return NoduleDetector(net, version, dev, config,
+                          type_from_network=bool(meta.get("type_from_network", False)))

@@ -1,0 +1,98 @@
+"""Hand-built chest volumes for the detector's tests (independent of the synth generator).
+
+A body ellipse of soft tissue in air, two ellipsoidal lungs at -850 HU, optional spheres
+(nodules) and straight tubes (vessels), a little blur and noise; int16 HU, foot to head.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["Chest", "Sphere", "Tube", "lung_block", "make_chest"]
+
+
+@dataclass(frozen=True)
+class Sphere:
+    centre_mm: tuple[float, float, float]  # (z, y, x) mm from the volume origin
+    diameter_mm: float
+    hu: float = 40.0
+    core_diameter_mm: float = 0.0  # > 0: a solid core of this size (part-solid)
+    core_hu: float = 40.0
+
+
+@dataclass(frozen=True)
+class Tube:
+    start_mm: tuple[float, float, float]
+    end_mm: tuple[float, float, float]
+    diameter_mm: float
+    hu: float = 40.0
+
+
+@dataclass(frozen=True)
+class Chest:
+    shape: tuple[int, int, int] = (72, 128, 128)
+    spacing: tuple[float, float, float] = (2.5, 2.5, 2.5)
+    spheres: tuple[Sphere, ...] = ()
+    tubes: tuple[Tube, ...] = ()
+    noise_hu: float = 15.0
+    lungs: bool = True
+    seed: int = 0
+
+
+def _mm_grid(c: Chest) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    d, h, w = c.shape
+    sz, sy, sx = c.spacing
+    return np.meshgrid(np.arange(d) * sz, np.arange(h) * sy, np.arange(w) * sx, indexing="ij")
+
+
+def make_chest(c: Chest, background: float | None = None) -> np.ndarray:
+    """The int16 HU volume described by `c` (`background`: a uniform block instead)."""
+    z, y, x = _mm_grid(c)
+    d, h, w = c.shape
+    cz, cy, cx = (d - 1) * c.spacing[0] / 2, (h - 1) * c.spacing[1] / 2, (w - 1) * c.spacing[2] / 2
+    hu = np.full(c.shape, -1000.0 if background is None else background)
+    if background is None:
+        body = (((y - cy) / (0.42 * h * c.spacing[1])) ** 2
+                + ((x - cx) / (0.47 * w * c.spacing[2])) ** 2)
+        hu[body <= 1] = 40.0
+    if c.lungs:
+        for side in (-1, 1):
+            lx = cx + side * 0.2 * w * c.spacing[2]
+            lung = (((z - cz) / (0.42 * d * c.spacing[0])) ** 2
+                    + ((y - cy) / (0.3 * h * c.spacing[1])) ** 2
+                    + ((x - lx) / (0.16 * w * c.spacing[2])) ** 2)
+            hu[lung <= 1] = -850.0
+    edge = float(np.cbrt(np.prod(c.spacing)))
+
+    def paint(dist: np.ndarray, radius: float, value: float) -> None:
+        # partial volume: the share of a voxel inside the surface, linear across one voxel
+        f = np.clip(0.5 - (dist - radius) / edge, 0.0, 1.0)
+        hu[...] = hu + f * (value - hu)
+
+    for t in c.tubes:
+        a, b = np.asarray(t.start_mm), np.asarray(t.end_mm)
+        ab = b - a
+        pts = np.stack([z, y, x], -1)
+        s = np.clip(((pts - a) @ ab) / float(ab @ ab), 0, 1)
+        paint(np.linalg.norm(pts - (a + s[..., None] * ab), axis=-1), t.diameter_mm / 2, t.hu)
+    for s in c.spheres:
+        r = np.sqrt((z - s.centre_mm[0]) ** 2 + (y - s.centre_mm[1]) ** 2
+                    + (x - s.centre_mm[2]) ** 2)
+        paint(r, s.diameter_mm / 2, s.hu)
+        if s.core_diameter_mm > 0:
+            paint(r, s.core_diameter_mm / 2, s.core_hu)
+    hu = ndimage.gaussian_filter(hu, 0.4)
+    hu += np.random.default_rng(c.seed).normal(0.0, c.noise_hu, c.shape)
+    return np.clip(np.round(hu), -1024, 3000).astype(np.int16)
+
+
+def lung_block(shape: tuple[int, int, int], spacing: tuple[float, float, float],
+               spheres: tuple[Sphere, ...] = (), tubes: tuple[Tube, ...] = (),
+               noise_hu: float = 15.0, seed: int = 0) -> np.ndarray:
+    """A block of lung parenchyma (no body, no air) with spheres and tubes; int16 HU."""
+    c = Chest(shape=shape, spacing=spacing, spheres=spheres, tubes=tubes, noise_hu=noise_hu,
+              lungs=False, seed=seed)
+    return make_chest(c, background=-850.0)

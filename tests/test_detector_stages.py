@@ -1,0 +1,106 @@
+"""The detector's classical stages on hand-built volumes: lung mask, candidates, measurement."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from models.blobs import find_candidates
+from models.contract import NoduleType
+from models.lungmask import lung_mask
+from models.measure import measure_nodule
+from models.resample import plan_grid, resample
+from tests.model_volumes import Chest, Sphere, Tube, lung_block, make_chest
+
+SP = (1.0, 0.8, 0.8)
+
+
+def test_resample_maps_points_back_exactly():
+    grid = plan_grid((40, 100, 90), (2.5, 0.7, 0.7), 1.0, lo=(5, 10, 0), hi=(35, 90, 90))
+    assert all(abs(s - 1.0) < 0.05 for s in grid.iso_spacing)
+    vol = torch.zeros(40, 100, 90)
+    vol[20, 50, 45] = 1000.0
+    iso = resample(vol, grid)
+    peak = np.unravel_index(int(iso.argmax()), iso.shape)
+    back = grid.to_input(np.asarray([peak], dtype=np.float64))[0]
+    assert np.allclose(back, (20, 50, 45), atol=0.8)
+    assert np.allclose(grid.to_iso(grid.to_input(np.asarray([[3.0, 4.0, 5.0]]))), [[3, 4, 5]])
+
+
+def test_lung_mask_keeps_lungs_and_pleural_nodule_drops_outside_air():
+    c = Chest(spheres=(Sphere((90.0, 160.0, 96.0), 9.0),))  # on the left lung's lateral wall
+    vol = torch.from_numpy(make_chest(c)).float()
+    lm = lung_mask(vol, c.spacing)
+    m = lm.mask.numpy()
+    d, h, w = m.shape
+    assert 2000 < lm.volume_ml < 4000
+    assert not m[:, 0, 0].any() and not m[d // 2, 2, w // 2]  # outside air
+    assert m[d // 2, h // 2, int(w * 0.3)] and m[d // 2, h // 2, int(w * 0.7)]  # both lungs
+    assert not m[d // 2, int(h * 0.85), w // 2]  # the body behind the lungs
+    assert m[36, 64, 38]  # the juxtapleural nodule (centre in voxels)
+    assert lm.end_fraction < 0.2
+
+
+def test_candidates_find_spheres_of_3_to_20_mm_and_rank_them_above_a_vessel():
+    spheres = (Sphere((30, 30, 30), 4.0), Sphere((30, 30, 70), 8.0), Sphere((30, 75, 50), 16.0),
+               Sphere((70, 40, 40), 12.0, hu=-620.0))
+    tube = Tube((0.0, 60.0, 0.0), (95.0, 60.0, 95.0), 3.0)  # crosses the block, no ends inside
+    vol = torch.from_numpy(lung_block((96, 120, 120), (1.0, 1.0, 1.0), spheres, (tube,))).float()
+    blobs = find_candidates(vol, torch.ones_like(vol, dtype=torch.bool), 1.0)
+    c = blobs.centres.numpy()
+    ranks = []
+    for s in spheres:
+        d = np.linalg.norm(c - np.asarray(s.centre_mm), axis=1)
+        hits = np.flatnonzero(d <= max(s.diameter_mm / 2, 2.0))
+        assert hits.size, f"no candidate on the {s.diameter_mm} mm sphere"
+        ranks.append(int(hits[0]))
+        r = float(blobs.radius_mm[hits[0]])
+        assert s.diameter_mm / 2 / 2.2 <= r <= s.diameter_mm / 2 * 2.2
+    # distance of every candidate to the vessel's axis
+    a, b = np.asarray(tube.start_mm), np.asarray(tube.end_mm)
+    u = (b - a) / np.linalg.norm(b - a)
+    off = (c - a) - ((c - a) @ u)[:, None] * u
+    on_tube = np.flatnonzero(np.linalg.norm(off, axis=1) < 2.5)
+    assert all(float(blobs.blobness[i]) < 0.5 for i in on_tube)
+    solid_ranks = ranks[:3]
+    assert all(i > max(solid_ranks) for i in on_tube if i < 200)
+
+
+@pytest.mark.parametrize("diameter", [5.0, 8.0, 12.0, 20.0])
+def test_measurement_of_solid_spheres_is_within_a_millimetre(diameter: float):
+    n = int(diameter * 2 + 16)
+    centre = (n / 2, n / 2 * 0.8, n / 2 * 0.8)
+    vol = lung_block((n, n, n), SP, (Sphere(centre, diameter),), seed=3)
+    vox = (centre[0] / SP[0], centre[1] / SP[1], centre[2] / SP[2])
+    # a deliberately rough radius guess, as a candidate's scale would give
+    m = measure_nodule(torch.from_numpy(vol).float(), SP, vox, diameter / 2 * 0.75)
+    assert m.type is NoduleType.SOLID
+    assert abs(m.diameter_mm - diameter) <= 1.0
+    assert m.solid_diameter_mm == m.diameter_mm
+    assert math.dist(m.centre, vox) < 1.0
+
+
+def test_measurement_types_part_solid_and_ground_glass():
+    n = 40
+    centre = (20.0, 16.0, 16.0)
+    vox = (20.0, 20.0, 20.0)
+    ps = lung_block((n, n, n), SP, (Sphere(centre, 16.0, hu=-600.0, core_diameter_mm=7.0),))
+    m = measure_nodule(torch.from_numpy(ps).float(), SP, vox, 5.0)
+    assert m.type is NoduleType.PART_SOLID
+    assert abs(m.diameter_mm - 16.0) <= 1.5 and abs(m.solid_diameter_mm - 7.0) <= 1.5
+    gg = lung_block((n, n, n), SP, (Sphere(centre, 14.0, hu=-630.0),))
+    m = measure_nodule(torch.from_numpy(gg).float(), SP, vox, 5.0)
+    assert m.type is NoduleType.GROUND_GLASS
+    assert abs(m.diameter_mm - 14.0) <= 1.5 and m.solid_diameter_mm == 0.0
+
+
+def test_measurement_is_not_dragged_along_an_attached_vessel():
+    n = 48
+    sphere = Sphere((24.0, 19.2, 19.2), 10.0)
+    vessel = Tube((24.0, 19.2, 19.2), (24.0, 19.2, 40.0), 3.0)
+    vol = lung_block((n, n, n), SP, (sphere,), (vessel,))
+    m = measure_nodule(torch.from_numpy(vol).float(), SP, (24.0, 24.0, 24.0), 4.0)
+    assert abs(m.diameter_mm - 10.0) <= 1.5
