@@ -157,3 +157,20 @@ def test_random_byte_mutations_never_crash(seed):
                     mutated[pos] = rng.randrange(256)
             result = read_header_bytes(bytes(mutated), "x")
             assert isinstance(result, SliceHeader | FileRejection)
+
+
+def test_a_header_that_takes_too_long_is_a_timeout(tmp_path):
+    # 100k tiny private elements before Pixel Data: valid DICOM, slow to walk (seconds)
+    ds = ct_slice(study_uid=generate_uid(), series_uid=generate_uid(), z=0.0)
+    path = tmp_path / "slow.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    data = path.read_bytes()
+    pixel = data.rfind(b"\xe0\x7f\x10\x00")
+    group9 = b"".join(
+        b"\x09\x00" + (0x1000 + i % 0xEF00).to_bytes(2, "little") + b"LO\x00\x00"
+        for i in range(100_000)
+    )
+    path.write_bytes(data[:pixel] + group9 + data[pixel:])
+    result = read_header(path, "slow.dcm", cpu_seconds=0.02)
+    assert isinstance(result, FileRejection) and result.reason is FileReason.TIMEOUT
+    assert "CPU" in result.detail

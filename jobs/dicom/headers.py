@@ -29,6 +29,7 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import _read_file_meta_info, read_partial, read_preamble
 from pydicom.tag import BaseTag, Tag
 
+from jobs.dicom.deadline import ParseTimeout, cpu_deadline
 from jobs.reasons import FileReason
 
 __all__ = [
@@ -44,6 +45,8 @@ __all__ = [
 # up to MAX_HEADER_BYTES. Pixel data after the header is never read.
 PREFIX_BYTES = 1 << 20
 MAX_HEADER_BYTES = 64 << 20
+# CPU time one file's header may take (a CT header parses in well under 10 ms).
+CPU_SECONDS = 2.0
 # A deflated dataset may expand to at most this many bytes (guards against zip bombs).
 MAX_INFLATED_BYTES = 256 << 20
 
@@ -155,9 +158,13 @@ class FileRejection:
     series_uid: str | None = field(default=None, repr=False)
 
 
-def read_header(path: Path, locator: str) -> SliceHeader | FileRejection:
+def read_header(
+    path: Path, locator: str, *, cpu_seconds: float = CPU_SECONDS
+) -> SliceHeader | FileRejection:
     """Read the header of the file at `path`; never raises, never blocks on a special file
-    (opened non-blocking, without following a final symlink, and checked to be regular)."""
+    (opened non-blocking, without following a final symlink, and checked to be regular).
+    Parsing gets `cpu_seconds` of CPU time (in a main thread) before it is abandoned as
+    `FileReason.TIMEOUT`."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
         info = os.fstat(fd)
@@ -165,7 +172,7 @@ def read_header(path: Path, locator: str) -> SliceHeader | FileRejection:
             os.close(fd)
             return FileRejection(locator, FileReason.UNREADABLE_FILE, "not a regular file")
         size = info.st_size
-        with os.fdopen(fd, "rb") as fh:
+        with os.fdopen(fd, "rb") as fh, cpu_deadline(cpu_seconds):
             prefix = fh.read(PREFIX_BYTES)
             result = _parse(prefix, size, locator)
             if result is _NEED_MORE:
@@ -173,6 +180,10 @@ def read_header(path: Path, locator: str) -> SliceHeader | FileRejection:
                 result = _parse(fh.read(MAX_HEADER_BYTES), size, locator, final=True)
             if isinstance(result, _PixelCheck):
                 return result.finish(fh, size)
+    except ParseTimeout:
+        return FileRejection(
+            locator, FileReason.TIMEOUT, f"header not parsed within {cpu_seconds:g} s of CPU"
+        )
     except OSError as exc:
         return FileRejection(locator, FileReason.UNREADABLE_FILE, f"cannot read: {exc.strerror}")
     assert isinstance(result, SliceHeader | FileRejection)
