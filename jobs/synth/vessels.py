@@ -1,10 +1,10 @@
 """Branching, tapering pulmonary vessel trees and the airway tree, as tube segments.
 
-Trees grow generation by generation (vectorised over all growing tips): each segment is
-about `length_factor` radii long, tapers a little along its length and splits in two with
-Murray's law (r1^3 + r2^3 = r^3), the thinner child turning further. Tips that would leave
-the lung are turned back once, then stop. Growth stops below `r_min`, which `density`
-lowers (denser, finer trees).
+Vessels (`vessel_tree`) are supply trees that fill each lung (see its doc). Airways
+(`_grow`) grow generation by generation, vectorised over all growing tips: each segment
+is about `length_factor` radii long, tapers a little and splits in two with Murray's law
+(r1^3 + r2^3 = r^3), the thinner child turning further; tips that would leave the lung
+are turned back, then stop; growth stops below `r_min`.
 """
 
 from __future__ import annotations
@@ -42,22 +42,64 @@ def _in_lung(anat: Anatomy, p: F64) -> npt.NDArray[np.bool_]:
 def vessel_tree(anat: Anatomy, rng: np.random.Generator, density: float) -> Tubes:
     """Pulmonary arteries and veins of both lungs, in anatomy mm (z, y, x).
 
+    Each lung gets two interleaved trees (artery, vein) grown from its hilum to supply
+    points spread uniformly through the lung: points are taken nearest-first and each
+    joins the nearest vessel already there, so the trees fill the lung and cross each
+    other. Radii follow Murray's law from the number of points a branch supplies, so
+    vessels taper from the hilum (about 4 mm) to the periphery (about 0.6 mm).
     `density` around 1 is typical; 0 gives no vessels at all (for tests and curricula).
     """
-    starts, dirs, radii = [], [], []
-    for side in (-1, 1):
-        hz, hy, hx = anat.hilum(side)
-        for d in ((1.0, 0.0, 0.4), (0.6, 0.5, 0.6), (0.5, -0.6, 0.6), (0.0, 0.3, 1.0),
-                  (0.0, -0.5, 0.8), (-0.6, 0.5, 0.6), (-0.6, -0.5, 0.6), (-1.0, 0.2, 0.4)):
-            starts.append((hz + rng.normal(0, 8), hy + rng.normal(0, 6), hx))
-            dirs.append((d[0], d[1], d[2] * side))
-            radii.append(rng.uniform(3.5, 6.0))
-    if density <= 0.0:
-        return _grow(anat, rng, np.zeros((0, 3)), np.zeros((0, 3)), np.zeros(0), r_min=1.0,
-                     length_factor=1.0, spread=0.0)
-    r_min = 0.45 / float(np.clip(density, 0.3, 3.0))
-    return _grow(anat, rng, np.array(starts), _unit(np.array(dirs, dtype=np.float64)),
-                 np.array(radii), r_min=r_min, length_factor=7.0, spread=0.35)
+    parts: list[Tubes] = []
+    if density > 0.0:
+        for side in (-1, 1):
+            targets = _lung_points(anat, rng, side, int(550 * min(density, 3.0)))
+            hz, hy, hx = anat.hilum(side)
+            for k, (dz, dy) in enumerate(((8.0, -6.0), (-8.0, 8.0))):
+                root = np.array([hz + dz, hy + dy, hx])
+                parts.append(_supply_tree(rng, root, targets[k::2], r_leaf=0.55))
+    if not parts:
+        empty = np.zeros((0, 3))
+        return Tubes(empty, empty, np.zeros(0), np.zeros(0))
+    return Tubes(*(np.concatenate([getattr(t, f) for t in parts])
+                   for f in ("p0", "p1", "r0", "r1")))
+
+
+def _lung_points(anat: Anatomy, rng: np.random.Generator, side: int, n: int) -> F64:
+    """`n` points uniformly inside one lung (rejection sampling on its bounding box)."""
+    found: list[F64] = []
+    total = 0
+    a = anat.body_a
+    while total < n:
+        pts = np.stack([anat.lung_base + anat.lung_height * rng.uniform(0.0, 1.0, 4 * n),
+                        rng.uniform(-a, a, 4 * n), side * rng.uniform(0.0, a, 4 * n)], axis=1)
+        pts = pts[_in_lung(anat, pts)]
+        found.append(pts)
+        total += len(pts)
+    return np.concatenate(found)[:n]
+
+
+def _supply_tree(rng: np.random.Generator, root: F64, targets: F64, *, r_leaf: float) -> Tubes:
+    order = np.argsort(np.linalg.norm(targets - root, axis=1))
+    nodes = np.empty((len(targets) + 1, 3))
+    nodes[0] = root
+    parent = np.full(len(targets) + 1, -1, dtype=np.intp)
+    for n, t in enumerate(targets[order], start=1):
+        parent[n] = int(np.argmin(np.linalg.norm(nodes[:n] - t, axis=1)))
+        nodes[n] = t
+    flow = np.ones(len(nodes))
+    for n in range(len(nodes) - 1, 0, -1):  # parents come before children
+        flow[parent[n]] += flow[n]
+    radius = r_leaf * np.cbrt(flow)
+    child = np.arange(1, len(nodes))
+    a, b = nodes[parent[child]], nodes[child]
+    # a bend in the middle of each branch: vessels are not straight lines
+    mid = 0.5 * (a + b) + rng.normal(0.0, 1.0, (len(child), 3)) * (
+        0.08 * np.linalg.norm(b - a, axis=1, keepdims=True))
+    r_b = radius[child]
+    r_a = np.minimum(radius[parent[child]], r_b * 1.12)
+    r_m = 0.5 * (r_a + r_b)
+    return Tubes(np.concatenate([a, mid]), np.concatenate([mid, b]),
+                 np.concatenate([r_a, r_m]), np.concatenate([r_m, r_b]))
 
 
 def _grow(anat: Anatomy, rng: np.random.Generator, p: F64, d: F64, r: F64, *, r_min: float,
