@@ -275,3 +275,16 @@ def test_the_projects_selector_agrees_with_the_truth(defect_cohort: Cohort) -> N
     expected_rejects = {r["path"].removeprefix("dicom/"): r["reason"]
                         for t in defect_cohort.truth for r in t["rejected_files"]}
     assert rejected == expected_rejects
+
+
+def test_cli_writes_a_cohort_and_refuses_bad_input(tmp_path: Path, capsys) -> None:
+    from jobs.cli import main
+
+    code = main(["synth", "--out", str(tmp_path / "c"), "--studies", "2", "--regions", "1",
+                 "--seed", "4", "--profile", "tiny", "--workers", "1"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "wrote 2 studies" in out and "ground truth" in out
+    assert len((tmp_path / "c" / "ground_truth.jsonl").read_text().splitlines()) == 2
+    assert main(["synth", "--out", str(tmp_path / "d"), "--studies", "0"]) == 2
+    assert "--studies" in capsys.readouterr().err
