@@ -3,8 +3,10 @@ uncompressed and each compressed syntax an encoder is installed for.
 
 One series per syntax is written to a temporary folder (a chest-like phantom with CT noise,
 so compressors see realistic entropy), then each measurement is repeated `runs` times and
-the median reported. Files are in the page cache after writing: the figures are CPU cost
-(parse, decode, rescale), not disk speed. MB/s counts the int16 HU volume produced.
+the median reported. Rates are per CPU second of this (single-threaded) process, so they
+are per-core figures that other load on a shared machine does not skew much; files are in
+the page cache after writing, so this is parse/decode/rescale cost, not disk speed. MB/s
+counts the int16 HU volume produced.
 
     python -m jobs.ingest_bench [--slices 48] [--matrix 512] [--runs 5]
 """
@@ -70,15 +72,15 @@ def _measure(folder: Path, syntax: UID, slices: int, runs: int) -> BenchRow:
     header_rates, load_rates, slice_rates = [], [], []
     policy = Policy(min_slices=2, min_extent_mm=1.0)
     for _ in range(runs):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         n = sum(1 for _ in source.scan())
-        header_rates.append(n / (time.perf_counter() - t0))
+        header_rates.append(n / max(time.process_time() - t0, 1e-6))
         (study,) = list(discover([source]))
         selected = select_series(study, policy)
         assert isinstance(selected, Selected)
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         volume = load_volume(source, selected)
-        seconds = time.perf_counter() - t0
+        seconds = max(time.process_time() - t0, 1e-6)  # CPU clock may tick coarsely
         load_rates.append(volume.nbytes / 1e6 / seconds)
         slice_rates.append(volume.hu.shape[0] / seconds)
     size = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
