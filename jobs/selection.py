@@ -20,7 +20,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from jobs.dicom.geometry import normal, project, tilt_degrees
 from jobs.dicom.headers import SliceHeader
@@ -166,6 +166,26 @@ class Selected:
     @property
     def slice_count(self) -> int:
         return len(self.slices)
+
+    def for_loading(self) -> Selected:
+        """A copy holding only what `jobs.volume.load_volume` needs: the source, each
+        slice's locator, UIDs and size. Patient id, dates, institution and the other series
+        are dropped, so the copy is smaller and carries less PHI when sent to a worker."""
+        slim = tuple(
+            replace(
+                h,
+                patient_id="",
+                institution=None,
+                patient_birth_date=None,
+                study_date=None,
+                patient_age=None,
+                patient_sex=None,
+            )
+            for h in self.slices
+        )
+        series = DiscoveredSeries(self.series.source, self.series.series_uid, slim)
+        study = DiscoveredStudy(self.study.study_uid, (series,))
+        return Selected(study, series, slim, self.spacing, ())
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,17 @@ def test_decoder_errors_are_told_apart_from_missing_decoders():
         to_hu(broken, broken.Rows, broken.Columns)
     extended = pydicom.dcmread(files / "JPGExtended.dcm")  # JPEG process 2/4 decodes
     assert to_hu(extended, extended.Rows, extended.Columns).shape == (1024, 256)
+
+
+def test_a_selection_slimmed_for_loading_loads_the_same_and_holds_no_patient_data(tmp_path):
+    import pickle
+
+    source = write(tmp_path, [0.0, 1.0, 2.0])
+    (study,) = list(discover([source]))
+    selected = select_series(study, SMALL)
+    assert isinstance(selected, Selected)
+    slim = selected.for_loading()
+    np.testing.assert_array_equal(load_volume(source, slim).hu, load_volume(source, selected).hu)
+    blob = pickle.dumps(slim)
+    assert b"PID-0001" not in blob and b"General Hospital" not in blob and b"1955" not in blob
+    assert len(blob) < len(pickle.dumps(selected))
