@@ -8,6 +8,15 @@ put names and ids in folder names. The relative path itself (`FileLine.path`) is
 the people table only, which an operator reads on the machine that holds the data; it is
 empty for DICOMweb sources, whose locators are UIDs (shown by their `file_pid` instead).
 
+JSON lines (`--json`), one object each, in this order:
+- {"type": "study", "study", "region", "site", "outcome": "selected"|"quarantined",
+  "series" (pseudonym or null), "reason" (jobs.reasons.Reason or null), "detail",
+  "slices", "spacing" ([z, y, x] mm or null), "series_considered"} per study;
+- {"type": "file", "source", "file" (keyed hash of the path), "reason" (FileReason),
+  "detail"} per rejected file;
+- {"type": "summary", "files", "files_accepted", "files_rejected" {reason: n}, "studies",
+  "studies_selected", "studies_quarantined" {reason: n}} last.
+
 Region: `region=` when given; else, with `region_from_path`, the first folder under a folder
 source's root that holds the study's first file (a tree laid out REGION/...); else the
 source's label (the folder's own name, or the archive's host). A study split across sources
