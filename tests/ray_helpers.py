@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-import psutil
-
-__all__ = ["BackgroundRun", "local_cluster", "shard_processes", "wait_for"]
+__all__ = ["BackgroundRun", "Proc", "all_pids", "local_cluster", "shard_processes", "wait_for"]
 
 # Quick failure detection so a removed node is declared dead in seconds, not a minute.
 FAST_FAILURE = {
@@ -46,23 +46,55 @@ def local_cluster(nodes: list[Mapping[str, Any]]) -> Iterator[tuple[Any, list[An
         cluster.shutdown()
 
 
-def shard_processes(under: int | None = None) -> list[psutil.Process]:
+@dataclass(frozen=True)
+class Proc:
+    """A process seen in /proc: its pid and command line (the title Ray gives it)."""
+
+    pid: int
+    cmd: str
+
+    @property
+    def shard_id(self) -> str:
+        return self.cmd.split("ray::shard:", 1)[1].split()[0]
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            "utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
+def _ppid(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def all_pids() -> list[int]:
+    return [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit()]
+
+
+def _descends_from(pid: int, ancestor: int) -> bool:
+    for _ in range(64):
+        pid = _ppid(pid)
+        if pid == ancestor:
+            return True
+        if pid <= 1:
+            return False
+    return False
+
+
+def shard_processes(under: int | None = None) -> list[Proc]:
     """Worker processes running a shard now (optionally only descendants of pid `under`)."""
-    if under is not None:
-        try:
-            candidates = psutil.Process(under).children(recursive=True)
-        except psutil.NoSuchProcess:
-            return []
-    else:
-        candidates = list(psutil.process_iter())
     found = []
-    for proc in candidates:
-        try:
-            cmd = " ".join(proc.cmdline())
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            continue
-        if cmd.startswith("ray::shard:"):
-            found.append(proc)
+    for pid in all_pids():
+        cmd = _cmdline(pid)
+        if cmd.startswith("ray::shard:") and (under is None or _descends_from(pid, under)):
+            found.append(Proc(pid, cmd))
     return found
 
 
