@@ -13,7 +13,7 @@ from jobs.selection import Selected, select_series
 from jobs.sources.folder import FolderSource
 from jobs.volume import load_volume
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def _truth(cohort):
