@@ -1,18 +1,20 @@
 """Group slice headers into studies and series, whatever the folder layout.
 
-A study is its StudyInstanceUID, a series its SeriesInstanceUID within one source: a study
-split across folders (or across sources) is one study. Only slim headers are kept; every
+A study is its StudyInstanceUID, a series its SeriesInstanceUID: a study or series split
+across folders, or across sources, is one study or series (a series spread over sources
+reads through a `MultiSource`). Only slim headers are kept; every
 file's outcome is reported through `on_file` as it is read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from jobs.dicom.headers import FileRejection, SliceHeader
 from jobs.reasons import FileReason
 from jobs.sources.base import Source
+from jobs.sources.multi import MultiSource
 
 __all__ = ["DiscoveredSeries", "DiscoveredStudy", "FileOutcome", "discover"]
 
@@ -67,15 +69,26 @@ class DiscoveredStudy:
 
 @dataclass
 class _SeriesAcc:
-    source: Source
     series_uid: str
-    headers: list[SliceHeader] = field(default_factory=list)
+    sources: dict[int, Source] = field(default_factory=dict)
+    headers: list[tuple[int, SliceHeader]] = field(default_factory=list)
     unreadable: int = 0
+
+    def build(self) -> DiscoveredSeries:
+        if len(self.sources) == 1:
+            (source,) = self.sources.values()
+            headers = tuple(h for _, h in self.headers)
+            return DiscoveredSeries(source, self.series_uid, headers, self.unreadable)
+        order = sorted(self.sources)
+        position = {index: k for k, index in enumerate(order)}
+        multi = MultiSource([self.sources[i] for i in order])
+        headers = tuple(replace(h, locator=f"{position[i]}/{h.locator}") for i, h in self.headers)
+        return DiscoveredSeries(multi, self.series_uid, headers, self.unreadable)
 
 
 @dataclass
 class _StudyAcc:
-    series: dict[tuple[int, str], _SeriesAcc] = field(default_factory=dict)
+    series: dict[str, _SeriesAcc] = field(default_factory=dict)
     non_image: int = 0
 
 
@@ -97,11 +110,7 @@ def discover(
     for study_uid, acc in studies.items():
         yield DiscoveredStudy(
             study_uid=study_uid,
-            series=tuple(
-                DiscoveredSeries(s.source, s.series_uid, tuple(s.headers), s.unreadable)
-                for s in acc.series.values()
-                if s.headers or s.unreadable
-            ),
+            series=tuple(s.build() for s in acc.series.values() if s.headers or s.unreadable),
             non_image_files=acc.non_image,
         )
 
@@ -112,14 +121,15 @@ def _collect(
     if isinstance(item, FileRejection):
         if item.study_uid is not None and item.series_uid is not None:
             study = studies.setdefault(item.study_uid, _StudyAcc())
-            key = (index, item.series_uid)
-            series = study.series.setdefault(key, _SeriesAcc(source, item.series_uid))
+            series = study.series.setdefault(item.series_uid, _SeriesAcc(item.series_uid))
+            series.sources.setdefault(index, source)
             series.unreadable += 1
         return FileOutcome(source, item.locator, item.reason, item.detail)
     study = studies.setdefault(item.study_uid, _StudyAcc())
     if not item.has_pixel_data:
         study.non_image += 1
         return FileOutcome(source, item.locator, FileReason.NO_PIXEL_DATA, "no Pixel Data")
-    key = (index, item.series_uid)
-    study.series.setdefault(key, _SeriesAcc(source, item.series_uid)).headers.append(item)
+    series = study.series.setdefault(item.series_uid, _SeriesAcc(item.series_uid))
+    series.sources.setdefault(index, source)
+    series.headers.append((index, item))
     return FileOutcome(source, item.locator, None)

@@ -168,3 +168,20 @@ def test_a_selection_slimmed_for_loading_loads_the_same_and_holds_no_patient_dat
     blob = pickle.dumps(slim)
     assert b"PID-0001" not in blob and b"General Hospital" not in blob and b"1955" not in blob
     assert len(blob) < len(pickle.dumps(selected))
+
+
+def test_a_series_split_across_two_sources_is_one_series_and_loads(tmp_path):
+    study, series = generate_uid(), generate_uid()
+    for k, z in enumerate([0.0, 1.0, 2.0, 3.0]):
+        ds = ct_slice(study_uid=study, series_uid=series, z=z, pixels=stored(k), thickness=1.0)
+        half = tmp_path / ("a" if k % 2 else "b")
+        half.mkdir(exist_ok=True)
+        ds.save_as(half / f"f{k}", enforce_file_format=True)
+    sources = [FolderSource(tmp_path / "a"), FolderSource(tmp_path / "b")]
+    (found,) = list(discover(sources))
+    assert len(found.series) == 1
+    selected = select_series(found, SMALL)
+    assert isinstance(selected, Selected) and selected.slice_count == 4
+    vol = load_volume(selected.series.source, selected.for_loading())
+    for k in range(4):
+        np.testing.assert_array_equal(vol.hu[k], stored(k).astype(np.int32) - 1024)
