@@ -242,6 +242,11 @@ def test_defects_are_in_the_files(defect_cohort: Cohort) -> None:
             assert len(coronal) == 1 and len(coronal[0]) > 20
         elif kind == "split_folders":
             assert len({p.parent for p, _ in files}) == 2
+            # one series in two folders: its instances stay distinct, as in an archive
+            sops = [ds.SOPInstanceUID for _, ds in files]
+            numbers = sorted(int(ds.InstanceNumber) for _, ds in files)
+            assert len(set(sops)) == len(sops)
+            assert numbers == list(range(1, len(files) + 1))
         elif kind == "thin_and_thick":
             thick = {uid: float(f[0][1].SliceThickness) for uid, f in study_series.items()}
             assert len(thick) == 2 and thick[t["primary_series_uid"]] == min(thick.values())

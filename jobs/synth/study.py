@@ -59,12 +59,18 @@ def _lps(plan: StudyPlan, ph: Phantom, z: float, y: float, x: float) -> tuple[fl
 
 
 def _axial(plan: StudyPlan, ph: Phantom, layout: Layout, series: SeriesInfo,
-           order: list[int], *, folder: str | None = None) -> list[SliceOut]:
-    """Slices `order` (indices into ph.hu, repeats allowed) as files of `series`."""
-    n = len(order)
+           order: list[int], *, folder: str | None = None, first_rank: int = 0,
+           total: int | None = None) -> list[SliceOut]:
+    """Slices `order` (indices into ph.hu, repeats allowed) as files of `series`.
+
+    A series written in parts (a study split across folders) passes each part's
+    `first_rank` and the series' `total`, so instance numbers (and with them SOP Instance
+    UIDs) run on across the parts instead of restarting.
+    """
+    n = len(order) if total is None else total
     head_first = VENDORS[plan.vendor].head_first_numbering
     out = []
-    for rank, k in enumerate(order):
+    for rank, k in enumerate(order, start=first_rank):
         instance = (n - rank) if head_first else rank + 1
         path = layout.file(series, instance, folder=folder)
         out.append(SliceOut(path, ph.hu[k], _lps(plan, ph, k, 0, 0), instance))
@@ -113,8 +119,9 @@ def write_study(plan: StudyPlan, root: Path) -> dict[str, Any]:
                           image_type=("ORIGINAL", "PRIMARY", "M", "ND"))
     if defect == "split_folders":
         half = len(order) // 2
-        slices = (_axial(plan, ph, layout, primary, order[:half])
-                  + _axial(plan, ph, layout, primary, order[half:], folder=layout.second_folder()))
+        slices = (_axial(plan, ph, layout, primary, order[:half], total=len(order))
+                  + _axial(plan, ph, layout, primary, order[half:], folder=layout.second_folder(),
+                           first_rank=half, total=len(order)))
         folder_b = layout.second_folder()
     else:
         slices = _axial(plan, ph, layout, primary, order)
