@@ -8,6 +8,8 @@
   UNAUTHENTICATED, FAILED_PRECONDITION, UNIMPLEMENTED, DATA_LOSS (the model fails on this
   input, or the deployment is wrong).
 
+A bad-input answer whose text carries "lungs not covered:" becomes
+`models.inputs.LungsNotCovered` (Lung-RADS category 0), as with the in-process backend.
 Errors raised by tritonclient without a status (connection set-up, shared memory) are
 retryable. `unmapped_statuses()` lets a test prove every gRPC status code is mapped.
 """
@@ -20,6 +22,7 @@ import grpc
 from tritonclient.utils import InferenceServerException
 
 from jobs.errors import BadInput, LungscreenError, PermanentError, RetryableError
+from models.inputs import LUNGS_NOT_COVERED_PREFIX, LungsNotCovered
 
 __all__ = [
     "Failure",
@@ -110,6 +113,9 @@ def map_triton_error(exc: InferenceServerException, server: str) -> LungscreenEr
     failure = classify_status(code)
     status = code.name if code is not None else "no status"
     detail = (exc.message() or "").strip() or "no detail"
+    if failure is Failure.BAD_INPUT and LUNGS_NOT_COVERED_PREFIX in detail:
+        # The model's "category 0" answer: the same type as the in-process backend raises.
+        return LungsNotCovered(detail.split(LUNGS_NOT_COVERED_PREFIX, 1)[1].strip())
     return _ERROR_TYPE[failure](
         f"Triton at {server} answered {status}: {detail}; {_REMEDY[failure]}"
     )

@@ -6,7 +6,8 @@ code is the package's code (linted, typed, installed with lungscreen) and the CP
 variants cannot drift apart.
 
 - `initialize` loads the reference detector once per model instance, on the instance's
-  device (`cuda:<id>` for KIND_GPU, the CPU otherwise).
+  device (`cuda:<id>` for KIND_GPU, the CPU otherwise), with the weights shipped in
+  models/weights/ or those named by the config's optional `weights` parameter.
 - `execute` answers every request on its own: a bad request gets an INVALID_ARG error
   response (gRPC INVALID_ARGUMENT), a model failure an INTERNAL one, and the other requests
   of the same batch are still served. Nothing raised here takes the server down.
@@ -15,7 +16,9 @@ variants cannot drift apart.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +31,17 @@ __all__ = ["TritonPythonModel"]
 _log = logging.getLogger("models")
 
 
+def _weights_parameter(args: dict[str, str]) -> Path | None:
+    """The config's optional `weights` parameter (a path; relative to the model folder),
+    or None for the weights shipped with lungscreen."""
+    params = json.loads(args.get("model_config", "{}")).get("parameters", {})
+    text = str(params.get("weights", {}).get("string_value", "")).strip()
+    if not text:
+        return None
+    path = Path(text)
+    return path if path.is_absolute() else Path(args.get("model_repository", ".")) / path
+
+
 class TritonPythonModel:
     """Triton's python-backend entry points: initialize, execute, finalize."""
 
@@ -37,7 +51,7 @@ class TritonPythonModel:
         self._pb = importlib.import_module("triton_python_backend_utils")
         kind = args.get("model_instance_kind", "CPU")
         device = f"cuda:{args.get('model_instance_device_id', '0')}" if kind == "GPU" else "cpu"
-        self._detector = load_detector(device=device)
+        self._detector = load_detector(weights=_weights_parameter(args), device=device)
         _log.info(
             "lung_nodule_detector version %s instance %s on %s (detector %s)",
             args.get("model_version"),

@@ -15,6 +15,7 @@ from cluster.triton_errors import (
     unmapped_statuses,
 )
 from jobs.errors import BadInput, PermanentError, RetryableError
+from models.inputs import LungsNotCovered
 
 
 def test_every_grpc_status_code_is_mapped() -> None:
@@ -59,3 +60,12 @@ def test_queue_full_is_overload_not_an_outage() -> None:
     )
     assert is_overload(full)
     assert not is_overload(down)
+
+
+def test_lungs_not_covered_keeps_its_type_over_triton() -> None:
+    exc = InferenceServerException(
+        msg="lungs not covered: the volume holds only air", status="StatusCode.INVALID_ARGUMENT"
+    )
+    error = map_triton_error(exc, "h:1")
+    assert isinstance(error, LungsNotCovered) and isinstance(error, BadInput)
+    assert str(error) == "lungs not covered: the volume holds only air"

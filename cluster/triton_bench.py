@@ -1,0 +1,164 @@
+"""Triton benchmark: overhead against the in-process backend, gRPC against shared memory.
+
+    python -m cluster.triton_bench [--runs 5] [--studies 3] [--json]
+    lungscreen bench triton [--runs 5] [--studies 3] [--json]
+
+1. Overhead: the same synthetic volumes (jobs.synth.phantom, `small` profile) through the
+   in-process backend and through a local Triton (plain gRPC, and system shared memory);
+   median seconds per volume of `runs` passes, and the difference.
+2. Transfer: a realistic-size volume (512 x 512 x 300 int16, 157 MB) sent through gRPC and
+   through system shared memory. The full detector on such a volume takes minutes on a CPU,
+   so this uses the model's cheapest real path: the volume is all air, and the model checks
+   it and answers "lungs not covered" (a BadInput) after one pass over the voxels. The same
+   check in-process is timed too; Triton minus in-process is the transfer and serving cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from cluster.triton_client import TritonBackend, TritonClientConfig
+from cluster.triton_server import LocalTritonServer, TritonServerConfig
+from jobs.errors import BadInput
+
+__all__ = ["TritonBenchResult", "run_triton_bench"]
+
+REALISTIC_SHAPE = (300, 512, 512)
+
+
+@dataclass(frozen=True)
+class TritonBenchResult:
+    """Medians in seconds (per volume)."""
+
+    runs: int
+    studies: int
+    small_shape: tuple[int, int, int]
+    inprocess_s: float
+    triton_grpc_s: float
+    triton_shm_s: float
+    realistic_shape: tuple[int, int, int]
+    realistic_mb: float
+    transfer_inprocess_s: float
+    transfer_grpc_s: float
+    transfer_shm_s: float
+
+    def lines(self) -> list[str]:
+        d, h, w = self.small_shape
+        rd, rh, rw = self.realistic_shape
+        grpc_over = self.triton_grpc_s - self.inprocess_s
+        shm_over = self.triton_shm_s - self.inprocess_s
+        return [
+            f"triton bench: medians of {self.runs} runs",
+            f"full detector, {self.studies} phantoms {d}x{h}x{w} int16, s/volume:",
+            f"  in-process              {self.inprocess_s:8.3f}",
+            f"  triton gRPC             {self.triton_grpc_s:8.3f}   overhead {grpc_over:+.3f}",
+            f"  triton shared memory    {self.triton_shm_s:8.3f}   overhead {shm_over:+.3f}",
+            f"transfer, {rd}x{rh}x{rw} int16 ({self.realistic_mb:.0f} MB), all-air volume "
+            "(model checks it, answers 'lungs not covered'), s/request:",
+            f"  in-process check        {self.transfer_inprocess_s:8.3f}",
+            f"  triton gRPC             {self.transfer_grpc_s:8.3f}",
+            f"  triton shared memory    {self.transfer_shm_s:8.3f}",
+        ]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+
+def _median_time(call: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _expect_bad_input(call: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            call()
+        except BadInput:
+            return
+        raise AssertionError("the all-air volume was expected to be refused as bad input")
+
+    return run
+
+
+def run_triton_bench(
+    runs: int = 5, studies: int = 3, urls: Sequence[str] = ()
+) -> TritonBenchResult:
+    """Run both measurements; starts a local Triton unless `urls` names a running one."""
+    from jobs.synth.phantom import make_phantom
+    from models.inprocess import InProcessBackend
+
+    phantoms = [make_phantom(seed, "small") for seed in range(1, studies + 1)]
+    air: npt.NDArray[np.int16] = np.full(REALISTIC_SHAPE, -1000, dtype=np.int16)
+    air_spacing = (1.0, 0.7, 0.7)
+    inproc = InProcessBackend(device="cpu")
+
+    def all_volumes(backend: InProcessBackend | TritonBackend) -> Callable[[], None]:
+        def run() -> None:
+            for ph in phantoms:
+                backend.infer(ph.hu, ph.spacing)
+
+        return run
+
+    server = None if urls else LocalTritonServer(TritonServerConfig()).start()
+    targets = tuple(urls) if urls else (server.grpc_url,)  # type: ignore[union-attr]
+    try:
+        grpc = TritonBackend(TritonClientConfig(urls=targets, shared_memory="off"))
+        shm = TritonBackend(TritonClientConfig(urls=targets, shared_memory="on"))
+        for warm in (inproc, grpc, shm):  # load, connect, register shared memory
+            all_volumes(warm)()
+        per = float(studies)
+        inprocess_s = _median_time(all_volumes(inproc), runs) / per
+        grpc_s = _median_time(all_volumes(grpc), runs) / per
+        shm_s = _median_time(all_volumes(shm), runs) / per
+        air_in = _expect_bad_input(lambda: inproc.infer(air, air_spacing))
+        air_grpc = _expect_bad_input(lambda: grpc.infer(air, air_spacing))
+        air_shm = _expect_bad_input(lambda: shm.infer(air, air_spacing))
+        for warm_air in (air_grpc, air_shm):
+            warm_air()
+        transfer = [_median_time(call, runs) for call in (air_in, air_grpc, air_shm)]
+        grpc.close()
+        shm.close()
+    finally:
+        if server is not None:
+            server.stop()
+    return TritonBenchResult(
+        runs=runs,
+        studies=studies,
+        small_shape=phantoms[0].hu.shape,  # type: ignore[arg-type]
+        inprocess_s=inprocess_s,
+        triton_grpc_s=grpc_s,
+        triton_shm_s=shm_s,
+        realistic_shape=REALISTIC_SHAPE,
+        realistic_mb=air.nbytes / 1e6,
+        transfer_inprocess_s=transfer[0],
+        transfer_grpc_s=transfer[1],
+        transfer_shm_s=transfer[2],
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cluster.triton_bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=5, help="timed runs (median reported)")
+    parser.add_argument("--studies", type=int, default=3, help="phantoms per run")
+    parser.add_argument("--url", action="append", default=[], help="a running Triton (gRPC)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    args = parser.parse_args(argv)
+    result = run_triton_bench(runs=args.runs, studies=args.studies, urls=args.url)
+    print(result.to_json() if args.json else "\n".join(result.lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
