@@ -85,7 +85,8 @@ class Report:
     measures: tuple[str, ...]
     rows: tuple[ReportRow, ...]
     hidden_cells: int
-    unaudited_cells: int
+    unaudited_cells: int = 0
+    """Hidden cells protected by row/column rules only (a group too large to solve)."""
     studies_per_second: float | None = None
 
     def rows_at(self, level: Sequence[str]) -> list[ReportRow]:

@@ -211,8 +211,8 @@ def to_html(report: Report) -> str:
     sub = (f"Grouped by {by}. Counts from 1 to {report.min_cell - 1}, and the cells that "
            f"would let one work them out, are suppressed ({report.hidden_cells} cells).")
     if report.unaudited_cells:
-        sub += (f" {report.unaudited_cells} hidden cells are protected by row and column "
-                "rules only (too many for the full audit).")
+        sub += (f" {report.unaudited_cells} of them are protected by row and column rules "
+                "only (too many for the full audit).")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"

@@ -20,8 +20,12 @@ Policy (shared/reference/reliability-notes.md 4.5, CMS data-use rules):
   everything always passes, so it ends.
 - Rates and percentages derived from a hidden count are hidden by the caller (jobs.report).
 
-Groups larger than `audit_limit` hidden cells are protected by the line rules only and
-reported as unaudited (`Suppression.unaudited`).
+Cost: most small cells are proven safe in bulk, by a few solutions that push all of them
+up (or down) together: a feasible table with a cell `span` away from its true value proves
+that cell's range wide enough. Only the rest get their own two programmes, in groups of at
+most `audit_limit` hidden cells; in larger groups they get another complementary cell
+instead (more hiding, never less protection). Groups over `witness_limit` are protected by
+the line rules only and counted in `Suppression.unaudited`.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ class Suppression(Generic[C]):
     primary: frozenset[C]
     complementary: frozenset[C]
     unaudited: int = 0
-    """Hidden cells in groups too large for the linear-programme audit."""
+    """Hidden cells in groups larger than `audit_limit`: protected by the line rules only."""
 
     @property
     def hidden(self) -> frozenset[C]:
@@ -179,6 +183,18 @@ class _Programme(Generic[C]):
             raise RuntimeError(f"suppression audit LP failed: {res.message}")
         return sign * float(res.fun)
 
+    def push_together(self, cells: Sequence[C], cap: float, sign: float
+                      ) -> dict[C, float] | None:
+        """One feasible table with the `cells` as large (sign -1) or small (sign 1) as
+        possible together (each in [1, cap]), as {cell: value}; None if none is found."""
+        c = np.zeros(len(self.col))
+        for cell in cells:
+            c[self.col[cell]] = sign
+        res = linprog(c, A_eq=self.a_eq, b_eq=self.b_eq, bounds=(1.0, cap), method="highs")
+        if res.status != 0:
+            return None
+        return {cell: float(res.x[self.col[cell]]) for cell in cells}
+
     def range(self, cell: C) -> tuple[float, float]:
         return (self.extreme(cell, 1.0), self.extreme(cell, -1.0))
 
@@ -199,6 +215,27 @@ def feasible_ranges(
 
 def _span(lo: float, hi: float) -> float:
     return math.inf if math.isinf(hi) else math.floor(hi + 1e-6) - math.ceil(lo - 1e-6)
+
+
+def _witnessed(lp: _Programme[C], targets: Sequence[C], values: Mapping[C, int], span: int,
+               cap: float) -> set[C]:
+    """Small cells proven protected by a few shared solutions: a feasible table where a cell
+    is `span` above (or below) its true value proves its range wide, since the true value is
+    feasible too. Each solution pushes every cell not yet proven, together."""
+    proven: set[C] = set()
+    for sign in (-1.0, 1.0):
+        remaining = [c for c in targets if c not in proven
+                     and (sign < 0 or values[c] - span >= 1)]
+        while remaining:
+            point = lp.push_together(remaining, cap, sign)
+            if point is None:
+                break
+            newly = {c for c in remaining if abs(point[c] - values[c]) >= span - 1e-6}
+            if not newly:
+                break
+            proven |= newly
+            remaining = [c for c in remaining if c not in newly]
+    return proven
 
 
 def _protected(lp: _Programme[C], cell: C, value: int, span: int) -> bool:
@@ -234,6 +271,7 @@ def suppress(
     min_cell: int,
     *,
     audit_limit: int = 400,
+    witness_limit: int = 20_000,
 ) -> Suppression[C]:
     """Choose the cells to hide so no count from 1 to min_cell-1 can be read or solved for.
 
@@ -249,6 +287,7 @@ def suppress(
     primary = {c for c, v in values.items() if 0 < v < min_cell}
     hidden = set(primary)
     span = protection_span(min_cell)
+    cap = 2.0 * max(values.values(), default=0) + span + 1
     # Hiding more only widens every range, so a cell once protected stays protected.
     protected: set[C] = set()
     while True:
@@ -260,12 +299,16 @@ def suppress(
                              key=lambda c: (values[c], repr(c)))
             if not targets:
                 continue
-            if len(comp) > audit_limit:
+            if len(comp) > witness_limit:
                 unaudited += len(comp)
                 continue
             lp = _Programme(idx, comp, hidden)
+            protected.update(_witnessed(lp, targets, values, span, cap))
             for cell in targets:
-                if _protected(lp, cell, values[cell], span):
+                if cell in protected:
+                    continue
+                # exact range for groups small enough, else hide more without asking
+                if len(comp) <= audit_limit and _protected(lp, cell, values[cell], span):
                     protected.add(cell)
                     continue
                 if touched.intersection(idx.of.get(cell, ())):

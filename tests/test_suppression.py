@@ -179,3 +179,25 @@ def test_brute_force_no_small_cell_is_pinned(rows):
     lp = feasible_ranges(values, lines, result.hidden)
     for cell, (lo, hi) in ranges.items():  # the LP relaxation contains every integer table
         assert lp[cell][0] <= lo + 1e-6 and lp[cell][1] >= hi - 1e-6
+
+
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(rows=small_tables)
+def test_groups_too_large_to_solve_cell_by_cell_are_still_protected(rows):
+    """audit_limit=0: every cell is proven in bulk or gets more complementary cells."""
+    values, lines = table(rows)
+    result = suppress(values, lines, 11, audit_limit=0)
+    assert result.unaudited == 0
+    ranges = feasible_ranges(values, lines, result.hidden)
+    for cell in result.primary:
+        lo, hi = ranges[cell]
+        assert hi - lo >= protection_span(11) - 1e-6, (cell, lo, hi)
+
+
+def test_groups_over_the_witness_limit_are_counted_as_unaudited():
+    values, lines = table([[3, 20, 30], [15, 4, 40], [50, 60, 2]])
+    result = suppress(values, lines, 11, witness_limit=1)
+    assert result.unaudited == len(result.hidden)
+    for line in lines:  # the line rules still hold
+        assert sum(c in result.hidden for c in (line.total, *line.members)) != 1
