@@ -160,7 +160,7 @@ def _prepare(options: CampaignBenchOptions, root: Path) -> tuple[CampaignSpec, I
     spec = parse_spec(
         {
             "id": "bench",
-            "regions": [{"name": "bench", "sources": [{"folder": str(cohort)}]}],
+            "regions": [{"name": "bench", "sources": [{"folder": str(cohort / "dicom")}]}],
             "shard_size": options.shard_size,
             "max_shards_in_flight": options.max_shards_in_flight,
             "data_dir": str(root / "data"),
