@@ -167,7 +167,9 @@ class _Programme(Generic[C]):
         for r, i in enumerate(touched):
             line = idx.lines[i]
             for sign, cell in ((1.0, line.total), *((-1.0, m) for m in line.members)):
-                if cell in hidden:
+                # a hidden cell outside `cells` (hidden since the groups were formed) is
+                # pinned to its value: that only narrows ranges, so proofs stay sound
+                if cell in hidden and cell in self.col:
                     self.a_eq[r, self.col[cell]] += sign
                 else:
                     self.b_eq[r] -= sign * idx.values[cell]
