@@ -28,7 +28,8 @@ _SLICE_FILL[1] = ndimage.generate_binary_structure(2, 1)
 class LungMask:
     """The mask on the coarse grid plus what the coverage check needs."""
 
-    mask: torch.Tensor  # bool [D, H, W]
+    mask: torch.Tensor  # bool [D, H, W], closed and dilated: where candidates may lie
+    closed: torch.Tensor  # float 0/1 [D, H, W], closed only: where a nodule may extend
     volume_ml: float
     end_fraction: float  # lung area on the first/last slice over the largest slice area
 
@@ -79,5 +80,5 @@ def lung_mask(coarse: torch.Tensor, spacing: tuple[float, float, float],
     end = float(max(areas[0], areas[-1]) / peak) if peak > 0 else 1.0
     volume_ml = float(m.sum()) * float(np.prod(spacing)) / 1000.0
     k = tuple(2 * max(0, round(dilation_mm / s / 2)) + 1 for s in spacing)
-    m = _dilate(m, (k[0], k[1], k[2]))
-    return LungMask(mask=m > 0.5, volume_ml=volume_ml, end_fraction=end)
+    return LungMask(mask=_dilate(m, (k[0], k[1], k[2])) > 0.5, closed=m, volume_ml=volume_ml,
+                    end_fraction=end)

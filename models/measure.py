@@ -1,10 +1,16 @@
 """Lung-RADS size and type of a nodule, measured on the image (classical, in torch).
 
-Per candidate: sample a fine cube (0.5-1 mm) around the centre, estimate the lung background
-and the core attenuation, segment by half-maximum thresholding grown from the centre (cut
-from touching vessels by a small opening), look for a ground-glass halo around a solid core,
-then measure on the axial slice of largest area: mean of the long axis and the longest
-perpendicular extent. The solid part is the part above SOLID_HU.
+Per finding: sample a fine cube (0.5-1 mm) around the centre; estimate the lung background
+and the nodule's own attenuation; segment at half maximum, grown from the centre and kept
+inside the (closed) lung mask so the chest wall is cut off at the pleura; cut touching
+vessels off by a Euclidean opening with a ball of about half the nodule's inscribed radius;
+look for a ground-glass halo around a solid core. Sizes are measured on the axial slice of
+largest extent: the mean of the long axis and the longest extent perpendicular to it. The
+solid part is the part above SOLID_HU, opened the same way (vessels inside ground glass are
+not a solid part).
+
+Connected components and distance transforms run in scipy.ndimage on the CPU (torch has
+neither); the cubes are small (<= 64^3), so the copies cost little even from a GPU.
 """
 
 from __future__ import annotations
@@ -13,23 +19,34 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from scipy import ndimage
 
 from models.contract import NoduleType
-from models.morphology import dilate, erode
 from models.patches import sample_cubes
 
-__all__ = ["SOLID_HU", "Measurement", "axial_diameter_mm", "measure_nodule"]
+__all__ = ["MIN_SOLID_MM", "SOLID_HU", "LungField", "Measurement", "axial_diameter_mm",
+           "measure_nodule"]
 
 SOLID_HU = -300.0
 MIN_SOLID_MM = 2.0
 _ANGLES = torch.arange(0, 180, 7.5) * math.pi / 180
+_FULL = np.ones((3, 3, 3), dtype=bool)
+Mask = npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class LungField:
+    """A lung mask (float 0/1) on a grid whose voxel i is input voxel i * step."""
+
+    mask: torch.Tensor
+    step: tuple[float, float, float]
 
 
 @dataclass(frozen=True)
 class Measurement:
-    """One nodule's measured centre (input to `measure_nodule`'s frame), sizes and type."""
+    """One nodule's measured centre (input voxels), sizes (mm) and type."""
 
     centre: tuple[float, float, float]
     diameter_mm: float
@@ -37,98 +54,126 @@ class Measurement:
     type: NoduleType
 
 
-def _dilate(x: torch.Tensor, r: int) -> torch.Tensor:
-    return dilate(x, r)
-
-
-def _erode(x: torch.Tensor, r: int) -> torch.Tensor:
-    return erode(x, r)
-
-
-_FULL = np.ones((3, 3, 3), dtype=bool)
-
-
-def _grow(mask: torch.Tensor, seed: torch.Tensor) -> torch.Tensor:
-    """The components of `mask` (26-connected) that touch `seed` (both float 0/1).
-
-    Connected-component labelling runs in scipy.ndimage on the CPU (torch has none); the
-    cube is small (<= 64^3), so the copy costs little even from a GPU.
-    """
-    m = mask.cpu().numpy() > 0.5
-    labels, _ = ndimage.label(m, structure=_FULL)
-    ids = np.unique(labels[(seed.cpu().numpy() > 0.5) & m])
-    comp = np.isin(labels, ids[ids > 0])
-    return torch.from_numpy(comp.astype(np.float32)).to(mask.device)
-
-
-def axial_diameter_mm(seg: torch.Tensor, step_mm: float) -> float:
-    """Mean of long and short axis on the axial slice ([z] index) of largest area."""
-    areas = seg.sum(dim=(1, 2))
-    if float(areas.max()) <= 0:
+def axial_diameter_mm(seg: Mask, step_mm: float) -> float:
+    """Mean of long and short axis on the axial slice ([z] index) where that mean is largest."""
+    areas = seg.sum(axis=(1, 2))
+    if areas.max() <= 0:
         return 0.0
-    z = int(areas.argmax())
-    pts = seg[z].nonzero().to(torch.float32) * step_mm
-    if pts.shape[0] == 1:
-        return step_mm
-    ang = _ANGLES.to(seg.device)
-    direc = torch.stack([torch.cos(ang), torch.sin(ang)], dim=1)  # [A, 2]
-    proj = pts @ direc.T  # [P, A]
-    ext = proj.max(0).values - proj.min(0).values + step_mm
-    i = int(ext.argmax())
-    j = (i + ang.numel() // 2) % ang.numel()
-    return float(ext[i] + ext[j]) / 2.0
+    best = 0.0
+    ang = _ANGLES.numpy()
+    direc = np.stack([np.cos(ang), np.sin(ang)], axis=1)
+    for z in np.flatnonzero(areas >= 0.6 * areas.max()):
+        pts = np.argwhere(seg[z]).astype(np.float64) * step_mm
+        proj = pts @ direc.T
+        ext = proj.max(0) - proj.min(0) + step_mm
+        i = int(ext.argmax())
+        j = (i + len(ang) // 2) % len(ang)
+        best = max(best, float(ext[i] + ext[j]) / 2.0)
+    return best
 
 
-def _seg_at(cube: torch.Tensor, thr: float, seed: torch.Tensor, ball: torch.Tensor,
-            open_r: int) -> torch.Tensor:
-    m = (cube > thr).to(torch.float32) * ball
-    core = _grow(_dilate(_erode(m, open_r), open_r), seed) if open_r > 0 else _grow(m, seed)
-    if float(core.sum()) == 0:
-        core = _grow(m, seed)
-    return m * _dilate(core, open_r + 1) if open_r > 0 else core
+def _component(m: Mask, seed: Mask) -> Mask:
+    labels, _ = ndimage.label(m, structure=_FULL)
+    ids = np.unique(labels[seed & m])
+    return np.isin(labels, ids[ids > 0])
+
+
+def _open_ball(comp: Mask, seed: Mask, step: float, max_rho: float) -> Mask:
+    """`comp` without what a ball of about half its inscribed radius cannot reach."""
+    if not comp.any():
+        return comp
+    edt = ndimage.distance_transform_edt(comp, sampling=step)
+    near = seed & comp
+    r_in = float(edt[near].max()) if near.any() else float(edt.max())
+    rho = min(max(0.6 * r_in, step), max_rho)
+    eroded = edt > rho
+    if not eroded.any():
+        return comp
+    core = _component(eroded, eroded & (edt >= 0.8 * r_in) & seed) if near.any() else eroded
+    if not core.any():
+        core = eroded
+    back: Mask = ndimage.distance_transform_edt(~core, sampling=step) <= rho + step
+    return comp & back
+
+
+def _solid_core(hard: Mask, step: float, rho: float = 1.0,
+                min_compactness: float = 0.3) -> Mask:
+    """The compact solid parts of `hard`: thin vessels opened away, tubes dropped."""
+    if not hard.any():
+        return hard
+    edt = ndimage.distance_transform_edt(hard, sampling=step)
+    eroded = edt > rho
+    opened = hard & (ndimage.distance_transform_edt(~eroded, sampling=step) <= rho + step)
+    labels, _ = ndimage.label(opened, structure=_FULL)
+    keep = np.zeros_like(hard)
+    for i, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        part = labels[box] == i
+        side = max(s.stop - s.start for s in box) * step
+        compact = part.sum() * step**3 / (math.pi / 6.0 * side**3)
+        if compact >= min_compactness:
+            keep[box] |= part
+    return keep
+
+
+def _segment(cube: torch.Tensor, thr: float, allowed: Mask, seed: Mask, step: float,
+             max_rho: float = 4.0) -> Mask:
+    m = (cube > thr).cpu().numpy() & allowed
+    comp = _component(m, seed)
+    return _open_ball(comp, seed, step, max_rho)
 
 
 def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
-                   centre: tuple[float, float, float], radius_mm: float) -> Measurement:
-    """Measure the nodule near `centre` (voxels of `volume`), expected radius `radius_mm`."""
+                   centre: tuple[float, float, float], radius_mm: float,
+                   lung: LungField | None = None) -> Measurement:
+    """Measure the nodule near `centre` (voxels of `volume`), expected radius `radius_mm`.
+
+    `lung`, when given, bounds the nodule: it is the lung mask closed over juxtapleural
+    nodules, so a nodule on the pleura is cut at the chest wall.
+    """
     r0 = max(radius_mm, 1.5)
-    field = min(max(4.0 * r0 + 10.0, 16.0), 72.0)
-    step = min(max(field / 64.0, 0.5), 1.0)
+    field = min(max(4.0 * r0 + 12.0, 18.0), 80.0)
+    step = min(max(field / 64.0, 0.5), 1.25)
     size = math.ceil(field / step) | 1
-    c = torch.tensor([centre], dtype=torch.float32, device=volume.device)
+    dev = volume.device
+    c = torch.tensor([centre], dtype=torch.float32, device=dev)
     cube = sample_cubes(volume, c, spacing, size, step)[0]
-    ax = (torch.arange(size, device=volume.device, dtype=torch.float32) - size // 2) * step
+    ax = (torch.arange(size, device=dev, dtype=torch.float32) - size // 2) * step
     dist = (ax[:, None, None] ** 2 + ax[None, :, None] ** 2 + ax[None, None, :] ** 2).sqrt()
-    ball = (dist <= 1.6 * r0 + 4.0).to(torch.float32)
-    seed = (dist <= max(1.0, 0.3 * r0)).to(torch.float32)
+    allowed = (dist <= 2.0 * r0 + 6.0).cpu().numpy()
+    if lung is not None:
+        lc = c / torch.tensor(lung.step, device=dev)
+        lsp = tuple(spacing[a] * lung.step[a] for a in range(3))
+        allowed &= (sample_cubes(lung.mask.to(dev), lc, lsp, size, step)[0] > 0.5).cpu().numpy()
+    seed_t = dist <= max(1.0, 0.5 * r0)
+    seed = seed_t.cpu().numpy()
     far = (dist > 1.5 * r0 + 3.0) & (cube < -500)
     bg = float(cube[far].median()) if bool(far.any()) else -850.0
-    core = float(cube[seed > 0].median())
-    level = max(core, bg + 120.0)
-    open_r = max(1, min(4, round(0.35 * r0 / step)))
-    seg = _seg_at(cube, (bg + level) / 2, seed, ball, open_r)
+    level = max(float(cube[seed_t].median()), bg + 120.0)
+    seg = _segment(cube, (bg + level) / 2, allowed, seed, step)
     solid = seg
     kind = NoduleType.SOLID
-    if level > SOLID_HU and float(seg.sum()) > 0:
-        near = _dilate(seg, max(1, round(2.0 / step)))
-        ring = (near - _dilate(seg, max(1, round(0.75 / step)))) * ball > 0
-        halo = float(cube[ring].median()) if bool(ring.any()) else bg
-        if halo > bg + 100.0:
+    if level > SOLID_HU and seg.any():
+        grown = ndimage.distance_transform_edt(~seg, sampling=step)
+        ring = (grown > 0.75) & (grown <= 2.0) & allowed
+        vals = cube.cpu().numpy()[ring]
+        # a ground-glass rim raises most of the ring; a few vessels around a solid one do not
+        halo = float(np.median(vals)) if vals.size else bg
+        if vals.size and float(np.percentile(vals, 30)) > bg + 100.0:
             kind = NoduleType.PART_SOLID
-            solid = _seg_at(cube, (halo + level) / 2, seed, ball, open_r)
-            seg = torch.maximum(_seg_at(cube, (bg + halo) / 2, seed, ball, open_r), solid)
-    elif float(seg.sum()) > 0:
+            seg = _segment(cube, (bg + halo) / 2, allowed, seed, step) | solid
+    elif seg.any():
         kind = NoduleType.PART_SOLID
-        solid = seg * (cube > SOLID_HU).to(torch.float32)
-    if float(seg.sum()) == 0:
+        solid = _solid_core(seg & (cube > SOLID_HU).cpu().numpy(), step)
+    if not seg.any():
         seg = solid = seed
     d = axial_diameter_mm(seg, step)
     ds = d if kind is NoduleType.SOLID else axial_diameter_mm(solid, step)
     if kind is NoduleType.PART_SOLID and ds < MIN_SOLID_MM:
         kind, ds = NoduleType.GROUND_GLASS, 0.0
-    idx = seg.nonzero().to(torch.float32).mean(0) - size // 2
-    sp = torch.tensor(spacing, dtype=torch.float32, device=volume.device)
-    refined = c[0] + idx * step / sp
+    idx = torch.from_numpy(np.argwhere(seg).mean(0)).to(dev, torch.float32) - size // 2
+    refined = c[0] + idx * step / torch.tensor(spacing, dtype=torch.float32, device=dev)
     return Measurement(
         centre=(float(refined[0]), float(refined[1]), float(refined[2])),
         diameter_mm=d,

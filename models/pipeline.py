@@ -19,7 +19,7 @@ from models.blobs import DEFAULT_PASSES, BlobConfig, Blobs, find_candidates
 from models.contract import NODULE_COLUMNS, NoduleType
 from models.inputs import LungsNotCovered, check_volume
 from models.lungmask import lung_mask
-from models.measure import measure_nodule
+from models.measure import LungField, measure_nodule
 from models.resample import Grid, plan_grid, resample
 
 __all__ = ["STAGES", "Candidates", "Pipeline", "PipelineConfig", "pick_device"]
@@ -55,6 +55,7 @@ class Candidates:
     grid: Grid
     iso: torch.Tensor
     blobs: Blobs
+    lung: LungField
 
 
 class Pipeline:
@@ -101,7 +102,8 @@ class Pipeline:
         iso_mm = float(np.mean(grid.iso_spacing))
         blobs = find_candidates(iso, mask, iso_mm, cfg.passes)
         self._tick("candidates")
-        return Candidates(volume=vol, spacing=sp, grid=grid, iso=iso, blobs=blobs)
+        return Candidates(volume=vol, spacing=sp, grid=grid, iso=iso, blobs=blobs,
+                          lung=LungField(lm.closed, cgrid.step))
 
     def mark_network_done(self) -> None:
         """Record the scorer's time (call right after scoring)."""
@@ -118,7 +120,7 @@ class Pipeline:
         for i in order:
             centre = cand.grid.to_input(iso_c[i : i + 1])[0]
             m = measure_nodule(cand.volume, cand.spacing, (centre[0], centre[1], centre[2]),
-                               float(cand.blobs.radius_mm[i]))
+                               float(cand.blobs.radius_mm[i]), cand.lung)
             kind = m.type if types is None else NoduleType(int(types[i]))
             solid = m.solid_diameter_mm
             if types is not None and kind is not m.type:

@@ -35,12 +35,12 @@ class TrainConfig:
 
     seed: int = 7
     first_seed: int = 100_000
-    n_phantoms: int = 36
-    val_phantoms: int = 6
+    n_phantoms: int = 28
+    val_phantoms: int = 4
     profile: str = "small"
     min_nodules: int = 2
     max_nodules: int = 5
-    epochs: int = 8
+    epochs: int = 10
     batch: int = 64
     lr: float = 2e-3
     threads: int = 2
@@ -105,17 +105,36 @@ def _scores(net: NoduleNet, ex: Examples) -> dict[str, float]:
     }
 
 
-def train(cfg: TrainConfig, out_dir: Path) -> dict[str, object]:
-    """Mine, train, write `nodule_net.pt` and `nodule_net.json` to `out_dir`; the record."""
+def _mined(cfg: TrainConfig, pipeline: Pipeline, cache: Path | None
+           ) -> tuple[Examples, Examples]:
+    """Training and validation examples, from `cache` when it holds this recipe's."""
+    key = json.dumps(asdict(cfg), sort_keys=True)
+    if cache is not None and cache.exists():
+        saved = torch.load(cache, weights_only=False)
+        if saved.get("recipe") == key:
+            log.info("examples from %s", cache)
+            return saved["train"], saved["val"]
+    seeds = cfg.training_seeds()
+    n_train = cfg.n_phantoms - cfg.val_phantoms
+    out = (_examples(cfg, seeds[:n_train], pipeline), _examples(cfg, seeds[n_train:], pipeline))
+    if cache is not None:
+        torch.save({"recipe": key, "train": out[0], "val": out[1]}, cache)
+    return out
+
+
+def train(cfg: TrainConfig, out_dir: Path, cache: Path | None = None) -> dict[str, object]:
+    """Mine, train, write `nodule_net.pt` and `nodule_net.json` to `out_dir`; the record.
+
+    `cache`: a file to keep the mined examples in (mining is most of the time); reused when
+    it was written for the same data recipe.
+    """
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     pipeline = Pipeline(PipelineConfig(), torch.device("cpu"))
     t0 = time.perf_counter()
     seeds = cfg.training_seeds()
-    n_train = cfg.n_phantoms - cfg.val_phantoms
-    train_ex = _examples(cfg, seeds[:n_train], pipeline)
-    val_ex = _examples(cfg, seeds[n_train:], pipeline)
+    train_ex, val_ex = _mined(cfg, pipeline, cache)
     t_mine = time.perf_counter() - t0
     net = NoduleNet()
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
@@ -136,7 +155,7 @@ def train(cfg: TrainConfig, out_dir: Path) -> dict[str, object]:
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
-            total += float(loss) * idx.numel()
+            total += float(loss.detach()) * idx.numel()
         log.info("epoch %d: loss %.4f", epoch + 1, total / n)
     t_total = time.perf_counter() - t0
     record: dict[str, object] = {

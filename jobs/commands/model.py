@@ -21,10 +21,13 @@ def register(subparsers: Any) -> None:
                        "(CPU, minutes)")
     t.add_argument("--out", type=Path, default=None,
                    help="weights folder (default: models/weights/ in the package)")
-    t.add_argument("--phantoms", type=int, default=None, help="phantoms to mine (default 36)")
-    t.add_argument("--epochs", type=int, default=None, help="epochs (default 8)")
+    t.add_argument("--phantoms", type=int, default=None,
+                   help="phantoms to mine (default 28, the last 4 for validation)")
+    t.add_argument("--epochs", type=int, default=None, help="epochs (default 10)")
     t.add_argument("--seed", type=int, default=None, help="training seed (default 7)")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
+    t.add_argument("--cache", type=Path, default=None,
+                   help="keep the mined examples in this file and reuse them next time")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="FROC / CPM, diameter error and Lung-RADS agreement "
@@ -61,7 +64,7 @@ def _train(args: argparse.Namespace) -> int:
         raise BadInput(f"--phantoms ({cfg.n_phantoms}) must exceed the {cfg.val_phantoms} "
                        "validation phantoms and --epochs must be at least 1")
     logging.getLogger("models").setLevel(logging.INFO)
-    record = train(cfg, args.out or DEFAULT_WEIGHTS.parent)
+    record = train(cfg, args.out or DEFAULT_WEIGHTS.parent, args.cache)
     print(json.dumps(record, indent=2))
     return 0
 
