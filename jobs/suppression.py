@@ -37,6 +37,7 @@ from typing import Generic, TypeVar
 
 import numpy as np
 from scipy.optimize import linprog
+from scipy.sparse import csr_array
 
 __all__ = ["Line", "Suppression", "feasible_ranges", "protection_span", "suppress"]
 
@@ -162,7 +163,9 @@ class _Programme(Generic[C]):
     def __init__(self, idx: _Lines[C], cells: list[C], hidden: set[C]) -> None:
         self.col = {c: j for j, c in enumerate(cells)}
         touched = sorted({i for c in cells for i in idx.of.get(c, ())})
-        self.a_eq = np.zeros((len(touched), len(cells)))
+        rows: list[int] = []
+        cols: list[int] = []
+        data: list[float] = []
         self.b_eq = np.zeros(len(touched))
         for r, i in enumerate(touched):
             line = idx.lines[i]
@@ -170,9 +173,12 @@ class _Programme(Generic[C]):
                 # a hidden cell outside `cells` (hidden since the groups were formed) is
                 # pinned to its value: that only narrows ranges, so proofs stay sound
                 if cell in hidden and cell in self.col:
-                    self.a_eq[r, self.col[cell]] += sign
+                    rows.append(r)
+                    cols.append(self.col[cell])
+                    data.append(sign)
                 else:
                     self.b_eq[r] -= sign * idx.values[cell]
+        self.a_eq = csr_array((data, (rows, cols)), shape=(len(touched), len(cells)))
 
     def extreme(self, cell: C, sign: float) -> float:
         """The least (sign 1) or greatest (sign -1) value `cell` can take."""

@@ -25,6 +25,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "triton": ("cluster.triton_bench", "run_triton_bench"),
     "metrics": ("monitoring.bench", "run_metrics_bench"),
     "synth": ("jobs.synth.bench", "run_synth_bench"),
+    "report": ("jobs.report_bench", "run_report_bench"),
 }
 
 
