@@ -1,11 +1,12 @@
 """Triton benchmark: overhead against the in-process backend, gRPC against shared memory.
 
-    python -m cluster.triton_bench [--runs 5] [--studies 3] [--json]
-    lungscreen bench triton [--runs 5] [--studies 3] [--json]
+    python -m cluster.triton_bench [--runs 3] [--studies 1] [--json]
+    lungscreen bench triton [--runs 3] [--studies 1] [--json]
 
 1. Overhead: the same synthetic volumes (jobs.synth.phantom, `small` profile) through the
    in-process backend and through a local Triton (plain gRPC, and system shared memory);
-   median seconds per volume of `runs` passes, and the difference.
+   median seconds per volume of `runs` passes, and the difference. (A full detection takes
+   tens of seconds on a 2-core CPU, so the defaults are small.)
 2. Transfer: a realistic-size volume (512 x 512 x 300 int16, 157 MB) sent through gRPC and
    through system shared memory. The full detector on such a volume takes minutes on a CPU,
    so this uses the model's cheapest real path: the volume is all air, and the model checks
@@ -21,12 +22,13 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from cluster.triton_client import TritonBackend, TritonClientConfig
-from cluster.triton_server import LocalTritonServer, TritonServerConfig
+from cluster.triton_server import DEFAULT_REPOSITORY, LocalTritonServer, TritonServerConfig
 from jobs.errors import BadInput
 
 __all__ = ["TritonBenchResult", "run_triton_bench"]
@@ -61,8 +63,9 @@ class TritonBenchResult:
             f"  in-process              {self.inprocess_s:8.3f}",
             f"  triton gRPC             {self.triton_grpc_s:8.3f}   overhead {grpc_over:+.3f}",
             f"  triton shared memory    {self.triton_shm_s:8.3f}   overhead {shm_over:+.3f}",
-            f"transfer, {rd}x{rh}x{rw} int16 ({self.realistic_mb:.0f} MB), all-air volume "
-            "(model checks it, answers 'lungs not covered'), s/request:",
+            f"transfer (median of {max(self.runs, 5)}), {rd}x{rh}x{rw} int16 "
+            f"({self.realistic_mb:.0f} MB), all-air volume (the model checks it and answers "
+            "'lungs not covered'), s/request:",
             f"  in-process check        {self.transfer_inprocess_s:8.3f}",
             f"  triton gRPC             {self.transfer_grpc_s:8.3f}",
             f"  triton shared memory    {self.transfer_shm_s:8.3f}",
@@ -93,16 +96,22 @@ def _expect_bad_input(call: Callable[[], object]) -> Callable[[], None]:
 
 
 def run_triton_bench(
-    runs: int = 5, studies: int = 3, urls: Sequence[str] = ()
+    runs: int = 3,
+    studies: int = 1,
+    urls: Sequence[str] = (),
+    repository: Path = DEFAULT_REPOSITORY,
+    weights: Path | None = None,
 ) -> TritonBenchResult:
-    """Run both measurements; starts a local Triton unless `urls` names a running one."""
+    """Run both measurements; starts a local Triton on `repository` unless `urls` names a
+    running one. `weights`: the in-process backend's weights (default: the shipped ones;
+    give the same weights the served model uses)."""
     from jobs.synth.phantom import make_phantom
     from models.inprocess import InProcessBackend
 
     phantoms = [make_phantom(seed, "small") for seed in range(1, studies + 1)]
     air: npt.NDArray[np.int16] = np.full(REALISTIC_SHAPE, -1000, dtype=np.int16)
     air_spacing = (1.0, 0.7, 0.7)
-    inproc = InProcessBackend(device="cpu")
+    inproc = InProcessBackend(device="cpu", weights=weights)
 
     def all_volumes(backend: InProcessBackend | TritonBackend) -> Callable[[], None]:
         def run() -> None:
@@ -111,23 +120,25 @@ def run_triton_bench(
 
         return run
 
-    server = None if urls else LocalTritonServer(TritonServerConfig()).start()
+    server = (
+        None
+        if urls
+        else LocalTritonServer(TritonServerConfig(model_repositories=(repository,))).start()
+    )
     targets = tuple(urls) if urls else (server.grpc_url,)  # type: ignore[union-attr]
     try:
         grpc = TritonBackend(TritonClientConfig(urls=targets, shared_memory="off"))
         shm = TritonBackend(TritonClientConfig(urls=targets, shared_memory="on"))
-        for warm in (inproc, grpc, shm):  # load, connect, register shared memory
-            all_volumes(warm)()
+        air_in = _expect_bad_input(lambda: inproc.infer(air, air_spacing))
+        air_grpc = _expect_bad_input(lambda: grpc.infer(air, air_spacing))
+        air_shm = _expect_bad_input(lambda: shm.infer(air, air_spacing))
+        for warm in (air_in, air_grpc, air_shm):  # connect, resolve version, register shm
+            warm()
         per = float(studies)
         inprocess_s = _median_time(all_volumes(inproc), runs) / per
         grpc_s = _median_time(all_volumes(grpc), runs) / per
         shm_s = _median_time(all_volumes(shm), runs) / per
-        air_in = _expect_bad_input(lambda: inproc.infer(air, air_spacing))
-        air_grpc = _expect_bad_input(lambda: grpc.infer(air, air_spacing))
-        air_shm = _expect_bad_input(lambda: shm.infer(air, air_spacing))
-        for warm_air in (air_grpc, air_shm):
-            warm_air()
-        transfer = [_median_time(call, runs) for call in (air_in, air_grpc, air_shm)]
+        transfer = [_median_time(call, max(runs, 5)) for call in (air_in, air_grpc, air_shm)]
         grpc.close()
         shm.close()
     finally:
@@ -150,12 +161,20 @@ def run_triton_bench(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cluster.triton_bench", description=__doc__)
-    parser.add_argument("--runs", type=int, default=5, help="timed runs (median reported)")
-    parser.add_argument("--studies", type=int, default=3, help="phantoms per run")
+    parser.add_argument("--runs", type=int, default=3, help="timed runs (median reported)")
+    parser.add_argument("--studies", type=int, default=1, help="phantoms per run")
     parser.add_argument("--url", action="append", default=[], help="a running Triton (gRPC)")
+    parser.add_argument("--repository", type=Path, default=DEFAULT_REPOSITORY)
+    parser.add_argument("--weights", type=Path, default=None, help="in-process weights")
     parser.add_argument("--json", action="store_true", help="print JSON")
     args = parser.parse_args(argv)
-    result = run_triton_bench(runs=args.runs, studies=args.studies, urls=args.url)
+    result = run_triton_bench(
+        runs=args.runs,
+        studies=args.studies,
+        urls=args.url,
+        repository=args.repository,
+        weights=args.weights,
+    )
     print(result.to_json() if args.json else "\n".join(result.lines()))
     return 0
 

@@ -8,7 +8,8 @@
 - `start_test_triton()`: a further server like `slow_triton_server` that the caller owns
   (to kill it, or restart it on the same port).
 
-Skips (with the reason) where the bundled binary cannot run on this platform.
+Skips (with the reason) where the bundled binary cannot run on this platform, and
+`triton_server` skips while the reference model has no weights.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ def start_test_triton(grpc_port: int = 0) -> LocalTritonServer:
 def triton_server() -> Iterator[LocalTritonServer]:
     """The real repository (models/repository) on a session-wide local Triton."""
     _require_triton()
+    from models.detector import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip("the reference model's weights are not trained yet (models/weights/)")
     config = TritonServerConfig(model_repositories=(DEFAULT_REPOSITORY,), models=(MODEL_NAME,))
     with LocalTritonServer(config) as server:
         yield server
