@@ -165,7 +165,7 @@ def _pct(v: float | None) -> str:
 
 def _flat(report: Report, row: ReportRow) -> dict[str, str]:
     out = {d: row.value(d) or ("(all)" if d not in row.level else "") for d in report.by}
-    out.update({m: _fmt(row.counts.get(m)) for m in report.measures})
+    out.update({m: _fmt(row.counts[m]) if m in row.counts else "" for m in report.measures})
     out["positive_rate_pct"] = _pct(row.positive_rate.value)
     out["positive_rate_ci95_low_pct"] = _pct(row.positive_rate.low)
     out["positive_rate_ci95_high_pct"] = _pct(row.positive_rate.high)
@@ -224,7 +224,8 @@ def to_table(report: Report) -> str:
         ci = (f"{_pct(r.positive_rate.low)}-{_pct(r.positive_rate.high)}"
               if r.positive_rate.low is not None else "")
         body.append([("  " * len(r.level)) + r.label,
-                     *(_fmt(r.counts.get(m)) for m in columns), _pct(r.positive_rate.value), ci])
+                     *(_fmt(r.counts[m]) if m in r.counts else "" for m in columns),
+                     _pct(r.positive_rate.value), ci])
     widths = [max(len(str(x)) for x in col) for col in zip(heads, *body, strict=True)]
     lines = [f"campaign {report.campaign_id}: by {', '.join(report.by)}; counts under "
              f"{report.min_cell} and cells that would reveal them read '{SUPPRESSED}'"]

@@ -41,7 +41,7 @@ PROGRESS = (("screened", "screened", "#2f6fb5"), ("quarantined", "quarantined", 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2630;
 margin:0;background:#f6f7f9}
-main{max-width:1000px;margin:0 auto;padding:24px 28px 48px}
+main{max-width:1100px;margin:0 auto;padding:24px 28px 48px}
 h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:0 0 10px}
 .sub{color:#4a5260;margin:0 0 18px;font-size:14px}
 .cards{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:18px}
@@ -54,7 +54,7 @@ box-shadow:0 1px 2px rgba(0,0,0,.08)}
 .legend{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:13px;margin:0 0 8px}
 .key i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;
 vertical-align:-1px}
-table{border-collapse:collapse;font-size:12px;width:100%}
+table{border-collapse:collapse;font-size:11.5px;width:100%}
 th,td{padding:4px 5px;border-bottom:1px solid #e3e7ec;text-align:right;white-space:nowrap}
 th:first-child,td:first-child{text-align:left}
 th{background:#f0f2f5;position:sticky;top:0}
@@ -97,7 +97,8 @@ def _fmt(v: int | None) -> str:
 def _cards(report: Report) -> str:
     total = report.rows_at(())[0]
     rate = total.positive_rate
-    rate_text = (f"{100 * rate.value:.1f}%" if rate.value is not None else SUPPRESSED)
+    rate_text = (f"{100 * rate.value:.1f}%" if rate.value is not None
+                 else "n/a" if total.counts.get("screened") == 0 else SUPPRESSED)
     ci = (f"positive (3+), 95% CI {100 * rate.low:.1f}-{100 * rate.high:.1f}%"
           if rate.low is not None and rate.high is not None else "positive (3+)")
     cards = [_card(_fmt(total.counts.get("seen")), "studies seen"),
@@ -177,10 +178,12 @@ def _table(report: Report, measures: Sequence[str], title: str, rates: bool) -> 
     heads = ["group", *names, *(("positive %", "95% CI") if rates else ())]
     body = []
     for r in report.rows:
-        cells = [f"<td>{'&nbsp;' * 3 * len(r.level)}{escape(r.label)}</td>"]
+        name = r.key[-1] if r.key else "all"
+        cells = [f"<td>{'&nbsp;' * 3 * len(r.level)}{escape(name)}</td>"]
         for m in measures:
             v = r.counts.get(m)
-            cells.append('<td class="s">suppressed</td>' if v is None else f"<td>{v}</td>")
+            cells.append("<td></td>" if m not in r.counts else
+                         '<td class="s">suppressed</td>' if v is None else f"<td>{v}</td>")
         rate = r.positive_rate
         if rates:
             cells.append(f"<td>{100 * rate.value:.1f}</td>" if rate.value is not None

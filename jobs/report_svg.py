@@ -19,7 +19,7 @@ _DEFS = ('<defs><pattern id="hatch" width="6" height="6" patternUnits="userSpace
          'patternTransform="rotate(45)"><rect width="6" height="6" fill="#eceff3"/>'
          '<line x1="0" y1="0" x2="0" y2="6" stroke="#9aa4b1" stroke-width="2"/></pattern></defs>')
 _FONT = 'font-family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif"'
-LABEL_W = 170
+LABEL_W = 200
 ROW_H = 30
 
 
