@@ -31,6 +31,8 @@ from models.contract import Nodule, NoduleType
 from models.lungrads import Category, categorize_nodule
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from jobs.privacy import Pseudonymizer
     from jobs.sources.base import Source
     from jobs.spec import CampaignSpec
@@ -101,7 +103,7 @@ def nodule_summary(nodules: Sequence[Nodule], limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def _text(ds: Any, keyword: str) -> str:
+def _text(ds: Dataset, keyword: str) -> str:
     value = ds.get(keyword, "")
     return "" if value is None else str(value).strip()
 
@@ -127,7 +129,7 @@ def find_in_sources(due: Mapping[str, StudyResult],
             if result is None or pid in found:
                 continue
             found.add(pid)
-            ds = next(iter(source.read_instances([header])))
+            _, ds = next(iter(source.read_instances([header])))
             yield RecallEntry(
                 patient_id=_text(ds, "PatientID"),
                 patient_name=_text(ds, "PatientName"),
