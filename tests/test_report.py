@@ -152,3 +152,25 @@ def test_cli_report_reads_the_store(tmp_path, results, capsys):
     assert main(["report", "nope", "--store", url]) == 2
     assert "north-2027q1" in capsys.readouterr().err
     assert main(["report", "north-2027q1", "--store", url, "--min-cell", "5"]) == 2
+
+
+def test_cli_report_finds_the_store_and_threshold_in_the_spec(tmp_path, results, capsys):
+    from tests.campaign_helpers import write_spec
+
+    data = tmp_path / "data"
+    spec = write_spec(tmp_path / "spec.yaml", {"region-0": [tmp_path / "nowhere"]},
+                      campaign_id="north-2027q1", data_dir=str(data),
+                      privacy={"min_cell": 20})
+    with ResultsStore.open(f"sqlite:///{data / 'results.db'}") as store:
+        store.ensure_campaign("north-2027q1", spec_digest="d", model_name="lung_nodule_detector",
+                              model_version="1")
+        store.commit_results("north-2027q1", results)
+    assert main(["report", "north-2027q1", "--spec", str(spec), "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["min_cell"] == 20
+    for group in doc["groups"]:
+        assert all(v is None or v == 0 or v >= 20 for k, v in group["counts"].items()
+                   if k != "pending")
+    assert main(["report", "north-2027q1", "--spec", str(spec), "--min-cell", "11"]) == 2
+    assert "below the campaign's threshold 20" in capsys.readouterr().err
+    assert main(["report", "other-id", "--spec", str(spec)]) == 2

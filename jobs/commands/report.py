@@ -16,7 +16,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "report",
         help="a campaign's regional summary, small cells suppressed",
         description=(
-            "Counts, Lung-RADS mix, positive rate with 95%% CI, quarantine reasons and nodule "
+            "Counts, Lung-RADS mix, positive rate with 95% CI, quarantine reasons and nodule "
             "sizes per group. Counts under the campaign's min_cell, and the cells that would "
             "reveal them, are suppressed in every format."
         ),
