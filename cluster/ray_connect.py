@@ -73,6 +73,9 @@ def _init_kwargs(options: RayOptions) -> dict[str, object]:
     if options.address is not None:
         kwargs["address"] = options.address
         return kwargs
+    # "local": always a new private instance, never a cluster someone else started here
+    # (a bare ray.init() would join the one recorded in /tmp/ray/ray_current_cluster)
+    kwargs["address"] = "local"
     kwargs["include_dashboard"] = options.dashboard
     kwargs["object_store_memory"] = options.object_store_mb * 1024 * 1024
     if options.num_cpus is not None:

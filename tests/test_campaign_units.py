@@ -123,7 +123,7 @@ def test_progress_bar_draws_every_region() -> None:
 def test_ray_options_bound_the_embedded_instance() -> None:
     kw = _init_kwargs(RayOptions(num_cpus=2, resources={region_resource("north"): 1}))
     assert kw["include_dashboard"] is False and kw["log_to_driver"] is False
-    assert kw["num_cpus"] == 2
+    assert kw["num_cpus"] == 2 and kw["address"] == "local"
     assert kw["resources"] == {"region:north": 1}
     remote = _init_kwargs(RayOptions(address="ray://head:10001"))
     assert remote["address"] == "ray://head:10001" and "num_cpus" not in remote
