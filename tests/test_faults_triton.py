@@ -1,0 +1,83 @@
+"""Triton down for a while mid-campaign (stopped, then restarted on the same ports): the
+campaign pauses with backoff, resumes when the server is back, and quarantines nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from cluster.triton_server import LocalTritonServer, TritonServerConfig
+from jobs.campaign import RunOptions, run_campaign
+from jobs.driver import DriverSettings
+from jobs.shardwork import WorkerPolicy
+from jobs.spec import load_spec
+from tests.campaign_helpers import (
+    free_port,
+    needs_weights,
+    region_folders,
+    write_cohort_once,
+    write_spec,
+)
+from tests.ray_helpers import BackgroundRun, wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, needs_weights]
+
+OUTAGE_S = 20.0
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=4, regions=1, seed=71)
+
+
+def test_triton_outage_pauses_the_campaign_without_quarantining(
+    cohort: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("tritonclient.grpc")
+    from tests.servers.triton import _require_triton
+
+    _require_triton()
+    ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
+    server = LocalTritonServer(TritonServerConfig(**ports)).start()
+    url = f"grpc://{server.grpc_url}"
+    spec = load_spec(write_spec(tmp_path / "c.yaml",
+                                {n: [f] for n, f in region_folders(cohort).items()},
+                                campaign_id="outage", triton={"urls": [url]}, shard_size=1,
+                                max_shards_in_flight=1))
+    committed: list[str] = []
+
+    from jobs.observer import NullObserver
+
+    class Seen(NullObserver):
+        def on_shard_committed(self, shard, results, commit_s):  # type: ignore[no-untyped-def]
+            committed.append(shard.shard_id)
+
+    options = RunOptions(
+        executor="inprocess",
+        policy=WorkerPolicy(retryable_window_s=2.0),
+        driver=DriverSettings(backoff_initial_s=1.0, backoff_max_s=4.0, stall_timeout_s=300,
+                              poll_s=0.2),
+        observers=(Seen(),),
+    )
+    run = BackgroundRun(lambda: run_campaign(spec, options))
+    restarted: LocalTritonServer | None = None
+    try:
+        run.start()
+        wait_for(lambda: committed, 300, "the first committed shard")
+        server.stop()
+        time.sleep(OUTAGE_S)
+        assert run.is_alive(), "the campaign ended while Triton was down"
+        restarted = LocalTritonServer(TritonServerConfig(**ports)).start()
+        run.join(timeout=600)
+        assert not run.is_alive()
+    finally:
+        server.stop()
+        if restarted is not None:
+            restarted.stop()
+    assert run.error is None, run.error
+    result = run.result
+    assert result.state == "done"
+    assert result.counts == {"screened": 4}
+    assert result.report.retries["backend_unavailable"] >= 1
