@@ -174,3 +174,32 @@ def test_cli_report_finds_the_store_and_threshold_in_the_spec(tmp_path, results,
     assert main(["report", "north-2027q1", "--spec", str(spec), "--min-cell", "11"]) == 2
     assert "below the campaign's threshold 20" in capsys.readouterr().err
     assert main(["report", "other-id", "--spec", str(spec)]) == 2
+
+
+def test_campaign_report_reads_progress_and_throughput(tmp_path, results):
+    from jobs.planning import plan_shards
+    from jobs.records import StudyRecord
+    from jobs.report import campaign_report
+
+    records = [StudyRecord(r.study_pid, r.patient_pid, r.region, r.site, r.age_band, r.sex)
+               for r in results]
+    by_pid = {r.study_pid: r for r in results}
+    shards = list(plan_shards(records, 50))
+    with ResultsStore.open(f"sqlite:///{tmp_path / 'results.db'}") as store:
+        store.ensure_campaign("c1", spec_digest="d", model_name="lung_nodule_detector",
+                              model_version="1")
+        store.record_plan("c1", shards)
+        done = shards[::2]
+        for shard in done:
+            store.commit_shard("c1", shard.shard_id, [by_pid[p] for p in shard.study_pids])
+        report = campaign_report(store, "c1", by=("region",))
+    waiting = {}
+    for shard in shards[1::2]:
+        waiting[shard.region] = waiting.get(shard.region, 0) + shard.study_count
+    total = report.rows_at(())[0]
+    assert total.counts["seen"] == sum(s.study_count for s in done)
+    assert total.counts["pending"] == sum(waiting.values())
+    for row in report.rows_at(("region",)):
+        if row.counts["seen"] is not None:
+            assert row.counts["pending"] == waiting.get(row.key[0], 0)
+    assert report.studies_per_second is not None and report.studies_per_second > 0
