@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 import requests
 
-__all__ = ["OrthancServer", "orthanc", "orthanc_server"]
+__all__ = ["OrthancServer", "orthanc", "orthanc_server", "start_orthanc"]
 
 PLUGIN_DIRS = (Path("/usr/share/orthanc/plugins"), Path("/usr/lib/orthanc"))
 USER, PASSWORD = "lungscreen", "orthanc-test-password"
@@ -68,12 +68,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def orthanc_server() -> Iterator[OrthancServer]:
+@contextlib.contextmanager
+def start_orthanc() -> Iterator[OrthancServer]:
+    """A real Orthanc with DICOMweb and basic auth on a free loopback port, removed after."""
     binary = shutil.which("Orthanc") or "/usr/sbin/Orthanc"
     plugin = _plugin()
     if not Path(binary).exists() or plugin is None:
-        pytest.skip("Orthanc and orthanc-dicomweb are not installed (run .ci/setup)")
+        pytest.fail("Orthanc and orthanc-dicomweb are not installed (run .ci/setup)")
     work = Path(tempfile.mkdtemp(prefix="lungscreen-orthanc-"))
     port = _free_port()
     config = {
@@ -115,6 +116,12 @@ def orthanc_server() -> Iterator[OrthancServer]:
             proc.wait()
         log.close()
         shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def orthanc_server() -> Iterator[OrthancServer]:
+    with start_orthanc() as server:
+        yield server
 
 
 @pytest.fixture
