@@ -58,7 +58,7 @@ class TritonBenchResult:
         grpc_over = self.triton_grpc_s - self.inprocess_s
         shm_over = self.triton_shm_s - self.inprocess_s
         return [
-            f"triton bench: medians of {self.runs} runs",
+            f"triton bench: medians of {self.runs} interleaved runs",
             f"full detector, {self.studies} phantoms {d}x{h}x{w} int16, s/volume:",
             f"  in-process              {self.inprocess_s:8.3f}",
             f"  triton gRPC             {self.triton_grpc_s:8.3f}   overhead {grpc_over:+.3f}",
@@ -75,13 +75,16 @@ class TritonBenchResult:
         return json.dumps(asdict(self), indent=2)
 
 
-def _median_time(call: Callable[[], object], runs: int) -> float:
-    times = []
+def _median_times(calls: Sequence[Callable[[], object]], runs: int) -> list[float]:
+    """Median seconds of each call; the calls are interleaved run by run, so a change in
+    the machine's load (2 shared cores) hits them all alike."""
+    times: list[list[float]] = [[] for _ in calls]
     for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for call, bucket in zip(calls, times, strict=True):
+            started = time.perf_counter()
+            call()
+            bucket.append(time.perf_counter() - started)
+    return [statistics.median(bucket) for bucket in times]
 
 
 def _expect_bad_input(call: Callable[[], object]) -> Callable[[], None]:
@@ -134,11 +137,9 @@ def run_triton_bench(
         air_shm = _expect_bad_input(lambda: shm.infer(air, air_spacing))
         for warm in (air_in, air_grpc, air_shm):  # connect, resolve version, register shm
             warm()
-        per = float(studies)
-        inprocess_s = _median_time(all_volumes(inproc), runs) / per
-        grpc_s = _median_time(all_volumes(grpc), runs) / per
-        shm_s = _median_time(all_volumes(shm), runs) / per
-        transfer = [_median_time(call, max(runs, 5)) for call in (air_in, air_grpc, air_shm)]
+        full = _median_times([all_volumes(b) for b in (inproc, grpc, shm)], runs)
+        inprocess_s, grpc_s, shm_s = (t / studies for t in full)
+        transfer = _median_times([air_in, air_grpc, air_shm], max(runs, 5))
         grpc.close()
         shm.close()
     finally:
