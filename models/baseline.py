@@ -14,10 +14,11 @@ import torch
 from models.blobs import Blobs
 from models.pipeline import Pipeline, PipelineConfig, pick_device
 
-__all__ = ["BASELINE_VERSION", "LogBaseline", "baseline_scores"]
+__all__ = ["BASELINE_THRESHOLD", "BASELINE_VERSION", "LogBaseline", "baseline_scores"]
 
 BASELINE_VERSION = "log-baseline-1"
 HALF_SCORE = 350.0  # weighted LoG response (HU) that maps to probability 0.5
+BASELINE_THRESHOLD = 0.5
 
 
 def baseline_scores(blobs: Blobs) -> torch.Tensor:
@@ -32,7 +33,8 @@ class LogBaseline:
     version = BASELINE_VERSION
 
     def __init__(self, device: str | None = None, config: PipelineConfig | None = None) -> None:
-        self.pipeline = Pipeline(config or PipelineConfig(), pick_device(device))
+        cfg = config or PipelineConfig(threshold=BASELINE_THRESHOLD)
+        self.pipeline = Pipeline(cfg, pick_device(device))
 
     @property
     def stage_timings(self) -> dict[str, float]:

@@ -33,6 +33,7 @@ class BlobConfig:
     clip_hu: tuple[float, float] = (-1000.0, 200.0)
     blobness_weight: float = 1.0  # rank by response * (1 - w + w * blobness)
     min_level: int = 0  # coarsest pyramid level used for every scale (0: iso grid)
+    clip_above_lung: float | None = None  # clip at the lung's median HU plus this instead
 
     def sigmas_mm(self) -> list[float]:
         lo = self.min_diameter_mm / 2 / math.sqrt(3)
@@ -156,9 +157,18 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
     lo = (nz.min(0).values - margin).clamp_min(0)
     hi = nz.max(0).values + margin + 1
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
-    v = iso[box].clamp(*cfg.clip_hu)
+    lo_hu, hi_hu = cfg.clip_hu
+    if cfg.clip_above_lung is not None:
+        inside = iso[box][mask[box]]
+        sample = inside[:: max(1, inside.numel() // 200_000)]
+        hi_hu = float(sample.median()) + cfg.clip_above_lung
+    v = iso[box].clamp(lo_hu, hi_hu)
     levels = [v]
     masks = [mask[box].to(torch.float32)]
+    while len(levels) <= cfg.min_level:
+        levels.append(F.avg_pool3d(levels[-1][None, None], 2, ceil_mode=True)[0, 0])
+        masks.append(F.max_pool3d(masks[-1][None, None], 2, ceil_mode=True)[0, 0])
+
     out_c, out_r, out_s, out_b = [], [], [], []
     for sigma_mm in cfg.sigmas_mm():
         sigma0 = sigma_mm / iso_mm
@@ -195,12 +205,14 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
     return Blobs(centres=c[keep], radius_mm=r[keep], response=s_[keep], blobness=b[keep])
 
 
-# Solid structures at full contrast, then a ground-glass window in which vessels and solid
-# tissue saturate at -450 HU, so faint ground-glass nodules are not outranked by vessels.
+# Solid structures at full contrast, then a ground-glass window in which everything denser
+# than the lung's median + 170 HU saturates, so faint ground-glass nodules (150-250 HU above
+# the lung) are not outranked by vessels; that pass ranks by shape (blobness) as much as by
+# response.
 DEFAULT_PASSES = (
     BlobConfig(max_candidates=200, blobness_weight=0.7, min_response=120.0),
-    BlobConfig(min_diameter_mm=5.0, n_scales=6, clip_hu=(-1000.0, -450.0), min_response=60.0,
-               max_candidates=120, blobness_weight=0.7, min_level=1),
+    BlobConfig(min_diameter_mm=5.0, n_scales=6, min_response=20.0, clip_above_lung=170.0,
+               max_candidates=120, blobness_weight=1.0, min_level=1),
 )
 
 

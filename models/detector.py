@@ -77,7 +77,9 @@ class NoduleDetector:
 def load_detector(weights: Path | None = None, device: str | None = None,
                   config: PipelineConfig | None = None) -> NoduleDetector:
     """The detector with `weights` (default: the shipped ones) on `device` (default: CUDA if
-    present, else CPU). Raises PermanentError when the weights are missing or unreadable."""
+    present, else CPU). The reporting threshold is the weights' `operating_threshold` (about
+    1 false positive per validation scan) unless `config` says otherwise. Raises
+    PermanentError when the weights are missing or unreadable."""
     path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     dev = pick_device(device)
     try:
@@ -91,5 +93,7 @@ def load_detector(weights: Path | None = None, device: str | None = None,
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     version = f"{meta.get('version', '0')}+{hashlib.sha256(blob).hexdigest()[:8]}"
+    if config is None:
+        config = PipelineConfig(threshold=float(meta.get("operating_threshold", 0.5)))
     return NoduleDetector(net, version, dev, config,
                           type_from_network=bool(meta.get("type_from_network", False)))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from models.baseline import baseline_scores
+from models.baseline import BASELINE_THRESHOLD, baseline_scores
 from models.cohort import Case
 from models.contract import nodules_from_array
 from models.detector import NoduleDetector, score_candidates
@@ -154,9 +154,10 @@ def evaluate(cases: Iterable[Case], detector: NoduleDetector) -> dict[str, objec
             continue
         prob_t, types = score_candidates(detector.net, cand)
         base_t = baseline_scores(cand.blobs)
-        for m, p in (("cnn", prob_t), ("log_baseline", base_t)):
+        for m, p, thr in (("cnn", prob_t, pipe.config.threshold),
+                          ("log_baseline", base_t, BASELINE_THRESHOLD)):
             t = types if (m == "cnn" and detector.type_from_network) else None
-            rows = pipe.finish(cand, p, t)
+            rows = pipe.finish(cand, p, t, thr)
             _record(accs[m], case, cand, p.cpu().numpy().astype(np.float64), rows)
         log.info("evaluated %s: %d candidates", case.name, len(cand.blobs))
     results = {m: _result(m, accs[m]) for m in METHODS}
@@ -166,6 +167,8 @@ def evaluate(cases: Iterable[Case], detector: NoduleDetector) -> dict[str, objec
         "phantom_seeds": [min(seeds), max(seeds)] if seeds else None,
         "seconds": round(time.perf_counter() - t0, 1),
         "model_version": detector.version,
+        "operating_thresholds": {"cnn": pipe.config.threshold,
+                                 "log_baseline": BASELINE_THRESHOLD},
         "targets": TARGETS,
         "methods": {m: r.as_dict() for m, r in results.items()},
     }

@@ -156,7 +156,10 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
     kind = NoduleType.SOLID
     if level > SOLID_HU and seg.any():
         grown = ndimage.distance_transform_edt(~seg, sampling=step)
-        ring = (grown > 0.75) & (grown <= 2.0) & allowed
+        # beyond the partial-volume edge, which is about one input voxel wide
+        edge = float(np.cbrt(np.prod(spacing)))
+        inner = max(0.75, 0.6 * edge)
+        ring = (grown > inner) & (grown <= inner + 1.25) & allowed
         vals = cube.cpu().numpy()[ring]
         # a ground-glass rim raises most of the ring; a few vessels around a solid one do not
         halo = float(np.median(vals)) if vals.size else bg

@@ -23,7 +23,7 @@ from models.mining import Examples, TruthNodule, mine
 from models.network import NoduleNet
 from models.pipeline import Pipeline, PipelineConfig
 
-__all__ = ["MODEL_VERSION", "TrainConfig", "phantom_truth", "train"]
+__all__ = ["MODEL_VERSION", "TrainConfig", "operating_threshold", "phantom_truth", "train"]
 
 log = logging.getLogger("models.train")
 MODEL_VERSION = "1.0"
@@ -40,7 +40,8 @@ class TrainConfig:
     profile: str = "small"
     min_nodules: int = 2
     max_nodules: int = 5
-    epochs: int = 10
+    negatives_per_phantom: int = 200
+    epochs: int = 14
     batch: int = 64
     lr: float = 2e-3
     threads: int = 2
@@ -64,7 +65,7 @@ def _examples(cfg: TrainConfig, seeds: range, pipeline: Pipeline) -> Examples:
         count = int(rng.integers(cfg.min_nodules, cfg.max_nodules + 1))
         ph = make_phantom(s, cfg.profile, n_nodules=count)
         cand = pipeline.prepare(ph.hu, ph.spacing)
-        parts.append(mine(cand, phantom_truth(ph.nodules), rng))
+        parts.append(mine(cand, phantom_truth(ph.nodules), rng, cfg.negatives_per_phantom))
         log.info("mined phantom %d: %d candidates", s, len(cand.blobs))
     return Examples(torch.cat([p.patches for p in parts]), torch.cat([p.label for p in parts]),
                     torch.cat([p.kind for p in parts]))
@@ -122,6 +123,22 @@ def _mined(cfg: TrainConfig, pipeline: Pipeline, cache: Path | None
     return out
 
 
+@torch.no_grad()
+def operating_threshold(net: NoduleNet, val: Examples, n_scans: int,
+                        fp_per_scan: float = 1.0) -> float:
+    """The probability above which the validation negatives give `fp_per_scan` (>= 0.5)."""
+    net.eval()
+    neg = val.patches[val.label < 0.5]
+    if neg.shape[0] == 0:
+        return 0.5
+    prob = torch.cat([torch.sigmoid(net(neg[i : i + 256].float())[:, 0])
+                      for i in range(0, neg.shape[0], 256)])
+    k = int(fp_per_scan * n_scans)
+    if k >= prob.numel():
+        return 0.5
+    return max(0.5, float(prob.sort(descending=True).values[k]))
+
+
 def train(cfg: TrainConfig, out_dir: Path, cache: Path | None = None) -> dict[str, object]:
     """Mine, train, write `nodule_net.pt` and `nodule_net.json` to `out_dir`; the record.
 
@@ -164,6 +181,7 @@ def train(cfg: TrainConfig, out_dir: Path, cache: Path | None = None) -> dict[st
         "config": asdict(cfg),
         "training_seeds": [seeds.start, seeds.stop - 1],
         "train_examples": {"positives": int(n_pos), "total": n},
+        "operating_threshold": operating_threshold(net, val_ex, cfg.val_phantoms),
         "validation": _scores(net, val_ex),
         "train_fit": _scores(net, train_ex),
         "seconds": {"mining": round(t_mine, 1), "total": round(t_total, 1)},
