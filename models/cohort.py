@@ -1,10 +1,12 @@
 """Evaluation cases: in-memory phantoms, or a synthetic DICOM cohort read through ingest.
 
-A cohort folder holds `dicom/...` and `ground_truth.jsonl` (written by `lungscreen synth`
-or by any program that writes the same truth format). Volumes are read the way a campaign
-reads them: discovery, series selection, volume loading (jobs.discovery / selection /
-volume). Studies the truth marks as not selectable, or whose selected series is not the
-truth's primary series, are skipped and counted.
+A cohort folder holds `dicom/...` and either `ground_truth.jsonl` (written by `lungscreen
+synth`) or `truth.json` (a list of studies with `study_uid`, `expected.series_uid` and
+`nodules` of `center_voxel` [z, y, x], `diameter_mm`, `type`: the format of the independent
+writer in tests/foreign_cohort.py; its category is derived from those nodules). Volumes are
+read the way a campaign reads them: discovery, series selection, volume loading
+(jobs.discovery / selection / volume). Studies the truth marks as not selectable, or whose
+selected series is not the truth's primary series, are skipped and counted.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from jobs.errors import BadInput
-from models.contract import NoduleType
-from models.lungrads import Category
+from models.contract import Nodule, NoduleType
+from models.lungrads import Category, categorize_study
 from models.mining import TruthNodule
 
 __all__ = ["Case", "CohortSkips", "cohort_cases", "phantom_cases"]
@@ -67,6 +70,35 @@ def _truth_nodules(rec: dict[str, object]) -> tuple[TruthNodule, ...]:
     return tuple(out)
 
 
+def _foreign_record(t: dict[str, Any]) -> dict[str, Any]:
+    """A truth.json study in ground_truth.jsonl's shape."""
+    nodules: list[dict[str, Any]] = []
+    found: list[Nodule] = []
+    for n in t.get("nodules", []):
+        z, y, x = (float(v) for v in n["center_voxel"])
+        d = float(n["diameter_mm"])
+        solid = float(n.get("solid_diameter_mm", d))
+        kind = str(n.get("type", "solid"))
+        nodules.append({"z": z, "y": y, "x": x, "diameter_mm": d, "solid_diameter_mm": solid,
+                        "type": kind})
+        found.append(Nodule(z, y, x, d, solid, NoduleType[kind.upper()], 1.0))
+    expected = t.get("expected", {})
+    return {"study_uid": t["study_uid"], "expected": {"selected": expected.get("selected", True)},
+            "primary_series_uid": expected.get("series_uid"), "nodules": nodules,
+            "lung_rads": categorize_study(found).value, "index": t.get("name")}
+
+
+def _records(folder: Path) -> list[dict[str, Any]]:
+    jsonl = folder / "ground_truth.jsonl"
+    if jsonl.is_file():
+        return [json.loads(line) for line in jsonl.read_text().splitlines() if line.strip()]
+    foreign = folder / "truth.json"
+    if foreign.is_file():
+        return [_foreign_record(t) for t in json.loads(foreign.read_text())]
+    raise BadInput(f"no ground_truth.jsonl or truth.json in {folder}; COHORT must be a folder "
+                   "written by `lungscreen synth` (dicom/ plus its ground truth)")
+
+
 def cohort_cases(folder: Path, skips: CohortSkips | None = None) -> Iterator[Case]:
     """The evaluable studies of a cohort folder, loaded through the ingest path."""
     from jobs.discovery import discover
@@ -74,11 +106,7 @@ def cohort_cases(folder: Path, skips: CohortSkips | None = None) -> Iterator[Cas
     from jobs.sources.folder import FolderSource
     from jobs.volume import load_volume
 
-    truth_path = folder / "ground_truth.jsonl"
-    if not truth_path.is_file():
-        raise BadInput(f"{truth_path} not found; COHORT must be a folder written by "
-                       "`lungscreen synth` (dicom/ plus ground_truth.jsonl)")
-    records = [json.loads(line) for line in truth_path.read_text().splitlines() if line.strip()]
+    records = _records(folder)
     by_study = {str(r["study_uid"]): r for r in records}
     skips = skips if skips is not None else CohortSkips()
     root = folder / "dicom" if (folder / "dicom").is_dir() else folder
