@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--min-cell", type=int, default=d.min_cell,
                    help=f"suppression threshold of the summary (default {d.min_cell}: the "
-                   "demo is small; production default is 11)")
+                   "demo's data are synthetic and few; production default is 11)")
     p.add_argument("--backend", choices=("auto", "inprocess"), default="auto",
                    help="auto: the bundled local Triton; inprocess: the model in the workers")
     p.add_argument("--num-cpus", type=int, default=None)
