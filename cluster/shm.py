@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -98,6 +99,10 @@ class ShmPool:
         self._unregister = unregister
         self._free: list[ShmRegion] = []
         self._all: list[ShmRegion] = []
+        # Regions of failed requests (e.g. a client deadline): the server may still read
+        # them and refuses to unregister them until the request ends; kept mapped and
+        # retried later, never reused.
+        self._retired: list[ShmRegion] = []
         self._lock = threading.Lock()
         self._closed = False
         sweep_stale_segments()
@@ -109,16 +114,20 @@ class ShmPool:
         try:
             yield region
         except BaseException:
-            # A failed request may have left the server unsure of the region: drop it.
-            self._discard(region)
+            with self._lock:
+                if region in self._all:
+                    self._all.remove(region)
+                self._retired.append(region)
+            self._reap()
             raise
         with self._lock:
-            if self._closed:
-                self._discard_locked(region)
-            else:
+            if not self._closed:
                 self._free.append(region)
+                return
+        self._drop(region)
 
     def _take(self, byte_size: int) -> ShmRegion:
+        self._reap()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the shared-memory pool is closed")
@@ -127,8 +136,13 @@ class ShmPool:
                 region = min(fits, key=lambda r: r.byte_size)
                 self._free.remove(region)
                 return region
-            if self._free:  # grow: replace the largest free region by a bigger one
-                self._discard_locked(max(self._free, key=lambda r: r.byte_size))
+            # Grow: replace the largest free region by a bigger one.
+            old = max(self._free, key=lambda r: r.byte_size) if self._free else None
+            if old is not None:
+                self._free.remove(old)
+                self._all.remove(old)
+        if old is not None:
+            self._drop(old)
         return self._create(byte_size)
 
     def _create(self, byte_size: int) -> ShmRegion:
@@ -148,27 +162,52 @@ class ShmPool:
             self._all.append(region)
         return region
 
-    def _discard(self, region: ShmRegion) -> None:
-        with self._lock:
-            self._discard_locked(region)
-
-    def _discard_locked(self, region: ShmRegion) -> None:
-        if region in self._free:
-            self._free.remove(region)
-        if region in self._all:
-            self._all.remove(region)
-        with contextlib.suppress(Exception):  # the server may be gone; unlink regardless
+    def _drop(self, region: ShmRegion) -> None:
+        """Unregister (best effort: the server may be gone) and unlink."""
+        with contextlib.suppress(Exception):
             self._unregister(region.name)
         region.destroy()
 
-    def close(self) -> None:
-        """Unregister and unlink every region (those still leased go when returned)."""
+    def _reap(self) -> None:
+        """Unlink the retired regions the server has let go of."""
+        with self._lock:
+            retired, self._retired = self._retired, []
+        keep = []
+        for region in retired:
+            try:
+                self._unregister(region.name)
+            except Exception:
+                keep.append(region)
+            else:
+                region.destroy()
+        with self._lock:
+            self._retired.extend(keep)
+
+    def close(self, grace_s: float = 10.0) -> None:
+        """Unregister and unlink every region (those still leased go when returned).
+
+        Regions of failed requests get up to `grace_s` for the server to let go of them
+        (use 0 when the server is gone); after that they are unlinked regardless.
+        """
         with self._lock:
             self._closed = True
-            for region in list(self._free):
-                self._discard_locked(region)
+            free, self._free = self._free, []
+            for region in free:
+                self._all.remove(region)
+        for region in free:
+            self._drop(region)
+        deadline = time.monotonic() + grace_s
+        self._reap()
+        while self._retired and time.monotonic() < deadline:
+            time.sleep(0.2)
+            self._reap()
+        with self._lock:
+            stuck, self._retired = self._retired, []
+        for region in stuck:
+            region.destroy()
 
     @property
     def region_names(self) -> tuple[str, ...]:
+        """Regions in use or free (not those retired after a failed request)."""
         with self._lock:
             return tuple(r.name for r in self._all)

@@ -139,6 +139,12 @@ class _Server:
                 ("grpc.keepalive_time_ms", 30_000),
                 ("grpc.keepalive_timeout_ms", 10_000),
                 ("grpc.keepalive_permit_without_calls", 0),
+                # A recovered server must be reachable at once: no subchannel (and its
+                # reconnect backoff) shared with the channel that saw it die, short backoff.
+                ("grpc.use_local_subchannel_pool", 1),
+                ("grpc.initial_reconnect_backoff_ms", 200),
+                ("grpc.min_reconnect_backoff_ms", 200),
+                ("grpc.max_reconnect_backoff_ms", 2000),
             ],
         )
 
@@ -159,16 +165,16 @@ class _Server:
                 )
             return self.shm
 
-    def drop_pool(self) -> None:
+    def drop_pool(self, grace_s: float = 10.0) -> None:
         with self.lock:
             pool, self.shm = self.shm, None
         if pool is not None:
-            pool.close()
+            pool.close(grace_s)
 
     def mark_down(self, cooldown_s: float) -> None:
         self.down_until = time.monotonic() + cooldown_s
         self.suspect = True
-        self.drop_pool()  # a restarted server has forgotten its registrations
+        self.drop_pool(grace_s=0)  # it is gone; a restarted one has forgotten registrations
 
 
 class TritonBackend:
@@ -350,7 +356,7 @@ class TritonBackend:
         text = (exc.message() or "").lower()
         if server.shm is not None and "shared memory" in text:
             # The server lost our registration (restarted): re-register next time.
-            server.drop_pool()
+            server.drop_pool(grace_s=0)
             lost = RetryableError(f"Triton at {server.url} lost a shared-memory region")
             return lost, Outcome.RETRYABLE
         failure = classify_status(_status_code_of(exc))
@@ -425,7 +431,7 @@ class TritonBackend:
                     "shared memory unusable with %s (%s); using plain gRPC", server.url, cause
                 )
                 server.use_shm = False
-                server.drop_pool()
+                server.drop_pool(grace_s=0)
                 vol_in = grpcclient.InferInput(INPUT_VOLUME, list(volume.shape), "INT16")
         if volume.nbytes >= _MAX_MESSAGE:
             raise BadInput(

@@ -58,9 +58,11 @@ def _infer_in_threads(backend: TritonBackend, n: int) -> list[object]:
 def test_killed_server_fails_over_then_comes_back(slow_triton_server: LocalTritonServer) -> None:
     victim = start_test_triton()
     counters = RequestCounters()
+    backends: list[TritonBackend] = []
     try:
         victim_url, survivor_url = victim.grpc_url, slow_triton_server.grpc_url
         backend = _backend((victim_url, survivor_url), counters)
+        backends.append(backend)
         assert backend.model_version == "1"
         # Two requests in flight: round-robin puts one on each server; kill the victim.
         killer = threading.Timer(0.7, os.kill, (victim.pid, signal.SIGKILL))
@@ -75,9 +77,9 @@ def test_killed_server_fails_over_then_comes_back(slow_triton_server: LocalTrito
 
         # Alone, the dead server gives a retryable error, after bounded retries.
         lonely = _backend((victim_url,), RequestCounters(), max_attempts=3, backoff_max_s=0.3)
+        backends.append(lonely)
         with pytest.raises(RetryableError, match="after 3 attempts"):
             lonely.infer(VOLUME, SPACING)
-        lonely.close()
 
         # Restarted on the same port, it is probed after the cool-down and used again.
         victim.stop()
@@ -87,8 +89,9 @@ def test_killed_server_fails_over_then_comes_back(slow_triton_server: LocalTrito
         for _ in range(2):
             backend.infer(VOLUME, SPACING)
         assert counters.snapshot()[victim_url].ok == before + 1
-        backend.close()
     finally:
+        for b in backends:
+            b.close()
         victim.stop()
 
 
@@ -98,8 +101,10 @@ def test_overload_is_rejected_fast_and_retried(slow_triton_server: LocalTritonSe
     # ("exceeds maximum queue size"), backed off and retried, not dropped.
     counters = RequestCounters()
     backend = _backend((slow_triton_server.grpc_url,), counters, max_attempts=10)
-    results = _infer_in_threads(backend, 3)
-    backend.close()
+    try:
+        results = _infer_in_threads(backend, 3)
+    finally:
+        backend.close()
     assert all(isinstance(r, np.ndarray) for r in results), results
     stats = counters.snapshot()[slow_triton_server.grpc_url]
     assert stats.ok == 3
@@ -116,9 +121,11 @@ def test_deadline_is_retryable(slow_triton_server: LocalTritonServer) -> None:
         max_attempts=2,
         backoff_initial_s=0.1,
     )
-    with pytest.raises(RetryableError, match="DEADLINE_EXCEEDED"):
-        backend.infer(VOLUME, SPACING)
-    backend.close()
+    try:
+        with pytest.raises(RetryableError, match="DEADLINE_EXCEEDED"):
+            backend.infer(VOLUME, SPACING)
+    finally:
+        backend.close()
     assert counters.snapshot()[slow_triton_server.grpc_url].retryable == 2
     time.sleep(4.5)  # let the slow model drain what the timed-out attempts left queued
 

@@ -14,21 +14,29 @@ import tritonclient.grpc as grpcclient
 from cluster.shm import SEGMENT_PREFIX, sweep_stale_segments
 from cluster.triton_client import TritonBackend, TritonClientConfig
 from cluster.triton_server import LocalTritonServer
+from jobs.errors import RetryableError
 from tests.servers.triton import SLOW_MODEL
 
 
-def _server_regions(server: LocalTritonServer) -> dict[str, dict[str, str]]:
+def _server_regions(
+    server: LocalTritonServer, exclude: frozenset[str] | set[str] = frozenset()
+) -> dict[str, dict[str, str]]:
     client = grpcclient.InferenceServerClient(server.grpc_url)
     try:
         status = client.get_system_shared_memory_status(as_json=True, client_timeout=5)
     finally:
         client.close()
     regions: dict[str, dict[str, str]] = status.get("regions", {})
-    return {name: r for name, r in regions.items() if name.startswith(SEGMENT_PREFIX)}
+    return {
+        name: r
+        for name, r in regions.items()
+        if name.startswith(SEGMENT_PREFIX) and name not in exclude
+    }
 
 
-def _my_segments() -> list[Path]:
-    return list(Path("/dev/shm").glob(f"{SEGMENT_PREFIX}{os.getpid()}-*"))
+def _my_segments(exclude: set[str]) -> list[Path]:
+    found = Path("/dev/shm").glob(f"{SEGMENT_PREFIX}{os.getpid()}-*")
+    return [p for p in found if p.name not in exclude]
 
 
 @pytest.mark.integration
@@ -38,20 +46,21 @@ def test_regions_are_sized_reused_grown_and_removed(slow_triton_server: LocalTri
             urls=(slow_triton_server.grpc_url,), model_name=SLOW_MODEL, shared_memory="on"
         )
     )
+    others = set(_server_regions(slow_triton_server))  # other tests' regions, if any
     small = np.zeros((20, 64, 64), dtype=np.int16)  # 160 KiB: one 16 MiB region
     large = np.zeros((40, 512, 512), dtype=np.int16)  # 20 MiB: grown to 32 MiB
     backend.infer(small, (1.0, 1.0, 1.0))
-    first = _server_regions(slow_triton_server)
+    first = _server_regions(slow_triton_server, others)
     assert len(first) == 1 and int(next(iter(first.values()))["byte_size"]) == 16 << 20
     backend.infer(small, (1.0, 1.0, 1.0))
-    assert _server_regions(slow_triton_server) == first, "a free region is reused"
+    assert _server_regions(slow_triton_server, others) == first, "a free region is reused"
     backend.infer(large, (1.0, 1.0, 1.0))
-    grown = _server_regions(slow_triton_server)
+    grown = _server_regions(slow_triton_server, others)
     assert len(grown) == 1 and int(next(iter(grown.values()))["byte_size"]) == 32 << 20
-    assert len(_my_segments()) == 1
+    assert len(_my_segments(others)) == 1
     backend.close()
-    assert _server_regions(slow_triton_server) == {}
-    assert _my_segments() == []
+    assert _server_regions(slow_triton_server, others) == {}
+    assert _my_segments(others) == []
 
 
 def test_segments_of_dead_processes_are_swept() -> None:
@@ -72,3 +81,25 @@ def test_segments_of_dead_processes_are_swept() -> None:
     finally:
         stale.unlink(missing_ok=True)
         mine.unlink(missing_ok=True)
+
+
+@pytest.mark.integration
+def test_region_of_a_timed_out_request_is_released(slow_triton_server: LocalTritonServer) -> None:
+    # The server still reads the region of a request the client gave up on, and refuses to
+    # unregister it until that request ends: close() waits for it instead of leaking it.
+    others = set(_server_regions(slow_triton_server))
+    backend = TritonBackend(
+        TritonClientConfig(
+            urls=(slow_triton_server.grpc_url,),
+            model_name=SLOW_MODEL,
+            shared_memory="on",
+            timeout_s=0.3,
+            max_attempts=1,
+        )
+    )
+    with pytest.raises(RetryableError, match="DEADLINE_EXCEEDED"):
+        backend.infer(np.zeros((4, 8, 8), dtype=np.int16), (1.0, 1.0, 1.0))
+    assert len(_server_regions(slow_triton_server, others)) == 1
+    backend.close()
+    assert _server_regions(slow_triton_server, others) == {}
+    assert _my_segments(others) == []
