@@ -7,6 +7,9 @@ around it (resample, mask, candidates, measurement) stay in the python backend.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,15 @@ class ExportResult:
     onnx_max_abs_diff: float
 
 
+@contextlib.contextmanager
+def _torchscript_is_deliberate() -> Iterator[None]:
+    """torch 2.9+ deprecates torch.jit (and the TorchScript-based ONNX exporter); Triton's
+    pytorch backend still loads TorchScript, so the warning is expected here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
+
+
 def _example(n: int, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     size = PATCH_VOXELS
@@ -45,7 +57,7 @@ def max_abs_difference(net: NoduleNet, torchscript: Path, onnx_path: Path,
 
     net = net.eval()
     x = _example(n, seed=1)
-    with torch.no_grad():
+    with torch.no_grad(), _torchscript_is_deliberate():
         ref = net(x).numpy()
         ts = torch.jit.load(str(torchscript))(x).numpy()  # type: ignore[no-untyped-call]
     sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -60,12 +72,13 @@ def export_network(net: NoduleNet, out_dir: Path) -> ExportResult:
     ts_path = out_dir / "nodule_net.ts.pt"
     onnx_path = out_dir / "nodule_net.onnx"
     x = _example(2)
-    with torch.no_grad():
+    with torch.no_grad(), _torchscript_is_deliberate():
         torch.jit.trace(net, x).save(str(ts_path))  # type: ignore[no-untyped-call]
-    torch.onnx.export(
-        net, (x,), str(onnx_path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-        dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}}, opset_version=17,
-        dynamo=False,
-    )
+    with _torchscript_is_deliberate():  # the TorchScript-based exporter needs no onnxscript
+        torch.onnx.export(
+            net, (x,), str(onnx_path), input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+            dynamic_axes={INPUT_NAME: {0: "n"}, OUTPUT_NAME: {0: "n"}}, opset_version=17,
+            dynamo=False,
+        )
     ts_diff, onnx_diff = max_abs_difference(net, ts_path, onnx_path)
     return ExportResult(ts_path, onnx_path, ts_diff, onnx_diff)

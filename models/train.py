@@ -41,6 +41,7 @@ class TrainConfig:
     min_nodules: int = 2
     max_nodules: int = 5
     negatives_per_phantom: int = 200
+    operating_fp_per_scan: float = 0.5  # sets the reporting threshold on validation
     epochs: int = 14
     batch: int = 64
     lr: float = 2e-3
@@ -181,7 +182,8 @@ def train(cfg: TrainConfig, out_dir: Path, cache: Path | None = None) -> dict[st
         "config": asdict(cfg),
         "training_seeds": [seeds.start, seeds.stop - 1],
         "train_examples": {"positives": int(n_pos), "total": n},
-        "operating_threshold": operating_threshold(net, val_ex, cfg.val_phantoms),
+        "operating_threshold": operating_threshold(net, val_ex, cfg.val_phantoms,
+                                                   cfg.operating_fp_per_scan),
         "validation": _scores(net, val_ex),
         "train_fit": _scores(net, train_ex),
         "seconds": {"mining": round(t_mine, 1), "total": round(t_total, 1)},
