@@ -1,0 +1,40 @@
+"""`lungscreen model ...`: bad arguments are exit 2 with a message, export works."""
+
+from __future__ import annotations
+
+import pytest
+
+from jobs.cli import main
+
+
+def test_evaluate_needs_exactly_one_source(capsys):
+    assert main(["model", "evaluate"]) == 2
+    assert "either COHORT or --phantoms" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_training_seeds(capsys):
+    assert main(["model", "evaluate", "--phantoms", "2", "--seed", "100026"]) == 2
+    assert "were used to train the model" in capsys.readouterr().err
+
+
+def test_evaluate_missing_cohort_folder(tmp_path, capsys):
+    assert main(["model", "evaluate", str(tmp_path / "nope")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_evaluate_folder_without_truth(tmp_path, capsys):
+    assert main(["model", "evaluate", str(tmp_path)]) == 2
+    assert "ground_truth.jsonl or truth.json" in capsys.readouterr().err
+
+
+def test_missing_weights_fail_with_what_to_do(tmp_path, capsys):
+    assert main(["model", "export", "--weights", str(tmp_path / "none.pt")]) == 1
+    assert "lungscreen model train" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning")
+def test_export_writes_both_files(tmp_path, capsys):
+    assert main(["model", "export", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "TorchScript" in out and "ONNX" in out
+    assert (tmp_path / "nodule_net.onnx").is_file() and (tmp_path / "nodule_net.ts.pt").is_file()
