@@ -47,17 +47,9 @@ __all__ = [
 LUNGSCREEN = [sys.executable, "-m", "jobs.cli"]
 
 
-def _weights_present() -> bool:
-    from models.detector import DEFAULT_WEIGHTS
-
-    return Path(DEFAULT_WEIGHTS).is_file()
-
-
-# Campaign tests screen with the reference model; its weights come from `lungscreen model
-# train` (committed in models/weights/).
-needs_weights = pytest.mark.skipif(
-    not _weights_present(), reason="the reference model's weights are not trained yet"
-)
+# Campaign tests screen with the reference model; its weights are committed in
+# models/weights/ (from `lungscreen model train`). Missing weights fail the test loudly.
+needs_weights = pytest.mark.usefixtures("reference_weights")
 _COHORTS: dict[tuple[Any, ...], Path] = {}
 
 

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
 
 from monitoring.scrape_config import ALERTS_PATH, JOBS, PROMETHEUS_PATH, render_config
@@ -15,9 +14,6 @@ from monitoring.scrape_config import ALERTS_PATH, JOBS, PROMETHEUS_PATH, render_
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 TESTS_PATH = ALERTS_PATH.parent / "alerts_test.yml"
 
-pytestmark = pytest.mark.skipif(
-    not Path(PROMTOOL).exists(), reason="promtool missing: apt-get install prometheus (.ci/setup)"
-)
 
 
 def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

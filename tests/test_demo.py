@@ -14,7 +14,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow, needs_
 
 
 def test_demo_runs_a_campaign_and_reports(tmp_path: Path) -> None:
-    pytest.importorskip("pytriton")
     out = tmp_path / "demo"
     env = {"LUNGSCREEN_STATE_DIR": str(tmp_path / "state")}
     args = ["demo", "--out", str(out), "--studies", "6", "--regions", "2", "--num-cpus", "2"]

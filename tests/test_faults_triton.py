@@ -35,7 +35,6 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_triton_outage_pauses_the_campaign_without_quarantining(
     cohort: Path, tmp_path: Path
 ) -> None:
-    pytest.importorskip("tritonclient.grpc")
     from tests.servers.triton import _require_triton
 
     _require_triton()

@@ -64,7 +64,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     if not (PG_BIN / "postgres").exists() or shutil.which("runuser") is None:
-        pytest.skip(f"PostgreSQL 15 is not installed at {PG_BIN} (run .ci/setup)")
+        pytest.fail(f"PostgreSQL 15 is not installed at {PG_BIN} (run .ci/setup)")
     pg = pwd.getpwnam("postgres")
     base = Path(tempfile.mkdtemp(prefix="lungscreen-pg-"))
     data, sock = base / "data", base / "sock"

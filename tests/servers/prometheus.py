@@ -95,7 +95,7 @@ class PrometheusServer:
 def start_prometheus(config_text: str, folder: Path, timeout_s: float = 30.0) -> PrometheusServer:
     """Start Prometheus on a free loopback port with `config_text`; wait until ready."""
     if not Path(BINARY).exists():
-        pytest.skip("prometheus missing: apt-get install prometheus (see .ci/setup)")
+        pytest.fail("prometheus missing: apt-get install prometheus (see .ci/setup)")
     folder.mkdir(parents=True, exist_ok=True)
     config = folder / "prometheus.yml"
     config.write_text(config_text)

@@ -8,8 +8,8 @@
 - `start_test_triton()`: a further server like `slow_triton_server` that the caller owns
   (to kill it, or restart it on the same port).
 
-Skips (with the reason) where the bundled binary cannot run on this platform, and
-`triton_server` skips while the reference model has no weights.
+Fails (with the reason and what to do) where the bundled binary cannot run on this
+platform or the reference model's weights are missing: `.ci/setup` provides both.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from models.contract import MODEL_NAME
 __all__ = [
     "SLOW_MODEL",
     "TEST_MODELS",
+    "reference_weights",
     "slow_triton_server",
     "start_test_triton",
     "triton_server",
@@ -40,7 +41,7 @@ def _require_triton() -> None:
     try:
         locate_triton()
     except PermanentError as exc:
-        pytest.skip(str(exc))
+        pytest.fail(str(exc))
 
 
 def start_test_triton(grpc_port: int = 0) -> LocalTritonServer:
@@ -59,7 +60,7 @@ def triton_server() -> Iterator[LocalTritonServer]:
     from models.detector import DEFAULT_WEIGHTS
 
     if not DEFAULT_WEIGHTS.is_file():
-        pytest.skip("the reference model's weights are not trained yet (models/weights/)")
+        pytest.fail(f"the reference model's weights are missing: {DEFAULT_WEIGHTS}")
     config = TritonServerConfig(model_repositories=(DEFAULT_REPOSITORY,), models=(MODEL_NAME,))
     with LocalTritonServer(config) as server:
         yield server
@@ -73,3 +74,13 @@ def slow_triton_server() -> Iterator[LocalTritonServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def reference_weights() -> Path:
+    """The committed reference weights; a test that screens with the model fails without."""
+    from models.detector import DEFAULT_WEIGHTS
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.fail(f"the reference model's weights are missing: {DEFAULT_WEIGHTS}")
+    return Path(DEFAULT_WEIGHTS)
