@@ -246,6 +246,8 @@ class Driver:
         self.report.placements.setdefault(job.parent, []).append(
             Placement(outcome.node_id, dict(outcome.node_resources), outcome.pid)
         )
+        for server, request_outcome, seconds in outcome.backend_requests:
+            self._observer.on_triton_request(server, request_outcome, seconds)
         self._deliver(job, outcome.results)
 
     def _deliver(self, job: _Job, results: tuple[StudyResult, ...]) -> None:

@@ -56,6 +56,10 @@ class CampaignObserver(Protocol):
     def on_finished(self, campaign_id: str, state: str) -> None:
         """The driver stopped: state is `completed`, `cancelled` or `failed`."""
 
+    def on_triton_request(self, server: str, outcome: str, seconds: float) -> None:
+        """One inference attempt a worker's Triton client made (outcome: ok, retryable,
+        bad_input, permanent), delivered with the worker's next shard outcome."""
+
 
 class NullObserver:
     """An observer that does nothing; subclass it and override what you need."""
@@ -81,6 +85,9 @@ class NullObserver:
         return None
 
     def on_finished(self, campaign_id: str, state: str) -> None:
+        return None
+
+    def on_triton_request(self, server: str, outcome: str, seconds: float) -> None:
         return None
 
 
@@ -119,3 +126,6 @@ class CompositeObserver(NullObserver):
 
     def on_finished(self, campaign_id: str, state: str) -> None:
         self._each("on_finished", campaign_id, state)
+
+    def on_triton_request(self, server: str, outcome: str, seconds: float) -> None:
+        self._each("on_triton_request", server, outcome, seconds)

@@ -88,3 +88,6 @@ class ShardOutcome:
     node_resources: Mapping[str, float] = field(default_factory=dict)
     pid: int = 0
     wall_s: float = 0.0
+    # (server URL, outcome, seconds) per inference attempt the worker's Triton client made
+    # since its last shard, for the driver's metrics (bounded labels: server, outcome)
+    backend_requests: tuple[tuple[str, str, float], ...] = ()

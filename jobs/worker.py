@@ -43,6 +43,22 @@ log = logging.getLogger("jobs")
 
 _BACKENDS: dict[BackendConfig, InferenceBackend] = {}
 _BACKENDS_LOCK = threading.Lock()
+_REQUESTS: list[tuple[str, str, float]] = []
+_REQUESTS_LOCK = threading.Lock()
+
+
+def _record_request(server: str, outcome: object, seconds: float) -> None:
+    """The Triton client's per-attempt hook in a worker process: kept until the next shard
+    outcome carries it to the driver (whose exporter is the one Prometheus scrapes)."""
+    with _REQUESTS_LOCK:
+        _REQUESTS.append((server, str(getattr(outcome, "value", outcome)), float(seconds)))
+
+
+def _drain_requests() -> tuple[tuple[str, str, float], ...]:
+    with _REQUESTS_LOCK:
+        drained = tuple(_REQUESTS)
+        _REQUESTS.clear()
+    return drained
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,8 @@ def _make_backend(config: BackendConfig) -> InferenceBackend:
                 model_name=config.model_name,
                 model_version=config.model_version,
                 timeout_s=config.timeout_s,
-            )
+            ),
+            on_request=_record_request,
         )
     from models.inprocess import InProcessBackend
 
@@ -260,6 +277,7 @@ def run_shard(
         node_resources=resources,
         pid=os.getpid(),
         wall_s=time.perf_counter() - start,
+        backend_requests=_drain_requests(),
     )
 
 

@@ -46,12 +46,16 @@ def test_triton_outage_pauses_the_campaign_without_quarantining(
                                 campaign_id="outage", triton={"urls": [url]}, shard_size=1,
                                 max_shards_in_flight=1))
     committed: list[str] = []
+    attempts: list[tuple[str, str]] = []
 
     from jobs.observer import NullObserver
 
     class Seen(NullObserver):
         def on_shard_committed(self, shard, results, commit_s):  # type: ignore[no-untyped-def]
             committed.append(shard.shard_id)
+
+        def on_triton_request(self, server, outcome, seconds):  # type: ignore[no-untyped-def]
+            attempts.append((server, outcome))
 
     options = RunOptions(
         executor="inprocess",
@@ -80,3 +84,6 @@ def test_triton_outage_pauses_the_campaign_without_quarantining(
     assert result.state == "done"
     assert result.counts == {"screened": 4}
     assert result.report.retries["backend_unavailable"] >= 1
+    # the workers' Triton attempts reach the driver's observers, failed ones included
+    outcomes = {o for s, o in attempts if s == url or s.endswith(server.grpc_url)}
+    assert {"ok", "retryable"} <= outcomes, attempts
