@@ -28,9 +28,11 @@ def _version() -> str:
 
 
 @contextlib.contextmanager
-def campaign_metrics(spec: CampaignSpec, port: int) -> Iterator[CampaignObserver]:
-    """Serve /metrics on 127.0.0.1:`port` while the block runs; yields the observer to
-    hand to the driver."""
+def campaign_metrics(
+    spec: CampaignSpec, port: int, addr: str = "127.0.0.1"
+) -> Iterator[CampaignObserver]:
+    """Serve /metrics on `addr`:`port` while the block runs; yields the observer to hand
+    to the driver."""
     from monitoring.exporter import MonitoringConfig, start_monitoring
     from monitoring.observer import deadline_timestamp
     from monitoring.store_progress import store_source
@@ -41,7 +43,7 @@ def campaign_metrics(spec: CampaignSpec, port: int) -> Iterator[CampaignObserver
     deadlines = {spec.id: deadline} if deadline is not None else {}
     try:
         monitoring = start_monitoring(
-            MonitoringConfig(port=port), store_source(store, [spec.id], deadlines),
+            MonitoringConfig(port=port, addr=addr), store_source(store, [spec.id], deadlines),
             _version(), triton_urls=urls,
         )
         try:

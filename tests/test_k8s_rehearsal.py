@@ -42,7 +42,10 @@ def test_prod_rayjob_entrypoint_runs_on_a_local_cluster_shaped_like_the_rayclust
     spec = yaml.safe_load(_one(docs, "ConfigMap", "campaign")["data"]["campaign.yaml"])
     raycluster = _one(docs, "RayCluster", "lungscreen")
     argv = shlex.split(job["spec"]["entrypoint"])
-    spec_path_in_pod = argv[-1]
+    [spec_path_in_pod] = [a for a in argv if a.endswith(".yaml")]
+    # the pod's metrics endpoint, on a free loopback port here
+    argv[argv.index("--metrics-port") + 1] = "0"
+    argv[argv.index("--metrics-addr") + 1] = "127.0.0.1"
     assert spec["residency"] == "strict" and len(spec["regions"]) == 2
 
     cohort = write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=6, regions=2,
@@ -87,7 +90,7 @@ def test_prod_rayjob_entrypoint_runs_on_a_local_cluster_shaped_like_the_rayclust
         env.update({"RAY_ADDRESS": cluster.address,
                     "LUNGSCREEN_STATE_DIR": str(tmp_path / "state"),
                     "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"})
-        command = [*argv[:-1], str(spec_file)]
+        command = [str(spec_file) if a == spec_path_in_pod else a for a in argv]
         first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
         assert first.returncode == 0, first.stderr[-4000:]
         again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)

@@ -25,7 +25,10 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="auto: the spec's Triton servers, else start the bundled local Triton; "
                    "inprocess: run the model inside the Ray workers (no Triton)")
     p.add_argument("--metrics-port", type=int, default=None,
-                   help="serve Prometheus metrics on 127.0.0.1:PORT (0: a free port)")
+                   help="serve Prometheus metrics on --metrics-addr:PORT (0: a free port)")
+    p.add_argument("--metrics-addr", default="127.0.0.1",
+                   help="address the metrics endpoint binds (default 127.0.0.1; 0.0.0.0 in a "
+                   "pod that Prometheus scrapes)")
     p.add_argument("--num-cpus", type=int, default=None,
                    help="CPUs of the embedded Ray (default: all)")
     p.add_argument("--no-progress", action="store_true",
@@ -100,7 +103,7 @@ def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[Ca
         return
     from jobs.campaign_metrics import campaign_metrics
 
-    with campaign_metrics(spec, args.metrics_port) as observer:
+    with campaign_metrics(spec, args.metrics_port, args.metrics_addr) as observer:
         observers.append(observer)
         yield observers
 
