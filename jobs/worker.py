@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from jobs.errors import BadInput, PermanentError, RetryableError
+from jobs.privacy import unscreened_result
 from jobs.reasons import Reason
 from jobs.records import Outcome, StudyRecord, StudyResult
 from jobs.shardwork import BackendConfig, ShardOutcome, ShardWork, StudyWork, WorkerPolicy
@@ -113,8 +114,8 @@ def load_study(locator: object) -> LoadedVolume:
 
 def planned_result(record: StudyRecord, reason: Reason, config: BackendConfig) -> StudyResult:
     """The result of a study whose outcome planning decided (opted out or quarantined)."""
-    outcome = Outcome.OPTED_OUT if reason is Reason.OPTED_OUT else Outcome.QUARANTINED
-    return _result(record, config, outcome=outcome, reason=reason, timings={})
+    return unscreened_result(record, reason, model_name=config.model_name,
+                             model_version=config.model_version)
 
 
 def _result(
