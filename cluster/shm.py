@@ -17,7 +17,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
@@ -25,7 +25,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["SEGMENT_PREFIX", "ShmPool", "ShmRegion", "ShmSetupError", "sweep_stale_segments"]
+__all__ = [
+    "SEGMENT_PREFIX",
+    "ShmPool",
+    "ShmRegion",
+    "ShmSetupError",
+    "sweep_stale_registrations",
+    "sweep_stale_segments",
+]
 
 SEGMENT_PREFIX = "lungscreen-shm-"
 _SHM_DIR = Path("/dev/shm")
@@ -34,6 +41,8 @@ _ROUND = 16 * 1024 * 1024
 Register = Callable[[str, str, int], None]
 """register(region_name, key, byte_size): make the server map the segment."""
 Unregister = Callable[[str], None]
+# names of the regions the server has registered (from every client)
+Registered = Callable[[], Iterable[str]]
 """unregister(region_name): make the server unmap it."""
 
 
@@ -76,12 +85,36 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _owner_pid(name: str) -> int | None:
+    """The pid a lungscreen segment or region name was made by, None for other names."""
+    if not name.startswith(SEGMENT_PREFIX):
+        return None
+    pid_text = name[len(SEGMENT_PREFIX) :].split("-", 1)[0]
+    return int(pid_text) if pid_text.isdigit() else None
+
+
+def sweep_stale_registrations(registered: Registered, unregister: Unregister) -> int:
+    """Unregister, on a server of this host, the regions of lungscreen processes that are
+    gone (a Ray worker killed mid-campaign never unregisters its own); returns how many.
+    Without this the server keeps each dead region mapped until it restarts."""
+    removed = 0
+    for name in list(registered()):
+        pid = _owner_pid(name)
+        if pid is not None and not _pid_alive(pid):
+            try:
+                unregister(name)
+                removed += 1
+            except Exception:  # raced with another client's sweep, or the server went away
+                continue
+    return removed
+
+
 def sweep_stale_segments(shm_dir: Path = _SHM_DIR) -> int:
     """Unlink lungscreen segments left by dead processes; returns how many."""
     removed = 0
     for path in shm_dir.glob(f"{SEGMENT_PREFIX}*"):
-        pid_text = path.name[len(SEGMENT_PREFIX) :].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        pid = _owner_pid(path.name)
+        if pid is not None and not _pid_alive(pid):
             with contextlib.suppress(OSError):
                 path.unlink()
                 removed += 1
@@ -94,7 +127,9 @@ class ShmPool:
     Thread-safe: each concurrent request leases its own region.
     """
 
-    def __init__(self, register: Register, unregister: Unregister) -> None:
+    def __init__(
+        self, register: Register, unregister: Unregister, registered: Registered | None = None
+    ) -> None:
         self._register = register
         self._unregister = unregister
         self._free: list[ShmRegion] = []
@@ -106,6 +141,8 @@ class ShmPool:
         self._lock = threading.Lock()
         self._closed = False
         sweep_stale_segments()
+        if registered is not None:
+            sweep_stale_registrations(registered, unregister)
 
     @contextlib.contextmanager
     def lease(self, byte_size: int) -> Iterator[ShmRegion]:

@@ -162,6 +162,9 @@ class _Server:
                     unregister=lambda name: self.client.unregister_system_shared_memory(
                         name, client_timeout=probe_timeout_s
                     ),
+                    registered=lambda: self.client.get_system_shared_memory_status(
+                        as_json=True, client_timeout=probe_timeout_s
+                    ).get("regions", {}),
                 )
             return self.shm
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def _server_regions(
     return {
         name: r
         for name, r in regions.items()
-        if name.startswith(SEGMENT_PREFIX) and name not in exclude
+        if name.startswith(f"{SEGMENT_PREFIX}{os.getpid()}-") and name not in exclude
     }
 
 
@@ -103,3 +104,33 @@ def test_region_of_a_timed_out_request_is_released(slow_triton_server: LocalTrit
     backend.close()
     assert _server_regions(slow_triton_server, others) == {}
     assert _my_segments(others) == []
+
+
+@pytest.mark.integration
+def test_regions_of_dead_processes_are_unregistered(slow_triton_server: LocalTritonServer) -> None:
+    """A Ray worker killed mid-campaign leaves its region registered on the server; the
+    next client pool for that server unregisters it (and unlinks the segment)."""
+    import tritonclient.utils.shared_memory as shm_utils
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    name = f"{SEGMENT_PREFIX}{int(dead.stdout)}-stale"
+    handle = shm_utils.create_shared_memory_region(name, f"/{name}", 4096)
+    client = grpcclient.InferenceServerClient(slow_triton_server.grpc_url)
+    try:
+        client.register_system_shared_memory(name, f"/{name}", 4096)
+        regions = client.get_system_shared_memory_status(as_json=True).get("regions", {})
+        assert name in regions
+        backend = TritonBackend(TritonClientConfig(
+            urls=(slow_triton_server.grpc_url,), model_name=SLOW_MODEL, shared_memory="on"))
+        backend.infer(np.zeros((4, 8, 8), dtype=np.int16), (1.0, 1.0, 1.0))
+        backend.close()
+        regions = client.get_system_shared_memory_status(as_json=True).get("regions", {})
+        assert name not in regions
+        assert not Path(f"/dev/shm/{name}").exists()
+    finally:
+        if name in client.get_system_shared_memory_status(as_json=True).get("regions", {}):
+            client.unregister_system_shared_memory(name)
+        client.close()
+        with contextlib.suppress(FileNotFoundError):  # the sweep unlinked it already
+            shm_utils.destroy_shared_memory_region(handle)
