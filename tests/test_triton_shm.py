@@ -47,7 +47,9 @@ def test_regions_are_sized_reused_grown_and_removed(slow_triton_server: LocalTri
             urls=(slow_triton_server.grpc_url,), model_name=SLOW_MODEL, shared_memory="on"
         )
     )
-    others = set(_server_regions(slow_triton_server))  # other tests' regions, if any
+    # other tests' regions and segments (an in-process campaign's backend in this process
+    # keeps its own for the session's other Triton server)
+    others = set(_server_regions(slow_triton_server)) | {p.name for p in _my_segments(set())}
     small = np.zeros((20, 64, 64), dtype=np.int16)  # 160 KiB: one 16 MiB region
     large = np.zeros((40, 512, 512), dtype=np.int16)  # 20 MiB: grown to 32 MiB
     backend.infer(small, (1.0, 1.0, 1.0))
@@ -88,7 +90,7 @@ def test_segments_of_dead_processes_are_swept() -> None:
 def test_region_of_a_timed_out_request_is_released(slow_triton_server: LocalTritonServer) -> None:
     # The server still reads the region of a request the client gave up on, and refuses to
     # unregister it until that request ends: close() waits for it instead of leaking it.
-    others = set(_server_regions(slow_triton_server))
+    others = set(_server_regions(slow_triton_server)) | {p.name for p in _my_segments(set())}
     backend = TritonBackend(
         TritonClientConfig(
             urls=(slow_triton_server.grpc_url,),
