@@ -74,8 +74,8 @@ def ray_with_metrics() -> Iterator[Path]:
     """A local Ray node with its metrics agent; yields its service-discovery file."""
     import ray
 
-    if ray.is_initialized():
-        pytest.skip("Ray is already initialised in this process")
+    if ray.is_initialized():  # a connection another test left: start this node afresh
+        ray.shutdown()
     # a short folder: Ray's unix sockets must fit in 107 characters
     folder = Path(tempfile.mkdtemp(prefix="lsray", dir="/tmp"))
     ray.init(num_cpus=1, include_dashboard=True, dashboard_host="127.0.0.1",

@@ -51,8 +51,8 @@ class Background(threading.Thread):
 def ray_with_metrics() -> Iterator[Path]:
     import ray
 
-    if ray.is_initialized():
-        pytest.skip("Ray is already initialised in this process")
+    if ray.is_initialized():  # a connection another test left: start this node afresh
+        ray.shutdown()
     folder = Path(tempfile.mkdtemp(prefix="lsray", dir="/tmp"))
     ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1",
              _temp_dir=str(folder), logging_level="ERROR", log_to_driver=False,
