@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
                    help="weights folder (default: models/weights/ in the package)")
     t.add_argument("--phantoms", type=int, default=None,
                    help="phantoms to mine (default 28, the last 4 for validation)")
-    t.add_argument("--epochs", type=int, default=None, help="epochs (default 14)")
+    t.add_argument("--epochs", type=int, default=None, help="epochs (default 24)")
     t.add_argument("--seed", type=int, default=None, help="training seed (default 7)")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
     t.add_argument("--cache", type=Path, default=None,
