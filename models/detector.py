@@ -23,26 +23,44 @@ from models.network import NoduleNet
 from models.patches import extract_patches
 from models.pipeline import Candidates, Pipeline, PipelineConfig, pick_device
 
-__all__ = ["DEFAULT_WEIGHTS", "NoduleDetector", "load_detector", "score_candidates"]
+__all__ = ["DEFAULT_WEIGHTS", "NoduleDetector", "load_detector", "predict_patches",
+           "score_candidates"]
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "nodule_net.pt"
 BATCH = 64
+N_VIEWS = 6  # test-time views per patch (see _views)
+
+
+def _views(x: torch.Tensor) -> torch.Tensor:
+    """The test-time views of patches [B, 1, D, H, W]: as is, each axis flipped, all three
+    flipped, and y/x transposed (the symmetries training augments with), stacked [6B, ...]."""
+    return torch.cat([x, x.flip(2), x.flip(3), x.flip(4), x.flip((2, 3, 4)), x.transpose(3, 4)])
 
 
 @torch.no_grad()
 def score_candidates(net: NoduleNet, cand: Candidates, batch: int = BATCH
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(probability [N], type [N]) of every candidate, patches batched through `net`."""
+    """(probability [N], type [N]) of every candidate: the mean over the test-time views
+    (`_views`) of the network's outputs, patches batched through `net`."""
     dev = cand.iso.device
     n = len(cand.blobs)
     if n == 0:
         return torch.zeros(0, device=dev), torch.zeros(0, dtype=torch.long, device=dev)
-    outs = []
+    probs, types = [], []
     for s in range(0, n, batch):
         x = extract_patches(cand.iso, cand.blobs.centres[s : s + batch], cand.grid.iso_spacing)
-        outs.append(net(x))
-    out = torch.cat(outs)
-    return torch.sigmoid(out[:, 0]), out[:, 1:].argmax(dim=1)
+        p, t = predict_patches(net, x)
+        probs.append(p)
+        types.append(t)
+    return torch.cat(probs), torch.cat(types)
+
+
+@torch.no_grad()
+def predict_patches(net: NoduleNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(probability [B], type [B]) of normalised patches [B, 1, 32, 32, 32]: the network's
+    outputs averaged over the test-time views."""
+    out = net(_views(x)).reshape(N_VIEWS, x.shape[0], -1)
+    return torch.sigmoid(out[:, :, 0]).mean(0), out[:, :, 1:].softmax(-1).mean(0).argmax(-1)
 
 
 class NoduleDetector:

@@ -2,8 +2,10 @@
 
 Per case the shared stages (resample, mask, candidates) run once; both methods score the
 same candidates. FROC / CPM use every scored candidate (the methods' ranked output before
-the probability threshold); diameter error and Lung-RADS agreement use what each method
-reports at its operating threshold (measured, suppressed findings), as a campaign would.
+the probability threshold) after duplicates of a more probable candidate are merged
+(models.dedupe: rim and neighbouring-scale blobs of one nodule); diameter error and
+Lung-RADS agreement use what each method reports at its operating threshold (measured,
+suppressed findings), as a campaign would.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy.typing as npt
 from models.baseline import BASELINE_THRESHOLD, baseline_scores
 from models.cohort import Case
 from models.contract import nodules_from_array
+from models.dedupe import suppress_duplicates
 from models.detector import NoduleDetector, score_candidates
 from models.froc import CPM_RATES, Froc, ScanDetections, ScanReferences, cpm, froc
 from models.inputs import LungsNotCovered
@@ -85,7 +88,8 @@ def _dets(cand: Candidates | None, prob: npt.NDArray[np.float64]) -> ScanDetecti
     if cand is None:
         return ScanDetections(np.zeros((0, 3)), np.zeros(0))
     pts = cand.grid.to_input(cand.blobs.centres.cpu().numpy()) * np.asarray(cand.spacing)
-    return ScanDetections(pts, prob)
+    keep = suppress_duplicates(pts, cand.blobs.radius_mm.cpu().numpy().astype(np.float64), prob)
+    return ScanDetections(pts[keep], prob[keep])
 
 
 def _diameter_errors(case: Case, rows: npt.NDArray[np.float32]) -> list[float]:
