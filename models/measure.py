@@ -7,7 +7,8 @@ vessels off by a Euclidean opening with a ball of about half the nodule's inscri
 look for a ground-glass halo around a solid core. Sizes are measured on the axial slice of
 largest extent: the mean of the long axis and the longest extent perpendicular to it. The
 solid part is the part above SOLID_HU, opened the same way (vessels inside ground glass are
-not a solid part).
+not a solid part). Around a solid core the solid part is cut half-way between the core and
+its ground-glass rim.
 
 Connected components and distance transforms run in scipy.ndimage on the CPU (torch has
 neither); the cubes are small (<= 64^3), so the copies cost little even from a GPU.
@@ -126,11 +127,14 @@ def _segment(cube: torch.Tensor, thr: float, allowed: Mask, seed: Mask, step: fl
 
 def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
                    centre: tuple[float, float, float], radius_mm: float,
-                   lung: LungField | None = None) -> Measurement:
+                   lung: LungField | None = None,
+                   expected: NoduleType | None = None) -> Measurement:
     """Measure the nodule near `centre` (voxels of `volume`), expected radius `radius_mm`.
 
     `lung`, when given, bounds the nodule: it is the lung mask closed over juxtapleural
-    nodules, so a nodule on the pleura is cut at the chest wall.
+    nodules, so a nodule on the pleura is cut at the chest wall. `expected` (the
+    classifier's type, when known) lets a faint or partial ground-glass rim around a solid
+    core count as part-solid.
     """
     r0 = max(radius_mm, 1.5)
     field = min(max(4.0 * r0 + 12.0, 18.0), 80.0)
@@ -163,9 +167,20 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
         vals = cube.cpu().numpy()[ring]
         # a ground-glass rim raises most of the ring; a few vessels around a solid one do not
         halo = float(np.median(vals)) if vals.size else bg
-        if vals.size and float(np.percentile(vals, 30)) > bg + 100.0:
+        rim = vals.size > 0 and float(np.percentile(vals, 30)) > bg + 100.0
+        # the classifier's word overrides the rim test both ways: a partial rim (lobulated
+        # ground glass) the test misses; the blur of a solid one on coarse pixels it takes
+        # for a rim
+        rim = rim and expected is not NoduleType.SOLID
+        hinted = expected is NoduleType.PART_SOLID and halo > bg + 60.0
+        if rim or hinted:
             kind = NoduleType.PART_SOLID
             seg = _segment(cube, (bg + halo) / 2, allowed, seed, step) | solid
+            # the core's edge lies half-way between the ground glass and the core, not
+            # between the lung and the core (that would count the blurred rim as solid)
+            solid = _segment(cube, (halo + level) / 2, seg, seed, step)
+            if not solid.any():
+                solid = seed & seg
     elif seg.any():
         kind = NoduleType.PART_SOLID
         solid = _solid_core(seg & (cube > SOLID_HU).cpu().numpy(), step)

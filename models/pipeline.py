@@ -119,9 +119,10 @@ class Pipeline:
         rows: list[list[float]] = []
         for i in order:
             centre = cand.grid.to_input(iso_c[i : i + 1])[0]
+            hint = None if types is None else NoduleType(int(types[i]))
             m = measure_nodule(cand.volume, cand.spacing, (centre[0], centre[1], centre[2]),
-                               float(cand.blobs.radius_mm[i]), cand.lung)
-            kind = m.type if types is None else NoduleType(int(types[i]))
+                               float(cand.blobs.radius_mm[i]), cand.lung, hint)
+            kind = m.type if hint is None else hint
             solid = m.solid_diameter_mm
             if types is not None and kind is not m.type:
                 solid = {NoduleType.SOLID: m.diameter_mm, NoduleType.GROUND_GLASS: 0.0}.get(
