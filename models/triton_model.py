@@ -7,7 +7,9 @@ variants cannot drift apart.
 
 - `initialize` loads the reference detector once per model instance, on the instance's
   device (`cuda:<id>` for KIND_GPU, the CPU otherwise), with the weights shipped in
-  models/weights/ or those named by the config's optional `weights` parameter.
+  models/weights/ or those named by the config's optional `weights` parameter. A CPU
+  instance (its own stub process) uses `cpu_threads` torch threads: the host's cores shared
+  among the CPU instances, or the config's optional `cpu_threads` parameter.
 - `execute` answers every request on its own: a bad request gets an INVALID_ARG error
   response (gRPC INVALID_ARGUMENT), a model failure an INTERNAL one, and the other requests
   of the same batch are still served. Nothing raised here takes the server down.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +29,21 @@ import numpy as np
 from jobs.errors import BadInput
 from models.contract import INPUT_SPACING, INPUT_VOLUME, NODULE_COLUMNS, OUTPUT_NODULES
 
-__all__ = ["TritonPythonModel"]
+__all__ = ["TritonPythonModel", "cpu_threads"]
 
 _log = logging.getLogger("models")
+
+
+def cpu_threads(model_config: dict[str, Any], cores: int | None = None) -> int:
+    """Torch threads for one CPU instance: the config's `cpu_threads` parameter, else the
+    host's cores shared out among the KIND_CPU instances (at least 1)."""
+    text = str(model_config.get("parameters", {}).get("cpu_threads", {})
+               .get("string_value", "")).strip()
+    if text:
+        return max(1, int(text))
+    count = sum(int(g.get("count", 1)) for g in model_config.get("instance_group", [])
+                if str(g.get("kind", "KIND_CPU")) == "KIND_CPU") or 1
+    return max(1, (cores or os.cpu_count() or 1) // count)
 
 
 def _weights_parameter(args: dict[str, str]) -> Path | None:
@@ -51,6 +66,10 @@ class TritonPythonModel:
         self._pb = importlib.import_module("triton_python_backend_utils")
         kind = args.get("model_instance_kind", "CPU")
         device = f"cuda:{args.get('model_instance_device_id', '0')}" if kind == "GPU" else "cpu"
+        if kind != "GPU":  # several CPU instances share the cores instead of fighting over them
+            import torch
+
+            torch.set_num_threads(cpu_threads(json.loads(args.get("model_config", "{}"))))
         self._detector = load_detector(weights=_weights_parameter(args), device=device)
         _log.info(
             "lung_nodule_detector version %s instance %s on %s (detector %s)",

@@ -55,3 +55,18 @@ def test_cpu_and_gpu_variants_differ_only_in_placement_and_queue() -> None:
 def test_served_model_is_the_package_code() -> None:
     shim = (CPU / "1" / "model.py").read_text()
     assert "from models.triton_model import TritonPythonModel" in shim
+
+
+def test_cpu_instances_share_the_cores() -> None:
+    from google.protobuf import json_format
+
+    from models.triton_model import cpu_threads
+
+    as_json = json_format.MessageToDict(_config(CPU), preserving_proto_field_name=True)
+    count = sum(g.get("count", 1) for g in as_json["instance_group"])
+    assert count >= 2
+    assert cpu_threads(as_json, cores=16) == 16 // count
+    assert cpu_threads(as_json, cores=1) == 1
+    as_json["parameters"] = {"cpu_threads": {"string_value": "3"}}
+    assert cpu_threads(as_json, cores=16) == 3
+    assert cpu_threads({}, cores=4) == 4
