@@ -24,6 +24,7 @@ import numpy.typing as npt
 import torch
 from scipy import ndimage
 
+from models.blobs import gaussian_smooth
 from models.contract import NoduleType
 from models.patches import sample_cubes
 
@@ -31,6 +32,7 @@ __all__ = ["MIN_SOLID_MM", "SOLID_HU", "LungField", "Measurement", "axial_diamet
            "measure_nodule"]
 
 SOLID_HU = -300.0
+SOLID_SMOOTH_MM = 0.7  # Gaussian sigma before cutting a solid core's outline
 MIN_SOLID_MM = 2.0
 _ANGLES = torch.arange(0, 180, 7.5) * math.pi / 180
 _FULL = np.ones((3, 3, 3), dtype=bool)
@@ -155,7 +157,11 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
     far = (dist > 1.5 * r0 + 3.0) & (cube < -500)
     bg = float(cube[far].median()) if bool(far.any()) else -850.0
     level = max(float(cube[seed_t].median()), bg + 120.0)
-    seg = _segment(cube, (bg + level) / 2, allowed, seed, step)
+    # a solid core's outline is cut on a lightly smoothed copy: noise on a thresholded
+    # outline makes its extents long (about +0.2 mm solid, +0.4 mm solid part on tuning
+    # phantoms); ground glass is cut on the raw cube (smoothing would merge it with vessels)
+    scube = gaussian_smooth(cube, SOLID_SMOOTH_MM / step) if level > SOLID_HU else cube
+    seg = _segment(scube, (bg + level) / 2, allowed, seed, step)
     solid = seg
     kind = NoduleType.SOLID
     if level > SOLID_HU and seg.any():
@@ -178,7 +184,7 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
             seg = _segment(cube, (bg + halo) / 2, allowed, seed, step) | solid
             # the core's edge lies half-way between the ground glass and the core, not
             # between the lung and the core (that would count the blurred rim as solid)
-            solid = _segment(cube, (halo + level) / 2, seg, seed, step)
+            solid = _segment(scube, (halo + level) / 2, seg, seed, step)
             if not solid.any():
                 solid = seed & seg
     elif seg.any():
