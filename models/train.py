@@ -72,7 +72,6 @@ def _mine_one(cfg: TrainConfig, s: int) -> Examples:
     """One phantom's examples; its own random stream, so results do not depend on workers."""
     from jobs.synth.phantom import make_phantom  # the generator is only needed to train
 
-    torch.set_num_threads(1)
     rng = np.random.default_rng([cfg.seed, s])
     count = int(rng.integers(cfg.min_nodules, cfg.max_nodules + 1))
     ph = make_phantom(s, cfg.profile, n_nodules=count)
@@ -86,7 +85,9 @@ def _examples(cfg: TrainConfig, seeds: range) -> Examples:
         parts = [_mine_one(cfg, s) for s in seeds]
     else:
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(cfg.workers, mp_context=ctx) as pool:
+        # one torch thread per mining process: the processes share the cores
+        with ProcessPoolExecutor(cfg.workers, mp_context=ctx, initializer=torch.set_num_threads,
+                                 initargs=(1,)) as pool:
             parts = list(pool.map(_mine_one, [cfg] * len(seeds), seeds))
     log.info("mined phantoms %d-%d: %d examples", seeds.start, seeds.stop - 1,
              sum(len(p.label) for p in parts))
