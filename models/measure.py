@@ -173,13 +173,15 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
         vals = cube.cpu().numpy()[ring]
         # a ground-glass rim raises most of the ring; a few vessels around a solid one do not
         halo = float(np.median(vals)) if vals.size else bg
-        rim = vals.size > 0 and float(np.percentile(vals, 30)) > bg + 100.0
         # the classifier's word overrides the rim test both ways: a partial rim (lobulated
         # ground glass) the test misses; the blur of a solid one on coarse pixels it takes
         # for a rim
-        rim = rim and expected is not NoduleType.SOLID
-        hinted = expected is NoduleType.PART_SOLID and halo > bg + 60.0
-        if rim or hinted:
+        raised = vals.size > 0 and float(np.percentile(vals, 30)) > bg + 100.0
+        if expected is NoduleType.SOLID:
+            raised = False
+        elif expected is NoduleType.PART_SOLID:
+            raised = raised or halo > bg + 60.0
+        if raised:
             kind = NoduleType.PART_SOLID
             seg = _segment(cube, (bg + halo) / 2, allowed, seed, step) | solid
             # the core's edge lies half-way between the ground glass and the core, not
