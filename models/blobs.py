@@ -34,6 +34,7 @@ class BlobConfig:
     blobness_weight: float = 1.0  # rank by response * (1 - w + w * blobness)
     min_level: int = 0  # coarsest pyramid level used for every scale (0: iso grid)
     clip_above_lung: float | None = None  # clip at the lung's median HU plus this instead
+    flatten_above: float | None = None  # voxels denser than this HU become the lung median
 
     def sigmas_mm(self) -> list[float]:
         lo = self.min_diameter_mm / 2 / math.sqrt(3)
@@ -158,11 +159,15 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
     hi = nz.max(0).values + margin + 1
     box = tuple(slice(int(a), int(b)) for a, b in zip(lo, hi, strict=True))
     lo_hu, hi_hu = cfg.clip_hu
-    if cfg.clip_above_lung is not None:
-        inside = iso[box][mask[box]]
-        sample = inside[:: max(1, inside.numel() // 200_000)]
-        hi_hu = float(sample.median()) + cfg.clip_above_lung
-    v = iso[box].clamp(lo_hu, hi_hu)
+    v = iso[box]
+    if cfg.clip_above_lung is not None or cfg.flatten_above is not None:
+        inside = v[mask[box]]
+        med = float(inside[:: max(1, inside.numel() // 200_000)].median())
+        if cfg.clip_above_lung is not None:
+            hi_hu = med + cfg.clip_above_lung
+        if cfg.flatten_above is not None:
+            v = torch.where(v > cfg.flatten_above, torch.tensor(med, device=v.device), v)
+    v = v.clamp(lo_hu, hi_hu)
     levels = [v]
     masks = [mask[box].to(torch.float32)]
     while len(levels) <= cfg.min_level:
@@ -208,11 +213,16 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
 # Solid structures at full contrast, then a ground-glass window in which everything denser
 # than the lung's median + 170 HU saturates, so faint ground-glass nodules (150-250 HU above
 # the lung) are not outranked by vessels; that pass ranks by shape (blobness) as much as by
-# response.
+# response. The third pass sees ground glass only: everything denser than -300 HU (chest
+# wall, vessels, solid cores) becomes lung, so a ground-glass nodule on the pleura is a blob
+# on flat background instead of a bump on a saturated wall (the first two passes gave no
+# candidate for 10-11 mm ones on tuning phantoms 200000-200039).
 DEFAULT_PASSES = (
     BlobConfig(max_candidates=200, blobness_weight=0.7, min_response=120.0),
     BlobConfig(min_diameter_mm=5.0, n_scales=6, min_response=20.0, clip_above_lung=170.0,
                max_candidates=120, blobness_weight=1.0, min_level=1),
+    BlobConfig(min_diameter_mm=3.0, n_scales=7, min_response=20.0, clip_above_lung=300.0,
+               flatten_above=-300.0, max_candidates=80, blobness_weight=1.0, min_level=1),
 )
 
 
