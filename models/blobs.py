@@ -34,7 +34,8 @@ class BlobConfig:
     blobness_weight: float = 1.0  # rank by response * (1 - w + w * blobness)
     min_level: int = 0  # coarsest pyramid level used for every scale (0: iso grid)
     clip_above_lung: float | None = None  # clip at the lung's median HU plus this instead
-    flatten_above: float | None = None  # voxels denser than this HU become the lung median
+    flatten_above: float | None = None  # voxels denser than this HU become the lung median,
+    flatten_margin_mm: float = 1.0  # and so do those this close to them (partial volume)
 
     def sigmas_mm(self) -> list[float]:
         lo = self.min_diameter_mm / 2 / math.sqrt(3)
@@ -166,7 +167,9 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
         if cfg.clip_above_lung is not None:
             hi_hu = med + cfg.clip_above_lung
         if cfg.flatten_above is not None:
-            v = torch.where(v > cfg.flatten_above, torch.tensor(med, device=v.device), v)
+            r = max(1, round(cfg.flatten_margin_mm / iso_mm))
+            dense = dilate((v > cfg.flatten_above).to(torch.float32), r) > 0.5
+            v = torch.where(dense, torch.tensor(med, device=v.device), v)
     v = v.clamp(lo_hu, hi_hu)
     levels = [v]
     masks = [mask[box].to(torch.float32)]

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from models.blobs import find_candidates
+from models.blobs import DEFAULT_PASSES, find_blobs, find_candidates
 from models.contract import NoduleType
 from models.lungmask import lung_mask
 from models.measure import measure_nodule
+from models.pipeline import _mask_on, _trusted_type
 from models.resample import plan_grid, resample
 from tests.model_volumes import Chest, Sphere, Tube, lung_block, make_chest
 
@@ -104,3 +105,36 @@ def test_measurement_is_not_dragged_along_an_attached_vessel():
     vol = lung_block((n, n, n), SP, (sphere,), (vessel,))
     m = measure_nodule(torch.from_numpy(vol).float(), SP, (24.0, 24.0, 24.0), 4.0)
     assert abs(m.diameter_mm - 10.0) <= 1.5
+
+
+def test_ground_glass_pass_finds_a_pleural_ground_glass_nodule_and_flattens_solids():
+    # a 10 mm ground-glass nodule on the left lung's lateral wall, a 6 mm solid one inside
+    c = Chest(shape=(72, 128, 128), spacing=(2.0, 1.5, 1.5), seed=3)
+    lx = (127 * 1.5) / 2 - 0.2 * 128 * 1.5
+    wall_x = lx - 0.16 * 128 * 1.5
+    gg = Sphere((71.0, 95.25, wall_x + 4.0), 10.0, hu=-600.0)
+    solid = Sphere((71.0, 95.25, lx), 6.0)
+    c = Chest(shape=c.shape, spacing=c.spacing, spheres=(gg, solid), seed=3)
+    vol = torch.from_numpy(make_chest(c)).float()
+    cgrid = plan_grid(tuple(vol.shape), c.spacing, 2.0)
+    lm = lung_mask(resample(vol, cgrid), cgrid.iso_spacing)
+    grid = plan_grid(tuple(vol.shape), c.spacing, 1.0)
+    iso = resample(vol, grid)
+    mask = _mask_on(lm.mask, cgrid, grid)
+    glass_only = DEFAULT_PASSES[-1]
+    assert glass_only.flatten_above is not None
+    blobs = find_blobs(iso, mask, 1.0, glass_only)
+    mm = grid.to_input(blobs.centres.numpy().astype(np.float64)) * np.asarray(c.spacing)
+    d_gg = np.linalg.norm(mm - np.asarray(gg.centre_mm), axis=1)
+    assert d_gg.min() <= gg.diameter_mm / 2, f"nearest candidate {d_gg.min():.1f} mm away"
+    d_solid = np.linalg.norm(mm - np.asarray(solid.centre_mm), axis=1)
+    assert d_solid.min() > solid.diameter_mm / 2  # solid tissue is background to this pass
+
+
+def test_network_type_stands_only_where_the_image_shows_solid_tissue():
+    gg, ps, so = NoduleType.GROUND_GLASS, NoduleType.PART_SOLID, NoduleType.SOLID
+    assert _trusted_type(ps, gg) is gg  # no solid part >= 2 mm measured: ground glass
+    assert _trusted_type(so, gg) is gg
+    assert _trusted_type(ps, so) is ps  # the classifier decides between solid and part-solid
+    assert _trusted_type(so, ps) is so
+    assert _trusted_type(gg, ps) is gg
