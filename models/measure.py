@@ -4,8 +4,9 @@ Per finding: sample a fine cube (0.5-1 mm) around the centre; estimate the lung 
 and the nodule's own attenuation; segment at half maximum, grown from the centre and kept
 inside the (closed) lung mask so the chest wall is cut off at the pleura; cut touching
 vessels off by a Euclidean opening with a ball of about half the nodule's inscribed radius;
-look for a ground-glass halo around a solid core. Sizes are measured on the axial slice of
-largest extent: the mean of the long axis and the longest extent perpendicular to it. The
+look for a ground-glass halo around a solid core. Sizes are measured on the acquired axial
+slice of largest extent (the cube is centred on a slice and its step divides the slice
+spacing): the mean of the long axis and the longest extent perpendicular to it. The
 solid part is the part above SOLID_HU, opened the same way (vessels inside ground glass are
 not a solid part). Around a solid core the solid part is cut half-way between the core and
 its ground-glass rim.
@@ -32,7 +33,8 @@ __all__ = ["MIN_SOLID_MM", "SOLID_HU", "LungField", "Measurement", "axial_diamet
            "measure_nodule"]
 
 SOLID_HU = -300.0
-SOLID_SMOOTH_MM = 0.25  # Gaussian sigma before cutting a solid core's outline
+SOLID_SMOOTH_MM = 0.25  # Gaussian sigma before cutting a solid nodule's outline
+PART_SMOOTH_MM = 0.7  # the same before cutting a part-solid nodule's solid part
 MIN_SOLID_MM = 2.0
 _ANGLES = torch.arange(0, 180, 7.5) * math.pi / 180
 _FULL = np.ones((3, 3, 3), dtype=bool)
@@ -57,9 +59,12 @@ class Measurement:
     type: NoduleType
 
 
-def axial_diameter_mm(seg: Mask, step_mm: float) -> float:
-    """Mean of long and short axis on the axial slice ([z] index) where that mean is largest."""
+def axial_diameter_mm(seg: Mask, step_mm: float, planes: Mask | None = None) -> float:
+    """Mean of long and short axis on the axial slice ([z] index) where that mean is largest;
+    only slices where `planes` is true (the acquired slices) when given."""
     areas = seg.sum(axis=(1, 2))
+    if planes is not None and (areas * planes).max() > 0:
+        areas = areas * planes
     if areas.max() <= 0:
         return 0.0
     best = 0.0
@@ -127,6 +132,15 @@ def _segment(cube: torch.Tensor, thr: float, allowed: Mask, seed: Mask, step: fl
     return _open_ball(comp, seed, step, max_rho)
 
 
+def _plane_step(step: float, slice_mm: float) -> tuple[float, int]:
+    """A cube step near `step` that divides the slice spacing (or is a multiple of it), and
+    every how many cube slices an acquired slice lies."""
+    if slice_mm >= step:
+        n = max(1, round(slice_mm / step))
+        return slice_mm / n, n
+    return slice_mm * max(1, round(step / slice_mm)), 1
+
+
 def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
                    centre: tuple[float, float, float], radius_mm: float,
                    lung: LungField | None = None,
@@ -140,13 +154,20 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
     """
     r0 = max(radius_mm, 1.5)
     field = min(max(4.0 * r0 + 12.0, 18.0), 80.0)
-    step = min(max(field / 64.0, 0.5), 1.25)
+    step, every = _plane_step(min(max(field / 64.0, 0.5), 1.25), spacing[0])
     size = math.ceil(field / step) | 1
     dev = volume.device
-    c = torch.tensor([centre], dtype=torch.float32, device=dev)
+    # the cube is centred on the nearest acquired slice, and its step divides the slice
+    # spacing, so sizes are read on acquired slices (as a reader measures them, and as
+    # the partial-volume edge really lies), not on slices interpolated between them
+    plane = float(round(centre[0]))
+    dz = (centre[0] - plane) * spacing[0]
+    c = torch.tensor([[plane, centre[1], centre[2]]], dtype=torch.float32, device=dev)
     cube = sample_cubes(volume, c, spacing, size, step)[0]
     ax = (torch.arange(size, device=dev, dtype=torch.float32) - size // 2) * step
-    dist = (ax[:, None, None] ** 2 + ax[None, :, None] ** 2 + ax[None, None, :] ** 2).sqrt()
+    az = ax - dz
+    dist = (az[:, None, None] ** 2 + ax[None, :, None] ** 2 + ax[None, None, :] ** 2).sqrt()
+    planes = (np.arange(size) - size // 2) % every == 0
     allowed = (dist <= 2.0 * r0 + 6.0).cpu().numpy()
     if lung is not None:
         lc = c / torch.tensor(lung.step, device=dev)
@@ -161,8 +182,9 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
     # outline makes its extents long (about +0.2 mm solid, +0.4 mm solid part on tuning
     # phantoms), but blur moves a small sphere's half-maximum inwards (sigma 0.7 mm made
     # 5-10 mm solid nodules -0.4 mm short, where the 6 and 8 mm boundaries are; 0.25 mm:
-    # -0.04 mm, phantoms 200000-200079); ground glass is cut on the raw cube (smoothing
-    # would merge it with vessels)
+    # -0.04 mm, phantoms 200000-200079). A part-solid nodule's solid part, cut between rim
+    # and core, keeps 0.7 mm (+0.1 mm; 0.25 mm made it +0.4 mm). Ground glass is cut on the
+    # raw cube (smoothing would merge it with vessels)
     scube = gaussian_smooth(cube, SOLID_SMOOTH_MM / step) if level > SOLID_HU else cube
     seg = _segment(scube, (bg + level) / 2, allowed, seed, step)
     solid = seg
@@ -189,7 +211,8 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
             seg = _segment(cube, (bg + halo) / 2, allowed, seed, step) | solid
             # the core's edge lies half-way between the ground glass and the core, not
             # between the lung and the core (that would count the blurred rim as solid)
-            solid = _segment(scube, (halo + level) / 2, seg, seed, step)
+            pcube = gaussian_smooth(cube, PART_SMOOTH_MM / step)
+            solid = _segment(pcube, (halo + level) / 2, seg, seed, step)
             if not solid.any():
                 solid = seed & seg
     elif seg.any():
@@ -197,8 +220,8 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
         solid = _solid_core(seg & (cube > SOLID_HU).cpu().numpy(), step)
     if not seg.any():
         seg = solid = seed
-    d = axial_diameter_mm(seg, step)
-    ds = d if kind is NoduleType.SOLID else axial_diameter_mm(solid, step)
+    d = axial_diameter_mm(seg, step, planes)
+    ds = d if kind is NoduleType.SOLID else axial_diameter_mm(solid, step, planes)
     if kind is NoduleType.PART_SOLID and ds < MIN_SOLID_MM:
         kind, ds = NoduleType.GROUND_GLASS, 0.0
     idx = torch.from_numpy(np.argwhere(seg).mean(0)).to(dev, torch.float32) - size // 2

@@ -11,7 +11,7 @@ import torch
 from models.blobs import DEFAULT_PASSES, find_blobs, find_candidates
 from models.contract import NoduleType
 from models.lungmask import lung_mask
-from models.measure import measure_nodule
+from models.measure import _plane_step, measure_nodule
 from models.pipeline import _mask_on, _trusted_type
 from models.resample import plan_grid, resample
 from tests.model_volumes import Chest, Sphere, Tube, lung_block, make_chest
@@ -138,3 +138,17 @@ def test_network_type_stands_only_where_the_image_shows_solid_tissue():
     assert _trusted_type(ps, so) is ps  # the classifier decides between solid and part-solid
     assert _trusted_type(so, ps) is so
     assert _trusted_type(gg, ps) is gg
+
+
+def test_sizes_are_read_on_acquired_slices():
+    # a 6 mm sphere centred 1 mm off the 2 mm slices: the widest acquired section is
+    # 2 * sqrt(3^2 - 1^2) = 5.7 mm, smaller than the sphere
+    sp = (2.0, 0.5, 0.5)
+    off = lung_block((24, 64, 64), sp, (Sphere((23.0, 16.0, 16.0), 6.0),), noise_hu=5.0)
+    m_off = measure_nodule(torch.from_numpy(off).float(), sp, (11.5, 32.0, 32.0), 3.0)
+    on = lung_block((24, 64, 64), sp, (Sphere((22.0, 16.0, 16.0), 6.0),), noise_hu=5.0)
+    m_on = measure_nodule(torch.from_numpy(on).float(), sp, (11.0, 32.0, 32.0), 3.0)
+    assert m_off.diameter_mm <= 6.0 and m_on.diameter_mm - m_off.diameter_mm >= 0.25
+    assert abs(m_off.centre[0] - 11.5) <= 0.5
+    assert _plane_step(0.5, 2.0) == (0.5, 4) and _plane_step(1.1, 2.0) == (1.0, 2)
+    assert _plane_step(0.8, 0.625) == (0.625, 1)
