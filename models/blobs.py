@@ -167,8 +167,8 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
         if cfg.clip_above_lung is not None:
             hi_hu = med + cfg.clip_above_lung
         if cfg.flatten_above is not None:
-            r = max(1, round(cfg.flatten_margin_mm / iso_mm))
-            dense = dilate((v > cfg.flatten_above).to(torch.float32), r) > 0.5
+            margin_vox = max(1, round(cfg.flatten_margin_mm / iso_mm))
+            dense = dilate((v > cfg.flatten_above).to(torch.float32), margin_vox) > 0.5
             v = torch.where(dense, torch.tensor(med, device=v.device), v)
     v = v.clamp(lo_hu, hi_hu)
     levels = [v]
