@@ -35,6 +35,7 @@ from jobs.shardwork import BackendConfig, ShardWork, StudyWork, WorkerPolicy
 from jobs.spec import CampaignSpec, spec_digest
 from jobs.spec_registry import SpecRegistry
 from jobs.store import CampaignState, ResultsStore
+from jobs.store.lease import DriverLease
 
 __all__ = [
     "CampaignRun",
@@ -174,18 +175,25 @@ def run_campaign(
                               key_fingerprint=pseudonymizer.fingerprint())
         if registry is not None:
             registry.save(spec)
-        if existing is not None and existing.state is CampaignState.CANCELLED:
-            store.set_state(spec.id, CampaignState.RUNNING)
-        return _run(spec, options, store, pseudonymizer)
+        lease = DriverLease(store, spec.id)
+        lease.acquire()  # CampaignBusy while another driver runs this campaign
+        try:
+            if existing is not None and existing.state is CampaignState.CANCELLED:
+                store.set_state(spec.id, CampaignState.RUNNING)
+            return _run(spec, options, store, pseudonymizer, lease)
+        finally:
+            lease.release()
     finally:
         store.close()
 
 
 def _run(
-    spec: CampaignSpec, options: RunOptions, store: ResultsStore, pseudonymizer: Pseudonymizer
+    spec: CampaignSpec, options: RunOptions, store: ResultsStore, pseudonymizer: Pseudonymizer,
+    lease: DriverLease,
 ) -> CampaignRun:
     opt_out = OptOutList.load(spec.privacy.opt_out, pseudonymizer)
     intake = take_in(spec, pseudonymizer, opt_out, options.env)
+    lease.renew()
     store.commit_results(spec.id, intake.early)
     store.record_plan(spec.id, plan_shards(intake.records.values(), spec.shard_size))
     progress = store.progress(spec.id)
@@ -197,9 +205,11 @@ def _run(
     )
 
     def commit(work: ShardWork, results: tuple[StudyResult, ...]) -> None:
+        lease.renew()
         store.commit_shard(spec.id, work.shard_id, results)
 
     def cancelled() -> bool:
+        lease.renew()
         camp = store.campaign(spec.id)
         return camp is not None and camp.state is CampaignState.CANCELLED
 

@@ -5,6 +5,7 @@ rest is screened, cancel stops the run, planning quarantines are committed."""
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from jobs.shardwork import WorkerPolicy
 from jobs.spec import CampaignSpec, load_spec
 from jobs.spec_registry import SpecRegistry
 from jobs.store import CampaignState, ResultsStore
+from jobs.store.lease import CampaignBusy, DriverLease
 from tests.campaign_helpers import (
     needs_weights,
     outcome_counts,
@@ -106,3 +108,17 @@ def test_cancel_stops_a_running_campaign_and_a_rerun_finishes_it(
     rerun = run_campaign(spec, INPROCESS)
     assert rerun.state == "done"
     assert sum(outcome_counts(spec.store_url, "cancelled").values()) == 4
+
+
+def test_a_second_driver_of_a_running_campaign_is_refused(cohort: Path, tmp_path: Path) -> None:
+    spec = load_spec(write_spec(tmp_path / "c.yaml", {n: [f] for n, f in
+                                                      region_folders(cohort).items()},
+                                campaign_id="busy"))
+    with ResultsStore.open(spec.store_url) as store:
+        running = DriverLease(store, "busy", pid=os.getppid())  # a live process, not this one
+        running.acquire()
+        with pytest.raises(CampaignBusy, match=f"process {os.getppid()}"):
+            run_campaign(spec, INPROCESS)
+        assert not result_map(spec.store_url, "busy")  # it ran nothing
+        running.release()
+    assert run_campaign(spec, INPROCESS).state == "done"

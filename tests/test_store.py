@@ -3,24 +3,19 @@ reads, progress, audit, and errors mapped at the seam."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from jobs.errors import BadInput, RetryableError
 from jobs.reasons import Reason
 from jobs.records import Outcome, StudyResult
 from jobs.store import CampaignState, ResultsStore
 from tests.store_helpers import plan, result_for, results_for
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/data/results.db"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
@@ -287,6 +282,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "commit_span": lambda: broken.commit_span("c1"),
         "audit": lambda: broken.audit("c1", "x"),
         "events": lambda: broken.events("c1"),
+        "write_transaction": lambda: _select_one(broken.write_transaction("reading")),
     }
     public = {n for n in dir(ResultsStore) if not n.startswith("_") and callable(
         getattr(ResultsStore, n)) and n not in ("open", "close")}  # fmt: skip
@@ -328,3 +324,8 @@ def test_store_from_before_key_fingerprints_is_migrated(tmp_path: Path) -> None:
             key_fingerprint="abc",
         )  # fmt: skip
         assert camp.key_fingerprint == "abc"
+
+
+def _select_one(transaction: contextlib.AbstractContextManager[Connection]) -> None:
+    with transaction as conn:
+        conn.exec_driver_sql("SELECT 1")

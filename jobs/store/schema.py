@@ -7,6 +7,8 @@ patients are pseudonyms, places are region and site codes; no paths, UIDs or nam
 - results: one row per (campaign, study pseudonym, model version), so a replay cannot
   double-count.
 - events: an append-only audit log (state changes, recall exports).
+- drivers: which driver process runs a campaign now (a lease renewed while it runs), so a
+  second driver of the same campaign is refused instead of running its shards again.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["SCHEMA_VERSION", "campaigns", "events", "meta", "metadata", "results", "shards"]
+__all__ = ["SCHEMA_VERSION", "campaigns", "drivers", "events", "meta", "metadata", "results",
+           "shards"]
 
 SCHEMA_VERSION = "1"
 
@@ -102,4 +105,14 @@ events = Table(
     Column("kind", String(64), nullable=False),
     Column("detail", Text, nullable=False),  # JSON object, no PHI
     Index("ix_events_campaign", "campaign_id"),
+)
+
+drivers = Table(
+    "drivers",
+    metadata,
+    Column("campaign_id", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),  # a random token per driver run
+    Column("host", String(255), nullable=False),  # hostname and pid of the driver process
+    Column("pid", Integer, nullable=False),
+    Column("renewed_at", DateTime(timezone=True), nullable=False),
 )

@@ -10,6 +10,7 @@ connection is held between the pages a caller iterates.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -89,6 +90,12 @@ class ResultsStore:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    @contextlib.contextmanager
+    def write_transaction(self, action: str) -> Iterator[Connection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite), errors mapped as everywhere."""
+        with mapped_errors(self._url, action), self._writer.begin() as conn:
+            yield conn
 
     @property
     def dialect(self) -> str:

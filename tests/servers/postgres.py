@@ -125,3 +125,11 @@ def _kill_postmaster(data: Path) -> None:
 def postgres_url(postgres_server: PostgresServer) -> str:
     """A new, empty database on the session's PostgreSQL server."""
     return postgres_server.create_database(f"t{os.getpid()}_{next(_counter)}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A results-store URL: a fresh SQLite file, then the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/data/results.db"
+    return str(request.getfixturevalue("postgres_url"))
