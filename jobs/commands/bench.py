@@ -1,4 +1,4 @@
-"""`lungscreen bench [campaign|ingest|model|triton|metrics|synth]`: benchmarks, medians of runs.
+"""`lungscreen bench [campaign|ingest|model|parallel|triton|...]`: benchmarks, medians of runs.
 
 `campaign` (default) is jobs.bench. The others are each engineer's own function, found by
 name (module, function) in SUITES; one that is not installed says so. A suite function
@@ -22,6 +22,7 @@ SUITES: dict[str, tuple[str, str]] = {
     "campaign": ("jobs.bench", "run_campaign_bench"),
     "ingest": ("jobs.ingest_bench", "run_ingest_bench"),
     "model": ("models.bench", "run_model_bench"),
+    "parallel": ("models.bench_parallel", "run_parallel_bench"),
     "triton": ("cluster.triton_bench", "run_triton_bench"),
     "metrics": ("monitoring.bench", "run_metrics_bench"),
     "synth": ("jobs.synth.bench", "run_synth_bench"),
@@ -31,7 +32,7 @@ SUITES: dict[str, tuple[str, str]] = {
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("bench", help="benchmarks: campaign (default), ingest, model, "
-                              "triton, metrics, synth")
+                              "parallel, triton, metrics, synth, report")
     p.add_argument("suite", nargs="?", default="campaign", choices=tuple(SUITES))
     p.add_argument("--runs", type=int, default=None, help="timed runs (median reported)")
     p.add_argument("--studies", type=int, default=None, help="studies per run")
