@@ -133,12 +133,12 @@ def _segment(cube: torch.Tensor, thr: float, allowed: Mask, seed: Mask, step: fl
 
 
 def _plane_step(step: float, slice_mm: float) -> tuple[float, int]:
-    """A cube step near `step` that divides the slice spacing (or is a multiple of it), and
-    every how many cube slices an acquired slice lies."""
+    """The largest cube step up to `step` that divides the slice spacing (or is a multiple
+    of it), and every how many cube slices an acquired slice lies."""
     if slice_mm >= step:
-        n = max(1, round(slice_mm / step))
+        n = max(1, math.ceil(slice_mm / step - 1e-6))
         return slice_mm / n, n
-    return slice_mm * max(1, round(step / slice_mm)), 1
+    return slice_mm * max(1, math.floor(step / slice_mm + 1e-6)), 1
 
 
 def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
