@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -51,6 +53,19 @@ def test_a_killed_driver_on_this_host_is_taken_over_at_once(store: ResultsStore)
     with pytest.raises(CampaignBusy, match="took over"):
         dead.renew()
     resumed.renew()
+
+
+def test_a_killed_but_unreaped_driver_counts_as_dead(store: ResultsStore) -> None:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        for _ in range(200):  # exited, not yet reaped: a zombie
+            if Path(f"/proc/{child.pid}/stat").read_text().split(") ")[1][0] == "Z":
+                break
+            time.sleep(0.05)
+        DriverLease(store, "c1", host="node-a", pid=child.pid).acquire()
+        DriverLease(store, "c1", host="node-a", pid=os.getpid()).acquire()
+    finally:
+        child.wait()
 
 
 def test_a_silent_driver_elsewhere_is_taken_over_after_the_lease_lapses(

@@ -11,20 +11,24 @@ is a compare-and-set on the row, so two drivers starting together cannot both wi
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import RowMapping, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from jobs.errors import BadInput
+from jobs.errors import BadInput, LungscreenError
 from jobs.store import schema as t
 from jobs.store.rows import as_utc
 from jobs.store.store import ResultsStore
 
 __all__ = ["CampaignBusy", "DriverLease"]
+
+log = logging.getLogger("jobs")
 
 DEFAULT_TTL_S = 300.0  # covers a long discovery before the first renewal
 
@@ -34,13 +38,18 @@ class CampaignBusy(BadInput):
 
 
 def _alive(pid: int) -> bool:
+    """Whether process `pid` exists on this host and is not a zombie (killed, not reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by someone else
-        return True
-    return True
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no procfs: existence is all we know
+    return stat[stat.rfind(")") + 2 :][:1] != "Z"
 
 
 class DriverLease:
@@ -102,10 +111,16 @@ class DriverLease:
         self._renewed = now
 
     def release(self) -> None:
+        """Give the lease back. A store that fails now is logged, not raised (the run's own
+        outcome matters more): the lease then lapses as a dead driver's does."""
         c = t.drivers.c
-        with self._store.write_transaction("releasing the campaign's driver lease") as conn:
-            conn.execute(delete(t.drivers).where(
-                and_(c.campaign_id == self._campaign, c.holder == self.holder)))
+        try:
+            with self._store.write_transaction("releasing the campaign's driver lease") as conn:
+                conn.execute(delete(t.drivers).where(
+                    and_(c.campaign_id == self._campaign, c.holder == self.holder)))
+        except LungscreenError as exc:
+            log.warning("campaign %s: driver lease not released (%s); it lapses in %.0f s",
+                        self._campaign, type(exc).__name__, self._ttl.total_seconds())
         self._renewed = None
 
     def _free(self, row: RowMapping, now: datetime) -> bool:
