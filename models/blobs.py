@@ -217,7 +217,8 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
 # than the lung's median + 170 HU saturates, so faint ground-glass nodules (150-250 HU above
 # the lung) are not outranked by vessels; that pass ranks by shape (blobness) as much as by
 # response. The third pass sees ground glass only: everything denser than -300 HU (chest
-# wall, vessels, solid cores) becomes lung, so a ground-glass nodule on the pleura is a blob
+# wall, vessels, solid cores), and its 1 mm partial-volume rim (left in place, a flattened
+# vessel's rim reads as a blob), becomes lung, so a ground-glass nodule on the pleura is a blob
 # on flat background instead of a bump on a saturated wall (the first two passes gave no
 # candidate for 10-11 mm ones on tuning phantoms 200000-200039).
 DEFAULT_PASSES = (
