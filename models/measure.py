@@ -33,6 +33,7 @@ __all__ = ["MIN_SOLID_MM", "SOLID_HU", "LungField", "Measurement", "axial_diamet
            "measure_nodule"]
 
 SOLID_HU = -300.0
+GLASS_HU = -550.0  # a typical ground glass (about -300 to -750 in published series)
 SOLID_SMOOTH_MM = 0.25  # Gaussian sigma before cutting a solid nodule's outline
 PART_SMOOTH_MM = 0.7  # the same before cutting a part-solid nodule's solid part
 MIN_SOLID_MM = 2.0
@@ -204,8 +205,14 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
         raised = vals.size > 0 and float(np.percentile(vals, 30)) > bg + 100.0
         if expected is NoduleType.SOLID:
             raised = False
+        elif expected is NoduleType.PART_SOLID and halo <= bg + 60.0:
+            # a rim thinner than the blur (about 1.5 mm around a 4 mm core on 1.5 mm
+            # pixels) leaves no ring of its own: the ring reads like a solid nodule's fall-off.
+            # The classifier, seeing the whole patch, still calls it part-solid; then the
+            # outline is cut half-way to a typical ground glass, not to the measured ring
+            raised, halo = True, max(halo, GLASS_HU)
         elif expected is NoduleType.PART_SOLID:
-            raised = raised or halo > bg + 60.0
+            raised = True
         if raised:
             kind = NoduleType.PART_SOLID
             seg = _segment(cube, (bg + halo) / 2, allowed, seed, step) | solid

@@ -98,6 +98,20 @@ def test_measurement_types_part_solid_and_ground_glass():
     assert abs(m.diameter_mm - 14.0) <= 1.5 and m.solid_diameter_mm == 0.0
 
 
+def test_a_rim_thinner_than_the_blur_counts_where_the_classifier_sees_part_solid():
+    # 6.6 mm of ground glass around a 3.9 mm core on 1.5 mm pixels: the 1.35 mm rim leaves
+    # no ring of its own (it reads like a solid nodule's fall-off). Read as solid, the core
+    # alone is 5.5 mm: Lung-RADS 2 instead of the part-solid's 3
+    sp = (2.0, 1.5, 1.5)
+    ps = Sphere((24.0, 24.0, 24.0), 6.6, hu=-550.0, core_diameter_mm=3.9)
+    vol = torch.from_numpy(lung_block((24, 32, 32), sp, (ps,))).float()
+    m = measure_nodule(vol, sp, (12.0, 16.0, 16.0), 2.5, expected=NoduleType.PART_SOLID)
+    assert m.type is NoduleType.PART_SOLID
+    assert 6.0 <= m.diameter_mm <= 7.6 and abs(m.solid_diameter_mm - 3.9) <= 1.0
+    m = measure_nodule(vol, sp, (12.0, 16.0, 16.0), 2.5, expected=NoduleType.SOLID)
+    assert m.type is NoduleType.SOLID and m.diameter_mm < 6.0
+
+
 def test_measurement_is_not_dragged_along_an_attached_vessel():
     n = 48
     sphere = Sphere((24.0, 19.2, 19.2), 10.0)
