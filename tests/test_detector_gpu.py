@@ -1,8 +1,9 @@
 """The detector on a GPU gives what it gives on the CPU (runs only where CUDA is present).
 
 Every stage but the measurement (scipy, on the CPU, from small cubes) is torch, so on a GPU
-node the same code runs on the device. Measured once on an NVIDIA H200 (torch 2.11+cu130,
-phantoms 500001-500003): identical rows, probabilities within 1e-7.
+node the same code runs on the device. The same comparison, made once by a one-off script on
+a lent NVIDIA H200 (torch 2.11+cu130, phantoms 500001-500003, version 2.1's weights), gave
+identical rows and probabilities within 1e-7; this test itself has not yet run on a GPU.
 """
 
 from __future__ import annotations
