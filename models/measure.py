@@ -205,14 +205,14 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
         raised = vals.size > 0 and float(np.percentile(vals, 30)) > bg + 100.0
         if expected is NoduleType.SOLID:
             raised = False
-        elif expected is NoduleType.PART_SOLID and halo <= bg + 60.0:
-            # a rim thinner than the blur (about 1.5 mm around a 4 mm core on 1.5 mm
-            # pixels) leaves no ring of its own: the ring reads like a solid nodule's fall-off.
-            # The classifier, seeing the whole patch, still calls it part-solid; then the
-            # outline is cut half-way to a typical ground glass, not to the measured ring
-            raised, halo = True, max(halo, GLASS_HU)
         elif expected is NoduleType.PART_SOLID:
             raised = True
+            if halo <= bg + 60.0:
+                # a rim thinner than the blur (about 1.5 mm around a 4 mm core on 1.5 mm
+                # pixels) leaves no ring of its own: the ring reads like a solid nodule's
+                # fall-off. The classifier, seeing the whole patch, still calls it
+                # part-solid; the outline is cut half-way to a typical ground glass instead
+                halo = max(halo, GLASS_HU)
         if raised:
             kind = NoduleType.PART_SOLID
             seg = _segment(cube, (bg + halo) / 2, allowed, seed, step) | solid
