@@ -49,8 +49,9 @@ class TrainConfig:
     max_nodules: int = 6
     negatives_per_phantom: int = 400  # about all of a phantom's candidates
     # examples are mined from the first N of the pipeline's candidate passes (2.0's weights
-    # saw the first two; the ground-glass-only third pass came after them; 2.2's see all)
-    candidate_passes: int = 3
+    # saw the first two; the ground-glass-only third pass came after them; 2.2's saw three,
+    # 2.3's all four, the top-hat pass for small pleural nodules included)
+    candidate_passes: int = 4
     negatives_per_positive: float = 2.0  # negatives drawn afresh each epoch, per positive
     operating_fp_per_scan: float = 0.25  # sets the reporting threshold on validation...
     # ...but never below this: on tuning phantoms 200000-200079 (neither training nor

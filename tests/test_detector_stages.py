@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pytest
 import torch
 
-from models.blobs import DEFAULT_PASSES, find_blobs, find_candidates
+from models.blobs import DEFAULT_PASSES, BlobConfig, find_blobs, find_candidates
 from models.contract import NoduleType
 from models.lungmask import lung_mask
 from models.measure import _plane_step, measure_nodule
@@ -135,7 +136,7 @@ def test_ground_glass_pass_finds_a_pleural_ground_glass_nodule_and_flattens_soli
     grid = plan_grid(tuple(vol.shape), c.spacing, 1.0)
     iso = resample(vol, grid)
     mask = _mask_on(lm.mask, cgrid, grid)
-    glass_only = DEFAULT_PASSES[-1]
+    glass_only = DEFAULT_PASSES[2]
     assert glass_only.flatten_above is not None
     blobs = find_blobs(iso, mask, 1.0, glass_only)
     mm = grid.to_input(blobs.centres.numpy().astype(np.float64)) * np.asarray(c.spacing)
@@ -166,3 +167,33 @@ def test_sizes_are_read_on_acquired_slices():
     assert abs(m_off.centre[0] - 11.5) <= 0.5
     assert _plane_step(0.5, 2.0) == (0.5, 4) and _plane_step(1.1, 2.0) == (1.0, 2)
     assert _plane_step(0.8, 0.625) == (0.625, 1)
+
+
+def test_top_hat_pass_finds_a_small_nodule_on_the_pleura_and_only_near_the_wall():
+    # a 4 mm solid nodule touching the left lung's lateral wall; another in mid-lung
+    shape, sp = (72, 128, 128), (2.0, 1.5, 1.5)
+    lx = (127 * 1.5) / 2 - 0.2 * 128 * 1.5
+    wall_x = lx - 0.16 * 128 * 1.5
+    pleural = Sphere((71.0, 95.25, wall_x + 1.5), 4.0)
+    inner = Sphere((71.0, 95.25, lx), 4.0)
+    c = Chest(shape=shape, spacing=sp, spheres=(pleural, inner), seed=5)
+    vol = torch.from_numpy(make_chest(c)).float()
+    cgrid = plan_grid(shape, sp, 2.0)
+    lm = lung_mask(resample(vol, cgrid), cgrid.iso_spacing)
+    grid = plan_grid(shape, sp, 1.0)
+    iso = resample(vol, grid)
+    mask = _mask_on(lm.mask, cgrid, grid)
+    top_hat = DEFAULT_PASSES[-1]
+    assert top_hat.tophat_mm is not None
+
+    def nearest(cfg: BlobConfig, s: Sphere) -> float:
+        blobs = find_blobs(iso, mask, 1.0, cfg)
+        mm = grid.to_input(blobs.centres.numpy().astype(np.float64)) * np.asarray(sp)
+        d = np.linalg.norm(mm - np.asarray(s.centre_mm), axis=1)
+        return float(d.min()) if d.size else math.inf
+
+    assert nearest(top_hat, pleural) <= 2.0
+    assert nearest(top_hat, inner) > 10.0  # not near the wall: left to the other passes
+    # the nodule lies at the lung's lateral extreme, where the mask's box ends: the box the
+    # top-hat opens with must still fit in the wall there
+    assert nearest(dataclasses.replace(top_hat, tophat_mm=15.0), pleural) <= 2.0
