@@ -243,10 +243,10 @@ def find_blobs(iso: torch.Tensor, mask: torch.Tensor, iso_mm: float,
 # The fourth pass is for small solid nodules on the pleura: on the chest wall's edge a 3-5 mm
 # nodule is a bump, not a blob: none of the passes above gave a candidate within 13 mm of
 # 4 such nodules on tuning phantoms 200000-200119 (each a missed Lung-RADS 2); this one
-# gives one on all 4. A grey
-# opening with a 9 mm box keeps the wall and removes the bump; the top-hat (image minus
-# opening) is the bump on flat background, and blobs are kept only within 4 mm of what the
-# opening kept (wall, mediastinum, large vessels), so the rest of the lung adds nothing.
+# gives one on all 4. A grey opening with a 9 mm box keeps the wall and removes the bump;
+# the top-hat (image minus opening) is the bump on flat background, and blobs are kept only
+# within 4 mm of what the opening kept (wall, mediastinum, large vessels), so the rest of
+# the lung adds nothing. It costs time: the opening and four full-resolution scales.
 DEFAULT_PASSES = (
     BlobConfig(max_candidates=200, blobness_weight=0.7, min_response=120.0),
     BlobConfig(min_diameter_mm=5.0, n_scales=6, min_response=20.0, clip_above_lung=170.0,
