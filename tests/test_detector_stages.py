@@ -14,7 +14,7 @@ from models.contract import NoduleType
 from models.lungmask import lung_mask
 from models.measure import _plane_step, measure_nodule
 from models.pipeline import _mask_on, _trusted_type
-from models.resample import plan_grid, resample
+from models.resample import Grid, plan_grid, resample
 from tests.model_volumes import Chest, Sphere, Tube, lung_block, make_chest
 
 SP = (1.0, 0.8, 0.8)
@@ -122,6 +122,15 @@ def test_measurement_is_not_dragged_along_an_attached_vessel():
     assert abs(m.diameter_mm - 10.0) <= 1.5
 
 
+def _iso_and_mask(c: Chest) -> tuple[Grid, torch.Tensor, torch.Tensor]:
+    """The chest's ~1 mm grid, its volume there and the lung mask (as the pipeline makes them)."""
+    vol = torch.from_numpy(make_chest(c)).float()
+    cgrid = plan_grid(c.shape, c.spacing, 2.0)
+    lm = lung_mask(resample(vol, cgrid), cgrid.iso_spacing)
+    grid = plan_grid(c.shape, c.spacing, 1.0)
+    return grid, resample(vol, grid), _mask_on(lm.mask, cgrid, grid)
+
+
 def test_ground_glass_pass_finds_a_pleural_ground_glass_nodule_and_flattens_solids():
     # a 10 mm ground-glass nodule on the left lung's lateral wall, a 6 mm solid one inside
     c = Chest(shape=(72, 128, 128), spacing=(2.0, 1.5, 1.5), seed=3)
@@ -130,12 +139,7 @@ def test_ground_glass_pass_finds_a_pleural_ground_glass_nodule_and_flattens_soli
     gg = Sphere((71.0, 95.25, wall_x + 4.0), 10.0, hu=-600.0)
     solid = Sphere((71.0, 95.25, lx), 6.0)
     c = Chest(shape=c.shape, spacing=c.spacing, spheres=(gg, solid), seed=3)
-    vol = torch.from_numpy(make_chest(c)).float()
-    cgrid = plan_grid(tuple(vol.shape), c.spacing, 2.0)
-    lm = lung_mask(resample(vol, cgrid), cgrid.iso_spacing)
-    grid = plan_grid(tuple(vol.shape), c.spacing, 1.0)
-    iso = resample(vol, grid)
-    mask = _mask_on(lm.mask, cgrid, grid)
+    grid, iso, mask = _iso_and_mask(c)
     glass_only = DEFAULT_PASSES[2]
     assert glass_only.flatten_above is not None
     blobs = find_blobs(iso, mask, 1.0, glass_only)
@@ -177,12 +181,7 @@ def test_top_hat_pass_finds_a_small_nodule_on_the_pleura_and_only_near_the_wall(
     pleural = Sphere((71.0, 95.25, wall_x + 1.5), 4.0)
     inner = Sphere((71.0, 95.25, lx), 4.0)
     c = Chest(shape=shape, spacing=sp, spheres=(pleural, inner), seed=5)
-    vol = torch.from_numpy(make_chest(c)).float()
-    cgrid = plan_grid(shape, sp, 2.0)
-    lm = lung_mask(resample(vol, cgrid), cgrid.iso_spacing)
-    grid = plan_grid(shape, sp, 1.0)
-    iso = resample(vol, grid)
-    mask = _mask_on(lm.mask, cgrid, grid)
+    grid, iso, mask = _iso_and_mask(c)
     top_hat = DEFAULT_PASSES[-1]
     assert top_hat.tophat_mm is not None
 
