@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import torch
+from torch import nn
 
 from jobs.errors import PermanentError
-from models.network import NoduleNet
+from models.network import network_from_state
 from models.patches import extract_patches
 from models.pipeline import Candidates, Pipeline, PipelineConfig, pick_device
 
@@ -38,7 +39,7 @@ def _views(x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def score_candidates(net: NoduleNet, cand: Candidates, batch: int = BATCH
+def score_candidates(net: nn.Module, cand: Candidates, batch: int = BATCH
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """(probability [N], type [N]) of every candidate: the mean over the test-time views
     (`_views`) of the network's outputs, patches batched through `net`."""
@@ -56,7 +57,7 @@ def score_candidates(net: NoduleNet, cand: Candidates, batch: int = BATCH
 
 
 @torch.no_grad()
-def predict_patches(net: NoduleNet, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_patches(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(probability [B], type [B]) of normalised patches [B, 1, 32, 32, 32]: the network's
     outputs averaged over the test-time views."""
     out = net(_views(x)).reshape(N_VIEWS, x.shape[0], -1)
@@ -66,7 +67,7 @@ def predict_patches(net: NoduleNet, x: torch.Tensor) -> tuple[torch.Tensor, torc
 class NoduleDetector:
     """Finds lung nodules in an int16 HU volume; see the module docstring."""
 
-    def __init__(self, net: NoduleNet, version: str, device: torch.device,
+    def __init__(self, net: nn.Module, version: str, device: torch.device,
                  config: PipelineConfig | None = None, type_from_network: bool = False) -> None:
         self.net = net.to(device).eval()
         self.version = version
@@ -103,8 +104,7 @@ def load_detector(weights: Path | None = None, device: str | None = None,
     try:
         blob = path.read_bytes()
         state = torch.load(path, map_location="cpu", weights_only=True)
-        net = NoduleNet()
-        net.load_state_dict(state)
+        net = network_from_state(state)
     except (OSError, RuntimeError, KeyError) as exc:
         raise PermanentError(f"cannot load detector weights {path}: {exc}; run `lungscreen "
                              "model train` or pass the path of a trained weights file") from exc

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
-from models.network import NoduleNet
 from models.patches import PATCH_VOXELS
 
 __all__ = ["ExportResult", "export_network", "max_abs_difference"]
@@ -50,7 +50,7 @@ def _example(n: int, seed: int = 0) -> torch.Tensor:
     return torch.rand(n, 1, size, size, size, generator=g) * 2.8 - 1.0
 
 
-def max_abs_difference(net: NoduleNet, torchscript: Path, onnx_path: Path,
+def max_abs_difference(net: nn.Module, torchscript: Path, onnx_path: Path,
                        n: int = 5) -> tuple[float, float]:
     """Largest |export - eager| over `n` random patches, for TorchScript and ONNX."""
     import onnxruntime as ort
@@ -65,7 +65,7 @@ def max_abs_difference(net: NoduleNet, torchscript: Path, onnx_path: Path,
     return float(np.abs(ts - ref).max()), float(np.abs(ox - ref).max())
 
 
-def export_network(net: NoduleNet, out_dir: Path) -> ExportResult:
+def export_network(net: nn.Module, out_dir: Path) -> ExportResult:
     """Write `nodule_net.ts.pt` (TorchScript) and `nodule_net.onnx` to `out_dir`, checked."""
     net = net.eval()
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -2,6 +2,10 @@
 
 One output tensor [N, 4]: column 0 the nodule logit, columns 1-3 the type logits (solid,
 part-solid, ground-glass). A single tensor keeps the TorchScript / ONNX exports simple.
+
+`NoduleEnsemble` holds several such networks and gives the same output layout: the logits of
+their mean probabilities, so scoring, exports and the Triton model take either.
+`network_from_state` builds whichever a saved state dict holds.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["NoduleNet"]
+__all__ = ["NoduleEnsemble", "NoduleNet", "network_from_state"]
 
 
 def _block(cin: int, cout: int, pool: bool) -> nn.Sequential:
@@ -48,3 +52,28 @@ class NoduleNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))  # type: ignore[no-any-return]
+
+
+class NoduleEnsemble(nn.Module):
+    """Members' probabilities averaged (nodule and type), returned as logits (NoduleNet's
+    layout): sigmoid of column 0 is the members' mean nodule probability, softmax of
+    columns 1-3 their mean type probabilities."""
+
+    def __init__(self, members: int = 2, width: int = 8) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(NoduleNet(width) for _ in range(members))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outs = torch.stack([m(x) for m in self.members])  # [M, N, 4]
+        p = torch.sigmoid(outs[..., 0]).mean(0).clamp(1e-7, 1.0 - 1e-7)
+        kind = torch.softmax(outs[..., 1:], dim=-1).mean(0)
+        return torch.cat([(torch.log(p) - torch.log1p(-p))[:, None], torch.log(kind)], dim=1)
+
+
+def network_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
+    """A NoduleNet, or a NoduleEnsemble when the keys are `members.<i>.*`, with `state`
+    loaded (strict: a missing or unexpected key raises RuntimeError)."""
+    ids = {k.split(".")[1] for k in state if k.startswith("members.")}
+    net: nn.Module = NoduleEnsemble(len(ids)) if ids else NoduleNet()
+    net.load_state_dict(state)
+    return net

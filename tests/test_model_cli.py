@@ -38,3 +38,12 @@ def test_export_writes_both_files(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "TorchScript" in out and "ONNX" in out
     assert (tmp_path / "nodule_net.onnx").is_file() and (tmp_path / "nodule_net.ts.pt").is_file()
+
+
+def test_combine_needs_two_members(tmp_path, capsys):
+    from models.detector import DEFAULT_WEIGHTS
+
+    args = ["model", "combine", str(DEFAULT_WEIGHTS), "--out", str(tmp_path), "--version", "x",
+            "--threshold", "0.8"]
+    assert main(args) == 2
+    assert "at least 2 members" in capsys.readouterr().err

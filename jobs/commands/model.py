@@ -1,4 +1,4 @@
-"""`lungscreen model train|evaluate|export`: the reference nodule model's life cycle."""
+"""`lungscreen model train|combine|evaluate|export`: the reference nodule model's life cycle."""
 
 from __future__ import annotations
 
@@ -29,6 +29,15 @@ def register(subparsers: Any) -> None:
     t.add_argument("--cache", type=Path, default=None,
                    help="keep the mined examples in this file and reuse them next time")
     t.set_defaults(func=_train)
+
+    c = sub.add_parser("combine", help="combine trained networks into one weights file that "
+                       "averages their probabilities")
+    c.add_argument("members", nargs="+", type=Path, help="single networks' weights files")
+    c.add_argument("--out", type=Path, required=True, help="weights folder to write")
+    c.add_argument("--version", required=True, help="the ensemble's model version")
+    c.add_argument("--threshold", type=float, required=True,
+                   help="reporting threshold (chosen on tuning phantoms)")
+    c.set_defaults(func=_combine)
 
     e = sub.add_parser("evaluate", help="FROC / CPM, diameter error and Lung-RADS agreement "
                        "of the CNN detector and the LoG baseline")
@@ -66,6 +75,15 @@ def _train(args: argparse.Namespace) -> int:
     logging.getLogger("models").setLevel(logging.INFO)
     record = train(cfg, args.out or DEFAULT_WEIGHTS.parent, args.cache)
     print(json.dumps(record, indent=2))
+    return 0
+
+
+def _combine(args: argparse.Namespace) -> int:
+    from models.ensemble import combine
+
+    record = combine(args.members, args.out, args.version, args.threshold)
+    print(f"wrote {args.out / 'nodule_net.pt'}: {len(args.members)} members, version "
+          f"{record['version']}, threshold {record['operating_threshold']}")
     return 0
 
 

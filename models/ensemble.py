@@ -1,0 +1,69 @@
+"""Combining trained networks into one weights file whose probabilities are their mean.
+
+Networks trained on the same phantoms but on different candidate sets make different
+mistakes: a false positive one scores 0.81 the other scores lower; a part-solid nodule one
+misses the other finds. `combine` writes a `NoduleEnsemble` state dict and a record listing
+each member's own training record, so the ensemble stays reproducible from the members'
+`lungscreen model train` commands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from jobs.errors import BadInput
+from models.network import NoduleEnsemble, NoduleNet
+
+__all__ = ["combine"]
+
+
+def _member(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, object]]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        NoduleNet().load_state_dict(state)
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise BadInput(f"{path} is not a single network's weights file: {exc}") from exc
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta["sha256_8"] = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    return state, meta
+
+
+def combine(members: Sequence[Path], out_dir: Path, version: str,
+            operating_threshold: float) -> dict[str, object]:
+    """Write `nodule_net.pt` (the ensemble) and `nodule_net.json` to `out_dir`; the record.
+
+    The members must be single networks (`NoduleNet` weights, each with its training
+    record beside it as `<name>.json` when there is one). The reporting threshold is given,
+    not derived: it is chosen on tuning phantoms, as for a single network's floor.
+    """
+    if len(members) < 2:
+        raise BadInput(f"an ensemble needs at least 2 members, got {len(members)}")
+    if not 0.0 < operating_threshold < 1.0:
+        raise BadInput(f"the operating threshold must lie in (0, 1), got {operating_threshold}")
+    loaded = [_member(Path(p)) for p in members]
+    net = NoduleEnsemble(len(loaded))
+    for sub, (state, _) in zip(net.members, loaded, strict=True):
+        sub.load_state_dict(state)
+    records = [meta for _, meta in loaded]
+    seeds = [r["training_seeds"] for r in records if "training_seeds" in r]
+    record: dict[str, object] = {
+        "version": version,
+        "type_from_network": all(bool(r.get("type_from_network", False)) for r in records),
+        "operating_threshold": operating_threshold,
+        "members": records,
+    }
+    if seeds:
+        # the evaluation guard (models.report.check_seeds) reads one range: their hull
+        lo = min(int(s[0]) for s in seeds)  # type: ignore[index]
+        hi = max(int(s[1]) for s in seeds)  # type: ignore[index]
+        record["training_seeds"] = [lo, hi]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), out_dir / "nodule_net.pt")
+    (out_dir / "nodule_net.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record
