@@ -47,3 +47,10 @@ def test_combine_needs_two_members(tmp_path, capsys):
             "--threshold", "0.8"]
     assert main(args) == 2
     assert "at least 2 members" in capsys.readouterr().err
+
+
+def test_train_refuses_impossible_passes_and_floor(capsys):
+    assert main(["model", "train", "--passes", "9"]) == 2
+    assert "--passes must be 1.." in capsys.readouterr().err
+    assert main(["model", "train", "--min-threshold", "1.5"]) == 2
+    assert "--min-threshold" in capsys.readouterr().err

@@ -26,6 +26,10 @@ def register(subparsers: Any) -> None:
     t.add_argument("--epochs", type=int, default=None, help="epochs (default 24)")
     t.add_argument("--seed", type=int, default=None, help="training seed (default 7)")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
+    t.add_argument("--passes", type=int, default=None,
+                   help="candidate passes to mine, the first N of the detector's (default all)")
+    t.add_argument("--min-threshold", type=float, default=None,
+                   help="floor of the recorded operating threshold (default 0.8)")
     t.add_argument("--cache", type=Path, default=None,
                    help="keep the mined examples in this file and reuse them next time")
     t.set_defaults(func=_train)
@@ -63,15 +67,22 @@ def register(subparsers: Any) -> None:
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from models.blobs import DEFAULT_PASSES
     from models.detector import DEFAULT_WEIGHTS
     from models.train import TrainConfig, train
 
     over = {k: v for k, v in (("n_phantoms", args.phantoms), ("epochs", args.epochs),
-                              ("seed", args.seed), ("threads", args.threads)) if v is not None}
+                              ("seed", args.seed), ("threads", args.threads),
+                              ("candidate_passes", args.passes),
+                              ("min_operating_threshold", args.min_threshold)) if v is not None}
     cfg = dataclasses.replace(TrainConfig(), **over)
     if cfg.n_phantoms <= cfg.val_phantoms or cfg.epochs < 1:
         raise BadInput(f"--phantoms ({cfg.n_phantoms}) must exceed the {cfg.val_phantoms} "
                        "validation phantoms and --epochs must be at least 1")
+    if not 1 <= cfg.candidate_passes <= len(DEFAULT_PASSES):
+        raise BadInput(f"--passes must be 1..{len(DEFAULT_PASSES)}, got {cfg.candidate_passes}")
+    if not 0.0 <= cfg.min_operating_threshold < 1.0:
+        raise BadInput(f"--min-threshold must lie in [0, 1), got {cfg.min_operating_threshold}")
     logging.getLogger("models").setLevel(logging.INFO)
     record = train(cfg, args.out or DEFAULT_WEIGHTS.parent, args.cache)
     print(json.dumps(record, indent=2))
