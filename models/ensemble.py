@@ -10,9 +10,11 @@ each member's own training record, so the ensemble stays reproducible from the m
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -22,15 +24,16 @@ from models.network import NoduleEnsemble, NoduleNet
 __all__ = ["combine"]
 
 
-def _member(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, object]]:
+def _member(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        blob = path.read_bytes()
+        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
         NoduleNet().load_state_dict(state)
     except (OSError, RuntimeError, KeyError) as exc:
         raise BadInput(f"{path} is not a single network's weights file: {exc}") from exc
     meta_path = path.with_suffix(".json")
-    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    meta["sha256_8"] = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    meta["sha256_8"] = hashlib.sha256(blob).hexdigest()[:8]
     return state, meta
 
 
@@ -60,9 +63,7 @@ def combine(members: Sequence[Path], out_dir: Path, version: str,
     }
     if seeds:
         # the evaluation guard (models.report.check_seeds) reads one range: their hull
-        lo = min(int(s[0]) for s in seeds)  # type: ignore[index]
-        hi = max(int(s[1]) for s in seeds)  # type: ignore[index]
-        record["training_seeds"] = [lo, hi]
+        record["training_seeds"] = [min(int(s[0]) for s in seeds), max(int(s[1]) for s in seeds)]
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), out_dir / "nodule_net.pt")
     (out_dir / "nodule_net.json").write_text(json.dumps(record, indent=2) + "\n")
