@@ -10,7 +10,6 @@ Bad input raises `jobs.errors.BadInput`; a volume whose lungs are not (fully) co
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import torch
 from torch import nn
 
 from jobs.errors import PermanentError
-from models.network import network_from_state
+from models.network import network_from_state, weights_digest
 from models.patches import extract_patches
 from models.pipeline import Candidates, Pipeline, PipelineConfig, pick_device
 
@@ -110,7 +109,7 @@ def load_detector(weights: Path | None = None, device: str | None = None,
                              "model train` or pass the path of a trained weights file") from exc
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    version = f"{meta.get('version', '0')}+{hashlib.sha256(blob).hexdigest()[:8]}"
+    version = f"{meta.get('version', '0')}+{weights_digest(blob)}"
     if config is None:
         config = PipelineConfig(threshold=float(meta.get("operating_threshold", 0.5)))
     return NoduleDetector(net, version, dev, config,

@@ -9,7 +9,6 @@ each member's own training record, so the ensemble stays reproducible from the m
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Sequence
@@ -17,24 +16,25 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from jobs.errors import BadInput
-from models.network import NoduleEnsemble, NoduleNet
+from models.network import NoduleEnsemble, weights_digest
 
 __all__ = ["combine"]
 
 
-def _member(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def _load_member(path: Path, into: nn.Module) -> dict[str, Any]:
+    """Load the single network at `path` into `into`; its training record (and hash)."""
     try:
         blob = path.read_bytes()
-        state = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
-        NoduleNet().load_state_dict(state)
+        into.load_state_dict(torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True))
     except (OSError, RuntimeError, KeyError) as exc:
         raise BadInput(f"{path} is not a single network's weights file: {exc}") from exc
     meta_path = path.with_suffix(".json")
     meta: dict[str, Any] = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-    meta["sha256_8"] = hashlib.sha256(blob).hexdigest()[:8]
-    return state, meta
+    meta["sha256_8"] = weights_digest(blob)
+    return meta
 
 
 def combine(members: Sequence[Path], out_dir: Path, version: str,
@@ -49,11 +49,8 @@ def combine(members: Sequence[Path], out_dir: Path, version: str,
         raise BadInput(f"an ensemble needs at least 2 members, got {len(members)}")
     if not 0.0 < operating_threshold < 1.0:
         raise BadInput(f"the operating threshold must lie in (0, 1), got {operating_threshold}")
-    loaded = [_member(Path(p)) for p in members]
-    net = NoduleEnsemble(len(loaded))
-    for sub, (state, _) in zip(net.members, loaded, strict=True):
-        sub.load_state_dict(state)
-    records = [meta for _, meta in loaded]
+    net = NoduleEnsemble(len(members))
+    records = [_load_member(Path(p), sub) for p, sub in zip(members, net.members, strict=True)]
     seeds = [r["training_seeds"] for r in records if "training_seeds" in r]
     record: dict[str, object] = {
         "version": version,

@@ -10,10 +10,12 @@ their mean probabilities, so scoring, exports and the Triton model take either.
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch import nn
 
-__all__ = ["NoduleEnsemble", "NoduleNet", "network_from_state"]
+__all__ = ["NoduleEnsemble", "NoduleNet", "network_from_state", "weights_digest"]
 
 
 def _block(cin: int, cout: int, pool: bool) -> nn.Sequential:
@@ -77,3 +79,8 @@ def network_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
     net: nn.Module = NoduleEnsemble(len(ids)) if ids else NoduleNet()
     net.load_state_dict(state)
     return net
+
+
+def weights_digest(blob: bytes) -> str:
+    """The short hash of a weights file's bytes that model versions carry (`2.4+571d6715`)."""
+    return hashlib.sha256(blob).hexdigest()[:8]
