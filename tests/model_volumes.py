@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Chest", "Sphere", "Tube", "lung_block", "make_chest"]
+__all__ = ["Chest", "Sphere", "Tube", "lung_block", "lung_corner", "make_chest"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,30 @@ def lung_block(shape: tuple[int, int, int], spacing: tuple[float, float, float],
     c = Chest(shape=shape, spacing=spacing, spheres=spheres, tubes=tubes, noise_hu=noise_hu,
               lungs=False, seed=seed)
     return make_chest(c, background=-850.0)
+
+
+def lung_corner(diameter_mm: float, gap_mm: float, angle_deg: float,
+                spacing: tuple[float, float, float] = (2.0, 1.5, 1.5),
+                shape: tuple[int, int, int] = (40, 100, 100),
+                seed: int = 0) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Soft tissue around a lung that ends in a corner of `angle_deg` (in the axial plane,
+    the same on every slice), a solid sphere in the corner touching one wall, `gap_mm` from
+    the other; int16 HU and the sphere's centre (mm)."""
+    z, y, x = np.meshgrid(*(np.arange(n) * s for n, s in zip(shape, spacing, strict=True)),
+                          indexing="ij")
+    y0, x0 = 72.0, 120.0  # the corner; the lung opens towards -x
+    a = np.deg2rad(angle_deg / 2)
+    n1, n2 = (np.cos(a), np.sin(a)), (-np.cos(a), np.sin(a))
+    d1 = (y - y0) * n1[0] + (x - x0) * n1[1]
+    d2 = (y - y0) * n2[0] + (x - x0) * n2[1]
+    # signed distance to the lung's surface (negative inside), bounded away from the edges
+    sd = np.maximum.reduce([d1, d2, 20.0 - x, np.abs(y - y0) - 55.0])
+    edge = float(np.cbrt(np.prod(spacing)))
+    hu = 40.0 + np.clip(0.5 - sd / edge, 0.0, 1.0) * (-850.0 - 40.0)
+    r = diameter_mm / 2
+    cy, cx = np.linalg.solve(np.array([n1, n2]), np.array([-r, -(r + gap_mm)])) + np.array([y0, x0])
+    cz = shape[0] * spacing[0] / 2
+    dist = np.sqrt((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2)
+    hu += np.clip(0.5 - (dist - r) / edge, 0.0, 1.0) * (40.0 - hu)
+    hu = ndimage.gaussian_filter(hu, 0.4) + np.random.default_rng(seed).normal(0.0, 15.0, shape)
+    return np.clip(np.round(hu), -1024, 3000).astype(np.int16), (cz, float(cy), float(cx))
