@@ -84,8 +84,13 @@ def make_chest(c: Chest, background: float | None = None) -> np.ndarray:
         paint(r, s.diameter_mm / 2, s.hu)
         if s.core_diameter_mm > 0:
             paint(r, s.core_diameter_mm / 2, s.core_hu)
+    return _scanned(hu, c.noise_hu, c.seed)
+
+
+def _scanned(hu: np.ndarray, noise_hu: float, seed: int) -> np.ndarray:
+    """`hu` as a scanner gives it: a little blur and noise, int16."""
     hu = ndimage.gaussian_filter(hu, 0.4)
-    hu += np.random.default_rng(c.seed).normal(0.0, c.noise_hu, c.shape)
+    hu += np.random.default_rng(seed).normal(0.0, noise_hu, hu.shape)
     return np.clip(np.round(hu), -1024, 3000).astype(np.int16)
 
 
@@ -121,5 +126,4 @@ def lung_corner(diameter_mm: float, gap_mm: float, angle_deg: float,
     cz = shape[0] * spacing[0] / 2
     dist = np.sqrt((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2)
     hu += np.clip(0.5 - (dist - r) / edge, 0.0, 1.0) * (40.0 - hu)
-    hu = ndimage.gaussian_filter(hu, 0.4) + np.random.default_rng(seed).normal(0.0, 15.0, shape)
-    return np.clip(np.round(hu), -1024, 3000).astype(np.int16), (cz, float(cy), float(cx))
+    return _scanned(hu, 15.0, seed), (cz, float(cy), float(cx))
