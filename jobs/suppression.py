@@ -323,6 +323,12 @@ def suppress(
                     continue  # a repair next to it this round: check again next round
                 extra = _hide_one_more(idx, hidden, cell, comp)
                 if extra is None:
+                    # nothing left to hide: the exact range decides, whatever the group's
+                    # size (`lp` may predate this round's repairs; fewer hidden cells only
+                    # narrow a range, so a pass here holds)
+                    if _protected(lp, cell, values[cell], span):
+                        protected.add(cell)
+                        continue
                     raise RuntimeError(
                         "suppression cannot protect a cell: every related cell is hidden")
                 touched.update(idx.of.get(cell, ()), idx.of.get(extra, ()))
