@@ -195,7 +195,9 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
         lc = c / torch.tensor(lung.step, device=dev)
         lsp = tuple(spacing[a] * lung.step[a] for a in range(3))
         coarse = (sample_cubes(lung.mask.to(dev), lc, lsp, size, step)[0] > 0.5).cpu().numpy()
-        allowed &= coarse | _wall_closed(cube, coarse, step, WALL_CLOSE[0] * r0 + WALL_CLOSE[1])
+        if not coarse[allowed].all():  # only near the wall can the closing add anything
+            allowed &= coarse | _wall_closed(cube, coarse, step,
+                                             WALL_CLOSE[0] * r0 + WALL_CLOSE[1])
     seed_t = dist <= max(1.0, 0.5 * r0)
     seed = seed_t.cpu().numpy()
     far = (dist > 1.5 * r0 + 3.0) & (cube < -500)

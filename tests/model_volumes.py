@@ -66,25 +66,27 @@ def make_chest(c: Chest, background: float | None = None) -> np.ndarray:
                     + ((x - lx) / (0.16 * w * c.spacing[2])) ** 2)
             hu[lung <= 1] = -850.0
     edge = float(np.cbrt(np.prod(c.spacing)))
-
-    def paint(dist: np.ndarray, radius: float, value: float) -> None:
-        # partial volume: the share of a voxel inside the surface, linear across one voxel
-        f = np.clip(0.5 - (dist - radius) / edge, 0.0, 1.0)
-        hu[...] = hu + f * (value - hu)
-
     for t in c.tubes:
         a, b = np.asarray(t.start_mm), np.asarray(t.end_mm)
         ab = b - a
         pts = np.stack([z, y, x], -1)
         s = np.clip(((pts - a) @ ab) / float(ab @ ab), 0, 1)
-        paint(np.linalg.norm(pts - (a + s[..., None] * ab), axis=-1), t.diameter_mm / 2, t.hu)
+        _paint(hu, np.linalg.norm(pts - (a + s[..., None] * ab), axis=-1), t.diameter_mm / 2,
+               t.hu, edge)
     for s in c.spheres:
         r = np.sqrt((z - s.centre_mm[0]) ** 2 + (y - s.centre_mm[1]) ** 2
                     + (x - s.centre_mm[2]) ** 2)
-        paint(r, s.diameter_mm / 2, s.hu)
+        _paint(hu, r, s.diameter_mm / 2, s.hu, edge)
         if s.core_diameter_mm > 0:
-            paint(r, s.core_diameter_mm / 2, s.core_hu)
+            _paint(hu, r, s.core_diameter_mm / 2, s.core_hu, edge)
     return _scanned(hu, c.noise_hu, c.seed)
+
+
+def _paint(hu: np.ndarray, dist: np.ndarray, radius: float, value: float, edge: float) -> None:
+    """Paint `value` where `dist` (mm) < `radius`, in place, with partial volume: the share of
+    a voxel inside the surface, linear across one voxel (`edge` mm)."""
+    f = np.clip(0.5 - (dist - radius) / edge, 0.0, 1.0)
+    hu[...] = hu + f * (value - hu)
 
 
 def _scanned(hu: np.ndarray, noise_hu: float, seed: int) -> np.ndarray:
@@ -120,10 +122,11 @@ def lung_corner(diameter_mm: float, gap_mm: float, angle_deg: float,
     # signed distance to the lung's surface (negative inside), bounded away from the edges
     sd = np.maximum.reduce([d1, d2, 20.0 - x, np.abs(y - y0) - 55.0])
     edge = float(np.cbrt(np.prod(spacing)))
-    hu = 40.0 + np.clip(0.5 - sd / edge, 0.0, 1.0) * (-850.0 - 40.0)
+    hu = np.full(shape, 40.0)
+    _paint(hu, sd, 0.0, -850.0, edge)
     r = diameter_mm / 2
     cy, cx = np.linalg.solve(np.array([n1, n2]), np.array([-r, -(r + gap_mm)])) + np.array([y0, x0])
     cz = shape[0] * spacing[0] / 2
     dist = np.sqrt((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2)
-    hu += np.clip(0.5 - (dist - r) / edge, 0.0, 1.0) * (40.0 - hu)
+    _paint(hu, dist, r, 40.0, edge)
     return _scanned(hu, 15.0, seed), (cz, float(cy), float(cx))
