@@ -3,10 +3,12 @@ process that is running a shard (Ray titles it `ray::shard:<shard id>`)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,19 +23,59 @@ FAST_FAILURE = {
 }
 
 
+# Ray gives a starting head 30 s (hard-coded in ray._private.node) to answer for its own
+# raylet. On a 2-core CI machine that ran out once (a head started right after the previous
+# test's cluster shut down); the retry starts a fresh head once the first one's processes
+# are gone, and local_cluster now waits for a cluster's processes to exit on the way out.
+START_ATTEMPTS = 2
+
+
+def _children_since(before: set[int]) -> list[int]:
+    me = os.getpid()
+    return [pid for pid in all_pids() if pid not in before and _descends_from(pid, me)]
+
+
+def _reap(pids: list[int], timeout: float = 15.0) -> None:
+    """SIGTERM, then SIGKILL what is left after `timeout`; wait until all are gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = [pid for pid in pids if _cmdline(pid)]  # exited or a zombie: ""
+            if not pids:
+                return
+            time.sleep(0.1)
+
+
+def _start_cluster(head_args: Mapping[str, Any]) -> Any:
+    from ray.cluster_utils import Cluster
+
+    for attempt in range(START_ATTEMPTS):
+        before = set(all_pids())
+        try:
+            return Cluster(initialize_head=True, head_node_args=dict(head_args))
+        except Exception as exc:
+            if "timed out during startup" not in str(exc) or attempt + 1 == START_ATTEMPTS:
+                raise
+            # The half-started head (GCS, raylet, reaper) is ours to stop: Cluster never
+            # returned it.
+            _reap(_children_since(before))
+    raise AssertionError("unreachable")
+
+
 @contextmanager
 def local_cluster(nodes: list[Mapping[str, Any]]) -> Iterator[tuple[Any, list[Any]]]:
     """A head without CPUs (nothing runs there) plus `nodes` (kwargs of add_node), with the
-    driver connected; shut down and disconnected afterwards."""
+    driver connected; shut down and disconnected afterwards, and its processes gone before
+    the next test starts one."""
     import ray
-    from ray.cluster_utils import Cluster
 
-    cluster = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 0, "include_dashboard": False,
-                        "object_store_memory": 96 * 1024 * 1024,
-                        "_system_config": FAST_FAILURE},
-    )
+    before = set(all_pids())
+    cluster = _start_cluster({"num_cpus": 0, "include_dashboard": False,
+                              "object_store_memory": 96 * 1024 * 1024,
+                              "_system_config": FAST_FAILURE})
     try:
         added = [cluster.add_node(object_store_memory=96 * 1024 * 1024, **n) for n in nodes]
         cluster.wait_for_nodes()
@@ -44,6 +86,7 @@ def local_cluster(nodes: list[Mapping[str, Any]]) -> Iterator[tuple[Any, list[An
             ray.shutdown()
     finally:
         cluster.shutdown()
+        _reap(_children_since(before))
 
 
 @dataclass(frozen=True)
