@@ -37,11 +37,13 @@ class TruthNodule:
 
 @dataclass(frozen=True)
 class Examples:
-    """Patches [N, 1, 32, 32, 32] (float16), is-nodule [N] and type [N] (-1 for negatives)."""
+    """Patches [N, 1, 32, 32, 32] (float16), is-nodule [N], type [N] (-1 for negatives) and
+    the nodule's diameter in mm [N] (0 for negatives)."""
 
     patches: torch.Tensor
     label: torch.Tensor
     kind: torch.Tensor
+    diameter: torch.Tensor
 
 
 def label_candidates(cand: Candidates, truth: Sequence[TruthNodule]
@@ -74,6 +76,7 @@ def mine(cand: Candidates, truth: Sequence[TruthNodule], rng: np.random.Generato
     centres = [cand.blobs.centres[torch.from_numpy(np.concatenate([pos, neg]))].cpu()]
     label = [1] * pos.size + [0] * neg.size
     kind = [int(truth[int(k)].type) for k in lab[pos]] + [NEGATIVE] * neg.size
+    diameter = [truth[int(k)].diameter_mm for k in lab[pos]] + [0.0] * neg.size
     iso_sp = np.asarray(cand.grid.iso_spacing)
     for t in truth:
         c = cand.grid.to_iso(np.asarray([[t.z, t.y, t.x]]))[0]
@@ -82,7 +85,9 @@ def mine(cand: Candidates, truth: Sequence[TruthNodule], rng: np.random.Generato
         centres.append(torch.from_numpy((c + jit).astype(np.float32)))
         label += [1] * jitter_per_nodule
         kind += [int(t.type)] * jitter_per_nodule
+        diameter += [t.diameter_mm] * jitter_per_nodule
     all_c = torch.cat(centres).to(cand.iso.device)
     patches = extract_patches(cand.iso, all_c, cand.grid.iso_spacing).to(torch.float16).cpu()
     return Examples(patches, torch.tensor(label, dtype=torch.float32),
-                    torch.tensor(kind, dtype=torch.long))
+                    torch.tensor(kind, dtype=torch.long),
+                    torch.tensor(diameter, dtype=torch.float32))

@@ -49,8 +49,10 @@ def test_combine_needs_two_members(tmp_path, capsys):
     assert "at least 2 members" in capsys.readouterr().err
 
 
-def test_train_refuses_impossible_passes_and_floor(capsys):
+def test_train_refuses_impossible_passes_floor_and_weight(capsys):
     assert main(["model", "train", "--passes", "9"]) == 2
     assert "--passes must be 1.." in capsys.readouterr().err
     assert main(["model", "train", "--min-threshold", "1.5"]) == 2
     assert "--min-threshold" in capsys.readouterr().err
+    assert main(["model", "train", "--small-weight", "0"]) == 2
+    assert "--small-weight must be positive" in capsys.readouterr().err

@@ -26,6 +26,18 @@ def test_training_writes_loadable_weights_and_its_record(tmp_path):
     assert saved["train_examples"]["positives"] > 0 and saved["train_examples"]["negatives"] > 0
     assert cfg.min_operating_threshold <= saved["operating_threshold"] < 1.0
     assert saved["type_from_network"] is True and record["config"] == saved["config"]
+    # every positive carries its nodule's diameter (the small-nodule weight reads it)
+    from jobs.synth.phantom import make_phantom
+
+    mined = torch.load(cache, weights_only=False)
+    ex = mined["train"]
+    truth = {round(n.diameter_mm, 3) for s in (100_000, 100_001)
+             for n in make_phantom(s, cfg.profile, n_nodules=2).nodules}
+    pos = ex.label > 0.5
+    assert {round(float(d), 3) for d in ex.diameter[pos]} <= truth
+    assert bool((ex.diameter[~pos] == 0).all())
+    assert saved["train_examples"]["small_positives"] == int(
+        (pos & (ex.diameter < cfg.small_nodule_mm)).sum())
     det = load_detector(tmp_path / "w" / "nodule_net.pt", device="cpu")
     assert det.pipeline.config.threshold == saved["operating_threshold"]
     # the cache is reused for the same data recipe, whatever the optimiser settings

@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
     t.add_argument("--out", type=Path, default=None,
                    help="weights folder (default: models/weights/ in the package)")
     t.add_argument("--phantoms", type=int, default=None,
-                   help="phantoms to mine (default 28, the last 4 for validation)")
+                   help="phantoms to mine (default 280, the last 16 for validation)")
     t.add_argument("--epochs", type=int, default=None, help="epochs (default 24)")
     t.add_argument("--seed", type=int, default=None, help="training seed (default 7)")
     t.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
@@ -30,6 +30,8 @@ def register(subparsers: Any) -> None:
                    help="candidate passes to mine, the first N of the detector's (default all)")
     t.add_argument("--min-threshold", type=float, default=None,
                    help="floor of the recorded operating threshold (default 0.8)")
+    t.add_argument("--small-weight", type=float, default=None,
+                   help="loss weight of the positives of nodules under 6 mm (default 3)")
     t.add_argument("--cache", type=Path, default=None,
                    help="keep the mined examples in this file and reuse them next time")
     t.set_defaults(func=_train)
@@ -74,13 +76,16 @@ def _train(args: argparse.Namespace) -> int:
     over = {k: v for k, v in (("n_phantoms", args.phantoms), ("epochs", args.epochs),
                               ("seed", args.seed), ("threads", args.threads),
                               ("candidate_passes", args.passes),
-                              ("min_operating_threshold", args.min_threshold)) if v is not None}
+                              ("min_operating_threshold", args.min_threshold),
+                              ("small_nodule_weight", args.small_weight)) if v is not None}
     cfg = dataclasses.replace(TrainConfig(), **over)
     if cfg.n_phantoms <= cfg.val_phantoms or cfg.epochs < 1:
         raise BadInput(f"--phantoms ({cfg.n_phantoms}) must exceed the {cfg.val_phantoms} "
                        "validation phantoms and --epochs must be at least 1")
     if not 1 <= cfg.candidate_passes <= len(DEFAULT_PASSES):
         raise BadInput(f"--passes must be 1..{len(DEFAULT_PASSES)}, got {cfg.candidate_passes}")
+    if cfg.small_nodule_weight <= 0:
+        raise BadInput(f"--small-weight must be positive, got {cfg.small_nodule_weight}")
     if not 0.0 <= cfg.min_operating_threshold < 1.0:
         raise BadInput(f"--min-threshold must lie in [0, 1), got {cfg.min_operating_threshold}")
     logging.getLogger("models").setLevel(logging.INFO)
