@@ -10,23 +10,28 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 __all__ = ["BackgroundRun", "Proc", "all_pids", "local_cluster", "shard_processes", "wait_for"]
 
-# Quick failure detection so a removed node is declared dead in seconds, not a minute.
+# Quicker failure detection than Ray's default (3 s x 5 plus a 10 s RPC deadline), so a
+# removed node is declared dead in seconds; not quicker still: at 0.5 s x 4, a 2-core machine
+# under load missed the surviving node's health checks too, and it was declared dead with
+# the removed one.
 FAST_FAILURE = {
     "health_check_initial_delay_ms": 0,
-    "health_check_period_ms": 500,
-    "health_check_failure_threshold": 4,
+    "health_check_period_ms": 1000,
+    "health_check_failure_threshold": 8,
 }
 
 
-# Ray gives a starting head 30 s (hard-coded in ray._private.node) to answer for its own
-# raylet. On a 2-core CI machine that ran out once (a head started right after the previous
-# test's cluster shut down); the retry starts a fresh head once the first one's processes
-# are gone, and local_cluster now waits for a cluster's processes to exit on the way out.
+# Ray gives a starting node 30 s (hard-coded in ray._private.node) to register with the GCS.
+# On a 2-core CI machine that ran out (a head started right after the previous test's
+# cluster shut down; a worker node with model training beside the tests); the retry starts
+# the node afresh once the first try's processes are gone, and local_cluster waits for a
+# cluster's processes to exit on the way out.
 START_ATTEMPTS = 2
 
 
@@ -49,18 +54,17 @@ def _reap(pids: list[int], timeout: float = 15.0) -> None:
             time.sleep(0.1)
 
 
-def _start_cluster(head_args: Mapping[str, Any]) -> Any:
-    from ray.cluster_utils import Cluster
-
+def _started(start: Callable[[], Any]) -> Any:
+    """`start()` (a Ray node's start), tried again when the node timed out registering."""
     for attempt in range(START_ATTEMPTS):
         before = set(all_pids())
         try:
-            return Cluster(initialize_head=True, head_node_args=dict(head_args))
+            return start()
         except Exception as exc:
             if "timed out during startup" not in str(exc) or attempt + 1 == START_ATTEMPTS:
                 raise
-            # The half-started head (GCS, raylet, reaper) is ours to stop: Cluster never
-            # returned it.
+            # the half-started node (raylet, and GCS for a head) is ours to stop: Ray never
+            # returned it
             _reap(_children_since(before))
     raise AssertionError("unreachable")
 
@@ -71,13 +75,15 @@ def local_cluster(nodes: list[Mapping[str, Any]]) -> Iterator[tuple[Any, list[An
     driver connected; shut down and disconnected afterwards, and its processes gone before
     the next test starts one."""
     import ray
+    from ray.cluster_utils import Cluster
 
     before = set(all_pids())
-    cluster = _start_cluster({"num_cpus": 0, "include_dashboard": False,
-                              "object_store_memory": 96 * 1024 * 1024,
-                              "_system_config": FAST_FAILURE})
+    cluster = _started(lambda: Cluster(initialize_head=True, head_node_args={
+        "num_cpus": 0, "include_dashboard": False, "object_store_memory": 96 * 1024 * 1024,
+        "_system_config": FAST_FAILURE}))
     try:
-        added = [cluster.add_node(object_store_memory=96 * 1024 * 1024, **n) for n in nodes]
+        added = [_started(partial(cluster.add_node, object_store_memory=96 * 1024 * 1024, **n))
+                 for n in nodes]
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, namespace="lungscreen", log_to_driver=False)
         try:
