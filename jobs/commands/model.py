@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     t.add_argument("--min-threshold", type=float, default=None,
                    help="floor of the recorded operating threshold (default 0.8)")
     t.add_argument("--small-weight", type=float, default=None,
-                   help="loss weight of the positives of nodules under 6 mm (default 3)")
+                   help="loss weight of the positives of nodules under 6 mm (default 1)")
     t.add_argument("--cache", type=Path, default=None,
                    help="keep the mined examples in this file and reuse them next time")
     t.set_defaults(func=_train)
