@@ -14,7 +14,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BackgroundRun", "Proc", "all_pids", "local_cluster", "shard_processes", "wait_for"]
+__all__ = ["BackgroundRun", "Proc", "all_pids", "local_cluster", "shard_processes", "started",
+           "wait_for"]
 
 # Quicker failure detection than Ray's default (3 s x 5 plus a 10 s RPC deadline), so a
 # removed node is declared dead in seconds; not quicker still: at 0.5 s x 4, a 2-core machine
@@ -54,7 +55,7 @@ def _reap(pids: list[int], timeout: float = 15.0) -> None:
             time.sleep(0.1)
 
 
-def _started(start: Callable[[], Any]) -> Any:
+def started(start: Callable[[], Any]) -> Any:
     """`start()` (a Ray node's start), tried again when the node timed out registering."""
     for attempt in range(START_ATTEMPTS):
         before = set(all_pids())
@@ -78,11 +79,11 @@ def local_cluster(nodes: list[Mapping[str, Any]]) -> Iterator[tuple[Any, list[An
     from ray.cluster_utils import Cluster
 
     before = set(all_pids())
-    cluster = _started(lambda: Cluster(initialize_head=True, head_node_args={
+    cluster = started(lambda: Cluster(initialize_head=True, head_node_args={
         "num_cpus": 0, "include_dashboard": False, "object_store_memory": 96 * 1024 * 1024,
         "_system_config": FAST_FAILURE}))
     try:
-        added = [_started(partial(cluster.add_node, object_store_memory=96 * 1024 * 1024, **n))
+        added = [started(partial(cluster.add_node, object_store_memory=96 * 1024 * 1024, **n))
                  for n in nodes]
         cluster.wait_for_nodes()
         ray.init(address=cluster.address, namespace="lungscreen", log_to_driver=False)

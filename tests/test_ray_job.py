@@ -20,6 +20,7 @@ from tests.campaign_helpers import (
     write_cohort_once,
     write_spec,
 )
+from tests.ray_helpers import started
 
 if TYPE_CHECKING:
     from ray.cluster_utils import Cluster
@@ -64,20 +65,20 @@ def test_campaign_submitted_as_a_ray_job(
 
 
 def _head_with_dashboard() -> tuple[Cluster, int]:
-    """A one-node cluster with the job server. Its start is tried twice: on this 2-core box,
-    loaded by the tests before it, the head's raylet has (rarely) not registered within
-    Ray's fixed 30 s and the start raised; that is start-up, not what this test checks."""
+    """A one-node cluster with the job server, started as `local_cluster` starts its nodes
+    (once more if the head timed out registering: start-up, not what this test checks)."""
     from ray.cluster_utils import Cluster
 
-    for attempt in (1, 2):
+    cluster = Cluster()
+
+    def start() -> int:
         port = free_port()
-        cluster = Cluster()
-        try:
-            cluster.add_node(num_cpus=2, include_dashboard=True, dashboard_port=port,
-                             dashboard_host="127.0.0.1", object_store_memory=128 * 1024 * 1024)
-            return cluster, port
-        except Exception:
-            cluster.shutdown()
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+        cluster.add_node(num_cpus=2, include_dashboard=True, dashboard_port=port,
+                         dashboard_host="127.0.0.1", object_store_memory=128 * 1024 * 1024)
+        return port
+
+    try:
+        return cluster, started(start)
+    except Exception:
+        cluster.shutdown()
+        raise
