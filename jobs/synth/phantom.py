@@ -47,10 +47,12 @@ class Phantom:
 
 
 def make_phantom(seed: int, profile: str = "small", *, n_nodules: int | None = None,
-                 **variation: object) -> Phantom:
+                 small_juxtavascular: float = 0.0, **variation: object) -> Phantom:
     """Render study `seed` of `profile` ("small", "realistic", or "tiny" for file tests).
 
     `n_nodules` fixes the nodule count (default: none in about a third of studies, else 1-5).
+    `small_juxtavascular` (training data only) draws that share of the nodules as 3-6 mm
+    solid ones touching a vessel, the kind a detector most easily takes for a vessel.
     `variation` overrides any field of ScanParams (pixel_spacing, slice_thickness, n_slices,
     noise_sigma, kernel, patient_scale, vessel_density, ...). Raises TypeError for an
     unknown name and ValueError for an unknown profile.
@@ -85,7 +87,8 @@ def make_phantom(seed: int, profile: str = "small", *, n_nodules: int | None = N
     stamp_tubes(hu, spacing, airways, target=-1000.0, base=-40.0, mode="min")
 
     count = _nodule_count(rng_n) if n_nodules is None else int(n_nodules)
-    nodules = place_nodules(hu, spacing, anat, first, vessels, rng_n, count)
+    nodules = place_nodules(hu, spacing, anat, first, vessels, rng_n, count,
+                            small_juxtavascular)
 
     z_prof = _noise_profile(anat, zs)
     vol = finish_volume(hu, rng_noise, kernel=params.kernel, noise_sigma=params.noise_sigma,

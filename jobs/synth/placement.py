@@ -126,11 +126,14 @@ def _fit(blob: Blob, centre: F64, size: float, planes: F64, px: float) -> Blob:
 
 
 def place_nodules(hu: F32, spacing: tuple[float, float, float], anat: Anatomy, first: F64,
-                  vessels: Tubes, rng: np.random.Generator, count: int) -> tuple[NoduleTruth, ...]:
+                  vessels: Tubes, rng: np.random.Generator, count: int,
+                  small_juxtavascular: float = 0.0) -> tuple[NoduleTruth, ...]:
     """Draw `count` nodules into `hu` (in place) and return their truth.
 
     `first` is the anatomy position (z, y, x mm) of voxel [0, 0, 0]; `vessels` are in
     anatomy mm. Fewer than `count` come back only if no room was found for one.
+    `small_juxtavascular`: the share of nodules drawn instead as 3-6 mm solid ones against
+    a vessel (training data only; at 0, the default, nothing more is drawn from `rng`).
     """
     sp = np.asarray(spacing)
     planes = np.arange(hu.shape[0]) * sp[0]
@@ -142,6 +145,8 @@ def place_nodules(hu: F32, spacing: tuple[float, float, float], anat: Anatomy, f
         size = _size(rng, kind)
         roll = rng.uniform()
         attached = "pleura" if roll < 0.22 else ("vessel" if roll < 0.4 else "none")
+        if small_juxtavascular > 0.0 and rng.uniform() < small_juxtavascular:
+            kind, size, attached = NoduleType.SOLID, float(rng.uniform(3.0, 6.0)), "vessel"
         radius = 0.5 * size * 1.25
         centre: F64 | None = None
         wall: tuple[F64, F64] | None = None
