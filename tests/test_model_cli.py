@@ -56,3 +56,5 @@ def test_train_refuses_impossible_passes_floor_and_weight(capsys):
     assert "--min-threshold" in capsys.readouterr().err
     assert main(["model", "train", "--small-weight", "0"]) == 2
     assert "--small-weight must be positive" in capsys.readouterr().err
+    assert main(["model", "train", "--small-juxtavascular", "1.2"]) == 2
+    assert "--small-juxtavascular must lie in [0, 1]" in capsys.readouterr().err

@@ -61,6 +61,27 @@ def test_same_seed_same_study_other_seed_other_study() -> None:
     assert a.hu.shape != c.hu.shape or not np.array_equal(a.hu, c.hu)
 
 
+def test_small_juxtavascular_share_draws_small_solid_nodules_on_vessels() -> None:
+    """The training-only share: 0 leaves the study as it was; 1 makes every nodule that
+    found a vessel a 3-6 mm solid one with vessel right beside it (in the same scan
+    without nodules)."""
+    plain = make_phantom(31, n_nodules=4, noise_sigma=0.0)
+    same = make_phantom(31, n_nodules=4, noise_sigma=0.0, small_juxtavascular=0.0)
+    assert plain.hu.tobytes() == same.hu.tobytes() and plain.nodules == same.nodules
+    ph = make_phantom(31, n_nodules=4, noise_sigma=0.0, small_juxtavascular=1.0)
+    bare = make_phantom(31, n_nodules=0, noise_sigma=0.0).hu
+    on_vessel = [n for n in ph.nodules if n.attached_to == "vessel"]
+    assert len(on_vessel) >= 2 and ph.nodules != plain.nodules
+    sp = np.asarray(ph.spacing)
+    zz, yy, xx = np.indices(bare.shape, sparse=True)
+    for n in on_vessel:
+        assert n.type is NoduleType.SOLID and 3.0 <= n.diameter_mm <= 6.5, n
+        dist = np.sqrt(((zz - n.z) * sp[0]) ** 2 + ((yy - n.y) * sp[1]) ** 2
+                       + ((xx - n.x) * sp[2]) ** 2)
+        near = bare[dist <= n.diameter_mm / 2 + 1.5]
+        assert float(near.max()) > -300, n  # a vessel within reach of the nodule's edge
+
+
 def test_overrides_change_the_scan_not_the_patient(clean: Phantom) -> None:
     thin = make_phantom(21, n_nodules=5, noise_sigma=0.0, slice_thickness=1.0)
     assert thin.spacing[0] == 1.0
