@@ -30,7 +30,7 @@ from models.pipeline import Pipeline, PipelineConfig
 __all__ = ["MODEL_VERSION", "TrainConfig", "operating_threshold", "phantom_truth", "train"]
 
 log = logging.getLogger("models.train")
-MODEL_VERSION = "2.3"  # what one trained network records; the shipped 2.5 combines two
+MODEL_VERSION = "2.3"  # what one trained network records; the shipped 2.6 combines two
 # the fields that decide the mined examples (a cache is reused when these match)
 _DATA_FIELDS = ("seed", "first_seed", "n_phantoms", "val_phantoms", "profile", "min_nodules",
                 "max_nodules", "negatives_per_phantom", "candidate_passes", "small_juxtavascular")
