@@ -79,6 +79,10 @@ class TrainConfig:
     def training_seeds(self) -> range:
         return range(self.first_seed, self.first_seed + self.n_phantoms)
 
+    def validation_seeds(self) -> range:
+        """The last `val_phantoms` of `training_seeds()`: mined, but only for validation."""
+        return self.training_seeds()[self.n_phantoms - self.val_phantoms:]
+
 
 def phantom_truth(nodules: object) -> list[TruthNodule]:
     """TruthNodule records from a phantom's `nodules` (jobs.synth NoduleTruth)."""
@@ -92,7 +96,7 @@ def _mine_one(cfg: TrainConfig, s: int) -> Examples:
 
     rng = np.random.default_rng([cfg.seed, s])
     count = int(rng.integers(cfg.min_nodules, cfg.max_nodules + 1))
-    val = s >= cfg.first_seed + cfg.n_phantoms - cfg.val_phantoms
+    val = s in cfg.validation_seeds()
     ph = make_phantom(s, cfg.profile, n_nodules=count,
                       small_juxtavascular=0.0 if val else cfg.small_juxtavascular)
     passes = DEFAULT_PASSES[: cfg.candidate_passes]
@@ -162,9 +166,8 @@ def _mined(cfg: TrainConfig, cache: Path | None) -> tuple[Examples, Examples]:
         if saved.get("recipe") == key:
             log.info("examples from %s", cache)
             return saved["train"], saved["val"]
-    seeds = cfg.training_seeds()
-    n_train = cfg.n_phantoms - cfg.val_phantoms
-    out = (_examples(cfg, seeds[:n_train]), _examples(cfg, seeds[n_train:]))
+    val = cfg.validation_seeds()
+    out = (_examples(cfg, range(cfg.first_seed, val.start)), _examples(cfg, val))
     if cache is not None:
         torch.save({"recipe": key, "train": out[0], "val": out[1]}, cache)
     return out
