@@ -134,20 +134,12 @@ class Pipeline:
 
 
 def _trusted_type(network: NoduleType, measured: NoduleType) -> NoduleType:
-    """The classifier's type, except where the image disagrees with it about solid tissue.
-
-    - When the measurement (hinted with the classifier's type) finds no solid part of at
-      least MIN_SOLID_MM, the nodule is ground glass (a vessel crossing ground glass is what
-      makes the classifier say part-solid or solid there; on tuning phantoms 200000-200079
-      this agreed with Lung-RADS on 2 more studies and on none fewer).
-    - When the classifier says ground glass but the measurement finds a compact solid part
-      of at least MIN_SOLID_MM inside it, the nodule is part-solid: a 3 mm core in 9 mm of
-      ground glass is a small share of a patch's views, and the classifier misses it (on
-      tuning phantoms 700001-700100 this agreed on 2 more studies, on none fewer).
-    """
+    """The classifier's type, except where the image has no solid tissue to show for it:
+    when the measurement (hinted with the classifier's type) still finds no solid part of
+    at least MIN_SOLID_MM, the nodule is ground glass (a vessel crossing ground glass is
+    what makes the classifier say part-solid or solid there; on tuning phantoms
+    200000-200079 this rule agreed with Lung-RADS on 2 more studies and on none fewer)."""
     if measured is NoduleType.GROUND_GLASS:
-        return measured
-    if network is NoduleType.GROUND_GLASS and measured is NoduleType.PART_SOLID:
         return measured
     return network
 
