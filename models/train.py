@@ -33,7 +33,8 @@ log = logging.getLogger("models.train")
 MODEL_VERSION = "2.3"  # what one trained network records; the shipped 2.6 combines two
 # the fields that decide the mined examples (a cache is reused when these match)
 _DATA_FIELDS = ("seed", "first_seed", "n_phantoms", "val_phantoms", "profile", "min_nodules",
-                "max_nodules", "negatives_per_phantom", "candidate_passes", "small_juxtavascular")
+                "max_nodules", "negatives_per_phantom", "candidate_passes", "small_juxtavascular",
+                "juxta_airway")
 _EXAMPLES_FORMAT = 2  # 2: examples carry their nodule's diameter
 
 
@@ -63,6 +64,9 @@ class TrainConfig:
     # the share of the training phantoms' nodules drawn as 3-6 mm solid ones touching a
     # vessel (the validation phantoms keep the generator's own mix); 0: as 2.2 and 2.3
     small_juxtavascular: float = 0.0
+    # the share of the training phantoms' nodules placed against a bronchus' wall (their
+    # type and size as drawn); 0: as 2.2 and 2.3
+    juxta_airway: float = 0.0
     operating_fp_per_scan: float = 0.25  # sets the reporting threshold on validation...
     # ...but never below this floor, chosen on tuning phantoms 200000-200119 (neither
     # training nor evaluation seeds): 2.1's Lung-RADS agreement on 200000-200079 rose from
@@ -98,7 +102,8 @@ def _mine_one(cfg: TrainConfig, s: int) -> Examples:
     count = int(rng.integers(cfg.min_nodules, cfg.max_nodules + 1))
     val = s in cfg.validation_seeds()
     ph = make_phantom(s, cfg.profile, n_nodules=count,
-                      small_juxtavascular=0.0 if val else cfg.small_juxtavascular)
+                      small_juxtavascular=0.0 if val else cfg.small_juxtavascular,
+                      juxta_airway=0.0 if val else cfg.juxta_airway)
     passes = DEFAULT_PASSES[: cfg.candidate_passes]
     cand = Pipeline(PipelineConfig(passes=passes), torch.device("cpu")).prepare(ph.hu, ph.spacing)
     return mine(cand, phantom_truth(ph.nodules), rng, cfg.negatives_per_phantom)

@@ -58,3 +58,5 @@ def test_train_refuses_impossible_passes_floor_and_weight(capsys):
     assert "--small-weight must be positive" in capsys.readouterr().err
     assert main(["model", "train", "--small-juxtavascular", "1.2"]) == 2
     assert "--small-juxtavascular must lie in [0, 1]" in capsys.readouterr().err
+    assert main(["model", "train", "--juxta-airway", "-0.1"]) == 2
+    assert "--juxta-airway must lie in [0, 1]" in capsys.readouterr().err

@@ -82,6 +82,26 @@ def test_small_juxtavascular_share_draws_small_solid_nodules_on_vessels() -> Non
         assert float(near.max()) > -300, n  # a vessel within reach of the nodule's edge
 
 
+def test_juxta_airway_share_places_nodules_against_a_bronchus() -> None:
+    """0 leaves the study as it was; 1 places every nodule that found room against an
+    airway: the same scan without nodules has airway lumen (air, under the lung's -810 HU)
+    within the wall's thickness and a millimetre of the nodule's edge."""
+    plain = make_phantom(31, n_nodules=4, noise_sigma=0.0)
+    same = make_phantom(31, n_nodules=4, noise_sigma=0.0, juxta_airway=0.0)
+    assert plain.hu.tobytes() == same.hu.tobytes() and plain.nodules == same.nodules
+    ph = make_phantom(31, n_nodules=4, noise_sigma=0.0, juxta_airway=1.0)
+    bare = make_phantom(31, n_nodules=0, noise_sigma=0.0).hu
+    on_airway = [n for n in ph.nodules if n.attached_to == "airway"]
+    assert len(on_airway) >= 2
+    sp = np.asarray(ph.spacing)
+    zz, yy, xx = np.indices(bare.shape, sparse=True)
+    for n in on_airway:
+        dist = np.sqrt(((zz - n.z) * sp[0]) ** 2 + ((yy - n.y) * sp[1]) ** 2
+                       + ((xx - n.x) * sp[2]) ** 2)
+        near = bare[dist <= n.diameter_mm / 2 + 3.0]
+        assert float(near.min()) < -950, n  # an airway's lumen beside the nodule
+
+
 def test_overrides_change_the_scan_not_the_patient(clean: Phantom) -> None:
     thin = make_phantom(21, n_nodules=5, noise_sigma=0.0, slice_thickness=1.0)
     assert thin.spacing[0] == 1.0

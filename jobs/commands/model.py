@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     t.add_argument("--small-juxtavascular", type=float, default=None,
                    help="share of the training phantoms' nodules drawn as 3-6 mm solid ones "
                    "touching a vessel (default 0)")
+    t.add_argument("--juxta-airway", type=float, default=None,
+                   help="share of the training phantoms' nodules placed against a bronchus' "
+                   "wall (default 0)")
     t.add_argument("--cache", type=Path, default=None,
                    help="keep the mined examples in this file and reuse them next time")
     t.set_defaults(func=_train)
@@ -81,7 +84,8 @@ def _train(args: argparse.Namespace) -> int:
                               ("candidate_passes", args.passes),
                               ("min_operating_threshold", args.min_threshold),
                               ("small_nodule_weight", args.small_weight),
-                              ("small_juxtavascular", args.small_juxtavascular))
+                              ("small_juxtavascular", args.small_juxtavascular),
+                              ("juxta_airway", args.juxta_airway))
             if v is not None}
     cfg = dataclasses.replace(TrainConfig(), **over)
     if cfg.n_phantoms <= cfg.val_phantoms or cfg.epochs < 1:
@@ -91,8 +95,10 @@ def _train(args: argparse.Namespace) -> int:
         raise BadInput(f"--passes must be 1..{len(DEFAULT_PASSES)}, got {cfg.candidate_passes}")
     if cfg.small_nodule_weight <= 0:
         raise BadInput(f"--small-weight must be positive, got {cfg.small_nodule_weight}")
-    if not 0.0 <= cfg.small_juxtavascular <= 1.0:
-        raise BadInput(f"--small-juxtavascular must lie in [0, 1], got {cfg.small_juxtavascular}")
+    for flag, share in (("--small-juxtavascular", cfg.small_juxtavascular),
+                        ("--juxta-airway", cfg.juxta_airway)):
+        if not 0.0 <= share <= 1.0:
+            raise BadInput(f"{flag} must lie in [0, 1], got {share}")
     if not 0.0 <= cfg.min_operating_threshold < 1.0:
         raise BadInput(f"--min-threshold must lie in [0, 1), got {cfg.min_operating_threshold}")
     logging.getLogger("models").setLevel(logging.INFO)

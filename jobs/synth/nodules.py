@@ -32,7 +32,7 @@ class NoduleTruth:
     diameter_mm: float  # Lung-RADS mean diameter, measured on the rendered shape
     solid_diameter_mm: float  # solid part (= diameter for solid, 0 for ground glass)
     type: NoduleType
-    attached_to: str  # "none" | "pleura" | "vessel"
+    attached_to: str  # "none" | "pleura" | "vessel" | "airway" (training data only)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from jobs.synth.nodules import NoduleTruth
 from jobs.synth.noise import finish_volume
 from jobs.synth.params import ScanParams, draw_params
 from jobs.synth.params import draw_anatomy as draw_patient
-from jobs.synth.placement import place_nodules
+from jobs.synth.placement import AIRWAY_WALL_MM, place_nodules
 from jobs.synth.raster import Tubes, stamp_tubes
 from jobs.synth.vessels import airway_tree, vessel_tree
 from models.contract import Nodule
@@ -47,12 +47,15 @@ class Phantom:
 
 
 def make_phantom(seed: int, profile: str = "small", *, n_nodules: int | None = None,
-                 small_juxtavascular: float = 0.0, **variation: object) -> Phantom:
+                 small_juxtavascular: float = 0.0, juxta_airway: float = 0.0,
+                 **variation: object) -> Phantom:
     """Render study `seed` of `profile` ("small", "realistic", or "tiny" for file tests).
 
     `n_nodules` fixes the nodule count (default: none in about a third of studies, else 1-5).
     `small_juxtavascular` (training data only) draws that share of the nodules as 3-6 mm
     solid ones touching a vessel, the kind a detector most easily takes for a vessel.
+    `juxta_airway` (training data only) places that share of the nodules against a bronchus'
+    wall, where a detector scores them low. At 0, the defaults, the study is unchanged.
     `variation` overrides any field of ScanParams (pixel_spacing, slice_thickness, n_slices,
     noise_sigma, kernel, patient_scale, vessel_density, ...). Raises TypeError for an
     unknown name and ValueError for an unknown profile.
@@ -82,13 +85,15 @@ def make_phantom(seed: int, profile: str = "small", *, n_nodules: int | None = N
     vessels = vessel_tree(anat, rng_v, params.vessel_density)
     stamp_tubes(hu, spacing, _to_volume(vessels, first), target=anat.hu_soft + 5.0,
                 base=anat.hu_lung, mode="max")
-    airways = _to_volume(airway_tree(anat, rng_a, float(zs[-1])), first)
-    stamp_tubes(hu, spacing, airways, target=-40.0, base=anat.hu_lung, mode="max", grow=1.5)
+    airway_mm = airway_tree(anat, rng_a, float(zs[-1]))
+    airways = _to_volume(airway_mm, first)
+    stamp_tubes(hu, spacing, airways, target=-40.0, base=anat.hu_lung, mode="max",
+                grow=AIRWAY_WALL_MM)
     stamp_tubes(hu, spacing, airways, target=-1000.0, base=-40.0, mode="min")
 
     count = _nodule_count(rng_n) if n_nodules is None else int(n_nodules)
     nodules = place_nodules(hu, spacing, anat, first, vessels, rng_n, count,
-                            small_juxtavascular)
+                            small_juxtavascular, juxta_airway, airway_mm)
 
     z_prof = _noise_profile(anat, zs)
     vol = finish_volume(hu, rng_noise, kernel=params.kernel, noise_sigma=params.noise_sigma,

@@ -1,7 +1,8 @@
 """Choosing nodules (type, size, attachment), placing them in the lungs, drawing them.
 
 Free nodules need a clear margin of lung all round; pleural ones sit on the lung's edge,
-reaching the chest wall; vessel ones sit against a vessel of 0.8-3 mm radius. Candidates are
+reaching the chest wall; vessel ones sit against a vessel of 0.8-3 mm radius; airway ones
+(training data only) against the wall of a bronchus. Candidates are
 drawn in batches and tested against the analytic lung; nodules never overlap. Each truth
 diameter is measured on the final shape (nodules.lungrads_diameter), after the shape was
 scaled so its measurement matches the size drawn.
@@ -24,7 +25,9 @@ from jobs.synth.nodules import (
 from jobs.synth.raster import Tubes
 from models.contract import NoduleType
 
-__all__ = ["place_nodules"]
+__all__ = ["AIRWAY_WALL_MM", "place_nodules"]
+
+AIRWAY_WALL_MM = 1.5  # the airway wall's thickness (phantom.py grows the lumen by it)
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -84,22 +87,37 @@ def _pleural(anat: Anatomy, rng: np.random.Generator,
     return None
 
 
-def _juxtavascular(anat: Anatomy, rng: np.random.Generator, vessels: Tubes,
-                   radius: float) -> F64 | None:
-    ok = (vessels.r0 >= 0.8) & (vessels.r0 <= 3.0)
+def _beside_tube(anat: Anatomy, rng: np.random.Generator, tubes: Tubes, ok: npt.NDArray[np.bool_],
+                 radius: float, wall: float) -> F64 | None:
+    """A centre `radius` mm (less 20%, so they touch) outside one of the `ok` tubes' outer
+    surface (lumen radius + `wall`), with lung all round."""
     idx = np.flatnonzero(ok)
     if idx.size == 0:
         return None
     for i in rng.choice(idx, size=min(40, idx.size), replace=False):
-        a, b = vessels.p0[i], vessels.p1[i]
+        a, b = tubes.p0[i], tubes.p1[i]
         axis = (b - a) / max(float(np.linalg.norm(b - a)), 1e-6)
         rnd = rng.normal(size=3)
         perp = rnd - (rnd @ axis) * axis
         perp /= max(float(np.linalg.norm(perp)), 1e-6)
-        centre = 0.5 * (a + b) + perp * (vessels.r0[i] + 0.8 * radius)
+        centre = 0.5 * (a + b) + perp * (tubes.r0[i] + wall + 0.8 * radius)
         if _clear(anat, centre[None, :], radius + 1.0)[0]:
             return np.asarray(centre)
     return None
+
+
+def _juxtavascular(anat: Anatomy, rng: np.random.Generator, vessels: Tubes,
+                   radius: float) -> F64 | None:
+    return _beside_tube(anat, rng, vessels, (vessels.r0 >= 0.8) & (vessels.r0 <= 3.0), radius,
+                        0.0)
+
+
+def _juxta_airway(anat: Anatomy, rng: np.random.Generator, airways: Tubes,
+                  radius: float) -> F64 | None:
+    """Beside a bronchus inside the lung (lumen 1.2-6 mm; the trachea and the main bronchi,
+    outside the lung, never pass `_clear`)."""
+    return _beside_tube(anat, rng, airways, (airways.r0 >= 1.2) & (airways.r0 <= 6.0), radius,
+                        AIRWAY_WALL_MM)
 
 
 def _shapes(rng: np.random.Generator, kind: NoduleType, centre: F64,
@@ -127,13 +145,16 @@ def _fit(blob: Blob, centre: F64, size: float, planes: F64, px: float) -> Blob:
 
 def place_nodules(hu: F32, spacing: tuple[float, float, float], anat: Anatomy, first: F64,
                   vessels: Tubes, rng: np.random.Generator, count: int,
-                  small_juxtavascular: float = 0.0) -> tuple[NoduleTruth, ...]:
+                  small_juxtavascular: float = 0.0, juxta_airway: float = 0.0,
+                  airways: Tubes | None = None) -> tuple[NoduleTruth, ...]:
     """Draw `count` nodules into `hu` (in place) and return their truth.
 
     `first` is the anatomy position (z, y, x mm) of voxel [0, 0, 0]; `vessels` are in
     anatomy mm. Fewer than `count` come back only if no room was found for one.
     `small_juxtavascular`: the share of nodules drawn instead as 3-6 mm solid ones against
     a vessel (training data only; at 0, the default, nothing more is drawn from `rng`).
+    `juxta_airway`: the share of nodules (of their drawn type and size) placed against the
+    wall of one of `airways` (anatomy mm) instead (training data only; 0 draws nothing).
     """
     sp = np.asarray(spacing)
     planes = np.arange(hu.shape[0]) * sp[0]
@@ -147,6 +168,8 @@ def place_nodules(hu: F32, spacing: tuple[float, float, float], anat: Anatomy, f
         attached = "pleura" if roll < 0.22 else ("vessel" if roll < 0.4 else "none")
         if small_juxtavascular > 0.0 and rng.uniform() < small_juxtavascular:
             kind, size, attached = NoduleType.SOLID, float(rng.uniform(3.0, 6.0)), "vessel"
+        if juxta_airway > 0.0 and airways is not None and rng.uniform() < juxta_airway:
+            attached = "airway"
         radius = 0.5 * size * 1.25
         centre: F64 | None = None
         wall: tuple[F64, F64] | None = None
@@ -155,6 +178,8 @@ def place_nodules(hu: F32, spacing: tuple[float, float, float], anat: Anatomy, f
             centre = None if wall is None else wall[0] - wall[1] * radius
         elif attached == "vessel":
             centre = _juxtavascular(anat, rng, vessels, radius)
+        elif attached == "airway" and airways is not None:
+            centre = _juxta_airway(anat, rng, airways, radius)
         if centre is None:
             attached = "none"
             cands = _candidates(anat, rng, 256)
