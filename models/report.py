@@ -6,13 +6,14 @@ import json
 from collections.abc import Iterable
 
 from jobs.errors import BadInput
-from models.detector import DEFAULT_WEIGHTS, NoduleDetector
+from models.detector import DEFAULT_WEIGHTS
 
 __all__ = ["check_seeds", "format_table"]
 
 
-def check_seeds(detector: NoduleDetector, seeds: Iterable[int]) -> None:
-    """BadInput when evaluation phantoms overlap the shipped weights' training phantoms."""
+def check_seeds(seeds: Iterable[int]) -> None:
+    """BadInput when evaluation (or tuning) phantoms overlap the shipped weights' training
+    phantoms."""
     meta_path = DEFAULT_WEIGHTS.with_suffix(".json")
     if not meta_path.exists():
         return

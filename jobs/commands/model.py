@@ -1,4 +1,4 @@
-"""`lungscreen model train|combine|evaluate|export`: the reference nodule model's life cycle."""
+"""`lungscreen model train|combine|evaluate|dump|tune|export`: the reference model's life cycle."""
 
 from __future__ import annotations
 
@@ -63,6 +63,27 @@ def register(subparsers: Any) -> None:
     e.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     e.add_argument("--out", type=Path, default=None, help="write the JSON report here")
     e.set_defaults(func=_evaluate)
+
+    d = sub.add_parser("dump", help="dump phantoms' candidates and each network's outputs, "
+                       "for `model tune` (about 100 MB and 10-20 s per phantom)")
+    d.add_argument("weights", nargs="+", type=Path,
+                   help="weights files (an ensemble's counts as each of its members)")
+    d.add_argument("--phantoms", type=int, required=True, help="how many phantoms")
+    d.add_argument("--seed", type=int, required=True, help="first phantom seed")
+    d.add_argument("--profile", default="small", help="phantom profile (default small)")
+    d.add_argument("--out", type=Path, required=True,
+                   help="dump folder (phantoms already there are kept)")
+    d.set_defaults(func=_dump)
+
+    u = sub.add_parser("tune", help="Lung-RADS agreement of combinations of dumped networks "
+                       "at several thresholds")
+    u.add_argument("dumps", type=Path, help="a `model dump` folder")
+    u.add_argument("--combos", required=True,
+                   help="network indices in dump order, e.g. 0,1,0+1 (0+1: their mean)")
+    u.add_argument("--thresholds", default="0.6,0.7,0.8,0.85,0.9",
+                   help="comma-separated (default 0.6,0.7,0.8,0.85,0.9)")
+    u.add_argument("--list", action="store_true", help="also list the studies that disagree")
+    u.set_defaults(func=_tune)
 
     x = sub.add_parser("export", help="export the network to TorchScript and ONNX, checked "
                        "against eager torch")
@@ -132,7 +153,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise BadInput(f"cohort folder {args.cohort} does not exist")
         cases = cohort_cases(args.cohort, skips)
     else:
-        check_seeds(detector, range(args.seed, args.seed + args.phantoms))
+        check_seeds(range(args.seed, args.seed + args.phantoms))
         cases = phantom_cases(args.phantoms, args.seed, args.profile)
     from models.evaluate import evaluate
 
@@ -145,6 +166,43 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.out is not None:
         args.out.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {args.out}")
+    return 0
+
+
+def _dump(args: argparse.Namespace) -> int:
+    from models.report import check_seeds
+    from models.tuning import dump_phantoms
+
+    if args.phantoms < 1:
+        raise BadInput(f"--phantoms must be at least 1, got {args.phantoms}")
+    check_seeds(range(args.seed, args.seed + args.phantoms))
+    files = dump_phantoms(args.weights, args.seed, args.phantoms, args.out, args.profile)
+    print(f"{len(files)} phantoms in {args.out}")
+    return 0
+
+
+def _tune(args: argparse.Namespace) -> int:
+    from models.tuning import score_dumps
+
+    try:
+        combos = [tuple(int(i) for i in c.split("+")) for c in args.combos.split(",")]
+        thresholds = [float(t) for t in args.thresholds.split(",")]
+    except ValueError as exc:
+        raise BadInput(f"--combos like 0,1,0+1 and --thresholds like 0.7,0.8: {exc}") from exc
+    if any(i < 0 for c in combos for i in c) or not all(0.0 < t < 1.0 for t in thresholds):
+        raise BadInput("network indices must be >= 0 and thresholds lie in (0, 1)")
+    files = sorted(args.dumps.glob("*.pt"))
+    if not files:
+        raise BadInput(f"no dumped phantoms in {args.dumps}; run `lungscreen model dump`")
+    res = score_dumps(files, combos, thresholds)
+    print(f"Lung-RADS agreement over {res.studies} studies")
+    print("networks  " + "".join(f"{t:>7}" for t in thresholds))
+    for c in combos:
+        print(f"{'+'.join(map(str, c)):9s} " + "".join(f"{res.agree[(c, t)]:>7}"
+                                                       for t in thresholds))
+    if args.list:
+        for (c, t), wrong in res.wrong.items():
+            print(f"{'+'.join(map(str, c))} at {t}: " + ", ".join(wrong))
     return 0
 
 
