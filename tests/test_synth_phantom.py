@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 from scipy import ndimage
 
-from jobs.synth.nodules import Blob, lungrads_diameter
+from jobs.synth.nodules import Blob, NoduleTruth, lungrads_diameter
 from jobs.synth.phantom import Phantom, crop_z, make_phantom, study_category
 from models.contract import NoduleType
 from models.lungrads import Category
@@ -61,45 +62,47 @@ def test_same_seed_same_study_other_seed_other_study() -> None:
     assert a.hu.shape != c.hu.shape or not np.array_equal(a.hu, c.hu)
 
 
-def test_small_juxtavascular_share_draws_small_solid_nodules_on_vessels() -> None:
-    """The training-only share: 0 leaves the study as it was; 1 makes every nodule that
-    found a vessel a 3-6 mm solid one with vessel right beside it (in the same scan
-    without nodules)."""
+def _with_share(**share: float) -> tuple[Phantom, npt.NDArray[np.float32]]:
+    """Phantom 31 (4 nodules, no noise) drawn with a training-only share, after checking
+    that the share at 0 leaves the study as it was; and the same scan without nodules."""
     plain = make_phantom(31, n_nodules=4, noise_sigma=0.0)
-    same = make_phantom(31, n_nodules=4, noise_sigma=0.0, small_juxtavascular=0.0)
+    same = make_phantom(31, n_nodules=4, noise_sigma=0.0, **dict.fromkeys(share, 0.0))
     assert plain.hu.tobytes() == same.hu.tobytes() and plain.nodules == same.nodules
-    ph = make_phantom(31, n_nodules=4, noise_sigma=0.0, small_juxtavascular=1.0)
-    bare = make_phantom(31, n_nodules=0, noise_sigma=0.0).hu
-    on_vessel = [n for n in ph.nodules if n.attached_to == "vessel"]
-    assert len(on_vessel) >= 2 and ph.nodules != plain.nodules
+    ph = make_phantom(31, n_nodules=4, noise_sigma=0.0, **share)
+    assert ph.nodules != plain.nodules
+    return ph, make_phantom(31, n_nodules=0, noise_sigma=0.0).hu
+
+
+def _around(hu: npt.NDArray[np.float32], ph: Phantom, n: NoduleTruth,
+            margin_mm: float) -> npt.NDArray[np.float32]:
+    """The values of `hu` within `margin_mm` of nodule `n`'s edge (as a sphere)."""
     sp = np.asarray(ph.spacing)
-    zz, yy, xx = np.indices(bare.shape, sparse=True)
+    zz, yy, xx = np.indices(hu.shape, sparse=True)
+    dist = np.sqrt(((zz - n.z) * sp[0]) ** 2 + ((yy - n.y) * sp[1]) ** 2
+                   + ((xx - n.x) * sp[2]) ** 2)
+    return hu[dist <= n.diameter_mm / 2 + margin_mm]
+
+
+def test_small_juxtavascular_share_draws_small_solid_nodules_on_vessels() -> None:
+    """At 1, every nodule that found a vessel is a 3-6 mm solid one with vessel right
+    beside it (in the same scan without nodules)."""
+    ph, bare = _with_share(small_juxtavascular=1.0)
+    on_vessel = [n for n in ph.nodules if n.attached_to == "vessel"]
+    assert len(on_vessel) >= 2
     for n in on_vessel:
         assert n.type is NoduleType.SOLID and 3.0 <= n.diameter_mm <= 6.5, n
-        dist = np.sqrt(((zz - n.z) * sp[0]) ** 2 + ((yy - n.y) * sp[1]) ** 2
-                       + ((xx - n.x) * sp[2]) ** 2)
-        near = bare[dist <= n.diameter_mm / 2 + 1.5]
-        assert float(near.max()) > -300, n  # a vessel within reach of the nodule's edge
+        assert float(_around(bare, ph, n, 1.5).max()) > -300, n  # a vessel at its edge
 
 
 def test_juxta_airway_share_places_nodules_against_a_bronchus() -> None:
-    """0 leaves the study as it was; 1 places every nodule that found room against an
-    airway: the same scan without nodules has airway lumen (air, under the lung's -810 HU)
-    within the wall's thickness and a millimetre of the nodule's edge."""
-    plain = make_phantom(31, n_nodules=4, noise_sigma=0.0)
-    same = make_phantom(31, n_nodules=4, noise_sigma=0.0, juxta_airway=0.0)
-    assert plain.hu.tobytes() == same.hu.tobytes() and plain.nodules == same.nodules
-    ph = make_phantom(31, n_nodules=4, noise_sigma=0.0, juxta_airway=1.0)
-    bare = make_phantom(31, n_nodules=0, noise_sigma=0.0).hu
+    """At 1, every nodule that found room lies against an airway: the scan without nodules
+    has airway lumen (air, under the lung's -810 HU) within the wall's thickness and a
+    millimetre of the nodule's edge."""
+    ph, bare = _with_share(juxta_airway=1.0)
     on_airway = [n for n in ph.nodules if n.attached_to == "airway"]
     assert len(on_airway) >= 2
-    sp = np.asarray(ph.spacing)
-    zz, yy, xx = np.indices(bare.shape, sparse=True)
     for n in on_airway:
-        dist = np.sqrt(((zz - n.z) * sp[0]) ** 2 + ((yy - n.y) * sp[1]) ** 2
-                       + ((xx - n.x) * sp[2]) ** 2)
-        near = bare[dist <= n.diameter_mm / 2 + 3.0]
-        assert float(near.min()) < -950, n  # an airway's lumen beside the nodule
+        assert float(_around(bare, ph, n, 3.0).min()) < -950, n  # a lumen beside it
 
 
 def test_overrides_change_the_scan_not_the_patient(clean: Phantom) -> None:
