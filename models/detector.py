@@ -11,6 +11,7 @@ Bad input raises `jobs.errors.BadInput`; a volume whose lungs are not (fully) co
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ from models.network import network_from_state, weights_digest
 from models.patches import extract_patches
 from models.pipeline import Candidates, Pipeline, PipelineConfig, pick_device
 
-__all__ = ["DEFAULT_WEIGHTS", "NoduleDetector", "load_detector", "predict_patches",
-           "score_candidates"]
+__all__ = ["DEFAULT_WEIGHTS", "NoduleDetector", "load_detector", "patch_batches",
+           "predict_patches", "score_candidates", "view_outputs"]
 
 DEFAULT_WEIGHTS = Path(__file__).parent / "weights" / "nodule_net.pt"
 BATCH = 64
@@ -37,18 +38,22 @@ def _views(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, x.flip(2), x.flip(3), x.flip(4), x.flip((2, 3, 4)), x.transpose(3, 4)])
 
 
+def patch_batches(cand: Candidates, batch: int = BATCH) -> Iterator[torch.Tensor]:
+    """The candidates' normalised patches [B, 1, 32, 32, 32], `batch` at a time, in order."""
+    for s in range(0, len(cand.blobs), batch):
+        yield extract_patches(cand.iso, cand.blobs.centres[s : s + batch], cand.grid.iso_spacing)
+
+
 @torch.no_grad()
 def score_candidates(net: nn.Module, cand: Candidates, batch: int = BATCH
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """(probability [N], type [N]) of every candidate: the mean over the test-time views
     (`_views`) of the network's outputs, patches batched through `net`."""
     dev = cand.iso.device
-    n = len(cand.blobs)
-    if n == 0:
+    if len(cand.blobs) == 0:
         return torch.zeros(0, device=dev), torch.zeros(0, dtype=torch.long, device=dev)
     probs, types = [], []
-    for s in range(0, n, batch):
-        x = extract_patches(cand.iso, cand.blobs.centres[s : s + batch], cand.grid.iso_spacing)
+    for x in patch_batches(cand, batch):
         p, t = predict_patches(net, x)
         probs.append(p)
         types.append(t)
@@ -56,11 +61,19 @@ def score_candidates(net: nn.Module, cand: Candidates, batch: int = BATCH
 
 
 @torch.no_grad()
+def view_outputs(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per test-time view of patches `x`: nodule probability [V, B], type probabilities
+    [V, B, 3]."""
+    out = net(_views(x)).reshape(N_VIEWS, x.shape[0], -1)
+    return torch.sigmoid(out[:, :, 0]), out[:, :, 1:].softmax(-1)
+
+
+@torch.no_grad()
 def predict_patches(net: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(probability [B], type [B]) of normalised patches [B, 1, 32, 32, 32]: the network's
     outputs averaged over the test-time views."""
-    out = net(_views(x)).reshape(N_VIEWS, x.shape[0], -1)
-    return torch.sigmoid(out[:, :, 0]).mean(0), out[:, :, 1:].softmax(-1).mean(0).argmax(-1)
+    p, k = view_outputs(net, x)
+    return p.mean(0), k.mean(0).argmax(-1)
 
 
 class NoduleDetector:

@@ -21,11 +21,10 @@ from torch import nn
 from jobs.errors import BadInput
 from models.cohort import phantom_cases
 from models.contract import nodules_from_array
-from models.detector import BATCH, N_VIEWS, _views
+from models.detector import N_VIEWS, patch_batches, view_outputs
 from models.inputs import LungsNotCovered
 from models.lungrads import Category, categorize_study
 from models.network import NoduleEnsemble, network_from_state
-from models.patches import extract_patches
 from models.pipeline import Candidates, Pipeline, PipelineConfig
 
 __all__ = ["TuneResult", "dump_phantoms", "networks_in", "score_dumps"]
@@ -45,18 +44,15 @@ def networks_in(paths: Sequence[Path]) -> list[nn.Module]:
     return nets
 
 
-@torch.no_grad()
 def _outputs(nets: Sequence[nn.Module], cand: Candidates) -> tuple[torch.Tensor, torch.Tensor]:
     """Per network, view and candidate: nodule probability [M, V, N], type probs [M, V, N, 3]."""
-    iso, blobs, grid = cand.iso, cand.blobs, cand.grid
     pv, kv = [], []
     for net in nets:
         ps, ks = [torch.zeros(N_VIEWS, 0)], [torch.zeros(N_VIEWS, 0, 3)]
-        for s in range(0, len(blobs), BATCH):
-            x = extract_patches(iso, blobs.centres[s : s + BATCH], grid.iso_spacing)
-            o = net(_views(x)).reshape(N_VIEWS, x.shape[0], -1).cpu()
-            ps.append(torch.sigmoid(o[:, :, 0]))
-            ks.append(o[:, :, 1:].softmax(-1))
+        for x in patch_batches(cand):
+            p, k = view_outputs(net, x)
+            ps.append(p.cpu())
+            ks.append(k.cpu())
         pv.append(torch.cat(ps, 1))
         kv.append(torch.cat(ks, 1))
     return torch.stack(pv), torch.stack(kv)
