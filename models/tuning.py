@@ -45,32 +45,29 @@ def networks_in(paths: Sequence[Path]) -> list[nn.Module]:
 
 
 def _outputs(nets: Sequence[nn.Module], cand: Candidates) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per network, view and candidate: nodule probability [M, V, N], type probs [M, V, N, 3]."""
-    pv, kv = [], []
-    for net in nets:
-        ps, ks = [torch.zeros(N_VIEWS, 0)], [torch.zeros(N_VIEWS, 0, 3)]
-        for x in patch_batches(cand):
-            p, k = view_outputs(net, x)
-            ps.append(p.cpu())
-            ks.append(k.cpu())
-        pv.append(torch.cat(ps, 1))
-        kv.append(torch.cat(ks, 1))
-    return torch.stack(pv), torch.stack(kv)
+    """Per network, view and candidate: nodule probability [M, V, N], type probs [M, V, N, 3]
+    (each batch of patches is cut once and goes through every network)."""
+    m = len(nets)
+    ps, ks = [torch.zeros(m, N_VIEWS, 0)], [torch.zeros(m, N_VIEWS, 0, 3)]
+    for x in patch_batches(cand):
+        outs = [view_outputs(net, x) for net in nets]
+        ps.append(torch.stack([p for p, _ in outs]).cpu())
+        ks.append(torch.stack([k for _, k in outs]).cpu())
+    return torch.cat(ps, 2), torch.cat(ks, 2)
 
 
 def dump_phantoms(weights: Sequence[Path], first: int, n: int, out: Path,
                   profile: str = "small") -> list[Path]:
     """Dump phantoms first..first+n-1 into `out` (one `<seed>.pt` each; existing ones are
-    kept, so an interrupted dump resumes); the files written or found."""
+    kept and not rendered again, so an interrupted dump resumes); the files."""
     nets = networks_in(weights)
     out.mkdir(parents=True, exist_ok=True)
     pipe = Pipeline(PipelineConfig(), torch.device("cpu"))
-    files = []
-    for case in phantom_cases(n, first, profile):
-        f = out / f"{case.phantom_seed}.pt"
-        files.append(f)
+    files = [out / f"{s}.pt" for s in range(first, first + n)]
+    for seed, f in zip(range(first, first + n), files, strict=True):
         if f.exists():
             continue
+        case = next(phantom_cases(1, seed, profile))
         rec: dict[str, object] = {"category": case.category, "networks": len(nets),
                                   "cand": None}
         try:
