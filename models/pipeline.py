@@ -19,7 +19,7 @@ from models.blobs import DEFAULT_PASSES, BlobConfig, Blobs, find_candidates
 from models.contract import NODULE_COLUMNS, NoduleType
 from models.inputs import LungsNotCovered, check_volume
 from models.lungmask import lung_mask
-from models.measure import LungField, measure_nodule
+from models.measure import LungField, Measurement, measure_nodule
 from models.resample import Grid, plan_grid, resample
 
 __all__ = ["STAGES", "Candidates", "Pipeline", "PipelineConfig", "pick_device"]
@@ -110,8 +110,12 @@ class Pipeline:
         self._tick("network")
 
     def finish(self, cand: Candidates, prob: torch.Tensor, types: torch.Tensor | None,
-               threshold: float | None = None) -> npt.NDArray[np.float32]:
-        """Measure candidates with `prob` >= threshold; NMS; contract rows in input voxels."""
+               threshold: float | None = None,
+               measured: dict[tuple[int, int], Measurement] | None = None,
+               ) -> npt.NDArray[np.float32]:
+        """Measure candidates with `prob` >= threshold; NMS; contract rows in input voxels.
+        `measured` keeps each (candidate, type hint)'s measurement for later calls on the same
+        candidates (tuning reads many thresholds and networks over one set)."""
         thr = self.config.threshold if threshold is None else threshold
         order = [int(i) for i in prob.argsort(descending=True) if float(prob[i]) >= thr]
         order = order[: self.config.max_findings]
@@ -120,8 +124,13 @@ class Pipeline:
         for i in order:
             centre = cand.grid.to_input(iso_c[i : i + 1])[0]
             hint = None if types is None else NoduleType(int(types[i]))
-            m = measure_nodule(cand.volume, cand.spacing, (centre[0], centre[1], centre[2]),
-                               float(cand.blobs.radius_mm[i]), cand.lung, hint)
+            key = (i, -1 if hint is None else int(hint))
+            m = None if measured is None else measured.get(key)
+            if m is None:
+                m = measure_nodule(cand.volume, cand.spacing, (centre[0], centre[1], centre[2]),
+                                   float(cand.blobs.radius_mm[i]), cand.lung, hint)
+                if measured is not None:
+                    measured[key] = m
             kind = m.type if hint is None else _trusted_type(hint, m.type)
             solid = m.solid_diameter_mm
             if types is not None and kind is not m.type:

@@ -24,6 +24,7 @@ from models.contract import nodules_from_array
 from models.detector import N_VIEWS, patch_batches, view_outputs
 from models.inputs import LungsNotCovered
 from models.lungrads import Category, categorize_study
+from models.measure import Measurement
 from models.network import NoduleEnsemble, network_from_state
 from models.pipeline import Candidates, Pipeline, PipelineConfig
 
@@ -103,6 +104,7 @@ def score_dumps(files: Iterable[Path], combos: Sequence[tuple[int, ...]],
     for f in files:
         rec = torch.load(f, weights_only=False)
         res.studies += 1
+        measured: dict[tuple[int, int], Measurement] = {}
         for c, t in keys:
             if max(c) >= int(rec["networks"]):
                 raise BadInput(f"{f} holds {rec['networks']} networks; no network {max(c)}")
@@ -111,7 +113,8 @@ def score_dumps(files: Iterable[Path], combos: Sequence[tuple[int, ...]],
             else:
                 p = rec["pv"][list(c)].mean(0).mean(0)
                 k = rec["kv"][list(c)].mean(0).mean(0).argmax(-1)
-                pred = categorize_study(nodules_from_array(pipe.finish(rec["cand"], p, k, t)))
+                rows = pipe.finish(rec["cand"], p, k, t, measured)
+                pred = categorize_study(nodules_from_array(rows))
             if pred is rec["category"]:
                 res.agree[(c, t)] += 1
             else:
