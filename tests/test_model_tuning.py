@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -12,6 +13,8 @@ from models.cohort import phantom_cases
 from models.contract import nodules_from_array
 from models.detector import DEFAULT_WEIGHTS, load_detector, score_candidates
 from models.lungrads import categorize_study
+from models.measure import Measurement
+from models.pipeline import Pipeline, PipelineConfig
 from models.tuning import dump_phantoms, networks_in, score_dumps
 
 SEED = 700002  # a tuning phantom (neither training nor held-out)
@@ -43,6 +46,18 @@ def test_dumped_outputs_and_category_are_the_detectors(dumped: Path) -> None:
     assert res.studies == 1
     assert res.agree[((0, 1), thr)] == int(expected is case.category)
     assert all(v in (0, 1) for v in res.agree.values())
+
+
+def test_kept_measurements_give_the_findings_measured_afresh(dumped: Path) -> None:
+    rec = torch.load(dumped / f"{SEED}.pt", weights_only=False)
+    cand, pipe = rec["cand"], Pipeline(PipelineConfig(), torch.device("cpu"))
+    measured: dict[tuple[int, int], Measurement] = {}
+    for m in ((0, 1), (0,), (1,)):  # other probabilities and type hints over the same kept ones
+        p, k = rec["pv"][list(m)].mean(0).mean(0), rec["kv"][list(m)].mean(0).argmax(-1)[0]
+        for t in (0.3, 0.8, 0.99):
+            kept = pipe.finish(cand, p, k, t, measured)
+            assert np.array_equal(kept, pipe.finish(cand, p, k, t))
+    assert len(measured) >= int((rec["pv"].mean(0).mean(0) >= 0.3).sum())
 
 
 def test_tune_command_prints_the_table(dumped: Path, capsys: pytest.CaptureFixture[str]) -> None:
