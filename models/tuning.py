@@ -98,25 +98,25 @@ def score_dumps(files: Iterable[Path], combos: Sequence[tuple[int, ...]],
     (the type is the networks', as for weights whose record says `type_from_network`)."""
     pipe = Pipeline(PipelineConfig(), torch.device("cpu"))
     res = TuneResult()
-    keys = [(c, t) for c in combos for t in thresholds]
-    for key in keys:
+    top = max(max(c) for c in combos)
+    for key in ((c, t) for c in combos for t in thresholds):
         res.agree[key], res.wrong[key] = 0, []
     for f in files:
         rec = torch.load(f, weights_only=False)
         res.studies += 1
+        if top >= int(rec["networks"]):
+            raise BadInput(f"{f} holds {rec['networks']} networks; no network {top}")
         measured: dict[tuple[int, int], Measurement] = {}
-        for c, t in keys:
-            if max(c) >= int(rec["networks"]):
-                raise BadInput(f"{f} holds {rec['networks']} networks; no network {max(c)}")
-            if rec["cand"] is None:
-                pred = Category.INCOMPLETE
-            else:
+        for c in combos:
+            if rec["cand"] is not None:
                 p = rec["pv"][list(c)].mean(0).mean(0)
                 k = rec["kv"][list(c)].mean(0).mean(0).argmax(-1)
-                rows = pipe.finish(rec["cand"], p, k, t, measured)
-                pred = categorize_study(nodules_from_array(rows))
-            if pred is rec["category"]:
-                res.agree[(c, t)] += 1
-            else:
-                res.wrong[(c, t)].append(f"{f.stem}: {rec['category'].value} -> {pred.value}")
+            for t in thresholds:
+                pred = Category.INCOMPLETE if rec["cand"] is None else categorize_study(
+                    nodules_from_array(pipe.finish(rec["cand"], p, k, t, measured)))
+                if pred is rec["category"]:
+                    res.agree[(c, t)] += 1
+                else:
+                    res.wrong[(c, t)].append(
+                        f"{f.stem}: {rec['category'].value} -> {pred.value}")
     return res
