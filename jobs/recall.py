@@ -2,7 +2,7 @@
 
 The results store holds pseudonyms only. For each screened study at or above a Lung-RADS
 category, `export_recall` scans the campaign's sources again, recomputes each study's
-pseudonym exactly as intake did (jobs.privacy.minimise), and for the matches reads the
+pseudonym exactly as intake did (jobs.ingest.privacy.minimise), and for the matches reads the
 identifiers from the study's first image. This is the one place identifiers are put
 together with results; they go only to the CSV file the authority names (owner-only,
 written atomically), never to logs, stdout or the store. Every export appends one line to
@@ -25,17 +25,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.errors import BadInput
-from jobs.records import Outcome, StudyResult
-from models.contract import Nodule, NoduleType
-from models.lungrads import Category, categorize_nodule
+from kernel.contract import Nodule, NoduleType
+from kernel.errors import BadInput
+from kernel.lungrads import Category, categorize_nodule
+from kernel.records import Outcome, StudyResult
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-    from jobs.privacy import Pseudonymizer
-    from jobs.sources.base import Source
-    from jobs.spec import CampaignSpec
+    from jobs.ingest.privacy import Pseudonymizer
+    from jobs.ingest.sources.base import Source
+    from jobs.spec.campaign import CampaignSpec
     from jobs.store import ResultsStore
 
 __all__ = ["AUDIT_LOG", "RecallEntry", "RecallExport", "append_audit", "due_for_recall",
@@ -112,8 +112,8 @@ def find_in_sources(due: Mapping[str, StudyResult],
                     regions: Iterable[tuple[str, Sequence[Source]]],
                     pseudonymizer: Pseudonymizer) -> Iterator[RecallEntry]:
     """Scan each region's sources and yield an entry for every study in `due`, once."""
-    from jobs.discovery import discover
-    from jobs.privacy import StudyFields, minimise
+    from jobs.ingest.discovery import discover
+    from jobs.ingest.privacy import StudyFields, minimise
 
     found: set[str] = set()
     for region, sources in regions:
@@ -209,8 +209,8 @@ def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Cate
     The key must already exist (it is never created here: a new key would match nobody).
     BadInput for an unknown campaign or a missing key.
     """
-    from jobs.intake import build_sources
-    from jobs.privacy import Pseudonymizer, load_or_create_key
+    from jobs.ingest.intake import build_sources
+    from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
 
     if store.campaign(spec.id) is None:
         raise BadInput(f"unknown campaign {spec.id!r} in the store; run it first")

@@ -18,11 +18,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from jobs.reasons import Reason
-from jobs.records import Outcome
-from models.lungrads import Category
+from kernel.lungrads import Category
+from kernel.progress import CampaignProgress
+from kernel.reasons import Reason
+from kernel.records import Outcome
 from monitoring.live import LiveState
-from monitoring.progress import CampaignProgress
 
 __all__ = ["CampaignCollector", "ProgressSource"]
 

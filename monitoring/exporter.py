@@ -18,7 +18,7 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from jobs.errors import BadInput
+from kernel.errors import BadInput
 from monitoring.collector import CampaignCollector, ProgressSource
 from monitoring.health import TritonHealthCollector
 from monitoring.live import DEFAULT_WINDOW_S, LiveState
@@ -138,7 +138,7 @@ def start_monitoring(
     URLs) the readiness probe, served on config's address if enabled.
 
     `source` returns the progress of the campaigns this driver runs (see
-    monitoring.store_progress.store_source).
+    jobs.store.progress.store_source).
     """
     registry = CollectorRegistry()
     metrics = Metrics(registry, version)

@@ -39,9 +39,9 @@ __all__ = [
 STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 TRITON_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 STAGES = ("load", "infer", "postprocess", "commit")
-# Why a shard attempt failed, in the driver's words (jobs.driver); anything else is "other".
+# Why a shard attempt failed, in the driver's words (jobs.run.driver); anything else is "other".
 SHARD_ERRORS = ("backend_unavailable", "worker_lost", "worker_error", "deadline", "other")
-# The Triton client's per-attempt outcomes (cluster.triton_stats.Outcome): ok; retryable
+# The Triton client's per-attempt outcomes (cluster.triton.stats.Outcome): ok; retryable
 # (unavailable, overloaded or timed out: retried if attempts remain); bad_input (the
 # volume was refused: the study's fault, not the server's); permanent (a server error).
 TRITON_OUTCOMES = ("ok", "retryable", "bad_input", "permanent")

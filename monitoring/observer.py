@@ -1,6 +1,6 @@
 """The campaign driver's Prometheus observer: turns driver events into metrics.
 
-Implements `jobs.observer.CampaignObserver`. The driver calls these hooks from its own
+Implements `kernel.observer.CampaignObserver`. The driver calls these hooks from its own
 thread; each costs microseconds. Studies are never labels: a result's region and timings
 are read, its pseudonyms are not. Outcome, quarantine and Lung-RADS counts are not counted
 here at all: the collector reads them from the store (exact across restarts).
@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, time
 
 from prometheus_client import Counter, Histogram
 
-from jobs.observer import NullObserver, ShardInfo
-from jobs.records import StudyResult
+from kernel.observer import NullObserver, ShardInfo
+from kernel.records import StudyResult
 from monitoring.live import LiveState
 from monitoring.metrics import SHARD_ERRORS, Metrics
 

@@ -25,8 +25,8 @@ from typing import Any, TextIO
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from kernel.progress import CampaignProgress
 from monitoring.health import probe_ready
-from monitoring.progress import CampaignProgress
 
 __all__ = [
     "CampaignView",

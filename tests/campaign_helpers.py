@@ -1,6 +1,6 @@
 """Helpers for campaign tests: cohorts, specs, a poison study, store counts, the CLI.
 
-Cohorts come from jobs.synth (`small` profile) and are cached per session by
+Cohorts come from synth (`small` profile) and are cached per session by
 `campaign_cohort(tmp_path_factory, ...)`; tests copy nothing, they point specs at them.
 """
 
@@ -26,8 +26,8 @@ import yaml
 from pydicom.encaps import encapsulate
 from pydicom.uid import RLELossless
 
-from jobs.records import StudyResult
 from jobs.store import ResultsStore
+from kernel.records import StudyResult
 
 __all__ = [
     "LUNGSCREEN",
@@ -44,7 +44,7 @@ __all__ = [
     "write_spec",
 ]
 
-LUNGSCREEN = [sys.executable, "-m", "jobs.cli"]
+LUNGSCREEN = [sys.executable, "-m", "cli.main"]
 
 
 # Campaign tests screen with the reference model; its weights are committed in
@@ -56,7 +56,7 @@ _COHORTS: dict[tuple[Any, ...], Path] = {}
 def write_cohort_once(root: Path, *, studies: int, regions: int, seed: int,
                       defects: bool = False) -> Path:
     """A synthetic `small` cohort under `root`, written once per session and key."""
-    from jobs.synth import write_cohort
+    from synth import write_cohort
 
     key = (studies, regions, seed, defects)
     if key not in _COHORTS:

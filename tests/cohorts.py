@@ -27,7 +27,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from jobs.synth.cohort import GENERATOR_VERSION, write_cohort
+from synth.cohort import GENERATOR_VERSION, write_cohort
 
 __all__ = ["DEFECT_ARGS", "SMALL_ARGS", "Cohort", "build_cohort", "defect_cohort",
            "small_cohort"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyResult
-from models.contract import Nodule, NoduleType
-from models.lungrads import Category, categorize_study
+from kernel.contract import Nodule, NoduleType
+from kernel.lungrads import Category, categorize_study
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyResult
 
 AGE_BANDS = ("50-54", "55-59", "60-64", "65-69", "70-74", "75-80")
 _REASONS = (Reason.SLICE_GAP, Reason.NOT_CT, Reason.DECODE_FAILED)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-from jobs.planning import ShardPlan, plan_shards
-from jobs.records import Outcome, StudyRecord, StudyResult
-from models.contract import Nodule, NoduleType
-from models.lungrads import Category
+from jobs.run.planning import plan_shards
+from kernel.contract import Nodule, NoduleType
+from kernel.lungrads import Category
+from kernel.plans import ShardPlan
+from kernel.records import Outcome, StudyRecord, StudyResult
 
 
 def pid(kind: str, i: int) -> str:

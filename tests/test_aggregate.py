@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from jobs.aggregate import (
+from jobs.report.aggregate import (
     CATEGORY_MEASURES,
     SIZE_MEASURES,
     StageTiming,
@@ -15,7 +15,7 @@ from jobs.aggregate import (
     size_bin,
     wilson_interval,
 )
-from jobs.reasons import Reason
+from kernel.reasons import Reason
 from tests.report_results import cohort, opted_out, quarantined, screened, solid
 
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from models.bench_parallel import run_parallel_bench
+from bench.parallel import run_parallel_bench
 from tests.campaign_helpers import needs_weights
 
 pytestmark = [pytest.mark.slow, needs_weights]

@@ -1,4 +1,4 @@
-"""A campaign through jobs.campaign with the in-process executor and in-process model:
+"""A campaign through jobs.run.campaign with the in-process executor and in-process model:
 one result per study, the second run does nothing, a poison study is quarantined while the
 rest is screened, cancel stops the run, planning quarantines are committed."""
 
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from jobs.campaign import RunOptions, cancel_campaign, run_campaign
-from jobs.driver import DriverSettings
-from jobs.observer import NullObserver, ShardInfo
-from jobs.records import StudyResult
-from jobs.shardwork import WorkerPolicy
-from jobs.spec import CampaignSpec, load_spec
-from jobs.spec_registry import SpecRegistry
+from jobs.run.campaign import RunOptions, cancel_campaign, run_campaign
+from jobs.run.driver import DriverSettings
+from jobs.run.shardwork import WorkerPolicy
+from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.spec.registry import SpecRegistry
 from jobs.store import CampaignState, ResultsStore
 from jobs.store.lease import CampaignBusy, DriverLease
+from kernel.observer import NullObserver, ShardInfo
+from kernel.records import StudyResult
 from tests.campaign_helpers import (
     needs_weights,
     outcome_counts,

@@ -10,17 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from cluster.ray_connect import RayOptions, _init_kwargs, region_resource, submit_campaign
-from jobs.driver import Driver, DriverSettings
-from jobs.errors import BadInput
-from jobs.executor import REGION_RESOURCE_SHARE, InProcessExecutor
-from jobs.observer import NullObserver, ShardInfo
-from jobs.progress import ProgressBar
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyRecord, StudyResult
-from jobs.shardwork import BackendConfig, ShardWork, StudyWork
-from jobs.spec import parse_spec
-from jobs.spec_registry import SpecRegistry, default_state_dir
+from cli.progress import ProgressBar
+from cluster.ray.connect import RayOptions, _init_kwargs, region_resource, submit_campaign
+from jobs.run.driver import Driver, DriverSettings
+from jobs.run.executor import REGION_RESOURCE_SHARE, InProcessExecutor
+from jobs.run.shardwork import BackendConfig, ShardWork, StudyWork
+from jobs.spec.campaign import parse_spec
+from jobs.spec.registry import SpecRegistry, default_state_dir
+from kernel.errors import BadInput
+from kernel.observer import NullObserver, ShardInfo
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyRecord, StudyResult
 
 BACKEND = BackendConfig(kind="inprocess")
 

@@ -93,15 +93,15 @@ def ray_with_metrics() -> Iterator[Path]:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_every_panel_has_data(prometheus_factory, ray_with_metrics, tmp_path: Path) -> None:
-    from cluster.triton_client import TritonBackend, TritonClientConfig
-    from jobs.planning import plan_shards
-    from jobs.reasons import Reason
-    from jobs.records import Outcome, StudyRecord, StudyResult
-    from jobs.shardwork import ShardWork, StudyWork
+    from cluster.triton.client import TritonBackend, TritonClientConfig
+    from jobs.run.planning import plan_shards
+    from jobs.run.shardwork import ShardWork, StudyWork
     from jobs.store import ResultsStore
-    from models.lungrads import Category
+    from jobs.store.progress import store_source
+    from kernel.lungrads import Category
+    from kernel.reasons import Reason
+    from kernel.records import Outcome, StudyRecord, StudyResult
     from monitoring.exporter import MonitoringConfig, start_monitoring
-    from monitoring.store_progress import store_source
     from tests.servers.triton import SLOW_MODEL, start_test_triton
 
     triton = start_test_triton()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.baseline import BASELINE_VERSION, LogBaseline
+from models.tooling.baseline import BASELINE_VERSION, LogBaseline
 from tests.model_volumes import Chest, Sphere, make_chest
 
 

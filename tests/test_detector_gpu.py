@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from jobs.synth.phantom import make_phantom
-from models.detector import load_detector
+from models.detection.detector import load_detector
+from synth.phantom import make_phantom
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 

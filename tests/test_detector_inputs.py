@@ -6,12 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from jobs.errors import BadInput
-from jobs.reasons import Reason
-from models.detector import NoduleDetector
-from models.inputs import LUNGS_NOT_COVERED_PREFIX, LungsNotCovered
-from models.network import NoduleNet
-from models.pipeline import STAGES
+from kernel.errors import LUNGS_NOT_COVERED_PREFIX, BadInput, LungsNotCovered
+from kernel.reasons import Reason
+from models.detection.detector import NoduleDetector
+from models.detection.network import NoduleNet
+from models.detection.pipeline import STAGES
 from tests.model_volumes import Chest, make_chest
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jobs.synth.phantom import make_phantom, study_category
-from models.contract import nodules_from_array
-from models.detector import NoduleDetector, load_detector
-from models.inprocess import InProcessBackend
-from models.lungrads import categorize_study
+from kernel.contract import nodules_from_array
+from kernel.lungrads import categorize_study
+from models.detection.detector import NoduleDetector, load_detector
+from models.detection.inprocess import InProcessBackend
+from synth.phantom import make_phantom, study_category
 from tests.model_volumes import Chest, Tube, make_chest
 
 pytestmark = pytest.mark.slow

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from models.blobs import DEFAULT_PASSES, BlobConfig, find_blobs, find_candidates
-from models.contract import NoduleType
-from models.lungmask import lung_mask
-from models.measure import LungField, _plane_step, measure_nodule
-from models.pipeline import _mask_on, _trusted_type
-from models.resample import Grid, plan_grid, resample
+from kernel.contract import NoduleType
+from models.detection.blobs import DEFAULT_PASSES, BlobConfig, find_blobs, find_candidates
+from models.detection.lungmask import lung_mask
+from models.detection.measure import LungField, _plane_step, measure_nodule
+from models.detection.pipeline import _mask_on, _trusted_type
+from models.detection.resample import Grid, plan_grid, resample
 from tests.model_volumes import Chest, Sphere, Tube, lung_block, lung_corner, make_chest
 
 SP = (1.0, 0.8, 0.8)

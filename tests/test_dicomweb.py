@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from pydicom.uid import JPEG2000Lossless, generate_uid
 
-from jobs.discovery import discover
-from jobs.errors import BadInput, RetryableError
-from jobs.selection import Policy, Selected, select_series
-from jobs.sources.dicomweb import DicomWebSource, parse_multipart
-from jobs.sources.folder import FolderSource
-from jobs.volume import load_volume
+from jobs.ingest.discovery import discover
+from jobs.ingest.selection import Policy, Selected, select_series
+from jobs.ingest.sources.dicomweb import DicomWebSource, parse_multipart
+from jobs.ingest.sources.folder import FolderSource
+from jobs.ingest.volume import load_volume
+from kernel.errors import BadInput, RetryableError
 from tests.dicom_builders import ct_slice, write_series
 
 pytestmark = pytest.mark.integration

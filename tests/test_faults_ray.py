@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.campaign import RunOptions, run_campaign
-from jobs.spec import load_spec
+from jobs.run.campaign import RunOptions, run_campaign
+from jobs.spec.campaign import load_spec
 from tests.campaign_helpers import (
     needs_weights,
     region_folders,

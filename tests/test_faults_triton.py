@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from cluster.triton_server import LocalTritonServer, TritonServerConfig
-from jobs.campaign import RunOptions, run_campaign
-from jobs.driver import DriverSettings
-from jobs.shardwork import WorkerPolicy
-from jobs.spec import load_spec
+from cluster.triton.server import LocalTritonServer, TritonServerConfig
+from jobs.run.campaign import RunOptions, run_campaign
+from jobs.run.driver import DriverSettings
+from jobs.run.shardwork import WorkerPolicy
+from jobs.spec.campaign import load_spec
 from tests.campaign_helpers import (
     free_port,
     needs_weights,
@@ -48,7 +48,7 @@ def test_triton_outage_pauses_the_campaign_without_quarantining(
     committed: list[str] = []
     attempts: list[tuple[str, str]] = []
 
-    from jobs.observer import NullObserver
+    from kernel.observer import NullObserver
 
     class Seen(NullObserver):
         def on_shard_committed(self, shard, results, commit_s):  # type: ignore[no-untyped-def]

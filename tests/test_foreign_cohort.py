@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from jobs.discovery import discover
-from jobs.selection import Selected, select_series
-from jobs.sources.folder import FolderSource
-from jobs.volume import load_volume
+from jobs.ingest.discovery import discover
+from jobs.ingest.selection import Selected, select_series
+from jobs.ingest.sources.folder import FolderSource
+from jobs.ingest.volume import load_volume
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_slices_stored_head_first_load_foot_first(foreign_cohort, decisions):
 def test_scan_cli_selects_all_four(foreign_cohort, capsys, tmp_path):
     import json
 
-    from jobs.cli import main
+    from cli.main import main
 
     assert (
         main(["scan", str(foreign_cohort.dicom), "--json", "--key-file", str(tmp_path / "k")]) == 0

@@ -11,8 +11,8 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from jobs.dicom.headers import FileRejection, SliceHeader, read_header, read_header_bytes
-from jobs.reasons import FileReason
+from jobs.ingest.dicom.headers import FileRejection, SliceHeader, read_header, read_header_bytes
+from kernel.reasons import FileReason
 from tests.dicom_builders import ct_slice
 
 TEST_FILES = Path(pydicom.__file__).parent / "data" / "test_files"

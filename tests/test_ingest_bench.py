@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.ingest_bench import SYNTAXES, format_table, main, run_ingest_bench
+from bench.ingest import SYNTAXES, format_table, main, run_ingest_bench
 
 
 def test_bench_reports_every_syntax(tmp_path, capsys):

@@ -189,7 +189,7 @@ def test_secrets_come_from_secret_objects_only(rendered):
 
 
 def test_entrypoints_exist_in_the_package(rendered):
-    from jobs.cli import build_parser
+    from cli.main import build_parser
 
     parser = build_parser()
     _, docs = rendered
@@ -200,7 +200,7 @@ def test_entrypoints_exist_in_the_package(rendered):
             args = parser.parse_args(argv[1:])  # SystemExit when a subcommand is unknown
             assert callable(args.func)
     scripts = (REPO / "pyproject.toml").read_text()
-    assert 'lungscreen = "jobs.cli:main"' in scripts
+    assert 'lungscreen = "cli.main:main"' in scripts
     dockerfile = (REPO / "k8s" / "images" / "lungscreen.Dockerfile").read_text()
     assert 'ENTRYPOINT ["lungscreen"]' in dockerfile
     for line in dockerfile.splitlines():
@@ -225,7 +225,7 @@ def test_prometheus_rule_and_dashboard_match_monitoring():
 
 
 def test_strict_residency_groups_advertise_their_region():
-    from cluster.ray_connect import region_resource
+    from cluster.ray.connect import region_resource
 
     docs = render_cached("prod")
     [campaign] = [
@@ -255,7 +255,7 @@ def test_ray_vm_launcher_config_matches_rays_schema_and_node_types():
     jsonschema.validate(config, json.loads(schema_path.read_text()))
     types = config["available_node_types"]
     assert types[config["head_node_type"]]["resources"] == {"CPU": 0}
-    from cluster.ray_connect import region_resource
+    from cluster.ray.connect import region_resource
 
     for region in ("north", "south"):
         assert region_resource(region) in types[f"cpu_{region}"]["resources"]

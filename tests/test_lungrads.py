@@ -1,7 +1,7 @@
 import pytest
 
-from models.contract import Nodule, NoduleType
-from models.lungrads import POSITIVE_CATEGORIES, Category, categorize_nodule, categorize_study
+from kernel.contract import Nodule, NoduleType
+from kernel.lungrads import POSITIVE_CATEGORIES, Category, categorize_nodule, categorize_study
 
 S, PS, GG = NoduleType.SOLID, NoduleType.PART_SOLID, NoduleType.GROUND_GLASS
 

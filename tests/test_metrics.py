@@ -11,18 +11,18 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.errors import BadInput
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyRecord, StudyResult
-from jobs.shardwork import ShardWork, StudyWork
-from models.contract import Nodule, NoduleType
-from models.lungrads import Category
+from jobs.run.shardwork import ShardWork, StudyWork
+from kernel.contract import Nodule, NoduleType
+from kernel.errors import BadInput
+from kernel.lungrads import Category
+from kernel.progress import CampaignProgress, RegionProgress
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyRecord, StudyResult
 from monitoring.collector import CampaignCollector
 from monitoring.exporter import MonitoringConfig, start_exporter, start_monitoring
 from monitoring.live import LiveState
 from monitoring.metrics import Metrics, server_label, triton_outcome
 from monitoring.observer import PrometheusObserver, deadline_timestamp
-from monitoring.progress import CampaignProgress, RegionProgress
 
 ALLOWED_LABELS = {
     "campaign", "region", "stage", "outcome", "reason", "category", "model", "version",
@@ -288,7 +288,7 @@ def test_bounded_vocabularies(wired) -> None:
 
 
 def test_metrics_bench_reports_every_figure() -> None:
-    from monitoring.bench import run_metrics_bench
+    from bench.metrics import run_metrics_bench
 
     bench = run_metrics_bench(runs=1, studies=10, campaign=False)
     assert set(bench.ops_per_s) >= {"observer.on_study_done", "observer.on_triton_request"}

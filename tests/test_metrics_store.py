@@ -9,15 +9,15 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.planning import plan_shards
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyRecord, StudyResult
+from jobs.run.planning import plan_shards
 from jobs.store import ResultsStore
-from models.lungrads import Category
+from jobs.store.progress import campaign_progress, store_source
+from kernel.lungrads import Category
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyRecord, StudyResult
 from monitoring.collector import CampaignCollector
 from monitoring.live import LiveState
 from monitoring.metrics import Metrics
-from monitoring.store_progress import campaign_progress, store_source
 
 CANARY = "CANARY91ab"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.cli import main
+from cli.main import main
 
 
 def test_evaluate_needs_exactly_one_source(capsys):
@@ -41,7 +41,7 @@ def test_export_writes_both_files(tmp_path, capsys):
 
 
 def test_combine_needs_two_members(tmp_path, capsys):
-    from models.detector import DEFAULT_WEIGHTS
+    from models.detection.detector import DEFAULT_WEIGHTS
 
     args = ["model", "combine", str(DEFAULT_WEIGHTS), "--out", str(tmp_path), "--version", "x",
             "--threshold", "0.8"]

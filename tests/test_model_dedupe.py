@@ -1,10 +1,10 @@
-"""Merging a nodule's duplicate candidates before FROC (models.dedupe)."""
+"""Merging a nodule's duplicate candidates before FROC (models.tooling.dedupe)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from models.dedupe import suppress_duplicates
+from models.tooling.dedupe import suppress_duplicates
 
 
 def test_rim_and_scale_duplicates_of_a_nodule_are_merged() -> None:

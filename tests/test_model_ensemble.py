@@ -1,4 +1,5 @@
-"""`models.ensemble.combine` and the ensemble network: mean probabilities, loadable record."""
+"""`models.tooling.ensemble.combine` and the ensemble network: mean probabilities, a loadable
+record."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from jobs.errors import BadInput
-from models.detector import load_detector, predict_patches
-from models.ensemble import combine
-from models.network import NoduleEnsemble, NoduleNet
+from kernel.errors import BadInput
+from models.detection.detector import load_detector, predict_patches
+from models.detection.network import NoduleEnsemble, NoduleNet
+from models.tooling.ensemble import combine
 
 
 def _member(folder: Path, seed: int, seeds: list[int]) -> Path:

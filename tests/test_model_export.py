@@ -7,8 +7,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from models.detector import load_detector
-from models.export import INPUT_NAME, OUTPUT_NAME, export_network
+from models.detection.detector import load_detector
+from models.tooling.export import INPUT_NAME, OUTPUT_NAME, export_network
 
 
 @pytest.mark.filterwarnings("ignore:.*torch.jit.*:DeprecationWarning")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.cohort import CohortSkips, cohort_cases
-from models.detector import load_detector
-from models.evaluate import evaluate
+from jobs.ingest.cases import cohort_cases
+from models.detection.detector import load_detector
+from models.tooling.cohort import CohortSkips
+from models.tooling.evaluate import evaluate
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.froc import CPM_RATES, ScanDetections, ScanReferences, cpm, froc
+from models.tooling.froc import CPM_RATES, ScanDetections, ScanReferences, cpm, froc
 
 
 def _refs(centres, diameters, included=None):

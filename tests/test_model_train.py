@@ -1,4 +1,5 @@
-"""`models.train.train` end to end on a few phantoms (the recipe, not the shipped figures)."""
+"""`models.tooling.train.train` end to end on a few phantoms (the recipe, not the shipped
+figures)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.detector import load_detector
-from models.train import TrainConfig, train
+from models.detection.detector import load_detector
+from models.tooling.train import TrainConfig, train
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def test_training_writes_loadable_weights_and_its_record(tmp_path):
     assert cfg.min_operating_threshold <= saved["operating_threshold"] < 1.0
     assert saved["type_from_network"] is True and record["config"] == saved["config"]
     # every positive carries its nodule's diameter (the small-nodule weight reads it)
-    from jobs.synth.phantom import make_phantom
+    from synth.phantom import make_phantom
 
     mined = torch.load(cache, weights_only=False)
     ex = mined["train"]

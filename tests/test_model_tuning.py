@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from jobs.cli import main
-from models.cohort import phantom_cases
-from models.contract import nodules_from_array
-from models.detector import DEFAULT_WEIGHTS, load_detector, score_candidates
-from models.lungrads import categorize_study
-from models.measure import Measurement
-from models.pipeline import Pipeline, PipelineConfig
-from models.tuning import dump_phantoms, networks_in, score_dumps
+from cli.main import main
+from kernel.contract import nodules_from_array
+from kernel.lungrads import categorize_study
+from models.detection.detector import DEFAULT_WEIGHTS, load_detector, score_candidates
+from models.detection.measure import Measurement
+from models.detection.pipeline import Pipeline, PipelineConfig
+from models.tooling.cohort import phantom_cases
+from models.tooling.tuning import dump_phantoms, networks_in, score_dumps
 
 SEED = 700002  # a tuning phantom (neither training nor held-out)
 

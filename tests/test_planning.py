@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.planning import plan_shards, shard_digest
-from jobs.records import StudyRecord
+from jobs.run.planning import plan_shards
+from kernel.plans import shard_digest
+from kernel.records import StudyRecord
 from tests.store_helpers import pid, records
 
 

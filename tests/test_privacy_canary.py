@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jobs.cli import main
-from jobs.intake import take_in
-from jobs.planning import plan_shards
-from jobs.privacy import OptOutList, Pseudonymizer, load_or_create_key
-from jobs.records import Outcome, StudyResult
-from jobs.sources.folder import FolderSource
-from jobs.spec import parse_spec
+from cli.main import main
+from jobs.ingest.intake import take_in
+from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
+from jobs.ingest.sources.folder import FolderSource
+from jobs.ingest.volume import load_volume
+from jobs.run.planning import plan_shards
+from jobs.spec.campaign import parse_spec
 from jobs.store import ResultsStore
-from jobs.volume import load_volume
-from models.lungrads import Category
+from kernel.lungrads import Category
+from kernel.records import Outcome, StudyResult
 from tests.dicom_builders import ct_slice
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from jobs.errors import BadInput
-from jobs.privacy import load_or_create_key
-from jobs.privacy.keys import KEY_BYTES
+from jobs.ingest.privacy import load_or_create_key
+from jobs.ingest.privacy.keys import KEY_BYTES
+from kernel.errors import BadInput
 
 
 def test_created_once_with_owner_only_permissions(tmp_path: Path) -> None:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.errors import BadInput
-from jobs.privacy import (
+from jobs.ingest.privacy import (
     OptOutList,
     Pseudonymizer,
     StudyFields,
@@ -20,9 +19,10 @@ from jobs.privacy import (
     minimise,
     unscreened_result,
 )
-from jobs.privacy.age import AGE_BANDS
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyRecord
+from jobs.ingest.privacy.age import AGE_BANDS
+from kernel.errors import BadInput
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyRecord
 
 KEY = bytes(range(32))
 

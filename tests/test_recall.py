@@ -11,16 +11,16 @@ from dataclasses import replace
 
 import pytest
 
-from jobs.cli import main
-from jobs.errors import BadInput
-from jobs.intake import take_in
-from jobs.privacy import OptOutList, Pseudonymizer, load_or_create_key
+from cli.main import main
+from jobs.ingest.intake import take_in
+from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
 from jobs.recall import RecallEntry, nodule_summary, verify_audit_log
-from jobs.records import Outcome, StudyResult
-from jobs.spec import load_spec
+from jobs.spec.campaign import load_spec
 from jobs.store import ResultsStore
-from models.contract import Nodule, NoduleType
-from models.lungrads import Category
+from kernel.contract import Nodule, NoduleType
+from kernel.errors import BadInput
+from kernel.lungrads import Category
+from kernel.records import Outcome, StudyResult
 from tests.campaign_helpers import region_folders, write_spec
 
 CAMPAIGN = "recall-test"

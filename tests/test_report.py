@@ -9,11 +9,12 @@ import re
 
 import pytest
 
-from jobs.aggregate import aggregate
-from jobs.cli import main
-from jobs.report import SUPPRESSED, build_report, render
-from jobs.report_cube import build_cube
-from jobs.report_html import CATEGORY_NAMES
+from cli.main import main
+from jobs.report.aggregate import aggregate
+from jobs.report.build import SUPPRESSED, build_report
+from jobs.report.cube import build_cube
+from jobs.report.formats import render
+from jobs.report.html import CATEGORY_NAMES
 from jobs.store import ResultsStore
 from tests.report_results import cohort, screened, solid
 
@@ -177,9 +178,9 @@ def test_cli_report_finds_the_store_and_threshold_in_the_spec(tmp_path, results,
 
 
 def test_campaign_report_reads_progress_and_throughput(tmp_path, results):
-    from jobs.planning import plan_shards
-    from jobs.records import StudyRecord
-    from jobs.report import campaign_report
+    from jobs.report.build import campaign_report
+    from jobs.run.planning import plan_shards
+    from kernel.records import StudyRecord
 
     records = [StudyRecord(r.study_pid, r.patient_pid, r.region, r.site, r.age_band, r.sex)
                for r in results]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cluster.ray_connect import region_resource
-from jobs.campaign import RunOptions, run_campaign
-from jobs.errors import BadInput
-from jobs.spec import load_spec
+from cluster.ray.connect import region_resource
+from jobs.run.campaign import RunOptions, run_campaign
+from jobs.spec.campaign import load_spec
+from kernel.errors import BadInput
 from tests.campaign_helpers import needs_weights, region_folders, write_cohort_once, write_spec
 from tests.ray_helpers import local_cluster
 

@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
-from jobs.cli import main
+from cli.main import main
 from tests.dicom_builders import write_series
 
 pytestmark = pytest.mark.e2e
@@ -166,9 +166,9 @@ def test_scan_dicomweb_with_credentials_from_env(capsys, tmp_path, orthanc, monk
 
 
 def test_scan_pseudonyms_match_the_campaigns_minimised_records(tmp_path):
-    from jobs.privacy import Pseudonymizer, StudyFields, minimise
-    from jobs.scan import scan
-    from jobs.sources.folder import FolderSource
+    from jobs.ingest.privacy import Pseudonymizer, StudyFields, minimise
+    from jobs.ingest.scan import scan
+    from jobs.ingest.sources.folder import FolderSource
 
     write_series(tmp_path / "west", [0.0, 1.0], institution="St Mary")
     pseudonyms = Pseudonymizer(b"k" * 32)
@@ -191,8 +191,8 @@ def test_scan_pseudonyms_match_the_campaigns_minimised_records(tmp_path):
 def test_special_files_are_rejected_not_opened(tmp_path):
     import os
 
-    from jobs.dicom.headers import read_header
-    from jobs.sources.folder import FolderSource
+    from jobs.ingest.dicom.headers import read_header
+    from jobs.ingest.sources.folder import FolderSource
 
     write_series(tmp_path / "s", [0.0, 1.0])
     os.mkfifo(tmp_path / "s" / "pipe")  # opening it for reading would block forever
@@ -205,7 +205,7 @@ def test_special_files_are_rejected_not_opened(tmp_path):
 
 
 def test_parallel_header_reading_gives_the_same_outcomes_in_order(tmp_path):
-    from jobs.sources.folder import FolderSource
+    from jobs.ingest.sources.folder import FolderSource
 
     for i in range(3):
         write_series(tmp_path / f"d{i}", [0.0, 1.0, 2.0])

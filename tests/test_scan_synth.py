@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from jobs.cli import main
-from jobs.discovery import discover
-from jobs.selection import Selected, select_series
-from jobs.sources.folder import FolderSource
-from jobs.volume import load_volume
+from cli.main import main
+from jobs.ingest.discovery import discover
+from jobs.ingest.selection import Selected, select_series
+from jobs.ingest.sources.folder import FolderSource
+from jobs.ingest.volume import load_volume
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

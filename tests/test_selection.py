@@ -7,11 +7,11 @@ import math
 import pytest
 from pydicom.uid import MRImageStorage, SecondaryCaptureImageStorage, generate_uid
 
-from jobs.dicom.headers import SliceHeader, header_from_dataset
-from jobs.discovery import DiscoveredSeries, DiscoveredStudy
-from jobs.reasons import Reason
-from jobs.selection import RULES, Policy, Quarantined, Selected, select_series
-from jobs.sources.folder import FolderSource
+from jobs.ingest.dicom.headers import SliceHeader, header_from_dataset
+from jobs.ingest.discovery import DiscoveredSeries, DiscoveredStudy
+from jobs.ingest.selection import RULES, Policy, Quarantined, Selected, select_series
+from jobs.ingest.sources.folder import FolderSource
+from kernel.reasons import Reason
 from tests.dicom_builders import CORONAL, ct_slice
 
 STUDY = generate_uid()

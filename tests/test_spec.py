@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.errors import BadInput
-from jobs.spec import load_spec, parse_spec, spec_digest
-from jobs.spec_sources import Credentials, resolve_credentials
+from jobs.spec.campaign import load_spec, parse_spec, spec_digest
+from jobs.spec.sources import Credentials, resolve_credentials
+from kernel.errors import BadInput
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "jobs" / "examples"
 

@@ -9,17 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from jobs.cli import main
-from jobs.errors import BadInput
-from jobs.planning import plan_shards
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyRecord, StudyResult
+from cli.main import main
+from jobs.run.planning import plan_shards
+from jobs.status import StatusRequest, run_status
 from jobs.store import ResultsStore
-from models.lungrads import Category
-from monitoring.progress import CampaignProgress
+from jobs.store.progress import campaign_progress
+from kernel.errors import BadInput
+from kernel.lungrads import Category
+from kernel.progress import CampaignProgress
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyRecord, StudyResult
 from monitoring.status import Snapshotter, StatusTarget, render_json, render_text, watch
-from monitoring.status_run import StatusRequest, run_status
-from monitoring.store_progress import campaign_progress
 from tests.servers.prometheus import free_port
 
 CANARY = "CANARYc0de"
@@ -104,7 +104,7 @@ def test_live_view_measures_throughput_and_eta_across_refreshes(store_url: str) 
 
 
 def test_deadline_verdict_and_eta() -> None:
-    from monitoring.progress import RegionProgress
+    from kernel.progress import RegionProgress
     from monitoring.status import CampaignView, Snapshot
 
     p = CampaignProgress("c", (RegionProgress("r", 1000, 10, 5, {"screened": 500}),),
@@ -170,8 +170,8 @@ def test_triton_readiness_of_a_real_server() -> None:
 
 def test_cli_finds_registered_campaigns_without_a_store_url(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from jobs.spec import parse_spec
-    from jobs.spec_registry import SpecRegistry
+    from jobs.spec.campaign import parse_spec
+    from jobs.spec.registry import SpecRegistry
 
     spec = parse_spec({"id": "reg-camp", "deadline": "2031-06-30",
                        "regions": [{"name": "north", "sources": [{"folder": str(tmp_path)}]}],

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection
 
-from jobs.errors import BadInput, RetryableError
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyResult
 from jobs.store import CampaignState, ResultsStore
+from kernel.errors import BadInput, RetryableError
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyResult
 from tests.store_helpers import plan, result_for, results_for
 
 
@@ -250,8 +250,8 @@ def test_postgres_url_spellings_map_to_psycopg3() -> None:
 def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
     """A store whose file turned into garbage: every call fails with a LungscreenError
     (never a raw SQLAlchemy/sqlite3 error)."""
-    from jobs.errors import LungscreenError
-    from jobs.planning import ShardPlan
+    from kernel.errors import LungscreenError
+    from kernel.plans import ShardPlan
 
     db = tmp_path / "results.db"
     store = ResultsStore.open(f"sqlite:///{db}")
@@ -296,7 +296,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
 
 
 def test_a_campaign_never_continues_under_another_key(store: ResultsStore) -> None:
-    from jobs.privacy import Pseudonymizer
+    from jobs.ingest.privacy import Pseudonymizer
 
     first, other = Pseudonymizer(bytes(32)).fingerprint(), Pseudonymizer(b"k" * 32).fingerprint()
     args = {"spec_digest": "d", "model_name": "m", "model_version": "1"}

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.planning import ShardPlan
 from jobs.store import ResultsStore
+from kernel.plans import ShardPlan
 from tests.store_helpers import plan
 
 ROOT = Path(__file__).resolve().parents[1]

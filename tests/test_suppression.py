@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from jobs.suppression import Line, feasible_ranges, protection_span, suppress
+from jobs.report.suppression import Line, feasible_ranges, protection_span, suppress
 
 Cell = tuple[object, object]
 

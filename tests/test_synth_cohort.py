@@ -18,12 +18,12 @@ from pydicom.uid import (
     RLELossless,
 )
 
-from jobs.errors import BadInput
-from jobs.synth.cohort import write_cohort
-from jobs.synth.dicom_writer import VENDORS, SeriesInfo, SliceOut, StudyInfo, write_series
-from jobs.synth.people import PHI_FIELDS, Site, make_identity
-from jobs.synth.phantom import make_phantom
-from jobs.synth.plan import DEFECTS
+from kernel.errors import BadInput
+from synth.cohort import write_cohort
+from synth.dicom_writer import VENDORS, SeriesInfo, SliceOut, StudyInfo, write_series
+from synth.people import PHI_FIELDS, Site, make_identity
+from synth.phantom import make_phantom
+from synth.plan import DEFECTS
 from tests.cohorts import Cohort
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
@@ -255,10 +255,10 @@ def test_defects_are_in_the_files(defect_cohort: Cohort) -> None:
 
 
 def test_the_projects_selector_agrees_with_the_truth(defect_cohort: Cohort) -> None:
-    """What `expected` claims is what jobs.selection decides (the ingest's rules)."""
-    from jobs.discovery import discover
-    from jobs.selection import Selected, select_series
-    from jobs.sources.folder import FolderSource
+    """What `expected` claims is what jobs.ingest.selection decides (the ingest's rules)."""
+    from jobs.ingest.discovery import discover
+    from jobs.ingest.selection import Selected, select_series
+    from jobs.ingest.sources.folder import FolderSource
 
     rejected: dict[str, str] = {}
 
@@ -283,7 +283,7 @@ def test_the_projects_selector_agrees_with_the_truth(defect_cohort: Cohort) -> N
 
 
 def test_cli_writes_a_cohort_and_refuses_bad_input(tmp_path: Path, capsys) -> None:
-    from jobs.cli import main
+    from cli.main import main
 
     code = main(["synth", "--out", str(tmp_path / "c"), "--studies", "2", "--regions", "1",
                  "--seed", "4", "--profile", "tiny", "--workers", "1"])

@@ -7,10 +7,10 @@ import numpy.typing as npt
 import pytest
 from scipy import ndimage
 
-from jobs.synth.nodules import Blob, NoduleTruth, lungrads_diameter
-from jobs.synth.phantom import Phantom, crop_z, make_phantom, study_category
-from models.contract import NoduleType
-from models.lungrads import Category
+from kernel.contract import NoduleType
+from kernel.lungrads import Category
+from synth.nodules import Blob, NoduleTruth, lungrads_diameter
+from synth.phantom import Phantom, crop_z, make_phantom, study_category
 
 
 @pytest.fixture(scope="module")

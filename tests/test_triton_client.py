@@ -15,11 +15,11 @@ import time
 import numpy as np
 import pytest
 
-from cluster.triton_client import TritonBackend, TritonClientConfig, grpc_target
-from cluster.triton_client import _check_output as check_output
-from cluster.triton_server import LocalTritonServer
-from cluster.triton_stats import Outcome, RequestCounters
-from jobs.errors import BadInput, PermanentError, RetryableError
+from cluster.triton.client import TritonBackend, TritonClientConfig, grpc_target
+from cluster.triton.client import _check_output as check_output
+from cluster.triton.server import LocalTritonServer
+from cluster.triton.stats import Outcome, RequestCounters
+from kernel.errors import BadInput, PermanentError, RetryableError
 from tests.servers.triton import SLOW_MODEL, start_test_triton
 
 VOLUME = np.zeros((4, 8, 8), dtype=np.int16)

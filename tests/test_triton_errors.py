@@ -6,7 +6,7 @@ import grpc
 import pytest
 from tritonclient.utils import InferenceServerException
 
-from cluster.triton_errors import (
+from cluster.triton.errors import (
     Failure,
     classify_status,
     is_overload,
@@ -14,8 +14,7 @@ from cluster.triton_errors import (
     status_code_of,
     unmapped_statuses,
 )
-from jobs.errors import BadInput, PermanentError, RetryableError
-from models.inputs import LungsNotCovered
+from kernel.errors import BadInput, LungsNotCovered, PermanentError, RetryableError
 
 
 def test_every_grpc_status_code_is_mapped() -> None:

@@ -13,15 +13,14 @@ import pytest
 import tritonclient.grpc as grpcclient
 from tritonclient.utils import InferenceServerException
 
-from cluster.shm import SEGMENT_PREFIX
-from cluster.triton_client import TritonBackend, TritonClientConfig
-from cluster.triton_server import LocalTritonServer
-from cluster.triton_stats import RequestCounters
-from jobs.errors import BadInput
-from jobs.synth.phantom import Phantom, make_phantom
-from models.contract import MODEL_NAME
-from models.inprocess import InProcessBackend
-from models.inputs import LungsNotCovered
+from cluster.triton.client import TritonBackend, TritonClientConfig
+from cluster.triton.server import LocalTritonServer
+from cluster.triton.shm import SEGMENT_PREFIX
+from cluster.triton.stats import RequestCounters
+from kernel.contract import MODEL_NAME
+from kernel.errors import BadInput, LungsNotCovered
+from models.detection.inprocess import InProcessBackend
+from synth.phantom import Phantom, make_phantom
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -8,7 +8,7 @@ import pytest
 from google.protobuf import text_format
 from tritonclient.grpc import model_config_pb2
 
-from models.contract import INPUT_SPACING, INPUT_VOLUME, MODEL_NAME, OUTPUT_NODULES
+from kernel.contract import INPUT_SPACING, INPUT_VOLUME, MODEL_NAME, OUTPUT_NODULES
 
 MODELS = Path(__file__).resolve().parent.parent / "models"
 CPU = MODELS / "repository" / MODEL_NAME
@@ -54,13 +54,13 @@ def test_cpu_and_gpu_variants_differ_only_in_placement_and_queue() -> None:
 
 def test_served_model_is_the_package_code() -> None:
     shim = (CPU / "1" / "model.py").read_text()
-    assert "from models.triton_model import TritonPythonModel" in shim
+    assert "from models.detection.triton_model import TritonPythonModel" in shim
 
 
 def test_cpu_instances_share_the_cores() -> None:
     from google.protobuf import json_format
 
-    from models.triton_model import cpu_threads
+    from models.detection.triton_model import cpu_threads
 
     as_json = json_format.MessageToDict(_config(CPU), preserving_proto_field_name=True)
     count = sum(g.get("count", 1) for g in as_json["instance_group"])

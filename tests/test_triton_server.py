@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from cluster import triton_paths
-from cluster.triton_server import LocalTritonServer, TritonServerConfig
-from jobs.errors import BadInput, PermanentError
+from cluster.triton import paths as triton_paths
+from cluster.triton.server import LocalTritonServer, TritonServerConfig
+from kernel.errors import BadInput, PermanentError
 from tests.servers.triton import SLOW_MODEL, TEST_MODELS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

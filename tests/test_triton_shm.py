@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
 
-from cluster.shm import SEGMENT_PREFIX, sweep_stale_segments
-from cluster.triton_client import TritonBackend, TritonClientConfig
-from cluster.triton_server import LocalTritonServer
-from jobs.errors import RetryableError
+from cluster.triton.client import TritonBackend, TritonClientConfig
+from cluster.triton.server import LocalTritonServer
+from cluster.triton.shm import SEGMENT_PREFIX, sweep_stale_segments
+from kernel.errors import RetryableError
 from tests.servers.triton import SLOW_MODEL
 
 

@@ -14,12 +14,12 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from jobs.discovery import discover
-from jobs.errors import PermanentError
-from jobs.reasons import Reason
-from jobs.selection import Policy, Selected, select_series
-from jobs.sources.folder import FolderSource
-from jobs.volume import DecodeFailed, load_volume
+from jobs.ingest.discovery import discover
+from jobs.ingest.selection import Policy, Selected, select_series
+from jobs.ingest.sources.folder import FolderSource
+from jobs.ingest.volume import DecodeFailed, load_volume
+from kernel.errors import PermanentError
+from kernel.reasons import Reason
 from tests.dicom_builders import ct_slice
 
 SMALL = Policy(min_slices=3, min_extent_mm=1.0)
@@ -146,7 +146,7 @@ def test_files_sharing_a_sop_uid_still_load_each_its_own_slice(tmp_path):
 
 
 def test_decoder_errors_are_told_apart_from_missing_decoders():
-    from jobs.volume import to_hu
+    from jobs.ingest.volume import to_hu
 
     files = Path(pydicom.__file__).parent / "data" / "test_files"
     broken = pydicom.dcmread(files / "JPEG-lossy.dcm")  # libjpeg rejects its markers

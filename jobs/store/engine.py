@@ -1,5 +1,5 @@
 """The store's database seam: engines set up for durability, and SQLAlchemy errors mapped
-into the project's error tree (jobs.errors) so nothing above this module sees them.
+into the project's error tree (kernel.errors) so nothing above this module sees them.
 
 SQLite: WAL, synchronous=FULL (a commit survives power loss), foreign keys, a busy timeout;
 the driver's own transaction handling is off and BEGIN is emitted explicitly, BEGIN
@@ -17,8 +17,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
-from jobs.errors import BadInput, PermanentError, RetryableError
 from jobs.store.urls import redact, sqlite_path
+from kernel.errors import BadInput, PermanentError, RetryableError
 
 __all__ = ["WRITE", "make_engine", "mapped_errors"]
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from sqlalchemy import RowMapping, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from jobs.errors import BadInput, LungscreenError
 from jobs.store import schema as t
 from jobs.store.rows import as_utc
 from jobs.store.store import ResultsStore
+from kernel.errors import BadInput, LungscreenError
 
 __all__ = ["CampaignBusy", "DriverLease"]
 

@@ -29,7 +29,7 @@ class Campaign:
     study_count: int | None
     created_at: datetime
     updated_at: datetime
-    key_fingerprint: str | None = None  # of the pseudonym key (jobs.privacy), not the key
+    key_fingerprint: str | None = None  # of the pseudonym key (jobs.ingest.privacy), not the key
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs.planning import ShardPlan
-from jobs.reasons import Reason
-from jobs.records import Outcome, StudyResult
-from models.contract import Nodule, NoduleType
-from models.lungrads import Category
+from kernel.contract import Nodule, NoduleType
+from kernel.lungrads import Category
+from kernel.plans import ShardPlan
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyResult
 
 __all__ = ["as_utc", "result_from_row", "result_to_row", "shard_from_row", "shard_to_row"]
 

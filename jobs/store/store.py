@@ -31,14 +31,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from jobs.errors import BadInput
-from jobs.planning import PlanHasher, ShardPlan
-from jobs.records import StudyResult
 from jobs.store import schema as t
 from jobs.store.engine import WRITE, make_engine, mapped_errors
 from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
 from jobs.store.rows import as_utc, result_from_row, result_to_row, shard_from_row, shard_to_row
 from jobs.store.urls import normalize_url, redact
+from kernel.errors import BadInput
+from kernel.plans import PlanHasher, ShardPlan
+from kernel.records import StudyResult
 
 __all__ = [
     "AuditEvent",

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
-from jobs.errors import BadInput
+from kernel.errors import BadInput
 
 __all__ = ["default_sqlite_url", "normalize_url", "redact", "sqlite_path"]
 

@@ -27,7 +27,7 @@ RUN pip install --no-cache-dir ".[triton]" \
  && site=$(python -c "import os, pytriton; print(os.path.dirname(pytriton.__file__))") \
  && cp "$site/tritonserver/python_backend_stubs/3.11/triton_python_backend_stub" \
        /opt/tritonserver/backends/python/triton_python_backend_stub \
- && python -c "import models.triton_model"
+ && python -c "import models.detection.triton_model"
 COPY models/repository_gpu /models
 # the image's own non-root user (uid 1000)
 USER 1000

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from cluster.triton_paths import locate_triton
-from cluster.triton_server import DEFAULT_REPOSITORY, LocalTritonServer, TritonServerConfig
-from jobs.errors import PermanentError
-from models.contract import MODEL_NAME
+from cluster.triton.paths import locate_triton
+from cluster.triton.server import DEFAULT_REPOSITORY, LocalTritonServer, TritonServerConfig
+from kernel.contract import MODEL_NAME
+from kernel.errors import PermanentError
 
 __all__ = [
     "SLOW_MODEL",
@@ -57,7 +57,7 @@ def start_test_triton(grpc_port: int = 0) -> LocalTritonServer:
 def triton_server() -> Iterator[LocalTritonServer]:
     """The real repository (models/repository) on a session-wide local Triton."""
     _require_triton()
-    from models.detector import DEFAULT_WEIGHTS
+    from models.detection.detector import DEFAULT_WEIGHTS
 
     if not DEFAULT_WEIGHTS.is_file():
         pytest.fail(f"the reference model's weights are missing: {DEFAULT_WEIGHTS}")
@@ -79,7 +79,7 @@ def slow_triton_server() -> Iterator[LocalTritonServer]:
 @pytest.fixture(scope="session")
 def reference_weights() -> Path:
     """The committed reference weights; a test that screens with the model fails without."""
-    from models.detector import DEFAULT_WEIGHTS
+    from models.detection.detector import DEFAULT_WEIGHTS
 
     if not DEFAULT_WEIGHTS.is_file():
         pytest.fail(f"the reference model's weights are missing: {DEFAULT_WEIGHTS}")

@@ -1,0 +1,285 @@
+"""`lungscreen bench campaign`: a campaign's end-to-end throughput against a naive loop.
+
+Both sides screen the same synthetic studies (discovered and selected once, beforehand):
+
+- baseline: one loop in this process: load the series, run the same model in-process,
+  categorise; one study after the other;
+- campaign: the real driver on Ray (shards, prefetching workers, the inference backend:
+  the bundled Triton by default), committing to a fresh SQLite store per run.
+
+Ray and the backend are warmed up first (worker processes started, model loaded), so the
+figures are steady-state throughput, not start-up time. Each side runs `runs` times;
+reported: median studies/s, the ratio, per-stage medians (seconds per study) and the share
+of all cores busy during each run (from /proc/stat, first and last 10 % trimmed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from bench.cpu_sampler import CpuSampler
+from cluster.ray.connect import RayOptions, connect
+from jobs.ingest.intake import Intake, take_in
+from jobs.ingest.privacy import OptOutList, Pseudonymizer
+from jobs.run.campaign import RunOptions, inference_backend, shard_work
+from jobs.run.driver import Driver, DriverSettings
+from jobs.run.executor import RayExecutor
+from jobs.run.planning import plan_shards
+from jobs.run.shardwork import BackendConfig, ShardWork, StudyWork
+from jobs.run.worker import load_study
+from jobs.spec.campaign import CampaignSpec, parse_spec
+from jobs.store import ResultsStore
+from kernel.contract import nodules_from_array
+from kernel.lungrads import categorize_study
+from kernel.observer import NullObserver
+from kernel.records import StudyResult
+
+__all__ = ["CampaignBench", "CampaignBenchOptions", "RunFigures", "run_campaign_bench"]
+
+log = logging.getLogger("jobs")
+
+
+@dataclass(frozen=True)
+class CampaignBenchOptions:
+    """What to measure. `backend`: triton (bundled local server unless `triton_urls`) or
+    inprocess (the model inside each Ray worker)."""
+
+    studies: int = 12
+    runs: int = 3
+    seed: int = 11
+    profile: str = "small"
+    backend: Literal["triton", "inprocess"] = "triton"
+    triton_urls: tuple[str, ...] = ()
+    shard_size: int = 2
+    max_shards_in_flight: int = 4
+    num_cpus: int | None = None
+    workdir: Path | None = None
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    """One timed run."""
+
+    studies: int
+    wall_s: float
+    cpu_busy: float | None
+
+    @property
+    def studies_per_s(self) -> float:
+        return self.studies / self.wall_s if self.wall_s > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class CampaignBench:
+    """Figures of `lungscreen bench campaign` (medians over runs)."""
+
+    options: CampaignBenchOptions
+    baseline: tuple[RunFigures, ...]
+    campaign: tuple[RunFigures, ...]
+    baseline_stages: dict[str, float] = field(default_factory=dict)
+    campaign_stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def baseline_rate(self) -> float:
+        return statistics.median(r.studies_per_s for r in self.baseline)
+
+    @property
+    def campaign_rate(self) -> float:
+        return statistics.median(r.studies_per_s for r in self.campaign)
+
+    @property
+    def speedup(self) -> float:
+        return self.campaign_rate / self.baseline_rate if self.baseline_rate else 0.0
+
+    @staticmethod
+    def _busy(runs: Sequence[RunFigures]) -> float | None:
+        busy = [r.cpu_busy for r in runs if r.cpu_busy is not None]
+        return statistics.median(busy) if busy else None
+
+    def lines(self) -> list[str]:
+        """The human-readable summary."""
+        o = self.options
+
+        def pct(v: float | None) -> str:
+            return "n/a" if v is None else f"{100 * v:.0f}%"
+
+        def stages(d: dict[str, float]) -> str:
+            return ", ".join(f"{k} {v:.3f}s" for k, v in d.items()) or "n/a"
+
+        return [
+            f"campaign bench: {o.studies} studies ({o.profile}), {o.runs} runs each, "
+            f"backend {o.backend}, shard_size {o.shard_size}, "
+            f"{o.max_shards_in_flight} shards in flight",
+            f"  baseline (one loop, in-process model): {self.baseline_rate:.3f} studies/s, "
+            f"CPU busy {pct(self._busy(self.baseline))}",
+            f"    per-study medians: {stages(self.baseline_stages)}",
+            f"  campaign (Ray + {o.backend}):        {self.campaign_rate:.3f} studies/s, "
+            f"CPU busy {pct(self._busy(self.campaign))}",
+            f"    per-study medians: {stages(self.campaign_stages)}",
+            f"  speedup: {self.speedup:.2f}x the baseline",
+        ]
+
+    def to_json(self) -> str:
+        doc = {
+            "options": {k: (str(v) if isinstance(v, Path) else v)
+                        for k, v in asdict(self.options).items()},
+            "baseline": [asdict(r) | {"studies_per_s": r.studies_per_s} for r in self.baseline],
+            "campaign": [asdict(r) | {"studies_per_s": r.studies_per_s} for r in self.campaign],
+            "baseline_studies_per_s": self.baseline_rate,
+            "campaign_studies_per_s": self.campaign_rate,
+            "speedup": self.speedup,
+            "baseline_cpu_busy": self._busy(self.baseline),
+            "campaign_cpu_busy": self._busy(self.campaign),
+            "baseline_stages_s": self.baseline_stages,
+            "campaign_stages_s": self.campaign_stages,
+        }
+        return json.dumps(doc, indent=2)
+
+
+def _medians(timings: Sequence[dict[str, float]]) -> dict[str, float]:
+    keys = ("load", "infer", "postprocess")
+    return {k: statistics.median(t[k] for t in timings if k in t)
+            for k in keys if any(k in t for t in timings)}
+
+
+def _prepare(options: CampaignBenchOptions, root: Path) -> tuple[CampaignSpec, Intake]:
+    from synth import write_cohort
+
+    cohort = root / "cohort"
+    if not cohort.exists():
+        write_cohort(cohort, studies=options.studies, regions=1, seed=options.seed,
+                     profile=options.profile, defects=False)
+    spec = parse_spec(
+        {
+            "id": "bench",
+            "regions": [{"name": "bench", "sources": [{"folder": str(cohort / "dicom")}]}],
+            "shard_size": options.shard_size,
+            "max_shards_in_flight": options.max_shards_in_flight,
+            "data_dir": str(root / "data"),
+            **({"triton": {"urls": list(options.triton_urls)}} if options.triton_urls else {}),
+        },
+        base_dir=root,
+    )
+    pseudonymizer = Pseudonymizer(b"\x00" * 32)  # synthetic data: a fixed bench key
+    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
+    if not intake.records:
+        raise RuntimeError("the bench cohort has no screenable study")
+    return spec, intake
+
+
+def _baseline_run(intake: Intake, backend: object) -> tuple[RunFigures, list[dict[str, float]]]:
+    from models.detection.inprocess import InProcessBackend
+
+    assert isinstance(backend, InProcessBackend)
+    timings: list[dict[str, float]] = []
+    with CpuSampler() as cpu:
+        start = time.perf_counter()
+        for pid in intake.records:
+            t0 = time.perf_counter()
+            volume = load_study(intake.locators[pid])
+            t1 = time.perf_counter()
+            rows = backend.infer(volume.hu, volume.spacing)
+            t2 = time.perf_counter()
+            categorize_study(nodules_from_array(rows))
+            t3 = time.perf_counter()
+            timings.append({"load": t1 - t0, "infer": t2 - t1, "postprocess": t3 - t2})
+        wall = time.perf_counter() - start
+    return RunFigures(len(intake.records), wall, cpu.busy_fraction(trim=0.1)), timings
+
+
+class _Timings(NullObserver):
+    def __init__(self) -> None:
+        self.timings: list[dict[str, float]] = []
+
+    def on_study_done(self, result: StudyResult) -> None:
+        self.timings.append(dict(result.timings))
+
+
+def _warm_up(executor: RayExecutor, intake: Intake, workers: int) -> None:
+    """Start the worker processes and build their backends before timing."""
+    pids = list(intake.records)
+    handles = [
+        executor.submit(ShardWork("bench-warmup", f"warmup-{i}", "bench", (StudyWork(
+            intake.records[pids[i % len(pids)]], intake.locators[pids[i % len(pids)]]),)), 1)
+        for i in range(workers)
+    ]
+    pending = list(handles)
+    deadline = time.monotonic() + 900
+    while pending and time.monotonic() < deadline:
+        for h in executor.wait(pending, timeout_s=5.0):
+            executor.outcome(h)
+            pending.remove(h)
+
+
+def _campaign_run(
+    spec: CampaignSpec, intake: Intake, executor: RayExecutor, backend: BackendConfig,
+    root: Path, index: int,
+) -> tuple[RunFigures, list[dict[str, float]]]:
+    campaign_id = f"bench-{index}"
+    store = ResultsStore.open(f"sqlite:///{root / f'run-{index}.db'}")
+    try:
+        store.ensure_campaign(campaign_id, spec_digest=f"bench-{index}",
+                              model_name=spec.model.name, model_version=spec.model.version)
+        store.record_plan(campaign_id, plan_shards(intake.records.values(), spec.shard_size))
+
+        def commit(work: ShardWork, results: tuple[StudyResult, ...]) -> None:
+            store.commit_shard(campaign_id, work.shard_id, results)
+
+        observer = _Timings()
+        settings = DriverSettings(max_shards_in_flight=spec.max_shards_in_flight, poll_s=0.2)
+        driver = Driver(executor, commit, backend, settings, observer)
+        with CpuSampler() as cpu:
+            start = time.perf_counter()
+            report = driver.run(shard_work(campaign_id, store, intake))
+            wall = time.perf_counter() - start
+        studies = sum(report.outcomes.values())
+        return RunFigures(studies, wall, cpu.busy_fraction(trim=0.1)), observer.timings
+    finally:
+        store.close()
+
+
+def run_campaign_bench(options: CampaignBenchOptions | None = None) -> CampaignBench:
+    """Measure the baseline and the campaign (see the module doc)."""
+    options = options or CampaignBenchOptions()
+    with tempfile.TemporaryDirectory(prefix="lungscreen-bench-") as tmp:
+        root = options.workdir or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        spec, intake = _prepare(options, root)
+
+        from models.detection.inprocess import InProcessBackend
+
+        model = InProcessBackend()
+        first = load_study(next(iter(intake.locators.values())))
+        model.infer(first.hu, first.spacing)  # warm-up: weights loaded, kernels chosen
+        baseline, base_t = [], []
+        for _ in range(options.runs):
+            figures, timings = _baseline_run(intake, model)
+            baseline.append(figures)
+            base_t.extend(timings)
+            log.info("baseline run: %.3f studies/s", figures.studies_per_s)
+        del model
+
+        campaign, camp_t = [], []
+        run_options = RunOptions(backend="inprocess" if options.backend == "inprocess"
+                                 else "auto")
+        with inference_backend(spec, run_options) as backend, \
+                connect(RayOptions(num_cpus=options.num_cpus)):
+            import ray
+
+            executor = RayExecutor(backend)
+            _warm_up(executor, intake, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
+            for i in range(options.runs):
+                figures, timings = _campaign_run(spec, intake, executor, backend, root, i)
+                campaign.append(figures)
+                camp_t.extend(timings)
+                log.info("campaign run: %.3f studies/s", figures.studies_per_s)
+        return CampaignBench(options, tuple(baseline), tuple(campaign),
+                             _medians(base_t), _medians(camp_t))

@@ -1,0 +1,157 @@
+"""`lungscreen campaign run SPEC | resume ID | cancel ID | submit SPEC`."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from cli.progress import ProgressBar
+from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
+from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.spec.registry import SpecRegistry, default_state_dir
+from kernel.observer import CampaignObserver
+
+__all__ = ["register"]
+
+
+def _run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--address", help="an existing Ray cluster (ray://HOST:10001, HOST:6379 or "
+                   "auto); default: start Ray embedded in this process")
+    p.add_argument("--backend", choices=("auto", "triton", "inprocess"), default="auto",
+                   help="auto: the spec's Triton servers, else start the bundled local Triton; "
+                   "inprocess: run the model inside the Ray workers (no Triton)")
+    p.add_argument("--metrics-port", type=int, default=None,
+                   help="serve Prometheus metrics on --metrics-addr:PORT (0: a free port)")
+    p.add_argument("--metrics-addr", default="127.0.0.1",
+                   help="address the metrics endpoint binds (default 127.0.0.1; 0.0.0.0 in a "
+                   "pod that Prometheus scrapes)")
+    p.add_argument("--num-cpus", type=int, default=None,
+                   help="CPUs of the embedded Ray (default: all)")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no live progress bar even on a terminal (one log line per shard)")
+
+
+def _registry_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="where campaign specs are registered for resume/cancel (default "
+                   "$LUNGSCREEN_STATE_DIR, else $XDG_STATE_HOME/lungscreen)")
+    p.add_argument("--spec", type=Path, default=None,
+                   help="the campaign's spec file (instead of the registered copy)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="a data folder to look for the saved spec in (<data_dir>/campaigns/)")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("campaign", help="run, resume, cancel or submit a campaign")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    run = sub.add_parser("run", help="run a campaign (again: continues it; done: nothing)")
+    run.add_argument("spec", type=Path, help="campaign spec (YAML)")
+    run.add_argument("--submit", action="store_true",
+                     help="submit as a Ray Job to --address http://HEAD:8265 instead")
+    _run_options(run)
+    run.add_argument("--state-dir", type=Path, default=None, help=argparse.SUPPRESS)
+    run.set_defaults(func=_cmd_run)
+
+    resume = sub.add_parser("resume", help="finish a campaign that stopped or was cancelled")
+    resume.add_argument("campaign_id", metavar="ID")
+    _run_options(resume)
+    _registry_options(resume)
+    resume.set_defaults(func=_cmd_resume)
+
+    cancel = sub.add_parser("cancel", help="cancel a campaign (in-flight shards still commit)")
+    cancel.add_argument("campaign_id", metavar="ID")
+    _registry_options(cancel)
+    cancel.set_defaults(func=_cmd_cancel)
+
+    submit = sub.add_parser("submit", help="submit `campaign run SPEC` as a Ray Job")
+    submit.add_argument("spec", type=Path)
+    submit.add_argument("--address", required=True, help="the job server: http://HEAD:8265")
+    submit.set_defaults(func=_cmd_submit)
+
+
+def _registry(args: argparse.Namespace) -> SpecRegistry:
+    state_dir = getattr(args, "state_dir", None) or default_state_dir(default_env())
+    return SpecRegistry(state_dir)
+
+
+def _find_spec(args: argparse.Namespace) -> CampaignSpec:
+    if args.spec is not None:
+        spec = load_spec(args.spec)
+        if spec.id != args.campaign_id:
+            from kernel.errors import BadInput
+
+            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
+                           f"not {args.campaign_id!r}")
+        return spec
+    return _registry(args).load(args.campaign_id, args.data_dir)
+
+
+@contextlib.contextmanager
+def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[CampaignObserver]]:
+    observers: list[CampaignObserver] = []
+    if not args.no_progress and ProgressBar.wanted():
+        observers.append(ProgressBar())
+        # the bar replaces the per-shard log lines on a terminal
+        logging.getLogger("jobs").setLevel(logging.WARNING)
+    if args.metrics_port is None:
+        yield observers
+        return
+    from jobs.run.metrics import campaign_metrics
+
+    with campaign_metrics(spec, args.metrics_port, args.metrics_addr) as observer:
+        observers.append(observer)
+        yield observers
+
+
+def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
+    with _observers(args, spec) as observers:
+        env = default_env()
+        # inside a Ray Job the cluster's address comes in RAY_ADDRESS
+        address = args.address or env.get("RAY_ADDRESS") or None
+        options = RunOptions(address=address, backend=args.backend,
+                             num_cpus=args.num_cpus, observers=tuple(observers),
+                             env=env)
+        result = run_campaign(spec, options, _registry(args))
+    return _print(result)
+
+
+def _print(result: CampaignRun) -> int:
+    print(result.message)
+    return 0 if result.state in ("done", "already_done", "cancelled") else 1
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    if args.submit:
+        return _submit(args.spec, args.address)
+    return _execute(args, load_spec(args.spec))
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    return _execute(args, _find_spec(args))
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    print(cancel_campaign(_find_spec(args)))
+    return 0
+
+
+def _cmd_submit(args: argparse.Namespace) -> int:
+    return _submit(args.spec, args.address)
+
+
+def _submit(spec_path: Path, address: str | None) -> int:
+    from cluster.ray.connect import submit_campaign
+    from kernel.errors import BadInput
+
+    if not address:
+        raise BadInput("--submit needs --address http://HEAD:8265 (the Ray job server)")
+    load_spec(spec_path, check_paths=False)  # fail here, not on the cluster, for a bad spec
+    job_id = submit_campaign(spec_path, address)
+    print(f"submitted {job_id}; follow it with: ray job logs -f {job_id} --address {address}",
+          file=sys.stdout)
+    return 0

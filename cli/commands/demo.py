@@ -1,0 +1,53 @@
+"""`lungscreen demo`: synthesise a cohort, run a campaign on local Triton and Ray, report."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from pathlib import Path
+
+from cli.demo import DemoOptions, run_demo
+from cli.progress import ProgressBar
+from jobs.run.campaign import default_env
+from jobs.spec.registry import default_state_dir
+from kernel.observer import CampaignObserver
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    d = DemoOptions()
+    p = subparsers.add_parser("demo", help="everything on embedded defaults: synthesise a "
+                              "cohort, run a campaign on local Triton + Ray, print the summary")
+    p.add_argument("--out", type=Path, default=d.out, help=f"demo folder (default {d.out})")
+    p.add_argument("--studies", type=int, default=d.studies)
+    p.add_argument("--regions", type=int, default=d.regions)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--min-cell", type=int, default=d.min_cell,
+                   help=f"suppression threshold of the summary (default {d.min_cell}: the "
+                   "demo's data are synthetic and few; production default is 11)")
+    p.add_argument("--backend", choices=("auto", "inprocess"), default="auto",
+                   help="auto: the bundled local Triton; inprocess: the model in the workers")
+    p.add_argument("--num-cpus", type=int, default=None)
+    p.set_defaults(func=_cmd)
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    observers: list[CampaignObserver] = []
+    if ProgressBar.wanted():
+        observers.append(ProgressBar())
+        logging.getLogger("jobs").setLevel(logging.WARNING)
+    start = time.monotonic()
+    result = run_demo(DemoOptions(
+        out=args.out, studies=args.studies, regions=args.regions, seed=args.seed,
+        min_cell=args.min_cell, backend=args.backend, num_cpus=args.num_cpus,
+        observers=tuple(observers), state_dir=default_state_dir(default_env()),
+    ))
+    print(result.run.message)
+    print()
+    print(result.summary)
+    print(f"HTML report: {result.html_path}")
+    print(f"campaign spec: {result.spec_path} (lungscreen campaign run {result.spec_path})")
+    print(f"demo took {time.monotonic() - start:.0f} s")
+    return 0 if result.run.state in ("done", "already_done") else 1

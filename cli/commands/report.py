@@ -1,0 +1,86 @@
+"""`lungscreen report ID [--by region,site,age_band,sex] [--format table|csv|json|html]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from kernel.errors import BadInput
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="a campaign's regional summary, small cells suppressed",
+        description=(
+            "Counts, Lung-RADS mix, positive rate with 95% CI, quarantine reasons and nodule "
+            "sizes per group. Counts under the campaign's min_cell, and the cells that would "
+            "reveal them, are suppressed in every format."
+        ),
+    )
+    p.add_argument("campaign_id", metavar="ID")
+    p.add_argument("--by", default="region",
+                   help="comma-separated: region, site, age_band, sex (default: region)")
+    p.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
+    p.add_argument("--out", type=Path, default=None, help="write to FILE instead of stdout")
+    p.add_argument("--store", default=None,
+                   help="the results store URL (default: the campaign spec's)")
+    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="where campaign specs are registered (see `campaign resume`)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="a data folder to look for the saved spec in")
+    p.add_argument("--min-cell", type=int, default=None,
+                   help="suppression threshold: may raise, never lower, the spec's (default 11)")
+    p.set_defaults(func=run)
+
+
+def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int]:
+    if args.store is not None and args.spec is None:
+        return args.store, _threshold(args.min_cell, 11)
+    from jobs.spec.campaign import load_spec
+    from jobs.spec.registry import SpecRegistry, default_state_dir
+
+    if args.spec is not None:
+        spec = load_spec(args.spec, check_paths=False)
+        if spec.id != args.campaign_id:
+            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
+                           f"not {args.campaign_id!r}")
+    else:
+        state_dir = args.state_dir or default_state_dir(os.environ)
+        spec = SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
+    return args.store or spec.store_url, _threshold(args.min_cell, spec.privacy.min_cell)
+
+
+def _threshold(asked: int | None, floor: int) -> int:
+    if asked is None:
+        return floor
+    if asked < floor:
+        raise BadInput(f"--min-cell {asked} is below the campaign's threshold {floor}; "
+                       "a report may only suppress more, never less")
+    return asked
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobs.report.build import campaign_report, parse_by
+    from jobs.report.formats import render
+    from jobs.store import ResultsStore
+
+    try:
+        by = parse_by(args.by)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    url, min_cell = _store_and_threshold(args)
+    with ResultsStore.open(url) as store:
+        report = campaign_report(store, args.campaign_id, by=by, min_cell=min_cell)
+    text = render(report, args.format)
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(f"report written to {args.out}")
+    return 0

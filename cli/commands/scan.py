@@ -1,0 +1,111 @@
+"""`lungscreen scan SOURCE... [--json]`: discover studies and select a series for each."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
+from jobs.ingest.scan import ScanResult, scan
+from jobs.ingest.sources.base import Source
+from jobs.ingest.sources.dicomweb import DicomWebSource
+from jobs.ingest.sources.folder import FolderSource
+from kernel.errors import BadInput
+
+__all__ = ["register", "run"]
+
+USER_ENV, PASSWORD_ENV = "LUNGSCREEN_DICOMWEB_USER", "LUNGSCREEN_DICOMWEB_PASSWORD"
+DEFAULT_KEY = Path("lungscreen-data") / "pseudonym.key"
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "scan",
+        help="discover studies and select the usable series of each (headers only)",
+        description=(
+            "Read DICOM headers from folders or DICOMweb archives, group them into studies, "
+            "and pick the one usable axial CT series per study or quarantine it with a "
+            f"reason. DICOMweb credentials come from {USER_ENV} / {PASSWORD_ENV}."
+        ),
+    )
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="a folder or an http(s):// URL")
+    p.add_argument("--json", action="store_true", help="JSON lines for machines")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--region", help="region name for every study (default: the source's name)")
+    where.add_argument(
+        "--region-from-path",
+        action="store_true",
+        help="region = first folder under the source (trees laid out REGION/...)",
+    )
+    p.add_argument(
+        "--key-file",
+        type=Path,
+        default=DEFAULT_KEY,
+        help=f"pseudonym key (created once, owner-only, if missing; default {DEFAULT_KEY})",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="processes reading folder headers in parallel (default 1)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.workers < 1:
+        raise BadInput(f"--workers {args.workers} must be 1 or more")
+    sources = [_source(s, os.environ, args.workers) for s in args.sources]
+    pseudonyms = Pseudonymizer(load_or_create_key(args.key_file))
+    result = scan(sources, pseudonyms, region=args.region, region_from_path=args.region_from_path)
+    print(_as_json(result) if args.json else _as_table(result))
+    return 0
+
+
+def _source(text: str, env: Any, workers: int) -> Source:
+    if text.startswith(("http://", "https://")):
+        user, password = env.get(USER_ENV), env.get(PASSWORD_ENV)
+        if bool(user) != bool(password):
+            raise BadInput(f"set both {USER_ENV} and {PASSWORD_ENV}, or neither")
+        return DicomWebSource(text, auth=(user, password) if user and password else None)
+    path = Path(text)
+    if not path.is_dir():
+        raise BadInput(
+            f"source {text!r} is neither a folder nor an http(s):// DICOMweb URL; "
+            "pass an existing folder or a DICOMweb root"
+        )
+    return FolderSource(path, workers=workers)
+
+
+def _as_json(result: ScanResult) -> str:
+    lines = [json.dumps(s.to_json()) for s in result.studies]
+    lines += [json.dumps(f.to_json()) for f in result.files]
+    lines.append(json.dumps(result.summary.to_json()))
+    return "\n".join(lines)
+
+
+def _as_table(result: ScanResult) -> str:
+    rows = [("STUDY", "REGION", "SITE", "OUTCOME", "SERIES / REASON", "SLICES", "SPACING mm")]
+    for s in result.studies:
+        spacing = "x".join(f"{v:.2f}" for v in s.spacing) if s.spacing else "-"
+        what = s.series if s.series else f"{s.reason}: {s.detail}"
+        rows.append((s.study, s.region, s.site, s.outcome, what or "", str(s.slices), spacing))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    out = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows
+    ]
+    if result.files:
+        out += ["", "REJECTED FILES (paths relative to their source)"]
+        out += [f"{f.source}/{f.path or f.file_pid}: {f.reason} ({f.detail})" for f in result.files]
+    m = result.summary
+    quarantined = ", ".join(f"{k} {v}" for k, v in m.studies_quarantined.items()) or "none"
+    rejected = ", ".join(f"{k} {v}" for k, v in m.files_rejected.items()) or "none"
+    out += [
+        "",
+        f"files: {m.files} ({m.files_accepted} accepted; rejected: {rejected})",
+        f"studies: {m.studies} ({m.studies_selected} selected; quarantined: {quarantined})",
+    ]
+    return "\n".join(out)

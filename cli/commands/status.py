@@ -1,0 +1,71 @@
+"""`lungscreen status [ID] [--once] [--json]`: live progress from the results store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from jobs.run.campaign import default_env
+from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.spec.registry import SpecRegistry, default_state_dir
+from kernel.errors import BadInput
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "status",
+        help="live progress per region, throughput, ETA, quarantines, Triton health",
+        description="Show one campaign (ID) or all of them, from the results store; refreshes "
+        "until Ctrl-C unless --once.",
+    )
+    p.add_argument("campaign_id", metavar="ID", nargs="?", help="the campaign (default: all)")
+    p.add_argument("--once", action="store_true", help="print one snapshot and exit")
+    p.add_argument("--json", action="store_true",
+                   help="JSON (one object per snapshot) instead of the text view")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
+    p.add_argument("--store", default=None,
+                   help="results store URL (default: the store of each registered spec)")
+    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="where campaign specs were registered (as for campaign resume)")
+    p.add_argument("--triton", action="append", default=[], metavar="URL",
+                   help="also probe this Triton server (grpc://HOST:PORT or http://HOST:PORT)")
+    p.add_argument("--metrics-url", default=None,
+                   help="a running driver's exporter (http://127.0.0.1:PORT/metrics) for its "
+                   "live throughput")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from jobs.status import StatusRequest, run_status
+
+    request = StatusRequest(
+        campaign_id=args.campaign_id, store_url=args.store, specs=tuple(_specs(args)),
+        triton_urls=tuple(args.triton), metrics_url=args.metrics_url, once=args.once,
+        as_json=args.json, interval_s=args.interval,
+    )
+    return run_status(request, sys.stdout, clear=sys.stdout.isatty() and not args.once)
+
+
+def _specs(args: argparse.Namespace) -> list[CampaignSpec]:
+    """The specs the request can use: --spec, else the registered one(s)."""
+    if args.spec is not None:
+        return [load_spec(args.spec, check_paths=False)]
+    registry = SpecRegistry(args.state_dir or default_state_dir(default_env()))
+    folder = registry.state_dir / "campaigns"
+    if args.campaign_id:
+        ids = [args.campaign_id]
+    else:
+        ids = sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+    specs = []
+    for cid in ids:
+        try:
+            specs.append(registry.load(cid))
+        except BadInput:
+            if args.store is None:
+                raise
+    return specs

@@ -1,0 +1,62 @@
+"""The `lungscreen` command: parses arguments, calls one library function, prints.
+
+Each subcommand lives in its own module under cli/commands/ and exposes
+`register(subparsers)`, which adds its parser and sets `func(args) -> int`.
+Exit codes: 0 done, 1 failed, 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from kernel.errors import BadInput, LungscreenError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+# Subcommand modules under cli.commands, in the order `lungscreen --help` lists them.
+COMMANDS: tuple[str, ...] = (
+    "demo", "synth", "scan", "campaign", "status", "report", "recall", "triton", "model", "bench")
+
+log = logging.getLogger("lungscreen")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lungscreen",
+        description="Population lung-cancer screening campaigns over low-dose CT.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = importlib.import_module(f"cli.commands.{name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args))
+    except BadInput as exc:
+        print(f"lungscreen: error: {exc}", file=sys.stderr)
+        return 2
+    except LungscreenError as exc:
+        print(f"lungscreen: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lungscreen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,3 @@
+"""Triton: the local server's life cycle, the client backend, its errors and shared memory."""
+
+__all__: list[str] = []

@@ -1,0 +1,115 @@
+"""A campaign's intake: discover every region's studies, select a series, minimise.
+
+This is where PHI stops. What comes out:
+- `records`: one PHI-free StudyRecord per screenable study (by study pseudonym);
+- `locators`: the selected series of each (file references; driver memory and task
+  arguments only, never stored or logged);
+- `early`: the results of studies settled before any pixel is read: opted out, or
+  quarantined by series selection.
+Discovery is deterministic, so a resumed campaign re-runs intake and plans the same shards.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from jobs.ingest.discovery import DiscoveredStudy, FileOutcome, discover
+from jobs.ingest.privacy import OptOutList, Pseudonymizer, StudyFields, minimise, unscreened_result
+from jobs.ingest.selection import Quarantined, Selected, select_series
+from jobs.ingest.sources.base import Source
+from jobs.spec.campaign import CampaignSpec
+from jobs.spec.sources import RegionSpec, resolve_credentials
+from kernel.reasons import Reason
+from kernel.records import StudyRecord, StudyResult
+
+__all__ = ["Intake", "build_sources", "take_in"]
+
+log = logging.getLogger("jobs")
+
+
+@dataclass
+class Intake:
+    """What intake found (see the module doc). Holds locators: keep it in memory only."""
+
+    records: dict[str, StudyRecord] = field(default_factory=dict)
+    locators: dict[str, Selected] = field(default_factory=dict, repr=False)
+    early: list[StudyResult] = field(default_factory=list)
+    files_rejected: Counter[str] = field(default_factory=Counter)
+    studies_by_region: Counter[str] = field(default_factory=Counter)
+
+
+def build_sources(region: RegionSpec, env: Mapping[str, str]) -> list[Source]:
+    """The region's sources; DICOMweb credentials come from `env` (the CLI's environment)."""
+    sources: list[Source] = []
+    for spec in region.sources:
+        if spec.folder is not None:
+            from jobs.ingest.sources.folder import FolderSource
+
+            sources.append(FolderSource(spec.folder))
+        elif spec.dicomweb is not None:
+            from jobs.ingest.sources.dicomweb import DicomWebSource
+
+            creds = resolve_credentials(spec.dicomweb, env)
+            auth = (creds.username, creds.password) if creds is not None else None
+            sources.append(
+                DicomWebSource(spec.dicomweb.url, auth=auth, timeout_s=spec.dicomweb.timeout_s)
+            )
+    return sources
+
+
+def _fields(study: DiscoveredStudy, selected: Selected | None) -> StudyFields:
+    first = study.first_header
+    return StudyFields(
+        patient_id=first.patient_id if first else None,
+        study_uid=study.study_uid,
+        institution=first.institution if first else None,
+        patient_age=first.patient_age if first else None,
+        birth_date=first.patient_birth_date if first else None,
+        study_date=first.study_date if first else None,
+        sex=first.patient_sex if first else None,
+        slice_count=selected.slice_count if selected else 0,
+        spacing=selected.spacing if selected else (0.0, 0.0, 0.0),
+    )
+
+
+def take_in(
+    spec: CampaignSpec, pseudonymizer: Pseudonymizer, opt_out: OptOutList,
+    env: Mapping[str, str],
+) -> Intake:
+    """Discover, select and minimise every study of every region of `spec`."""
+    intake = Intake()
+    model = {"model_name": spec.model.name, "model_version": spec.model.version}
+
+    def count_file(outcome: FileOutcome) -> None:
+        if outcome.reason is not None:
+            intake.files_rejected[outcome.reason.value] += 1
+
+    seen: set[str] = set()
+    for region in spec.regions:
+        for study in discover(build_sources(region, env), on_file=count_file):
+            decision = select_series(study)
+            selected = decision if isinstance(decision, Selected) else None
+            header = _fields(study, selected)
+            record = minimise(header, region=region.name, pseudonymizer=pseudonymizer)
+            pid = record.study_pid
+            if pid in seen:
+                continue  # the same study seen twice (another region's source): once only
+            seen.add(pid)
+            intake.studies_by_region[region.name] += 1
+            if opt_out.is_opted_out(header.patient_id):
+                intake.early.append(unscreened_result(record, Reason.OPTED_OUT, **model))
+            elif isinstance(decision, Quarantined):
+                intake.early.append(unscreened_result(record, decision.reason, **model))
+            else:
+                assert selected is not None
+                intake.records[pid] = record
+                intake.locators[pid] = selected
+    log.info(
+        "intake: %d studies (%d to screen, %d settled early), %d files rejected",
+        sum(intake.studies_by_region.values()), len(intake.records), len(intake.early),
+        sum(intake.files_rejected.values()),
+    )
+    return intake

@@ -1,0 +1,3 @@
+"""Reports: aggregation per group, small-cell suppression, and the renderers."""
+
+__all__: list[str] = []

@@ -1,0 +1,107 @@
+"""The report's renderers: a terminal table, CSV, JSON, and (jobs.report.html) one HTML page.
+
+Every renderer reads a `Report`, whose hidden counts are already None: none can show one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from jobs.report.aggregate import POSITIVE, SCREENED, SEEN
+from jobs.report.build import PENDING, STAGES, SUPPRESSED, Report, ReportRow
+from jobs.report.html import to_html
+from jobs.report.suppression import protection_span
+
+__all__ = ["FORMATS", "render", "to_csv", "to_json", "to_table"]
+
+FORMATS = ("table", "csv", "json", "html")
+
+
+def _fmt(v: int | None) -> str:
+    return SUPPRESSED if v is None else str(v)
+
+
+def _pct(v: float | None) -> str:
+    return "" if v is None else f"{100 * v:.1f}"
+
+
+def _flat(report: Report, row: ReportRow) -> dict[str, str]:
+    out = {d: row.value(d) or ("(all)" if d not in row.level else "") for d in report.by}
+    out.update({m: _fmt(row.counts[m]) if m in row.counts else "" for m in report.measures})
+    out["positive_rate_pct"] = _pct(row.positive_rate.value)
+    out["positive_rate_ci95_low_pct"] = _pct(row.positive_rate.low)
+    out["positive_rate_ci95_high_pct"] = _pct(row.positive_rate.high)
+    for stage in STAGES:
+        mean = row.timing.mean(stage) if row.timing else None
+        out[f"mean_{stage}_s"] = "" if mean is None else f"{mean:.3f}"
+    return out
+
+
+def to_csv(report: Report) -> str:
+    """One row per group, a column per measure; hidden counts read "suppressed"."""
+    buf = io.StringIO()
+    rows = [_flat(report, r) for r in report.rows]
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def to_json(report: Report) -> str:
+    """The report as JSON; hidden counts are null and listed under "suppressed"."""
+    doc = {
+        "campaign": report.campaign_id,
+        "by": list(report.by),
+        "min_cell": report.min_cell,
+        "protection_span": protection_span(report.min_cell),
+        "hidden_cells": report.hidden_cells,
+        "unaudited_cells": report.unaudited_cells,
+        "studies_per_second": report.studies_per_second,
+        "groups": [
+            {
+                "level": list(r.level),
+                "key": dict(zip(r.level, r.key, strict=True)),
+                "counts": dict(r.counts),
+                "suppressed": sorted(m for m, v in r.counts.items() if v is None),
+                "positive_rate": {"value": r.positive_rate.value, "ci95_low": r.positive_rate.low,
+                                  "ci95_high": r.positive_rate.high},
+                "mean_stage_seconds": {s: r.timing.mean(s) for s in STAGES} if r.timing else None,
+            }
+            for r in report.rows
+        ],
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+_TABLE_COLUMNS = (SEEN, SCREENED, "quarantined", "opted_out", "category.1", "category.2",
+                  "category.3", "category.4A", "category.4B", "category.4X", POSITIVE)
+
+
+def to_table(report: Report) -> str:
+    """A fixed-width text table of the main columns, for a terminal."""
+    columns = [m for m in (*_TABLE_COLUMNS, PENDING) if m in report.measures]
+    heads = ["group", *(m.removeprefix("category.") for m in columns), "pos %", "95% CI"]
+    body = []
+    for r in report.rows:
+        ci = (f"{_pct(r.positive_rate.low)}-{_pct(r.positive_rate.high)}"
+              if r.positive_rate.low is not None else "")
+        body.append([("  " * len(r.level)) + r.label,
+                     *(_fmt(r.counts[m]) if m in r.counts else "" for m in columns),
+                     _pct(r.positive_rate.value), ci])
+    widths = [max(len(str(x)) for x in col) for col in zip(heads, *body, strict=True)]
+    lines = [f"campaign {report.campaign_id}: by {', '.join(report.by)}; counts under "
+             f"{report.min_cell} and cells that would reveal them read '{SUPPRESSED}'"]
+    for cells in (heads, *body):
+        lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                               for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
+    return "\n".join(lines) + "\n"
+
+
+def render(report: Report, fmt: str) -> str:
+    """The report in `fmt`: table, csv, json or html."""
+    renderers = {"table": to_table, "csv": to_csv, "json": to_json, "html": to_html}
+    if fmt not in renderers:
+        raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return renderers[fmt](report)

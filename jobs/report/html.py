@@ -1,0 +1,233 @@
+"""The HTML report: one self-contained file (inline CSS and SVG, no script, no network).
+
+It shows what an analyst looks for first: the Lung-RADS mix per group, the positive rate
+with its 95% interval, progress, quarantine reasons and nodule sizes, then the full table.
+Only the published numbers of a `Report` are drawn; hidden counts read "suppressed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from jobs.report.aggregate import CATEGORY_MEASURES, SIZE_MEASURES
+from jobs.report.build import PENDING, SUPPRESSED, Report, ReportRow
+from jobs.report.svg import (
+    HATCH,
+    Dot,
+    Segment,
+    StackedRow,
+    bar_list,
+    dot_chart,
+    legend,
+    stacked_bars,
+)
+
+__all__ = ["to_html"]
+
+CATEGORY_COLOURS = {
+    "category.0": "#9aa4b1", "category.1": "#2f9e44", "category.2": "#8ccf7e",
+    "category.3": "#f2c94c", "category.4A": "#f08c00", "category.4B": "#d9480f",
+    "category.4X": "#a61e4d", "category.missing": "#495057",
+}
+CATEGORY_NAMES = {
+    "category.0": "0 incomplete", "category.1": "1 negative", "category.2": "2 benign",
+    "category.3": "3 probably benign", "category.4A": "4A suspicious",
+    "category.4B": "4B very suspicious", "category.4X": "4X", "category.missing": "missing",
+}
+PROGRESS = (("screened", "screened", "#2f6fb5"), ("quarantined", "quarantined", "#e8590c"),
+            ("opted_out", "opted out", "#868e96"), (PENDING, "pending", "#dee2e6"))
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2630;
+margin:0;background:#f6f7f9}
+main{max-width:1100px;margin:0 auto;padding:24px 28px 48px}
+h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:0 0 10px}
+.sub{color:#4a5260;margin:0 0 18px;font-size:14px}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:18px}
+.card{background:#fff;border-radius:8px;padding:12px 16px;min-width:130px;
+box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.card b{display:block;font-size:22px}.card span{color:#4a5260;font-size:13px}
+section{background:#fff;border-radius:8px;padding:16px 18px;margin-bottom:16px;
+box-shadow:0 1px 2px rgba(0,0,0,.08)}
+.note{color:#4a5260;font-size:13px;margin:8px 0 0}
+.legend{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:13px;margin:0 0 8px}
+.key i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;
+vertical-align:-1px}
+table{border-collapse:collapse;font-size:11.5px;width:100%}
+th,td{padding:4px 5px;border-bottom:1px solid #e3e7ec;text-align:right;white-space:nowrap}
+th:first-child,td:first-child{text-align:left}
+th{background:#f0f2f5;position:sticky;top:0}
+td.s{color:#868e96;font-style:italic}
+.scroll{overflow-x:auto}
+"""
+
+
+def _groups(report: Report) -> tuple[str, list[ReportRow]]:
+    """The first level of `by` (e.g. region) and its rows, for the charts."""
+    if not report.by:
+        return ("all", report.rows_at(()))
+    return (report.by[0], report.rows_at(report.by[:1]))
+
+
+def _stack(row: ReportRow, total_measures: Sequence[str],
+           pieces: Sequence[tuple[str, str, str]]) -> StackedRow:
+    parts = [row.counts.get(m) for m in total_measures]
+    total = None if any(p is None for p in parts) else sum(p or 0 for p in parts)
+    segments = []
+    shown = 0
+    for measure, label, colour in pieces:
+        value = row.counts.get(measure)
+        if value is not None:
+            segments.append(Segment(label, value, colour))
+            shown += value
+    if total is not None and total > shown:
+        segments.append(Segment(SUPPRESSED, total - shown, HATCH))
+    return StackedRow(row.label, total, tuple(segments))
+
+
+def _card(value: str, label: str) -> str:
+    return f'<div class="card"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
+
+
+def _fmt(v: int | None) -> str:
+    return SUPPRESSED if v is None else f"{v:,}"
+
+
+def _cards(report: Report) -> str:
+    total = report.rows_at(())[0]
+    rate = total.positive_rate
+    rate_text = (f"{100 * rate.value:.1f}%" if rate.value is not None
+                 else "n/a" if total.counts.get("screened") == 0 else SUPPRESSED)
+    ci = (f"positive (3+), 95% CI {100 * rate.low:.1f}-{100 * rate.high:.1f}%"
+          if rate.low is not None and rate.high is not None else "positive (3+)")
+    cards = [_card(_fmt(total.counts.get("seen")), "studies seen"),
+             _card(_fmt(total.counts.get("screened")), "screened"),
+             _card(_fmt(total.counts.get("quarantined")), "quarantined"),
+             _card(_fmt(total.counts.get("opted_out")), "opted out"),
+             _card(rate_text, ci)]
+    if PENDING in report.measures:
+        cards.append(_card(_fmt(total.counts.get(PENDING)), "pending"))
+    if report.studies_per_second is not None:
+        cards.append(_card(f"{report.studies_per_second:.2f}", "studies / s"))
+    return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _category_section(report: Report, dim: str, rows: list[ReportRow]) -> str:
+    measures = [m for m in CATEGORY_MEASURES if m in report.measures]
+    if "category.missing" in report.measures:
+        measures.append("category.missing")
+    pieces = [(m, CATEGORY_NAMES[m], CATEGORY_COLOURS[m]) for m in measures]
+    bars = [_stack(r, ["screened"], pieces) for r in (*rows, *report.rows_at(()))]
+    keys = [(CATEGORY_NAMES[m], CATEGORY_COLOURS[m]) for m in measures] + [(SUPPRESSED, HATCH)]
+    return (f"<section><h2>Lung-RADS category mix per {escape(dim)}</h2>{legend(keys)}"
+            f"{stacked_bars(bars, f'Lung-RADS category mix per {dim}')}"
+            '<p class="note">Each bar is the screened studies of the group (its count at the '
+            "right). Hatched: categories whose counts are suppressed, shown together.</p>"
+            "</section>")
+
+
+def _rate_section(dim: str, rows: list[ReportRow], total: ReportRow) -> str:
+    dots = []
+    for r in (*rows, total):
+        note = "no screened studies" if r.counts.get("screened") == 0 else ""
+        rate = r.positive_rate
+        dots.append(Dot(r.label, rate.value, rate.low, rate.high, note))
+    return (f"<section><h2>Positive rate (Lung-RADS 3 and up) per {escape(dim)}</h2>"
+            f"{dot_chart(dots, f'Positive rate per {dim} with 95% confidence intervals')}"
+            '<p class="note">Dot: share of screened studies in category 3, 4A, 4B or 4X; '
+            "whiskers: Wilson 95% confidence interval. Suppressed where its counts are."
+            "</p></section>")
+
+
+def _progress_section(report: Report, dim: str, rows: list[ReportRow]) -> str:
+    has_pending = PENDING in report.measures
+    pieces = [p for p in PROGRESS if has_pending or p[0] != PENDING]
+    totals = ["seen", PENDING] if has_pending else ["seen"]
+    bars = [_stack(r, totals, pieces) for r in rows or report.rows_at(())]
+    title = "Progress" if has_pending else "Outcomes"
+    return (f"<section><h2>{title} per {escape(dim)}</h2>"
+            f"{legend([(p[1], p[2]) for p in pieces] + [(SUPPRESSED, HATCH)])}"
+            f"{stacked_bars(bars, f'{title} per {dim}', proportional=False)}"
+            "</section>")
+
+
+def _reason_section(report: Report) -> str:
+    total = report.rows_at(())[0]
+    reasons = [m for m in report.measures if m.startswith("quarantined.")]
+    if not reasons:
+        return ("<section><h2>Quarantine reasons</h2><p class=\"note\">No study was "
+                "quarantined.</p></section>")
+    items = [(m.removeprefix("quarantined.").replace("_", " "), total.counts.get(m))
+             for m in reasons]
+    return ("<section><h2>Quarantine reasons (all studies)</h2>"
+            f"{bar_list(items, 'Quarantine reasons', colour='#e8590c')}</section>")
+
+
+def _size_section(report: Report) -> str:
+    total = report.rows_at(())[0]
+    items = [(m.removeprefix("largest_nodule.").replace("none", "no nodule") + (
+        " mm" if m != "largest_nodule.none" else ""), total.counts.get(m)) for m in SIZE_MEASURES]
+    return ("<section><h2>Largest nodule per screened study (mean diameter)</h2>"
+            f"{bar_list(items, 'Largest nodule size distribution', colour='#5b7bb5')}</section>")
+
+
+def _table(report: Report, measures: Sequence[str], title: str, rates: bool) -> str:
+    names = [m.removeprefix("category.").removeprefix("quarantined.")
+             .removeprefix("largest_nodule.") for m in measures]
+    heads = ["group", *names, *(("positive %", "95% CI") if rates else ())]
+    body = []
+    for r in report.rows:
+        name = r.key[-1] if r.key else "all"
+        cells = [f"<td>{'&nbsp;' * 3 * len(r.level)}{escape(name)}</td>"]
+        for m in measures:
+            v = r.counts.get(m)
+            cells.append("<td></td>" if m not in r.counts else
+                         '<td class="s">suppressed</td>' if v is None else f"<td>{v}</td>")
+        rate = r.positive_rate
+        if rates:
+            cells.append(f"<td>{100 * rate.value:.1f}</td>" if rate.value is not None
+                         else "<td></td>")
+            cells.append(f"<td>{100 * rate.low:.1f}-{100 * rate.high:.1f}</td>"
+                         if rate.low is not None and rate.high is not None else "<td></td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    head = "".join(f"<th>{escape(h)}</th>" for h in heads)
+    return (f'<section><h2>{escape(title)}</h2><div class="scroll"><table><thead><tr>{head}'
+            f"</tr></thead><tbody>{''.join(body)}</tbody></table></div></section>")
+
+
+def _tables(report: Report) -> str:
+    main = [m for m in ("seen", "screened", "quarantined", "opted_out", PENDING,
+                        *CATEGORY_MEASURES, "category.missing", "positive")
+            if m in report.measures]
+    reasons = [m for m in report.measures if m.startswith("quarantined.")]
+    return (_table(report, main, "Outcomes and Lung-RADS categories", rates=True)
+            + _table(report, [*reasons, *SIZE_MEASURES],
+                     "Quarantine reasons and largest nodule (mm)", rates=False))
+
+
+def to_html(report: Report) -> str:
+    """The report as one self-contained HTML page."""
+    dim, rows = _groups(report)
+    total = report.rows_at(())[0]
+    by = ", ".join(report.by) or "campaign"
+    sub = (f"Grouped by {by}. Counts from 1 to {report.min_cell - 1}, and the cells that "
+           f"would let one work them out, are suppressed ({report.hidden_cells} cells).")
+    if report.unaudited_cells:
+        sub += (f" {report.unaudited_cells} of them are protected by row and column rules "
+                "only (too many for the full audit).")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>lungscreen report: {escape(report.campaign_id)}</title>"
+        f"<style>{_CSS}</style></head><body><main>"
+        f"<h1>Campaign {escape(report.campaign_id)}</h1><p class=\"sub\">{escape(sub)}</p>"
+        f"{_cards(report)}"
+        f"{_category_section(report, dim, rows)}"
+        f"{_rate_section(dim, rows, total)}"
+        f"{_progress_section(report, dim, rows)}"
+        f"{_reason_section(report)}"
+        f"{_size_section(report)}"
+        f"{_tables(report)}"
+        "</main></body></html>\n"
+    )

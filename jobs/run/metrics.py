@@ -1,0 +1,59 @@
+"""Wires the monitoring package's exporter to a campaign run (`--metrics-port`).
+
+The driver itself knows nothing of Prometheus: it calls a CampaignObserver, and this module
+builds the monitoring engineer's observer plus an exporter that reads the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from importlib.metadata import PackageNotFoundError, version
+
+from jobs.spec.campaign import CampaignSpec
+from jobs.store import ResultsStore
+from kernel.observer import CampaignObserver
+
+__all__ = ["campaign_metrics"]
+
+log = logging.getLogger("jobs")
+
+
+def _version() -> str:
+    try:
+        return version("lungscreen")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+@contextlib.contextmanager
+def campaign_metrics(
+    spec: CampaignSpec, port: int, addr: str = "127.0.0.1"
+) -> Iterator[CampaignObserver]:
+    """Serve /metrics on `addr`:`port` while the block runs; yields the observer to hand
+    to the driver."""
+    from jobs.store.progress import store_source
+    from monitoring.exporter import MonitoringConfig, start_monitoring
+    from monitoring.observer import deadline_timestamp
+
+    urls = tuple(spec.triton.urls) if spec.triton is not None else ()
+    store = ResultsStore.open(spec.store_url)
+    deadline = deadline_timestamp(spec.deadline)
+    deadlines = {spec.id: deadline} if deadline is not None else {}
+    try:
+        monitoring = start_monitoring(
+            MonitoringConfig(port=port, addr=addr), store_source(store, [spec.id], deadlines),
+            _version(), triton_urls=urls,
+        )
+        try:
+            if monitoring.exporter is not None:
+                log.warning("metrics on %s", monitoring.exporter.url)
+            yield monitoring.observer(
+                spec.id, model=spec.model.name, model_version=spec.model.version,
+                deadline=spec.deadline, triton_urls=urls,
+            )
+        finally:
+            monitoring.stop()
+    finally:
+        store.close()

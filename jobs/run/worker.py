@@ -1,0 +1,298 @@
+"""The shard worker: a stateless function that screens the studies of one shard.
+
+`run_shard(work, backend, policy)` runs as a Ray task (see jobs.run.executor) or as a plain
+call in-process. For each study: load the selected series into an HU volume (CPU), run the
+model through the InferenceBackend built here, inside the worker, from `BackendConfig`
+(Triton URLs, or the in-process model), and categorise with Lung-RADS. While one study is
+at the backend, the next one is loaded in a thread so CPU decode and inference overlap.
+
+Failures, per study:
+- a volume that will not load (decoder error, corrupt pixels) or a model that rejects it
+  (BadInput, PermanentError) is tried `policy.poison_attempts` times, then the study is
+  quarantined (`decode_failed` / `inference_failed`) and the shard goes on;
+- an unavailable backend (RetryableError) is retried with backoff for
+  `policy.retryable_window_s`, then the error leaves the task: the driver backs off and
+  resubmits the shard. Healthy studies are never quarantined for an outage.
+
+The worker writes nothing: results go back to the driver, the only writer of the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from jobs.ingest.privacy import unscreened_result
+from jobs.run.shardwork import BackendConfig, ShardOutcome, ShardWork, StudyWork, WorkerPolicy
+from kernel.contract import InferenceBackend, nodules_from_array
+from kernel.errors import BadInput, PermanentError, RetryableError
+from kernel.lungrads import categorize_study
+from kernel.reasons import Reason
+from kernel.records import Outcome, StudyRecord, StudyResult
+
+__all__ = ["LoadedVolume", "build_backend", "load_study", "planned_result", "run_shard"]
+
+log = logging.getLogger("jobs")
+
+_BACKENDS: dict[BackendConfig, InferenceBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+_REQUESTS: list[tuple[str, str, float]] = []
+_REQUESTS_LOCK = threading.Lock()
+
+
+def _record_request(server: str, outcome: object, seconds: float) -> None:
+    """The Triton client's per-attempt hook in a worker process: kept until the next shard
+    outcome carries it to the driver (whose exporter is the one Prometheus scrapes)."""
+    with _REQUESTS_LOCK:
+        _REQUESTS.append((server, str(getattr(outcome, "value", outcome)), float(seconds)))
+
+
+def _drain_requests() -> tuple[tuple[str, str, float], ...]:
+    with _REQUESTS_LOCK:
+        drained = tuple(_REQUESTS)
+        _REQUESTS.clear()
+    return drained
+
+
+@dataclass(frozen=True)
+class LoadedVolume:
+    hu: npt.NDArray[np.int16]
+    spacing: tuple[float, float, float]
+
+
+def build_backend(config: BackendConfig) -> InferenceBackend:
+    """The backend for `config`, built once per worker process and reused across shards
+    (a Triton client pool or a loaded model is expensive to build; it holds no study)."""
+    with _BACKENDS_LOCK:
+        backend = _BACKENDS.get(config)
+        if backend is None:
+            backend = _make_backend(config)
+            _BACKENDS[config] = backend
+        return backend
+
+
+def _make_backend(config: BackendConfig) -> InferenceBackend:
+    if config.kind == "triton":
+        from cluster.triton.client import TritonBackend, TritonClientConfig
+
+        if not config.urls:
+            raise BadInput("a Triton backend needs at least one URL (triton: {urls: [...]})")
+        return TritonBackend(
+            TritonClientConfig(
+                urls=config.urls,
+                model_name=config.model_name,
+                model_version=config.model_version,
+                timeout_s=config.timeout_s,
+            ),
+            on_request=_record_request,
+        )
+    from models.detection.inprocess import InProcessBackend
+
+    return InProcessBackend()
+
+
+def load_study(locator: object) -> LoadedVolume:
+    """Load the series a locator points at: a `jobs.ingest.selection.Selected`, read from the
+    source it was discovered in (jobs.ingest.volume's loader)."""
+    from jobs.ingest.selection import Selected
+    from jobs.ingest.volume import load_volume
+
+    if not isinstance(locator, Selected):
+        raise BadInput(f"a study locator must be a selected series, not {type(locator).__name__}")
+    volume = load_volume(locator.series.source, locator)
+    spacing = tuple(float(s) for s in volume.spacing)
+    return LoadedVolume(hu=volume.hu, spacing=(spacing[0], spacing[1], spacing[2]))
+
+
+def planned_result(record: StudyRecord, reason: Reason, config: BackendConfig) -> StudyResult:
+    """The result of a study whose outcome planning decided (opted out or quarantined)."""
+    return unscreened_result(record, reason, model_name=config.model_name,
+                             model_version=config.model_version)
+
+
+def _result(
+    record: StudyRecord, config: BackendConfig, *, outcome: Outcome, timings: dict[str, float],
+    reason: Reason | None = None, **extra: object,
+) -> StudyResult:
+    return StudyResult(
+        study_pid=record.study_pid,
+        patient_pid=record.patient_pid,
+        region=record.region,
+        site=record.site,
+        age_band=record.age_band,
+        sex=record.sex,
+        outcome=outcome,
+        model_name=config.model_name,
+        model_version=config.model_version,
+        reason=reason,
+        timings=timings,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    volume: LoadedVolume | None
+    seconds: float
+    error: BaseException | None = None  # a RetryableError to re-raise in the main thread
+
+
+def _load_with_retries(
+    locator: object, loader: Callable[[object], LoadedVolume], attempts: int
+) -> _Loaded:
+    start = time.perf_counter()
+    for attempt in range(1, attempts + 1):
+        try:
+            return _Loaded(loader(locator), time.perf_counter() - start)
+        except RetryableError as exc:
+            return _Loaded(None, time.perf_counter() - start, exc)
+        except Exception as exc:  # a decoder may raise anything on garbage
+            log.debug("load attempt %d/%d failed: %s", attempt, attempts, type(exc).__name__)
+    return _Loaded(None, time.perf_counter() - start)
+
+
+_LUNGS_NOT_COVERED = "lungs not covered:"  # models.detection.inputs.LUNGS_NOT_COVERED_PREFIX
+
+
+def _lungs_not_covered(exc: BaseException) -> bool:
+    """The model's "lungs not covered" answer (models.detection.inputs.LungsNotCovered), in process
+    or as the message a server relays."""
+    reason = getattr(exc, "reason", None)
+    return reason == Reason.INCOMPLETE_LUNG_COVERAGE or _LUNGS_NOT_COVERED in str(exc)
+
+
+class _NotCovered:
+    """The model says the volume does not cover the lungs: Lung-RADS category 0."""
+
+
+def _infer_with_retries(
+    backend: InferenceBackend, volume: LoadedVolume, policy: WorkerPolicy
+) -> npt.NDArray[np.float32] | _NotCovered | None:
+    """The NODULES array, _NotCovered, or None when the model fails on this volume every
+    time."""
+    failures = 0
+    deadline = time.monotonic() + policy.retryable_window_s
+    delay = 0.5
+    while True:
+        try:
+            return backend.infer(volume.hu, volume.spacing)
+        except RetryableError:
+            if time.monotonic() + delay > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+        except (BadInput, PermanentError) as exc:
+            if _lungs_not_covered(exc):
+                return _NotCovered()
+            failures += 1
+            log.debug("inference attempt %d failed: %s", failures, type(exc).__name__)
+            if failures >= policy.poison_attempts:
+                return None
+
+
+def _screen(
+    study: StudyWork, loaded: _Loaded, config: BackendConfig, policy: WorkerPolicy
+) -> StudyResult:
+    timings = {"load": loaded.seconds}
+    if loaded.volume is None:
+        return _result(study.record, config, outcome=Outcome.QUARANTINED,
+                       reason=Reason.DECODE_FAILED, timings=timings)
+    backend = build_backend(config)  # built on first use: a shard of garbage needs none
+    start = time.perf_counter()
+    rows = _infer_with_retries(backend, loaded.volume, policy)
+    timings["infer"] = time.perf_counter() - start
+    if rows is None:
+        return _result(study.record, config, outcome=Outcome.QUARANTINED,
+                       reason=Reason.INFERENCE_FAILED, timings=timings)
+    start = time.perf_counter()
+    if isinstance(rows, _NotCovered):
+        category = categorize_study((), lungs_covered=False)
+        timings["postprocess"] = time.perf_counter() - start
+        return _result(study.record, config, outcome=Outcome.SCREENED, category=category,
+                       timings=timings)
+    try:
+        nodules = nodules_from_array(rows)
+    except ValueError:
+        timings["postprocess"] = time.perf_counter() - start
+        return _result(study.record, config, outcome=Outcome.QUARANTINED,
+                       reason=Reason.INFERENCE_FAILED, timings=timings)
+    category = categorize_study(nodules)
+    timings["postprocess"] = time.perf_counter() - start
+    return _result(study.record, config, outcome=Outcome.SCREENED, category=category,
+                   nodules=nodules, timings=timings)
+
+
+def run_shard(
+    work: ShardWork,
+    backend_config: BackendConfig,
+    policy: WorkerPolicy | None = None,
+    *,
+    loader: Callable[[object], LoadedVolume] = load_study,
+) -> ShardOutcome:
+    """Screen every study of `work`; one result per study, in the shard's order.
+
+    Raises RetryableError when the backend stays unavailable past the policy's window.
+    """
+    policy = policy or WorkerPolicy()
+    start = time.perf_counter()
+    results: list[StudyResult] = []
+    todo = [s for s in work.studies if s.planned is None]
+    attempts = max(1, policy.poison_attempts)
+
+    def load(study: StudyWork) -> _Loaded:
+        return _load_with_retries(study.locator, loader, attempts)
+
+    by_pid: dict[str, StudyResult] = {}
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch")
+    try:
+        pending: Future[_Loaded] | None = None
+        for i, study in enumerate(todo):
+            if policy.prefetch:
+                loaded = pending.result() if pending is not None else load(study)
+                pending = pool.submit(load, todo[i + 1]) if i + 1 < len(todo) else None
+            else:
+                loaded = load(study)
+            if loaded.error is not None:
+                raise loaded.error
+            by_pid[study.record.study_pid] = _screen(study, loaded, backend_config, policy)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    for study in work.studies:
+        if study.planned is not None:
+            results.append(planned_result(study.record, study.planned, backend_config))
+        else:
+            results.append(by_pid[study.record.study_pid])
+    node_id, resources = _placement()
+    return ShardOutcome(
+        shard_id=work.shard_id,
+        results=tuple(results),
+        node_id=node_id,
+        node_resources=resources,
+        pid=os.getpid(),
+        wall_s=time.perf_counter() - start,
+        backend_requests=_drain_requests(),
+    )
+
+
+def _placement() -> tuple[str, dict[str, float]]:
+    """The Ray node this runs on and its resources; empty outside Ray."""
+    try:
+        import ray
+
+        if not ray.is_initialized():
+            return "", {}
+        node_id = ray.get_runtime_context().get_node_id()
+        for node in ray.nodes():  # type: ignore[no-untyped-call]
+            if node.get("NodeID") == node_id:
+                return node_id, {str(k): float(v) for k, v in node.get("Resources", {}).items()}
+        return node_id, {}
+    except Exception:  # placement is diagnostic only
+        return "", {}

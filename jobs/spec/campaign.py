@@ -1,0 +1,276 @@
+"""Campaign spec v1: the YAML a health authority writes (see DESIGN.md), validated once at
+the edge and passed down as an immutable `CampaignSpec`.
+
+Relative paths in a spec (source folders, data_dir, privacy.key_file, privacy.opt_out, a
+`sqlite:///relative.db` store) are relative to the folder that holds the spec file, so a
+spec means the same thing from any working directory. `data_dir` defaults to
+`lungscreen-data` beside the spec; the store defaults to `<data_dir>/results.db` and the
+pseudonym key to `<data_dir>/pseudonym.key`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import make_url
+
+from jobs.spec.sources import NAME_PATTERN, RegionSpec, SpecModel, SpecPath
+from jobs.store.urls import default_sqlite_url, normalize_url, redact, sqlite_path
+from kernel.contract import MODEL_NAME
+from kernel.errors import BadInput
+
+__all__ = [
+    "CampaignSpec",
+    "ModelRef",
+    "PrivacySpec",
+    "TritonSpec",
+    "load_spec",
+    "parse_spec",
+    "spec_digest",
+]
+
+
+def _version(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class ModelRef(SpecModel):
+    """The Triton model and version the campaign runs (every result records the version)."""
+
+    name: str = MODEL_NAME
+    version: Annotated[str, Field(pattern=r"^[0-9]+$")] = "1"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _int_version(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "version" in data:
+            return {**data, "version": _version(data["version"])}
+        return data
+
+
+def _triton_url(value: str) -> str:
+    scheme, sep, rest = value.partition("://")
+    if scheme not in ("grpc", "http", "https") or not sep or not rest.split("/")[0]:
+        raise PydanticCustomError(
+            "url", "is not a Triton URL; expected grpc://HOST:PORT or http(s)://HOST:PORT"
+        )
+    return value.rstrip("/")
+
+
+class TritonSpec(SpecModel):
+    """Existing Triton servers; omit `triton` to start the bundled local server."""
+
+    urls: Annotated[list[Annotated[str, AfterValidator(_triton_url)]], Field(min_length=1)]
+    timeout_s: Annotated[float, Field(gt=0)] = 120.0
+
+
+def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
+    if value is None or not (info.context or {}).get("check_paths", False):
+        return value
+    if not value.is_file():
+        raise PydanticCustomError(
+            "path", "does not exist; expected a text file with one patient id per line"
+        )
+    return value
+
+
+class PrivacySpec(SpecModel):
+    key_file: SpecPath | None = None  # None: <data_dir>/pseudonym.key, created once
+    min_cell: Annotated[int, Field(ge=1)] = 11
+    opt_out: Annotated[SpecPath | None, AfterValidator(_existing_file)] = None
+
+
+def _store(value: str | None, info: ValidationInfo) -> str | None:
+    if value is None:
+        return None
+    base = (info.context or {}).get("base_dir")
+    try:
+        url = normalize_url(value, base_dir=Path(base) if base else None)
+    except BadInput as exc:
+        raise PydanticCustomError("spec", "{why}", {"why": str(exc)}) from None
+    return url.render_as_string(hide_password=False)
+
+
+class CampaignSpec(SpecModel):
+    """A campaign, as DESIGN.md's "Campaign spec v1" shows it."""
+
+    id: Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+    model: ModelRef = ModelRef()
+    triton: TritonSpec | None = None
+    store: Annotated[str | None, AfterValidator(_store)] = None
+    shard_size: Annotated[int, Field(ge=1)] = 8
+    max_shards_in_flight: Annotated[int, Field(ge=1)] = 4
+    residency: Literal["none", "strict"] = "none"
+    deadline: date | None = None
+    privacy: PrivacySpec = PrivacySpec()
+    regions: Annotated[list[RegionSpec], Field(min_length=1)]
+    data_dir: Annotated[SpecPath, Field(validate_default=True)] = Path("lungscreen-data")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> CampaignSpec:
+        seen: dict[str, int] = {}
+        for i, region in enumerate(self.regions):
+            if region.name in seen:
+                raise PydanticCustomError(
+                    "spec",
+                    "regions[{i}].name: '{name}' is also the name of regions[{j}]; "
+                    "expected unique region names",
+                    {"i": i, "j": seen[region.name], "name": region.name},
+                )
+            seen[region.name] = i
+        _check_duplicate_sources(self.regions)
+        db = sqlite_path(make_url(self.store_url))
+        if db is not None and self.key_path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+            raise PydanticCustomError(
+                "spec",
+                "privacy.key_file: '{key}' is the results store's own file; expected the key "
+                "outside the results store (e.g. <data_dir>/pseudonym.key)",
+                {"key": str(self.key_path)},
+            )
+        return self
+
+    @property
+    def store_url(self) -> str:
+        """The store URL in use: `store`, or SQLite in the data folder."""
+        return self.store or default_sqlite_url(self.data_dir)
+
+    @property
+    def key_path(self) -> Path:
+        """The pseudonym key file in use: privacy.key_file, or <data_dir>/pseudonym.key."""
+        return self.privacy.key_file or self.data_dir / "pseudonym.key"
+
+
+def _check_duplicate_sources(regions: list[RegionSpec]) -> None:
+    folders: list[tuple[Path, str]] = []
+    urls: dict[str, str] = {}
+    for i, region in enumerate(regions):
+        for j, src in enumerate(region.sources):
+            where = f"regions[{i}].sources[{j}]"
+            if src.folder is not None:
+                for other, other_where in folders:
+                    if (
+                        src.folder == other
+                        or src.folder.is_relative_to(other)
+                        or (other.is_relative_to(src.folder))
+                    ):
+                        raise PydanticCustomError(
+                            "spec",
+                            "{where}.folder: '{a}' overlaps {other_where}.folder '{b}'; "
+                            "expected each folder in one source only (a study would be "
+                            "read twice)",
+                            {
+                                "where": where,
+                                "a": str(src.folder),
+                                "b": str(other),
+                                "other_where": other_where,
+                            },
+                        )
+                folders.append((src.folder, where))
+            elif src.dicomweb is not None:
+                key = src.dicomweb.url.lower()
+                if key in urls:
+                    raise PydanticCustomError(
+                        "spec",
+                        "{where}.dicomweb.url: '{url}' is also {other}.dicomweb.url; "
+                        "expected each archive in one source only",
+                        {"where": where, "url": src.dicomweb.url, "other": urls[key]},
+                    )
+                urls[key] = where
+
+
+def parse_spec(
+    data: Any, *, base_dir: Path | None = None, check_paths: bool = True
+) -> CampaignSpec:
+    """Validate already-parsed YAML/JSON data; relative paths against `base_dir` (default
+    cwd). With check_paths, source folders and the opt-out file must exist.
+    BadInput lists every problem, each as `field.path: value problem; expected ...`."""
+    if not isinstance(data, dict):
+        raise BadInput(
+            f"campaign spec: the document is {type(data).__name__}; expected a mapping with "
+            "id, regions, ... (see jobs/examples/local.yaml)"
+        )
+    base = base_dir or Path.cwd()
+    try:
+        return CampaignSpec.model_validate(
+            data, context={"base_dir": base, "check_paths": check_paths}
+        )
+    except ValidationError as exc:
+        problems = [_describe(err, base) for err in exc.errors(include_url=False)]
+        raise BadInput("campaign spec is invalid:\n  " + "\n  ".join(problems)) from None
+
+
+def load_spec(path: Path | str, *, check_paths: bool = True) -> CampaignSpec:
+    """Read and validate a campaign spec file. BadInput names the file, the field path,
+    the value and what was expected."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BadInput(f"campaign spec {str(path)!r}: cannot read it ({why})") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise BadInput(
+            f"campaign spec {str(path)!r}{where}: {problem}; expected valid YAML"
+        ) from None
+    try:
+        return parse_spec(data, base_dir=path.absolute().parent, check_paths=check_paths)
+    except BadInput as exc:
+        raise BadInput(f"{str(path)!r}: {exc}") from None
+
+
+def spec_digest(spec: CampaignSpec) -> str:
+    """Digest of what defines a campaign's results (id, model, regions and sources, shard
+    size, key and opt-out files), not of run-time settings (Triton URLs, store, in-flight
+    limit, deadline, min_cell), so those may change between runs and resumes."""
+    doc = spec.model_dump(mode="json", include={"id", "model", "regions", "shard_size", "privacy"})
+    doc["privacy"].pop("min_cell", None)
+    doc["privacy"]["key_file"] = str(spec.key_path)
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _describe(err: Any, base_dir: Path) -> str:
+    loc = _loc(err["loc"])
+    kind = err["type"]
+    if kind == "spec":
+        return str(err["msg"])
+    if kind == "missing":
+        return f"{loc}: is missing; expected a value (see jobs/examples/local.yaml)"
+    if kind == "extra_forbidden":
+        return f"{loc}: is not a known field; check its spelling against DESIGN.md"
+    value = err.get("input")
+    shown = redact(value) if loc == "store" and isinstance(value, str) else value
+    text = repr(shown if not isinstance(shown, Path) else str(shown))
+    text = text if len(text) <= 80 else text[:77] + "..."
+    msg = str(err["msg"])
+    if kind == "path" and isinstance(value, str) and not Path(value).expanduser().is_absolute():
+        return f"{loc}: {text} (relative to the spec's folder {str(base_dir)!r}) {msg}"
+    if kind in ("path", "url", "source", "credentials", "store"):
+        return f"{loc}: {text} {msg}"
+    if kind == "string_pattern_mismatch" and (loc == "id" or loc.endswith(".name")):
+        return f"{loc}: {text} is not valid; expected lowercase letters, digits and '-'"
+    return f"{loc}: {text} is not valid; expected: {msg[0].lower()}{msg[1:]}"
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for p in parts:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif str(p).startswith("function-"):
+            continue
+        else:
+            out += f".{p}" if out else str(p)
+    return out or "(spec)"

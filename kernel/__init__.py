@@ -1,0 +1,35 @@
+"""The kernel: what every layer shares and that imports nothing else of the project.
+
+Errors (`kernel.errors`), reason codes (`kernel.reasons`), domain records (`kernel.records`,
+`kernel.plans`, `kernel.progress`), the model contract (`kernel.contract`), the Lung-RADS rules
+(`kernel.lungrads`), the campaign observer protocol (`kernel.observer`) and the defaults that
+several layers read (`kernel.defaults`).
+"""
+
+from kernel.contract import Nodule, NoduleType
+from kernel.errors import BadInput, LungscreenError, LungsNotCovered, PermanentError, RetryableError
+from kernel.lungrads import Category, categorize_study
+from kernel.observer import CampaignObserver, NullObserver
+from kernel.plans import ShardPlan
+from kernel.reasons import FileReason, Reason
+from kernel.records import Outcome, StudyRecord, StudyResult
+
+__all__ = [
+    "BadInput",
+    "CampaignObserver",
+    "Category",
+    "FileReason",
+    "LungsNotCovered",
+    "LungscreenError",
+    "Nodule",
+    "NoduleType",
+    "NullObserver",
+    "Outcome",
+    "PermanentError",
+    "Reason",
+    "RetryableError",
+    "ShardPlan",
+    "StudyRecord",
+    "StudyResult",
+    "categorize_study",
+]

@@ -1,0 +1,189 @@
+"""The layers, computed from the code: imports go one way, no circles, small modules.
+
+The graph is read with `ast` from every module of the installed packages, function-local and
+type-checking imports included. `from a.b import c` is an edge to `a.b.c` when that is a
+module, else to `a.b`.
+"""
+
+from __future__ import annotations
+
+import ast
+import statistics
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Bottom to top. A module may import its own layer and the layers below it, never above.
+# Layers on one line are peers and may not import each other.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("kernel",),
+    ("synth",),
+    ("models", "models.detection"),
+    ("models.tooling",),
+    ("cluster", "cluster.ray", "cluster.triton"),
+    ("monitoring",),
+    ("jobs.store",),
+    ("jobs.spec",),
+    ("jobs.ingest",),
+    ("jobs.run",),
+    ("jobs.report",),
+    ("jobs",),
+    ("bench",),
+    ("cli",),
+)
+PACKAGES = ("kernel", "synth", "models", "cluster", "monitoring", "jobs", "bench", "cli")
+# What serves a campaign: it never reaches data generation or the benchmarks.
+RUNTIME = ("kernel", "models.detection", "cluster", "monitoring", "jobs")
+OFF_RUNTIME = ("synth", "bench", "models.tooling")
+# jobs.ingest.cases reads a cohort folder into evaluation cases for models.tooling.
+RUNTIME_EXCEPTIONS = {"jobs.ingest.cases"}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for pkg in PACKAGES:
+        for path in sorted((REPO / pkg).rglob("*.py")):
+            # Triton's model repository holds loader shims run by the python backend stub
+            if path.relative_to(REPO).parts[1].startswith("repository"):
+                continue
+            found[_module_name(path)] = path
+    return found
+
+
+def _imports(name: str, path: Path) -> Iterator[str]:
+    mods = modules()
+    is_pkg = path.name == "__init__.py"
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = name.split(".") if is_pkg else name.split(".")[:-1]
+                base = base[: len(base) - node.level + 1]
+                module = ".".join([*base, node.module] if node.module else base)
+            else:
+                module = node.module or ""
+            targets = [f"{module}.{a.name}" if f"{module}.{a.name}" in mods else module
+                       for a in node.names]
+        else:
+            continue
+        for target in targets:
+            if target.split(".")[0] in PACKAGES:
+                yield target
+
+
+@cache
+def graph() -> dict[str, set[str]]:
+    return {name: set(_imports(name, path)) for name, path in modules().items()}
+
+
+def _layer(module: str) -> tuple[int, str]:
+    best: tuple[int, str] = (-1, "")
+    for rank, peers in enumerate(LAYERS):
+        for prefix in peers:
+            if ((module == prefix or module.startswith(prefix + "."))
+                    and len(prefix) > len(best[1])):
+                best = (rank, prefix)
+    return best
+
+
+def _within(module: str, prefixes: tuple[str, ...]) -> bool:
+    return any(module == p or module.startswith(p + ".") for p in prefixes)
+
+
+def test_every_module_has_a_layer():
+    assert [m for m in modules() if _layer(m)[0] < 0] == []
+
+
+def test_imports_go_down_the_layers_only():
+    upward = []
+    for src, targets in graph().items():
+        s_rank, s_group = _layer(src)
+        for dst in targets:
+            d_rank, d_group = _layer(dst)
+            if d_rank > s_rank or (d_rank == s_rank and d_group != s_group):
+                upward.append(f"{src} -> {dst}")
+    assert upward == []
+
+
+def test_kernel_imports_nothing_above_itself():
+    assert {f"{s} -> {d}" for s, ts in graph().items() if s.startswith("kernel")
+            for d in ts if not d.startswith("kernel")} == set()
+
+
+def test_the_runtime_never_reaches_data_generation_or_benchmarks():
+    leaks = [f"{s} -> {d}" for s, ts in graph().items()
+             if _within(s, RUNTIME) and s not in RUNTIME_EXCEPTIONS
+             for d in ts if _within(d, OFF_RUNTIME)]
+    assert leaks == []
+
+
+def _cycles(g: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module, or a module importing itself."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    counter = 0
+
+    def visit(v: str) -> None:
+        nonlocal counter
+        index[v] = low[v] = counter
+        counter += 1
+        stack.append(v)
+        on_stack.add(v)
+        for w in g.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1 or v in g.get(v, ()):
+                out.append(sorted(comp))
+
+    for v in sorted(g):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circles_between_modules():
+    assert _cycles(graph()) == []
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_an_upward_import_is_seen():
+    assert _layer("models.detection.detector") < _layer("jobs.run.worker")
+    assert _layer("jobs.ingest.sources.folder")[1] == "jobs.ingest"
+
+
+@pytest.mark.parametrize("limit", [500])
+def test_modules_stay_small(limit):
+    sizes = {m: len(p.read_text().splitlines()) for m, p in modules().items()}
+    assert {m: n for m, n in sizes.items() if n > limit} == {}
+    assert statistics.median(sizes.values()) <= 150
