@@ -8,18 +8,30 @@ Exit codes: 0 done, 1 failed, 2 bad input.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
+from cli.commands import (
+    bench,
+    campaign,
+    demo,
+    model,
+    recall,
+    report,
+    scan,
+    status,
+    synth,
+    triton,
+)
 from kernel.errors import BadInput, LungscreenError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
-# Subcommand modules under cli.commands, in the order `lungscreen --help` lists them.
-COMMANDS: tuple[str, ...] = (
-    "demo", "synth", "scan", "campaign", "status", "report", "recall", "triton", "model", "bench")
+# Subcommand modules, each with `register(subparsers)`, in the order `--help` lists them.
+COMMANDS: tuple[ModuleType, ...] = (
+    demo, synth, scan, campaign, status, report, recall, triton, model, bench)
 
 log = logging.getLogger("lungscreen")
 
@@ -31,8 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        module = importlib.import_module(f"cli.commands.{name}")
+    for module in COMMANDS:
         module.register(sub)
     return parser
 
