@@ -29,11 +29,12 @@ from bench.cpu_sampler import CpuSampler
 from cluster.ray.connect import RayOptions, connect
 from jobs.ingest.intake import Intake, take_in
 from jobs.ingest.privacy import OptOutList, Pseudonymizer
+from jobs.run.backends import BackendConfig
 from jobs.run.campaign import RunOptions, inference_backend, shard_work
 from jobs.run.driver import Driver, DriverSettings
 from jobs.run.executor import RayExecutor
 from jobs.run.planning import plan_shards
-from jobs.run.shardwork import BackendConfig, ShardWork, StudyWork
+from jobs.run.shardwork import ShardWork, StudyWork
 from jobs.run.worker import load_study
 from jobs.spec.campaign import CampaignSpec, parse_spec
 from jobs.store import ResultsStore
@@ -272,10 +273,8 @@ def run_campaign_bench(options: CampaignBenchOptions | None = None) -> CampaignB
                                  else "auto")
         with inference_backend(spec, run_options) as backend, \
                 connect(RayOptions(num_cpus=options.num_cpus)):
-            import ray
-
             executor = RayExecutor(backend)
-            _warm_up(executor, intake, int(ray.cluster_resources().get("CPU", 1)))  # type: ignore[no-untyped-call]
+            _warm_up(executor, intake, executor.cluster_cpus())
             for i in range(options.runs):
                 figures, timings = _campaign_run(spec, intake, executor, backend, root, i)
                 campaign.append(figures)

@@ -12,9 +12,10 @@ import pytest
 
 from cli.progress import ProgressBar
 from cluster.ray.connect import RayOptions, _init_kwargs, region_resource, submit_campaign
+from jobs.run.backends import InProcessBackendConfig
 from jobs.run.driver import Driver, DriverSettings
 from jobs.run.executor import REGION_RESOURCE_SHARE, InProcessExecutor
-from jobs.run.shardwork import BackendConfig, ShardWork, StudyWork
+from jobs.run.shardwork import ShardWork, StudyWork
 from jobs.spec.campaign import parse_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
 from kernel.errors import BadInput
@@ -22,7 +23,7 @@ from kernel.observer import NullObserver, ShardInfo
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyRecord, StudyResult
 
-BACKEND = BackendConfig(kind="inprocess")
+BACKEND = InProcessBackendConfig()
 
 
 def _record(i: int, region: str = "north") -> StudyRecord:

@@ -25,6 +25,7 @@ from jobs.report.aggregate import (
 )
 from jobs.report.cube import Level, build_cube
 from jobs.report.suppression import suppress
+from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
@@ -113,7 +114,7 @@ def build_report(
     aggregation: Aggregation,
     *,
     by: Sequence[str] = ("region",),
-    min_cell: int = 11,
+    min_cell: int = MIN_CELL,
     pending: Mapping[str, int] | None = None,
     studies_per_second: float | None = None,
     audit_limit: int = 400,
@@ -163,7 +164,7 @@ def parse_by(text: str) -> tuple[str, ...]:
 
 
 def campaign_report(store: ResultsStore, campaign_id: str, *, by: Sequence[str] = ("region",),
-                    min_cell: int = 11) -> Report:
+                    min_cell: int = MIN_CELL) -> Report:
     """The suppressed report of a stored campaign: its results, progress and throughput.
 
     Reads the results once (streaming). Pending studies per region come from the shard

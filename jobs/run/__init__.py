@@ -4,4 +4,11 @@
 `executor`.
 """
 
-__all__: list[str] = []
+from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, run_campaign
+
+__all__ = [
+    "CampaignRun",
+    "RunOptions",
+    "cancel_campaign",
+    "run_campaign",
+]

@@ -22,13 +22,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from cluster.ray.connect import RayOptions, connect, region_resource
+from cluster.ray.connect import RayOptions, connect
 from jobs.ingest.intake import Intake, take_in
 from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
+from jobs.run.backends import BackendConfig, InProcessBackendConfig, TritonBackendConfig
 from jobs.run.driver import Driver, DriveReport, DriverSettings
 from jobs.run.executor import Executor, InProcessExecutor, RayExecutor
 from jobs.run.planning import plan_shards
-from jobs.run.shardwork import BackendConfig, ShardWork, StudyWork, WorkerPolicy
+from jobs.run.shardwork import ShardWork, StudyWork, WorkerPolicy
 from jobs.spec.campaign import CampaignSpec, spec_digest
 from jobs.spec.registry import SpecRegistry
 from jobs.store import CampaignState, ResultsStore
@@ -103,12 +104,11 @@ def inference_backend(spec: CampaignSpec, options: RunOptions) -> Iterator[Backe
     when the spec names no servers (and the backend is not in-process)."""
     version = spec.model.version
     if options.backend == "inprocess":
-        yield BackendConfig(kind="inprocess", model_name=spec.model.name, model_version=version)
+        yield InProcessBackendConfig(model_name=spec.model.name, model_version=version)
         return
     if spec.triton is not None:
-        yield BackendConfig(kind="triton", urls=tuple(spec.triton.urls),
-                            model_name=spec.model.name, model_version=version,
-                            timeout_s=spec.triton.timeout_s)
+        yield TritonBackendConfig(urls=tuple(spec.triton.urls), model_name=spec.model.name,
+                                  model_version=version, timeout_s=spec.triton.timeout_s)
         return
     if options.backend == "triton":
         raise BadInput("backend triton needs triton.urls in the spec (or omit --backend)")
@@ -116,23 +116,8 @@ def inference_backend(spec: CampaignSpec, options: RunOptions) -> Iterator[Backe
 
     log.info("starting the bundled Triton server for this campaign")
     with LocalTritonServer(TritonServerConfig()) as server:
-        yield BackendConfig(kind="triton", urls=(server.grpc_url,),
-                            model_name=spec.model.name, model_version=version)
-
-
-def _check_residency(spec: CampaignSpec) -> None:
-    """With strict residency, every region needs a node advertising `region:<name>`;
-    otherwise its shards could never be scheduled (Ray would wait forever)."""
-    import ray
-
-    available = ray.cluster_resources()  # type: ignore[no-untyped-call]
-    missing = [r.name for r in spec.regions if region_resource(r.name) not in available]
-    if missing:
-        raise BadInput(
-            f"residency is strict but no Ray node serves region(s) {missing}; start each "
-            "region's nodes with --resources '{\"region:<name>\": 1}' (README: data residency), "
-            "or set residency: none"
-        )
+        yield TritonBackendConfig(urls=(server.grpc_url,), model_name=spec.model.name,
+                                  model_version=version)
 
 
 def shard_work(campaign_id: str, store: ResultsStore, intake: Intake) -> Iterator[ShardWork]:
@@ -156,35 +141,33 @@ def shard_work(campaign_id: str, store: ResultsStore, intake: Intake) -> Iterato
 
 
 def run_campaign(
-    spec: CampaignSpec, options: RunOptions, registry: SpecRegistry | None = None
+    spec: CampaignSpec, options: RunOptions, store: ResultsStore,
+    registry: SpecRegistry | None = None,
 ) -> CampaignRun:
-    """Run (or continue) the campaign `spec` describes; see the module doc."""
+    """Run (or continue) the campaign `spec` describes on `store` (opened by the caller,
+    usually on `spec.store_url`, and left open); see the module doc."""
     digest = spec_digest(spec)
-    store = ResultsStore.open(spec.store_url)
+    existing = store.campaign(spec.id)
+    if existing is not None and existing.state is CampaignState.DONE:
+        counts = _counts(store, spec.id)
+        return CampaignRun(spec.id, "already_done", counts,
+                           f"campaign {spec.id} is already complete "
+                           f"({sum(counts.values())} studies); nothing to do",
+                           store_url=store.url)
+    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    store.ensure_campaign(spec.id, spec_digest=digest, model_name=spec.model.name,
+                          model_version=spec.model.version,
+                          key_fingerprint=pseudonymizer.fingerprint())
+    if registry is not None:
+        registry.save(spec)
+    lease = DriverLease(store, spec.id)
+    lease.acquire()  # CampaignBusy while another driver runs this campaign
     try:
-        existing = store.campaign(spec.id)
-        if existing is not None and existing.state is CampaignState.DONE:
-            counts = _counts(store, spec.id)
-            return CampaignRun(spec.id, "already_done", counts,
-                               f"campaign {spec.id} is already complete "
-                               f"({sum(counts.values())} studies); nothing to do",
-                               store_url=store.url)
-        pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
-        store.ensure_campaign(spec.id, spec_digest=digest, model_name=spec.model.name,
-                              model_version=spec.model.version,
-                              key_fingerprint=pseudonymizer.fingerprint())
-        if registry is not None:
-            registry.save(spec)
-        lease = DriverLease(store, spec.id)
-        lease.acquire()  # CampaignBusy while another driver runs this campaign
-        try:
-            if existing is not None and existing.state is CampaignState.CANCELLED:
-                store.set_state(spec.id, CampaignState.RUNNING)
-            return _run(spec, options, store, pseudonymizer, lease)
-        finally:
-            lease.release()
+        if existing is not None and existing.state is CampaignState.CANCELLED:
+            store.set_state(spec.id, CampaignState.RUNNING)
+        return _run(spec, options, store, pseudonymizer, lease)
     finally:
-        store.close()
+        lease.release()
 
 
 def _run(
@@ -221,10 +204,10 @@ def _run(
             with connect(ray_options) if options.executor == "ray" else contextlib.nullcontext():
                 executor: Executor
                 if options.executor == "ray":
-                    if spec.residency == "strict":
-                        _check_residency(spec)
-                    executor = RayExecutor(backend, options.policy,
-                                           strict_residency=spec.residency == "strict")
+                    ray_executor = RayExecutor(backend, options.policy,
+                                               strict_residency=spec.residency == "strict")
+                    ray_executor.require_regions([r.name for r in spec.regions])
+                    executor = ray_executor
                 else:
                     executor = InProcessExecutor(backend, options.policy)
                 driver = Driver(executor, commit, backend, _settings(spec, options),
@@ -246,15 +229,14 @@ def _run(
                        report=report, store_url=store.url)
 
 
-def cancel_campaign(spec: CampaignSpec) -> str:
+def cancel_campaign(spec: CampaignSpec, store: ResultsStore) -> str:
     """Mark the campaign cancelled; returns a line to print. BadInput if it is unknown."""
-    with ResultsStore.open(spec.store_url) as store:
-        camp = store.campaign(spec.id)
-        if camp is None:
-            raise BadInput(f"campaign {spec.id!r} is not in store {store.url}")
-        if camp.state is CampaignState.DONE:
-            return f"campaign {spec.id} is already complete; nothing to cancel"
-        store.set_state(spec.id, CampaignState.CANCELLED)
+    camp = store.campaign(spec.id)
+    if camp is None:
+        raise BadInput(f"campaign {spec.id!r} is not in store {store.url}")
+    if camp.state is CampaignState.DONE:
+        return f"campaign {spec.id} is already complete; nothing to cancel"
+    store.set_state(spec.id, CampaignState.CANCELLED)
     return (f"campaign {spec.id} marked cancelled; a running driver stops after its shards "
             "in flight commit")
 

@@ -29,8 +29,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from jobs.run.backends import BackendConfig
 from jobs.run.executor import Executor, TaskHandle, WorkerLost
-from jobs.run.shardwork import BackendConfig, ShardWork
+from jobs.run.shardwork import ShardWork
 from jobs.run.worker import planned_result
 from kernel.errors import RetryableError
 from kernel.observer import CampaignObserver, CompositeObserver, NullObserver

@@ -9,7 +9,9 @@ Both take a ShardWork, return a handle, and report finished handles through `wai
   was lost (resubmit a bounded number of times; Ray retried it already);
 - any other exception: a bug in the worker (treated like WorkerLost by the driver).
 
-Ray's errors are mapped here and nowhere else.
+Ray is used here and nowhere else in the runtime (cluster.ray.connect only opens and
+closes the connection): its errors are mapped here, the node a shard ran on is read here,
+and the strict-residency check asks Ray's resources here.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from cluster.ray.connect import region_resource
-from jobs.run.shardwork import BackendConfig, ShardOutcome, ShardWork, WorkerPolicy
+from jobs.run.backends import BackendConfig, WorkerBackends
+from jobs.run.shardwork import ShardOutcome, ShardWork, WorkerPolicy
 from jobs.run.worker import run_shard
-from kernel.errors import RetryableError
+from kernel.errors import BadInput, RetryableError
 
 __all__ = [
     "REGION_RESOURCE_SHARE",
@@ -82,9 +85,11 @@ class InProcessExecutor:
         self._policy = policy or WorkerPolicy()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="shard")
         self._lock = threading.Lock()
+        self._backends = WorkerBackends()  # this executor's own, closed with it
 
     def submit(self, work: ShardWork, attempt: int) -> TaskHandle:
-        future = self._pool.submit(run_shard, work, self._backend, self._policy)
+        future = self._pool.submit(run_shard, work, self._backend, self._policy,
+                                   backends=self._backends)
         return TaskHandle(work=work, attempt=attempt, ref=future)
 
     def wait(self, handles: Sequence[TaskHandle], timeout_s: float) -> list[TaskHandle]:
@@ -103,6 +108,33 @@ class InProcessExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._backends.close()
+
+
+# A Ray task has no home for what outlives it but its worker process: the backends that
+# process built, reused by every shard it runs (one pool of Triton clients per process).
+_PROCESS_BACKENDS = WorkerBackends()
+
+
+def _ray_shard(work: ShardWork, config: BackendConfig, policy: WorkerPolicy) -> ShardOutcome:
+    """run_shard as a Ray task: the process's backends, and the node it ran on."""
+    outcome = run_shard(work, config, policy, backends=_PROCESS_BACKENDS)
+    node_id, resources = _placement()
+    return replace(outcome, node_id=node_id, node_resources=resources)
+
+
+def _placement() -> tuple[str, dict[str, float]]:
+    """The Ray node this runs on and its resources (diagnostic only)."""
+    try:
+        import ray
+
+        node_id = ray.get_runtime_context().get_node_id()
+        for node in ray.nodes():  # type: ignore[no-untyped-call]
+            if node.get("NodeID") == node_id:
+                return node_id, {str(k): float(v) for k, v in node.get("Resources", {}).items()}
+        return node_id, {}
+    except Exception:  # placement is diagnostic only
+        return "", {}
 
 
 class RayExecutor:
@@ -131,10 +163,28 @@ class RayExecutor:
         self._strict = strict_residency
         self._max_retries = max_retries
         self._num_cpus = num_cpus
-        self._remote: Any = ray.remote(run_shard)
+        self._remote: Any = ray.remote(_ray_shard)
         # the config and policy travel once, not with every task
         self._backend_ref = ray.put(backend)
         self._policy_ref = ray.put(policy)
+
+    def cluster_cpus(self) -> int:
+        """The CPUs of the Ray cluster this executor submits to."""
+        return int(self._ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+
+    def require_regions(self, regions: Sequence[str]) -> None:
+        """With strict residency, every region needs a node advertising `region:<name>`;
+        otherwise its shards could never be scheduled (Ray would wait forever)."""
+        if not self._strict:
+            return
+        available = self._ray.cluster_resources()  # type: ignore[no-untyped-call]
+        missing = [r for r in regions if region_resource(r) not in available]
+        if missing:
+            raise BadInput(
+                f"residency is strict but no Ray node serves region(s) {missing}; start "
+                "each region's nodes with --resources '{\"region:<name>\": 1}' (README: "
+                "data residency), or set residency: none"
+            )
 
     def placement(self, region: str) -> dict[str, float]:
         """Custom resources a shard of `region` asks for."""

@@ -10,30 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-from kernel.contract import MODEL_NAME
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult
 
 __all__ = [
-    "BackendConfig",
     "ShardOutcome",
     "ShardWork",
     "StudyWork",
     "WorkerPolicy",
 ]
-
-
-@dataclass(frozen=True)
-class BackendConfig:
-    """How a worker builds its InferenceBackend. `kind="triton"` needs `urls`."""
-
-    kind: Literal["triton", "inprocess"]
-    urls: tuple[str, ...] = ()
-    model_name: str = MODEL_NAME
-    model_version: str = "1"
-    timeout_s: float = 300.0
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
 """The shard worker: a stateless function that screens the studies of one shard.
 
-`run_shard(work, backend, policy)` runs as a Ray task (see jobs.run.executor) or as a plain
-call in-process. For each study: load the selected series into an HU volume (CPU), run the
-model through the InferenceBackend built here, inside the worker, from `BackendConfig`
-(Triton URLs, or the in-process model), and categorise with Lung-RADS. While one study is
+`run_shard(work, config, policy, backends=...)` runs inside a Ray task (see jobs.run.executor)
+or as a plain call in-process; it knows nothing of Ray. For each study: load the selected
+series into an HU volume (CPU), run the model through the InferenceBackend the worker's
+`WorkerBackends` builds from the config (jobs.run.backends: Triton, or the in-process
+model), and categorise with Lung-RADS. While one study is
 at the backend, the next one is loaded in a thread so CPU decode and inference overlap.
 
 Failures, per study:
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,72 +31,22 @@ import numpy as np
 import numpy.typing as npt
 
 from jobs.ingest.privacy import unscreened_result
-from jobs.run.shardwork import BackendConfig, ShardOutcome, ShardWork, StudyWork, WorkerPolicy
+from jobs.run.backends import BackendConfig, WorkerBackends
+from jobs.run.shardwork import ShardOutcome, ShardWork, StudyWork, WorkerPolicy
 from kernel.contract import InferenceBackend, nodules_from_array
-from kernel.errors import BadInput, PermanentError, RetryableError
+from kernel.errors import LUNGS_NOT_COVERED_PREFIX, BadInput, PermanentError, RetryableError
 from kernel.lungrads import categorize_study
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyRecord, StudyResult
 
-__all__ = ["LoadedVolume", "build_backend", "load_study", "planned_result", "run_shard"]
+__all__ = ["LoadedVolume", "load_study", "planned_result", "run_shard"]
 
 log = logging.getLogger("jobs")
-
-_BACKENDS: dict[BackendConfig, InferenceBackend] = {}
-_BACKENDS_LOCK = threading.Lock()
-_REQUESTS: list[tuple[str, str, float]] = []
-_REQUESTS_LOCK = threading.Lock()
-
-
-def _record_request(server: str, outcome: object, seconds: float) -> None:
-    """The Triton client's per-attempt hook in a worker process: kept until the next shard
-    outcome carries it to the driver (whose exporter is the one Prometheus scrapes)."""
-    with _REQUESTS_LOCK:
-        _REQUESTS.append((server, str(getattr(outcome, "value", outcome)), float(seconds)))
-
-
-def _drain_requests() -> tuple[tuple[str, str, float], ...]:
-    with _REQUESTS_LOCK:
-        drained = tuple(_REQUESTS)
-        _REQUESTS.clear()
-    return drained
-
 
 @dataclass(frozen=True)
 class LoadedVolume:
     hu: npt.NDArray[np.int16]
     spacing: tuple[float, float, float]
-
-
-def build_backend(config: BackendConfig) -> InferenceBackend:
-    """The backend for `config`, built once per worker process and reused across shards
-    (a Triton client pool or a loaded model is expensive to build; it holds no study)."""
-    with _BACKENDS_LOCK:
-        backend = _BACKENDS.get(config)
-        if backend is None:
-            backend = _make_backend(config)
-            _BACKENDS[config] = backend
-        return backend
-
-
-def _make_backend(config: BackendConfig) -> InferenceBackend:
-    if config.kind == "triton":
-        from cluster.triton.client import TritonBackend, TritonClientConfig
-
-        if not config.urls:
-            raise BadInput("a Triton backend needs at least one URL (triton: {urls: [...]})")
-        return TritonBackend(
-            TritonClientConfig(
-                urls=config.urls,
-                model_name=config.model_name,
-                model_version=config.model_version,
-                timeout_s=config.timeout_s,
-            ),
-            on_request=_record_request,
-        )
-    from models.detection.inprocess import InProcessBackend
-
-    return InProcessBackend()
 
 
 def load_study(locator: object) -> LoadedVolume:
@@ -159,14 +109,11 @@ def _load_with_retries(
     return _Loaded(None, time.perf_counter() - start)
 
 
-_LUNGS_NOT_COVERED = "lungs not covered:"  # models.detection.inputs.LUNGS_NOT_COVERED_PREFIX
-
-
 def _lungs_not_covered(exc: BaseException) -> bool:
-    """The model's "lungs not covered" answer (models.detection.inputs.LungsNotCovered), in process
+    """The model's "lungs not covered" answer (kernel.errors.LungsNotCovered), in process
     or as the message a server relays."""
     reason = getattr(exc, "reason", None)
-    return reason == Reason.INCOMPLETE_LUNG_COVERAGE or _LUNGS_NOT_COVERED in str(exc)
+    return reason == Reason.INCOMPLETE_LUNG_COVERAGE or LUNGS_NOT_COVERED_PREFIX in str(exc)
 
 
 class _NotCovered:
@@ -199,13 +146,14 @@ def _infer_with_retries(
 
 
 def _screen(
-    study: StudyWork, loaded: _Loaded, config: BackendConfig, policy: WorkerPolicy
+    study: StudyWork, loaded: _Loaded, config: BackendConfig, policy: WorkerPolicy,
+    backends: WorkerBackends,
 ) -> StudyResult:
     timings = {"load": loaded.seconds}
     if loaded.volume is None:
         return _result(study.record, config, outcome=Outcome.QUARANTINED,
                        reason=Reason.DECODE_FAILED, timings=timings)
-    backend = build_backend(config)  # built on first use: a shard of garbage needs none
+    backend = backends.get(config)  # built on first use: a shard of garbage needs none
     start = time.perf_counter()
     rows = _infer_with_retries(backend, loaded.volume, policy)
     timings["infer"] = time.perf_counter() - start
@@ -235,9 +183,11 @@ def run_shard(
     backend_config: BackendConfig,
     policy: WorkerPolicy | None = None,
     *,
+    backends: WorkerBackends,
     loader: Callable[[object], LoadedVolume] = load_study,
 ) -> ShardOutcome:
-    """Screen every study of `work`; one result per study, in the shard's order.
+    """Screen every study of `work`; one result per study, in the shard's order. The
+    outcome names no node: the executor that ran it adds its placement.
 
     Raises RetryableError when the backend stays unavailable past the policy's window.
     """
@@ -262,7 +212,8 @@ def run_shard(
                 loaded = load(study)
             if loaded.error is not None:
                 raise loaded.error
-            by_pid[study.record.study_pid] = _screen(study, loaded, backend_config, policy)
+            by_pid[study.record.study_pid] = _screen(study, loaded, backend_config, policy,
+                                                     backends)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for study in work.studies:
@@ -270,29 +221,10 @@ def run_shard(
             results.append(planned_result(study.record, study.planned, backend_config))
         else:
             results.append(by_pid[study.record.study_pid])
-    node_id, resources = _placement()
     return ShardOutcome(
         shard_id=work.shard_id,
         results=tuple(results),
-        node_id=node_id,
-        node_resources=resources,
         pid=os.getpid(),
         wall_s=time.perf_counter() - start,
-        backend_requests=_drain_requests(),
+        backend_requests=backends.drain_requests(),
     )
-
-
-def _placement() -> tuple[str, dict[str, float]]:
-    """The Ray node this runs on and its resources; empty outside Ray."""
-    try:
-        import ray
-
-        if not ray.is_initialized():
-            return "", {}
-        node_id = ray.get_runtime_context().get_node_id()
-        for node in ray.nodes():  # type: ignore[no-untyped-call]
-            if node.get("NodeID") == node_id:
-                return node_id, {str(k): float(v) for k, v in node.get("Resources", {}).items()}
-        return node_id, {}
-    except Exception:  # placement is diagnostic only
-        return "", {}

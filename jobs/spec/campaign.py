@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from jobs.spec.sources import NAME_PATTERN, RegionSpec, SpecModel, SpecPath
 from jobs.store.urls import default_sqlite_url, normalize_url, redact, sqlite_path
 from kernel.contract import MODEL_NAME
+from kernel.defaults import INFERENCE_TIMEOUT_S, MIN_CELL
 from kernel.errors import BadInput
 
 __all__ = [
@@ -68,7 +69,7 @@ class TritonSpec(SpecModel):
     """Existing Triton servers; omit `triton` to start the bundled local server."""
 
     urls: Annotated[list[Annotated[str, AfterValidator(_triton_url)]], Field(min_length=1)]
-    timeout_s: Annotated[float, Field(gt=0)] = 120.0
+    timeout_s: Annotated[float, Field(gt=0)] = INFERENCE_TIMEOUT_S
 
 
 def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -83,7 +84,7 @@ def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
 
 class PrivacySpec(SpecModel):
     key_file: SpecPath | None = None  # None: <data_dir>/pseudonym.key, created once
-    min_cell: Annotated[int, Field(ge=1)] = 11
+    min_cell: Annotated[int, Field(ge=1)] = MIN_CELL
     opt_out: Annotated[SpecPath | None, AfterValidator(_existing_file)] = None
 
 

@@ -1,0 +1,15 @@
+"""Defaults that more than one layer reads, owned here once.
+
+INFERENCE_TIMEOUT_S: the deadline of one inference request (a whole study) at a Triton
+    server: the spec's `triton.timeout_s`, the bundled local server's, and the client's.
+    Generous enough for a CPU-only server under load; a GPU server answers in seconds.
+MIN_CELL: the smallest count published in a report (CMS cell-size rule); smaller counts,
+    and cells that would reveal them, are hidden. The spec's `privacy.min_cell`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["INFERENCE_TIMEOUT_S", "MIN_CELL"]
+
+INFERENCE_TIMEOUT_S = 300.0
+MIN_CELL = 11
