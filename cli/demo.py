@@ -23,6 +23,8 @@ from typing import Literal
 
 import yaml
 
+from jobs.report.build import campaign_report
+from jobs.report.formats import render
 from jobs.run.campaign import CampaignRun, RunOptions, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry
@@ -103,13 +105,9 @@ def _spec(options: DemoOptions, cohort: Path) -> Path:
     return path
 
 
-def summarise(spec: CampaignSpec, html_path: Path) -> str:
+def summarise(spec: CampaignSpec, store: ResultsStore, html_path: Path) -> str:
     """The regional summary table (suppressed); writes the HTML report to `html_path`."""
-    from jobs.report.build import campaign_report
-    from jobs.report.formats import render
-
-    with ResultsStore.open(spec.store_url) as store:
-        report = campaign_report(store, spec.id, by=("region",), min_cell=spec.privacy.min_cell)
+    report = campaign_report(store, spec.id, by=("region",), min_cell=spec.privacy.min_cell)
     html_path.write_text(render(report, "html"), encoding="utf-8")
     return render(report, "table")
 
@@ -120,12 +118,14 @@ def run_demo(options: DemoOptions) -> DemoResult:
     cohort = _cohort(options)
     spec_path = _spec(options, cohort)
     spec = load_spec(spec_path)
-    run = run_campaign(
-        spec,
-        RunOptions(backend=options.backend, num_cpus=options.num_cpus,
-                   observers=tuple(options.observers)),
-        SpecRegistry(options.state_dir) if options.state_dir else None,
-    )
-    html_path = (options.out / "report.html").resolve()
-    summary = summarise(spec, html_path)
+    with ResultsStore.open(spec.store_url) as store:
+        run = run_campaign(
+            spec,
+            RunOptions(backend=options.backend, num_cpus=options.num_cpus,
+                       observers=tuple(options.observers)),
+            store,
+            SpecRegistry(options.state_dir) if options.state_dir else None,
+        )
+        html_path = (options.out / "report.html").resolve()
+        summary = summarise(spec, store, html_path)
     return DemoResult(run=run, summary=summary, html_path=html_path, spec_path=spec_path)

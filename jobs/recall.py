@@ -209,8 +209,8 @@ def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Cate
     The key must already exist (it is never created here: a new key would match nobody).
     BadInput for an unknown campaign or a missing key.
     """
-    from jobs.ingest.intake import build_sources
     from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
+    from jobs.ingest.sources.factory import region_sources
 
     if store.campaign(spec.id) is None:
         raise BadInput(f"unknown campaign {spec.id!r} in the store; run it first")
@@ -220,7 +220,7 @@ def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Cate
                        "ran with (privacy.key_file)")
     pseudonymizer = Pseudonymizer(load_or_create_key(key_path))  # exists: only read
     due = due_for_recall(store.results(spec.id), min_category)
-    regions = ((r.name, build_sources(r, env)) for r in spec.regions)
+    regions = ((r.name, region_sources(r, env)) for r in spec.regions)
     count, digest = write_recall_csv(find_in_sources(due, regions, pseudonymizer), out)
     not_found = len(due) - count
     audit_path = Path(spec.data_dir) / AUDIT_LOG

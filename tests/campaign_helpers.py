@@ -31,6 +31,7 @@ from kernel.records import StudyResult
 
 __all__ = [
     "LUNGSCREEN",
+    "cancel_spec",
     "free_port",
     "needs_weights",
     "outcome_counts",
@@ -38,6 +39,7 @@ __all__ = [
     "region_folders",
     "result_map",
     "run_cli",
+    "run_spec",
     "start_cli",
     "stop_process_group",
     "write_cohort_once",
@@ -172,3 +174,19 @@ def stop_process_group(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -
         proc.communicate(timeout=30)
     # Ray's own daemons may have left the session: give them a moment to exit
     time.sleep(1)
+
+
+def run_spec(spec: Any, options: Any, registry: Any = None) -> Any:
+    """`run_campaign` on a store opened on the spec's URL for the run (as the CLI does)."""
+    from jobs.run.campaign import run_campaign
+
+    with ResultsStore.open(spec.store_url) as store:
+        return run_campaign(spec, options, store, registry)
+
+
+def cancel_spec(spec: Any) -> str:
+    """`cancel_campaign` on a store opened on the spec's URL."""
+    from jobs.run.campaign import cancel_campaign
+
+    with ResultsStore.open(spec.store_url) as store:
+        return cancel_campaign(spec, store)

@@ -2,7 +2,7 @@
 
 Session fixtures `small_cohort` and `defect_cohort` write their cohort once and cache it
 under `<repo>/.cache/synth/<key>/`, where the key digests the arguments and the generator's
-source, so a change to jobs/synth writes a fresh cohort and an unchanged one is reused
+source, so a change to synth/ writes a fresh cohort and an unchanged one is reused
 across sessions. Treat the cached trees as read-only; copy one (`copy_to`) to modify it.
 
     def test_something(small_cohort):
@@ -86,7 +86,7 @@ class Cohort:
 
 def _source_digest() -> str:
     h = hashlib.sha256(GENERATOR_VERSION.encode())
-    for path in sorted((REPO / "jobs" / "synth").glob("*.py")):
+    for path in sorted((REPO / "synth").glob("*.py")):
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:16]

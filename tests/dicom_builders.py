@@ -1,6 +1,6 @@
 """Hand-built DICOM for tests: one CT slice or a whole series, written with pydicom only.
 
-Independent of jobs/synth on purpose: selection and loading are tested on data the
+Independent of synth/ on purpose: selection and loading are tested on data the
 project's own generator did not write.
 """
 

@@ -1,5 +1,5 @@
 """A small chest-CT cohort written by "another program": an independent DICOM writer
-(pydicom only; nothing from jobs/synth) with conventions synth does not use, and a simple
+(pydicom only; nothing from synth/) with conventions synth does not use, and a simple
 phantom with known findings.
 
 Conventions that differ from synth, on purpose:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.run.campaign import RunOptions, cancel_campaign, run_campaign
+from jobs.run.campaign import RunOptions
 from jobs.run.driver import DriverSettings
 from jobs.run.shardwork import WorkerPolicy
 from jobs.spec.campaign import CampaignSpec, load_spec
@@ -21,11 +21,13 @@ from jobs.store.lease import CampaignBusy, DriverLease
 from kernel.observer import NullObserver, ShardInfo
 from kernel.records import StudyResult
 from tests.campaign_helpers import (
+    cancel_spec,
     needs_weights,
     outcome_counts,
     poison_one_study,
     region_folders,
     result_map,
+    run_spec,
     write_cohort_once,
     write_spec,
 )
@@ -47,7 +49,7 @@ def test_every_study_gets_one_result_and_a_second_run_does_nothing(
     spec = load_spec(write_spec(tmp_path / "c.yaml", {n: [f] for n, f in
                                                       region_folders(cohort).items()},
                                 campaign_id="once"))
-    first = run_campaign(spec, INPROCESS, SpecRegistry(tmp_path / "state"))
+    first = run_spec(spec, INPROCESS, SpecRegistry(tmp_path / "state"))
     assert first.state == "done"
     assert sum(first.counts.values()) == 4
     assert first.counts["screened"] == 4
@@ -55,7 +57,7 @@ def test_every_study_gets_one_result_and_a_second_run_does_nothing(
     assert len(results) == 4
     assert all(category is not None for _, category, _ in results.values())
 
-    again = run_campaign(spec, INPROCESS)
+    again = run_spec(spec, INPROCESS)
     assert again.state == "already_done"
     assert "nothing to do" in again.message
     assert result_map(spec.store_url, "once") == results
@@ -70,7 +72,7 @@ def test_a_poison_study_is_quarantined_and_the_rest_screened(
     spec = load_spec(write_spec(tmp_path / "c.yaml", {name: [poisoned]}, campaign_id="poison"))
     options = RunOptions(executor="inprocess", backend="inprocess",
                          policy=WorkerPolicy(poison_attempts=2))
-    run = run_campaign(spec, options)
+    run = run_spec(spec, options)
     assert run.state == "done"
     assert run.counts == {"screened": 3, "quarantined": 1}
     reasons = [reason for _, _, reason in result_map(spec.store_url, "poison").values()
@@ -87,7 +89,7 @@ class _CancelAfterFirstShard(NullObserver):
                            commit_s: float) -> None:
         self.committed += 1
         if self.committed == 1:
-            cancel_campaign(self.spec)
+            cancel_spec(self.spec)
 
 
 def test_cancel_stops_a_running_campaign_and_a_rerun_finishes_it(
@@ -98,14 +100,14 @@ def test_cancel_stops_a_running_campaign_and_a_rerun_finishes_it(
                                 campaign_id="cancelled", shard_size=1, max_shards_in_flight=1))
     canceller = _CancelAfterFirstShard(spec)
     options = dataclasses.replace(INPROCESS, observers=(canceller,))
-    run = run_campaign(spec, options)
+    run = run_spec(spec, options)
     assert run.state == "cancelled"
     assert 1 <= sum(run.counts.values()) < 4
     with ResultsStore.open(spec.store_url) as store:
         camp = store.campaign("cancelled")
         assert camp is not None and camp.state is CampaignState.CANCELLED
 
-    rerun = run_campaign(spec, INPROCESS)
+    rerun = run_spec(spec, INPROCESS)
     assert rerun.state == "done"
     assert sum(outcome_counts(spec.store_url, "cancelled").values()) == 4
 
@@ -118,7 +120,7 @@ def test_a_second_driver_of_a_running_campaign_is_refused(cohort: Path, tmp_path
         running = DriverLease(store, "busy", pid=os.getppid())  # a live process, not this one
         running.acquire()
         with pytest.raises(CampaignBusy, match=f"process {os.getppid()}"):
-            run_campaign(spec, INPROCESS)
+            run_spec(spec, INPROCESS)
         assert not result_map(spec.store_url, "busy")  # it ran nothing
         running.release()
-    assert run_campaign(spec, INPROCESS).state == "done"
+    assert run_spec(spec, INPROCESS).state == "done"

@@ -19,7 +19,13 @@ from pathlib import Path
 import pytest
 
 from monitoring.scrape_config import render_config
-from tests.campaign_helpers import free_port, region_folders, write_cohort_once, write_spec
+from tests.campaign_helpers import (
+    free_port,
+    region_folders,
+    run_spec,
+    write_cohort_once,
+    write_spec,
+)
 from tests.test_dashboard import EXPECTED_EMPTY, _has_value, load_dashboard, panel_queries
 from tests.test_metrics import ALLOWED_LABELS
 
@@ -68,7 +74,7 @@ def test_every_panel_has_data_during_a_real_campaign(
     prometheus_factory, ray_with_metrics: Path, tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from jobs.run.campaign import CampaignRun, RunOptions, run_campaign
+    from jobs.run.campaign import CampaignRun, RunOptions
     from jobs.run.driver import DriverSettings
     from jobs.run.metrics import campaign_metrics
     from jobs.spec.campaign import load_spec
@@ -97,7 +103,7 @@ def test_every_panel_has_data_during_a_real_campaign(
         failed: list[tuple[str, str, object]] = []
         with campaign_metrics(spec, port) as observer:
             options = RunOptions(observers=(observer,), driver=DriverSettings(poll_s=0.2))
-            run = Background(lambda: run_campaign(spec, options))
+            run = Background(lambda: run_spec(spec, options))
             run.start()
             deadline = time.monotonic() + 600
             # poll while it runs, then for a few scrapes after it finished

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from jobs.run.campaign import RunOptions, run_campaign
+from jobs.run.campaign import RunOptions
 from jobs.spec.campaign import load_spec
 from tests.campaign_helpers import (
     needs_weights,
     region_folders,
     result_map,
+    run_spec,
     write_cohort_once,
     write_spec,
 )
@@ -46,7 +47,7 @@ def golden(cohort: Path, key_file: Path, tmp_path_factory: pytest.TempPathFactor
     spec = load_spec(write_spec(tmp / "c.yaml", {n: [f] for n, f in
                                                  region_folders(cohort).items()},
                                 campaign_id="golden", privacy={"key_file": str(key_file)}))
-    run = run_campaign(spec, RunOptions(executor="inprocess", backend="inprocess"))
+    run = run_spec(spec, RunOptions(executor="inprocess", backend="inprocess"))
     assert run.state == "done"
     return result_map(spec.store_url, "golden")
 
@@ -63,7 +64,7 @@ def test_worker_killed_mid_shard_is_retried_without_loss_or_duplicates(
 ) -> None:
     spec = _spec(cohort, tmp_path, "worker-killed", key_file)
     with local_cluster([{"num_cpus": 2}]):
-        run = BackgroundRun(lambda: run_campaign(spec, RunOptions(backend="inprocess")))
+        run = BackgroundRun(lambda: run_spec(spec, RunOptions(backend="inprocess")))
         run.start()
         victim = wait_for(shard_processes, 300, "a worker running a shard")[0]
         shard_id = victim.shard_id
@@ -86,7 +87,7 @@ def test_node_removed_without_warning_loses_nothing(
     with local_cluster([{"num_cpus": 1}, {"num_cpus": 1}]) as (cluster, nodes):
         doomed = nodes[1]
         raylet_pid = doomed.all_processes["raylet"][0].process.pid
-        run = BackgroundRun(lambda: run_campaign(spec, RunOptions(backend="inprocess")))
+        run = BackgroundRun(lambda: run_spec(spec, RunOptions(backend="inprocess")))
         run.start()
         busy = wait_for(lambda: shard_processes(under=raylet_pid), 300,
                         "a shard running on the node to remove")

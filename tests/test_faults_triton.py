@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cluster.triton.server import LocalTritonServer, TritonServerConfig
-from jobs.run.campaign import RunOptions, run_campaign
+from jobs.run.campaign import RunOptions
 from jobs.run.driver import DriverSettings
 from jobs.run.shardwork import WorkerPolicy
 from jobs.spec.campaign import load_spec
@@ -17,6 +17,7 @@ from tests.campaign_helpers import (
     free_port,
     needs_weights,
     region_folders,
+    run_spec,
     write_cohort_once,
     write_spec,
 )
@@ -64,7 +65,7 @@ def test_triton_outage_pauses_the_campaign_without_quarantining(
                               poll_s=0.2),
         observers=(Seen(),),
     )
-    run = BackgroundRun(lambda: run_campaign(spec, options))
+    run = BackgroundRun(lambda: run_spec(spec, options))
     restarted: LocalTritonServer | None = None
     try:
         run.start()

@@ -8,10 +8,16 @@ from pathlib import Path
 import pytest
 
 from cluster.ray.connect import region_resource
-from jobs.run.campaign import RunOptions, run_campaign
+from jobs.run.campaign import RunOptions
 from jobs.spec.campaign import load_spec
 from kernel.errors import BadInput
-from tests.campaign_helpers import needs_weights, region_folders, write_cohort_once, write_spec
+from tests.campaign_helpers import (
+    needs_weights,
+    region_folders,
+    run_spec,
+    write_cohort_once,
+    write_spec,
+)
 from tests.ray_helpers import local_cluster
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, needs_weights]
@@ -31,7 +37,7 @@ def test_strict_residency_runs_each_region_on_its_own_nodes(cohort: Path, tmp_pa
     nodes = [{"num_cpus": 1, "resources": {region_resource(n): 1}} for n in names]
     with local_cluster(nodes) as (_, added):
         node_region = {node.node_id: name for node, name in zip(added, names, strict=True)}
-        run = run_campaign(spec, RunOptions(backend="inprocess"))
+        run = run_spec(spec, RunOptions(backend="inprocess"))
     assert run.state == "done"
     assert run.report is not None
     placements = run.report.placements
@@ -56,4 +62,4 @@ def test_strict_residency_refuses_a_cluster_without_the_region(
     first = sorted(regions)[0]
     with local_cluster([{"num_cpus": 1, "resources": {region_resource(first): 1}}]), \
             pytest.raises(BadInput, match="no Ray node serves region"):
-        run_campaign(spec, RunOptions(backend="inprocess"))
+        run_spec(spec, RunOptions(backend="inprocess"))

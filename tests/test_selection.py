@@ -1,4 +1,4 @@
-"""Series selection on hand-built edge cases (not written by jobs/synth)."""
+"""Series selection on hand-built edge cases (not written by synth/)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from cluster.triton.client import TritonBackend, TritonClientConfig, grpc_target
-from cluster.triton.client import _check_output as check_output
+from cluster.triton.encoding import check_output
 from cluster.triton.server import LocalTritonServer
 from cluster.triton.stats import Outcome, RequestCounters
 from kernel.errors import BadInput, PermanentError, RetryableError

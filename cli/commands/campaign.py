@@ -13,6 +13,7 @@ from cli.progress import ProgressBar
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
+from jobs.store import ResultsStore
 from kernel.observer import CampaignObserver
 
 __all__ = ["register"]
@@ -116,7 +117,8 @@ def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
         options = RunOptions(address=address, backend=args.backend,
                              num_cpus=args.num_cpus, observers=tuple(observers),
                              env=env)
-        result = run_campaign(spec, options, _registry(args))
+        with ResultsStore.open(spec.store_url) as store:
+            result = run_campaign(spec, options, store, _registry(args))
     return _print(result)
 
 
@@ -136,7 +138,9 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    print(cancel_campaign(_find_spec(args)))
+    spec = _find_spec(args)
+    with ResultsStore.open(spec.store_url) as store:
+        print(cancel_campaign(spec, store))
     return 0
 
 

@@ -10,14 +10,11 @@ from typing import Any
 
 from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
 from jobs.ingest.scan import ScanResult, scan
-from jobs.ingest.sources.base import Source
-from jobs.ingest.sources.dicomweb import DicomWebSource
-from jobs.ingest.sources.folder import FolderSource
+from jobs.ingest.sources.factory import PASSWORD_ENV, USER_ENV, open_source, source_spec_from_text
 from kernel.errors import BadInput
 
 __all__ = ["register", "run"]
 
-USER_ENV, PASSWORD_ENV = "LUNGSCREEN_DICOMWEB_USER", "LUNGSCREEN_DICOMWEB_PASSWORD"
 DEFAULT_KEY = Path("lungscreen-data") / "pseudonym.key"
 
 
@@ -58,26 +55,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise BadInput(f"--workers {args.workers} must be 1 or more")
-    sources = [_source(s, os.environ, args.workers) for s in args.sources]
+    env = os.environ
+    sources = [open_source(source_spec_from_text(s, env), env, workers=args.workers)
+               for s in args.sources]
     pseudonyms = Pseudonymizer(load_or_create_key(args.key_file))
     result = scan(sources, pseudonyms, region=args.region, region_from_path=args.region_from_path)
     print(_as_json(result) if args.json else _as_table(result))
     return 0
-
-
-def _source(text: str, env: Any, workers: int) -> Source:
-    if text.startswith(("http://", "https://")):
-        user, password = env.get(USER_ENV), env.get(PASSWORD_ENV)
-        if bool(user) != bool(password):
-            raise BadInput(f"set both {USER_ENV} and {PASSWORD_ENV}, or neither")
-        return DicomWebSource(text, auth=(user, password) if user and password else None)
-    path = Path(text)
-    if not path.is_dir():
-        raise BadInput(
-            f"source {text!r} is neither a folder nor an http(s):// DICOMweb URL; "
-            "pass an existing folder or a DICOMweb root"
-        )
-    return FolderSource(path, workers=workers)
 
 
 def _as_json(result: ScanResult) -> str:

@@ -5,4 +5,9 @@ CT series per study (or a quarantine reason), and minimises each to a `StudyReco
 pseudonyms (`privacy`). Nothing that identifies a patient leaves this package.
 """
 
-__all__: list[str] = []
+from jobs.ingest.intake import Intake, take_in
+
+__all__ = [
+    "Intake",
+    "take_in",
+]

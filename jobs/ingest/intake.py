@@ -19,13 +19,12 @@ from dataclasses import dataclass, field
 from jobs.ingest.discovery import DiscoveredStudy, FileOutcome, discover
 from jobs.ingest.privacy import OptOutList, Pseudonymizer, StudyFields, minimise, unscreened_result
 from jobs.ingest.selection import Quarantined, Selected, select_series
-from jobs.ingest.sources.base import Source
+from jobs.ingest.sources.factory import region_sources
 from jobs.spec.campaign import CampaignSpec
-from jobs.spec.sources import RegionSpec, resolve_credentials
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult
 
-__all__ = ["Intake", "build_sources", "take_in"]
+__all__ = ["Intake", "take_in"]
 
 log = logging.getLogger("jobs")
 
@@ -39,25 +38,6 @@ class Intake:
     early: list[StudyResult] = field(default_factory=list)
     files_rejected: Counter[str] = field(default_factory=Counter)
     studies_by_region: Counter[str] = field(default_factory=Counter)
-
-
-def build_sources(region: RegionSpec, env: Mapping[str, str]) -> list[Source]:
-    """The region's sources; DICOMweb credentials come from `env` (the CLI's environment)."""
-    sources: list[Source] = []
-    for spec in region.sources:
-        if spec.folder is not None:
-            from jobs.ingest.sources.folder import FolderSource
-
-            sources.append(FolderSource(spec.folder))
-        elif spec.dicomweb is not None:
-            from jobs.ingest.sources.dicomweb import DicomWebSource
-
-            creds = resolve_credentials(spec.dicomweb, env)
-            auth = (creds.username, creds.password) if creds is not None else None
-            sources.append(
-                DicomWebSource(spec.dicomweb.url, auth=auth, timeout_s=spec.dicomweb.timeout_s)
-            )
-    return sources
 
 
 def _fields(study: DiscoveredStudy, selected: Selected | None) -> StudyFields:
@@ -89,7 +69,7 @@ def take_in(
 
     seen: set[str] = set()
     for region in spec.regions:
-        for study in discover(build_sources(region, env), on_file=count_file):
+        for study in discover(region_sources(region, env), on_file=count_file):
             decision = select_series(study)
             selected = decision if isinstance(decision, Selected) else None
             header = _fields(study, selected)

@@ -1,3 +1,12 @@
 """Reports: aggregation per group, small-cell suppression, and the renderers."""
 
-__all__: list[str] = []
+from jobs.report.build import Report, build_report, campaign_report
+from jobs.report.formats import FORMATS, render
+
+__all__ = [
+    "FORMATS",
+    "Report",
+    "build_report",
+    "campaign_report",
+    "render",
+]

@@ -1,8 +1,9 @@
-"""Checks on a volume before the model runs, and the error for lungs that are not covered.
+"""Checks on a volume before the model runs.
 
-`LungsNotCovered` is a `BadInput` with `reason = Reason.INCOMPLETE_LUNG_COVERAGE`: Lung-RADS
-category 0 applies (`categorize_study(..., lungs_covered=False)`). Over Triton its message
-starts with "lungs not covered:" so a client can tell it from other bad input.
+A volume that does not cover the lungs raises `kernel.errors.LungsNotCovered`, a
+`BadInput` with `reason = Reason.INCOMPLETE_LUNG_COVERAGE`: Lung-RADS category 0 applies
+(`categorize_study(..., lungs_covered=False)`). Over Triton its message starts with
+"lungs not covered:" so a client can tell it from other bad input.
 """
 
 from __future__ import annotations

@@ -8,3 +8,5 @@ is limited to CRITICAL here, once, for every process that reads DICOM through lu
 import logging
 
 logging.getLogger("pydicom").setLevel(logging.CRITICAL)
+
+__all__: list[str] = []

@@ -1,0 +1,68 @@
+"""The one place sources are built: from a spec's source entries (campaigns, recall) and
+from what a user types on the command line (`lungscreen scan`), which becomes a source
+entry first, so both paths validate and open the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from jobs.ingest.sources.base import Source
+from jobs.ingest.sources.dicomweb import DicomWebSource
+from jobs.ingest.sources.folder import FolderSource
+from jobs.spec.sources import DicomWebSpec, RegionSpec, SourceSpec, resolve_credentials
+from kernel.errors import BadInput
+
+__all__ = [
+    "PASSWORD_ENV",
+    "USER_ENV",
+    "open_source",
+    "region_sources",
+    "source_spec_from_text",
+]
+
+# the variables `lungscreen scan` reads a DICOMweb archive's credentials from
+USER_ENV, PASSWORD_ENV = "LUNGSCREEN_DICOMWEB_USER", "LUNGSCREEN_DICOMWEB_PASSWORD"
+
+
+def open_source(spec: SourceSpec, env: Mapping[str, str], *, workers: int = 1) -> Source:
+    """The source one spec entry names; DICOMweb credentials come from `env` (the CLI's
+    environment), folder headers are read by `workers` processes."""
+    if spec.folder is not None:
+        return FolderSource(spec.folder, workers=workers)
+    if spec.dicomweb is None:  # the spec model allows exactly one kind
+        raise BadInput("a source needs a folder or a dicomweb entry")
+    creds = resolve_credentials(spec.dicomweb, env)
+    auth = (creds.username, creds.password) if creds is not None else None
+    return DicomWebSource(spec.dicomweb.url, auth=auth, timeout_s=spec.dicomweb.timeout_s)
+
+
+def region_sources(region: RegionSpec, env: Mapping[str, str]) -> list[Source]:
+    """The region's sources, in the spec's order."""
+    return [open_source(s, env) for s in region.sources]
+
+
+def source_spec_from_text(text: str, env: Mapping[str, str]) -> SourceSpec:
+    """A command-line source: an http(s):// DICOMweb root (credentials from USER_ENV and
+    PASSWORD_ENV when set, both or neither) or an existing folder."""
+    if text.startswith(("http://", "https://")):
+        user, password = env.get(USER_ENV), env.get(PASSWORD_ENV)
+        if bool(user) != bool(password):
+            raise BadInput(f"set both {USER_ENV} and {PASSWORD_ENV}, or neither")
+        try:
+            web = (DicomWebSpec(url=text, username_env=USER_ENV, password_env=PASSWORD_ENV)
+                   if user else DicomWebSpec(url=text))
+        except ValidationError:
+            raise BadInput(f"source {text!r} is not an http(s)://HOST/PATH DICOMweb root"
+                           ) from None
+        return SourceSpec(dicomweb=web)
+    path = Path(text)
+    if not path.is_dir():
+        raise BadInput(
+            f"source {text!r} is neither a folder nor an http(s):// DICOMweb URL; "
+            "pass an existing folder or a DICOMweb root"
+        )
+    return SourceSpec(folder=path.absolute())

@@ -1,0 +1,102 @@
+"""Campaign rows of the results store: create or match a campaign, read it, set its state."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from jobs.store import schema as t
+from jobs.store.base import StoreBase, campaign_from_row, utc_now
+from jobs.store.engine import mapped_errors
+from jobs.store.records import Campaign, CampaignState
+from kernel.errors import BadInput
+
+__all__ = ["CampaignTable"]
+
+
+class CampaignTable(StoreBase):
+    """Campaigns: one row each, with the spec digest and key fingerprint they ran with."""
+
+    def ensure_campaign(
+        self,
+        campaign_id: str,
+        *,
+        spec_digest: str,
+        model_name: str,
+        model_version: str,
+        key_fingerprint: str | None = None,
+    ) -> Campaign:
+        """The campaign, created in state running if new. BadInput if it exists with a
+        different spec digest or model (a new campaign needs a new id), or was pseudonymised
+        under another key (`Pseudonymizer.fingerprint()`; fail closed: a new key would
+        change every pseudonym)."""
+        now = utc_now()
+        with mapped_errors(self._url, "creating a campaign"), self._writer.begin() as conn:
+            self._insert_ignore(
+                conn,
+                t.campaigns,
+                [
+                    {
+                        "id": campaign_id,
+                        "spec_digest": spec_digest,
+                        "model_name": model_name,
+                        "model_version": str(model_version),
+                        "state": CampaignState.RUNNING.value,
+                        "key_fingerprint": key_fingerprint,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                ],
+            )
+            camp = self._campaign(conn, campaign_id)
+            assert camp is not None
+            if camp.key_fingerprint is None and key_fingerprint is not None:
+                conn.execute(
+                    update(t.campaigns)
+                    .where(t.campaigns.c.id == campaign_id)
+                    .values(key_fingerprint=key_fingerprint)
+                )
+                camp = self._campaign(conn, campaign_id)
+                assert camp is not None
+        if key_fingerprint is not None and camp.key_fingerprint != key_fingerprint:
+            raise BadInput(
+                f"campaign {campaign_id!r} was pseudonymised under the key with fingerprint "
+                f"{camp.key_fingerprint}, but the key given has fingerprint {key_fingerprint}: "
+                "restore the deployment's original key file (privacy.key_file); a new key "
+                "would change every pseudonym"
+            )
+        for field, want in (
+            ("spec_digest", spec_digest),
+            ("model_name", model_name),
+            ("model_version", str(model_version)),
+        ):
+            have = getattr(camp, field)
+            if have != want:
+                raise BadInput(
+                    f"campaign {campaign_id!r} already exists with {field} {have!r}, not "
+                    f"{want!r}; resume it with its original spec, or give the new campaign "
+                    "a new id"
+                )
+        return camp
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        with mapped_errors(self._url, "reading a campaign"), self._engine.connect() as conn:
+            return self._campaign(conn, campaign_id)
+
+    def campaigns(self) -> list[Campaign]:
+        """Every campaign in the store, oldest first."""
+        with mapped_errors(self._url, "listing campaigns"), self._engine.connect() as conn:
+            rows = conn.execute(select(t.campaigns).order_by(t.campaigns.c.created_at))
+            return [campaign_from_row(r._mapping) for r in rows]
+
+    def set_state(self, campaign_id: str, state: CampaignState) -> None:
+        """Set the campaign's state (and log it to the audit table). BadInput if unknown."""
+        state = CampaignState(state)
+        with mapped_errors(self._url, "setting campaign state"), self._writer.begin() as conn:
+            res = conn.execute(
+                update(t.campaigns)
+                .where(t.campaigns.c.id == campaign_id)
+                .values(state=state.value, updated_at=utc_now())
+            )
+            if res.rowcount == 0:
+                raise self._unknown(conn, campaign_id)
+            self._audit(conn, campaign_id, "state", {"state": state.value})
