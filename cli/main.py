@@ -11,6 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
 from cli.commands import (
@@ -25,6 +26,7 @@ from cli.commands import (
     synth,
     triton,
 )
+from cli.examples import EXAMPLES
 from kernel.errors import BadInput, LungscreenError
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -36,15 +38,45 @@ COMMANDS: tuple[ModuleType, ...] = (
 log = logging.getLogger("lungscreen")
 
 
+def _version() -> str:
+    try:
+        return version("lungscreen")
+    except PackageNotFoundError:  # run from a checkout that is not installed
+        return "unknown"
+
+
+def _finish(parser: argparse.ArgumentParser, words: tuple[str, ...]) -> None:
+    """Give every command `-v` (before or after its name) and its examples."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if words:
+        # SUPPRESS: an absent -v here leaves the top-level value alone
+        parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                            help="log at DEBUG level")
+    if words and not subs:
+        lines = EXAMPLES.get(" ".join(words), ())
+        if lines:
+            parser.epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines)
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    for action in subs:
+        for name, child in action.choices.items():
+            _finish(child, (*words, name))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lungscreen",
         description="Population lung-cancer screening campaigns over low-dose CT.",
+        epilog="examples:\n  lungscreen demo\n  lungscreen campaign run campaign.yaml\n"
+               "  lungscreen report ID --by region\n\n"
+               "`lungscreen COMMAND --help` shows each command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    parser.add_argument("--version", action="version", version=f"lungscreen {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub)
+    _finish(parser, ())
     return parser
 
 

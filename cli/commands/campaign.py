@@ -59,18 +59,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.set_defaults(func=_cmd_run)
 
     resume = sub.add_parser("resume", help="finish a campaign that stopped or was cancelled")
-    resume.add_argument("campaign_id", metavar="ID")
+    resume.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     _run_options(resume)
     _registry_options(resume)
     resume.set_defaults(func=_cmd_resume)
 
     cancel = sub.add_parser("cancel", help="cancel a campaign (in-flight shards still commit)")
-    cancel.add_argument("campaign_id", metavar="ID")
+    cancel.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     _registry_options(cancel)
     cancel.set_defaults(func=_cmd_cancel)
 
     submit = sub.add_parser("submit", help="submit `campaign run SPEC` as a Ray Job")
-    submit.add_argument("spec", type=Path)
+    submit.add_argument("spec", type=Path, help="campaign spec (YAML) to run on the cluster")
     submit.add_argument("--address", required=True, help="the job server: http://HEAD:8265")
     submit.set_defaults(func=_cmd_submit)
 

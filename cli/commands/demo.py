@@ -21,15 +21,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p = subparsers.add_parser("demo", help="everything on embedded defaults: synthesise a "
                               "cohort, run a campaign on local Triton + Ray, print the summary")
     p.add_argument("--out", type=Path, default=d.out, help=f"demo folder (default {d.out})")
-    p.add_argument("--studies", type=int, default=d.studies)
-    p.add_argument("--regions", type=int, default=d.regions)
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--studies", type=int, default=d.studies,
+                   help=f"synthetic studies to write and screen (default {d.studies})")
+    p.add_argument("--regions", type=int, default=d.regions,
+                   help=f"regions the studies are spread over (default {d.regions})")
+    p.add_argument("--seed", type=int, default=d.seed,
+                   help=f"seed of the synthetic cohort (default {d.seed}; same seed, same cohort)")
     p.add_argument("--min-cell", type=int, default=d.min_cell,
                    help=f"suppression threshold of the summary (default {d.min_cell}: the "
                    "demo's data are synthetic and few; production default is 11)")
     p.add_argument("--backend", choices=("auto", "inprocess"), default="auto",
                    help="auto: the bundled local Triton; inprocess: the model in the workers")
-    p.add_argument("--num-cpus", type=int, default=None)
+    p.add_argument("--num-cpus", type=int, default=None,
+                   help="CPUs of the embedded Ray node (default: all of this machine)")
     p.set_defaults(func=_cmd)
 
 

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "log (<data_dir>/audit.log)."
         ),
     )
-    p.add_argument("campaign_id", metavar="ID")
+    p.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     p.add_argument("--out", type=Path, required=True, help="the CSV file to write (mode 0600)")
     p.add_argument("--min-category", default="4A",
                    help="lowest Lung-RADS category to recall: 3, 4A, 4B or 4X (default 4A)")

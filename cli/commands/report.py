@@ -21,10 +21,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "reveal them, are suppressed in every format."
         ),
     )
-    p.add_argument("campaign_id", metavar="ID")
+    p.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     p.add_argument("--by", default="region",
                    help="comma-separated: region, site, age_band, sex (default: region)")
-    p.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
+    p.add_argument("--format", choices=("table", "csv", "json", "html"), default="table",
+                   help="table for a terminal (default), csv or json for tools, html to share")
     p.add_argument("--out", type=Path, default=None, help="write to FILE instead of stdout")
     p.add_argument("--store", default=None,
                    help="the results store URL (default: the campaign spec's)")

@@ -1,0 +1,53 @@
+"""Examples shown at the end of each command's `--help`, keyed by the command's words."""
+
+from __future__ import annotations
+
+__all__ = ["EXAMPLES"]
+
+EXAMPLES: dict[str, tuple[str, ...]] = {
+    "demo": (
+        "lungscreen demo                          # 24 synthetic studies, end to end",
+        "lungscreen demo --studies 60 --regions 3 --out /tmp/demo",
+    ),
+    "synth": (
+        "lungscreen synth --out cohort --studies 20 --regions 2",
+        "lungscreen synth --out bad --studies 10 --defects   # with broken studies to quarantine",
+    ),
+    "scan": (
+        "lungscreen scan /data/north --region north",
+        "lungscreen scan https://pacs.example/dicom-web --json",
+    ),
+    "campaign run": (
+        "lungscreen campaign run campaign.yaml",
+        "lungscreen campaign run campaign.yaml --address 10.0.0.5:6379 --metrics-port 9400",
+    ),
+    "campaign resume": ("lungscreen campaign resume north-2027q1",),
+    "campaign cancel": ("lungscreen campaign cancel north-2027q1",),
+    "campaign submit": (
+        "lungscreen campaign submit campaign.yaml --address http://ray-head:8265",
+    ),
+    "status": (
+        "lungscreen status --once --spec campaign.yaml",
+        "lungscreen status --store postgresql://lungscreen@db/lungscreen --json",
+    ),
+    "report": (
+        "lungscreen report north-2027q1 --by region,sex",
+        "lungscreen report north-2027q1 --format html --out report.html",
+    ),
+    "recall": (
+        "lungscreen recall north-2027q1 --out recall.csv --min-category 4A",
+    ),
+    "triton serve": ("lungscreen triton serve --grpc-port 8001",),
+    "model train": ("lungscreen model train --out weights.pt --phantoms 200 --epochs 8",),
+    "model combine": (
+        "lungscreen model combine a.pt b.pt --out combined.pt --version 3 --threshold 0.5",
+    ),
+    "model evaluate": ("lungscreen model evaluate --phantoms 50 --seed 1000001",),
+    "model dump": ("lungscreen model dump a.pt b.pt --phantoms 50 --seed 7 --out dumps",),
+    "model tune": ("lungscreen model tune dumps --combos a+b,a --list",),
+    "model export": ("lungscreen model export --out exported/",),
+    "bench": (
+        "lungscreen bench report --runs 3",
+        "lungscreen bench campaign --backend inprocess --studies 40 --json",
+    ),
+}
