@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -98,6 +99,8 @@ def connect(options: RayOptions) -> Iterator[None]:
     if ray.is_initialized():
         yield
         return
+    if options.address is not None:
+        _check_reachable(options.address)
     try:
         ray.init(**_init_kwargs(options))  # type: ignore[arg-type]
     except ConnectionError as exc:
@@ -111,6 +114,25 @@ def connect(options: RayOptions) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, in one line, when nothing listens at a `HOST:PORT` (or
+    `ray://HOST:PORT`) address; Ray itself would retry for minutes, logging each try.
+    Other forms ("auto", "local") are left to Ray."""
+    target = address.removeprefix("ray://")
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RetryableError(
+            f"cannot reach the Ray cluster at {address} ({reason}); check the address (the "
+            "head's GCS port, 6379 by default, or ray://HOST:10001 for Ray Client) and that "
+            f"the head node is up: `ray status --address {target}`"
+        ) from None
 
 
 def submit_campaign(

@@ -21,6 +21,7 @@ from jobs.ingest.privacy import OptOutList, Pseudonymizer, StudyFields, minimise
 from jobs.ingest.selection import Quarantined, Selected, select_series
 from jobs.ingest.sources.factory import region_sources
 from jobs.spec.campaign import CampaignSpec
+from kernel.errors import BadInput
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult
 
@@ -68,8 +69,13 @@ def take_in(
             intake.files_rejected[outcome.reason.value] += 1
 
     seen: set[str] = set()
+    labels: dict[str, list[str]] = {}
     for region in spec.regions:
-        for study in discover(region_sources(region, env), on_file=count_file):
+        sources = region_sources(region, env)
+        labels[region.name] = [str(e.folder) if e.folder is not None
+                               else e.dicomweb.url if e.dicomweb is not None else "?"
+                               for e in region.sources]
+        for study in discover(sources, on_file=count_file):
             decision = select_series(study)
             selected = decision if isinstance(decision, Selected) else None
             header = _fields(study, selected)
@@ -87,6 +93,15 @@ def take_in(
                 assert selected is not None
                 intake.records[pid] = record
                 intake.locators[pid] = selected
+    if not intake.studies_by_region:
+        where = "; ".join(f"{name}: {', '.join(found) or 'no sources'}"
+                          for name, found in labels.items())
+        rejected = sum(intake.files_rejected.values())
+        raise BadInput(
+            f"campaign {spec.id}: 0 studies found in its sources ({where}; {rejected} files "
+            "rejected); check that the folders or archives the spec names hold the DICOM "
+            "studies (`lungscreen scan SOURCE` lists what a source holds)"
+        )
     log.info(
         "intake: %d studies (%d to screen, %d settled early), %d files rejected",
         sum(intake.studies_by_region.values()), len(intake.records), len(intake.early),
