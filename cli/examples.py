@@ -23,6 +23,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "campaign resume": ("lungscreen campaign resume north-2027q1",),
     "campaign cancel": ("lungscreen campaign cancel north-2027q1",),
+    "campaign validate": (
+        "lungscreen campaign validate campaign.yaml",
+        "lungscreen campaign validate k8s/overlays/prod/campaign.yaml --no-paths",
+    ),
     "campaign submit": (
         "lungscreen campaign submit campaign.yaml --address http://ray-head:8265",
     ),

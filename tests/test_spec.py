@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -80,7 +81,11 @@ def test_relative_paths_are_relative_to_the_spec_not_cwd(tmp_path, monkeypatch) 
         ({"max_shards_in_flight": 0}, "max_shards_in_flight: 0 is not valid"),
         ({"residency": "maybe"}, "residency: 'maybe' is not valid; expected: input should be "
                                  "'none' or 'strict'"),
-        ({"shard_sise": 4}, "shard_sise: is not a known field"),
+        ({"shard_sise": 4}, "shard_sise: is not a known field; did you mean 'shard_size'?"),
+        ({"privacy": {"min_cel": 3}}, "privacy.min_cel: is not a known field; did you mean "
+                                      "'min_cell'? known here: key_file, min_cell, opt_out"),
+        ({"residency": True}, "residency: yes/true/on reads as a YAML boolean, not a word; "
+                              "expected: input should be 'none' or 'strict'"),
         ({"privacy": {"min_cell": 0}}, "privacy.min_cell: 0 is not valid"),
         ({"privacy": {"opt_out": "nope.txt"}}, "privacy.opt_out: 'nope.txt' (relative to the "
                                                "spec's folder '{tmp}') does not exist"),
@@ -167,7 +172,7 @@ def test_key_never_inside_the_store(tmp_path: Path) -> None:
 def test_yaml_and_file_errors(tmp_path: Path) -> None:
     with pytest.raises(BadInput, match=r"line 2, column \d+: .*expected valid YAML"):
         load_spec(_write(tmp_path, "id: x\nregions: [a: b: c]\n"))
-    with pytest.raises(BadInput, match="the document is list; expected a mapping"):
+    with pytest.raises(BadInput, match="campaign spec is a list; expected a mapping"):
         load_spec(_write(tmp_path, "- 1\n- 2\n"))
     with pytest.raises(BadInput, match="cannot read it"):
         load_spec(tmp_path / "missing.yaml")
@@ -195,3 +200,42 @@ def test_digest_covers_results_not_runtime_settings(tmp_path: Path) -> None:
     other = parse_spec(_minimal(tmp_path, shard_size=3), base_dir=tmp_path)
     assert spec_digest(base) == spec_digest(same) != spec_digest(other)
     assert len(spec_digest(base)) == 64
+
+
+def test_an_unknown_field_deep_in_a_list_names_the_fields_allowed_there(tmp_path):
+    doc = _minimal(tmp_path)
+    doc["regions"][0]["sitez"] = 1
+    with pytest.raises(BadInput) as info:
+        load_spec(_write(tmp_path, doc))
+    assert "regions[0].sitez: is not a known field; known here: name, sources" in str(info.value)
+    assert "DESIGN.md" not in str(info.value)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("", "campaign spec is empty; expected a mapping with id, regions"),
+    ("# only a comment\n", "campaign spec is empty"),
+    ("- a\n- b\n", "campaign spec is a list; expected a mapping"),
+    ("north\n", "campaign spec is a single value ('north'); expected a mapping"),
+])
+def test_a_document_that_is_not_a_mapping_says_what_it_is(tmp_path, text, message):
+    path = tmp_path / "campaign.yaml"
+    path.write_text(text)
+    with pytest.raises(BadInput, match=re.escape(message)):
+        load_spec(path)
+    assert "NoneType" not in message
+
+
+def test_campaign_validate_checks_without_running(tmp_path, capsys):
+    from cli.main import main
+
+    good = _write(tmp_path, _minimal(tmp_path))
+    assert main(["campaign", "validate", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert "is valid: 1 region(s), 1 source(s)" in out
+    assert not (tmp_path / "lungscreen-data").exists()  # nothing created, nothing run
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nshard_sise: 2\nregions: [{name: a, sources: [{folder: /nope}]}]\n")
+    assert main(["campaign", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "did you mean 'shard_size'" in err and "/nope" in err
+    assert main(["campaign", "validate", str(bad), "--no-paths"]) == 2  # the typo remains

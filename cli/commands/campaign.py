@@ -14,6 +14,7 @@ from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
 from jobs.store import ResultsStore
+from jobs.store import redact as redact_url
 from kernel.observer import CampaignObserver
 
 __all__ = ["register"]
@@ -68,6 +69,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     cancel.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     _registry_options(cancel)
     cancel.set_defaults(func=_cmd_cancel)
+
+    validate = sub.add_parser("validate", help="check a campaign spec without running it")
+    validate.add_argument("spec", type=Path, help="campaign spec (YAML)")
+    validate.add_argument("--no-paths", action="store_true",
+                          help="skip the checks that source folders and files exist here "
+                               "(a spec written for the cluster's paths)")
+    validate.set_defaults(func=_cmd_validate)
 
     submit = sub.add_parser("submit", help="submit `campaign run SPEC` as a Ray Job")
     submit.add_argument("spec", type=Path, help="campaign spec (YAML) to run on the cluster")
@@ -141,6 +149,17 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
     spec = _find_spec(args)
     with ResultsStore.open(spec.store_url) as store:
         print(cancel_campaign(spec, store))
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec, check_paths=not args.no_paths)
+    sources = sum(len(r.sources) for r in spec.regions)
+    triton = ", ".join(spec.triton.urls) if spec.triton is not None else "the bundled local server"
+    print(f"{args.spec}: campaign {spec.id} is valid: {len(spec.regions)} region(s), "
+          f"{sources} source(s), shards of {spec.shard_size}, residency {spec.residency}, "
+          f"model {spec.model.name} v{spec.model.version} on {triton}, "
+          f"store {redact_url(spec.store_url)}")
     return 0
 
 

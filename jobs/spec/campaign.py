@@ -1,4 +1,4 @@
-"""Campaign spec v1: the YAML a health authority writes (see DESIGN.md), validated once at
+"""Campaign spec v1: the YAML a health authority writes (jobs/examples/), validated once at
 the edge and passed down as an immutable `CampaignSpec`.
 
 Relative paths in a spec (source folders, data_dir, privacy.key_file, privacy.opt_out, a
@@ -10,6 +10,7 @@ pseudonym key to `<data_dir>/pseudonym.key`.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from datetime import date
@@ -100,7 +101,7 @@ def _store(value: str | None, info: ValidationInfo) -> str | None:
 
 
 class CampaignSpec(SpecModel):
-    """A campaign, as DESIGN.md's "Campaign spec v1" shows it."""
+    """A campaign spec, v1 (jobs/examples/local.yaml and production.yaml show every field)."""
 
     id: Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
     model: ModelRef = ModelRef()
@@ -192,10 +193,14 @@ def parse_spec(
     """Validate already-parsed YAML/JSON data; relative paths against `base_dir` (default
     cwd). With check_paths, source folders and the opt-out file must exist.
     BadInput lists every problem, each as `field.path: value problem; expected ...`."""
+    if data is None:
+        raise BadInput("campaign spec is empty; expected a mapping with id, regions, ... "
+                       "(see jobs/examples/local.yaml)")
     if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
         raise BadInput(
-            f"campaign spec: the document is {type(data).__name__}; expected a mapping with "
-            "id, regions, ... (see jobs/examples/local.yaml)"
+            f"campaign spec is {kind}; expected a mapping with id, regions, ... (see "
+            "jobs/examples/local.yaml)"
         )
     base = base_dir or Path.cwd()
     try:
@@ -250,8 +255,12 @@ def _describe(err: Any, base_dir: Path) -> str:
     if kind == "missing":
         return f"{loc}: is missing; expected a value (see jobs/examples/local.yaml)"
     if kind == "extra_forbidden":
-        return f"{loc}: is not a known field; check its spelling against DESIGN.md"
+        return f"{loc}: is not a known field; {_suggest(err['loc'])}"
     value = err.get("input")
+    if isinstance(value, bool) and kind == "literal_error":
+        word = "yes/true/on" if value else "no/false/off"
+        return (f"{loc}: {word} reads as a YAML boolean, not a word; expected: "
+                f"{str(err['msg'])[0].lower()}{str(err['msg'])[1:]} (quote it if needed)")
     shown = redact(value) if loc == "store" and isinstance(value, str) else value
     text = repr(shown if not isinstance(shown, Path) else str(shown))
     text = text if len(text) <= 80 else text[:77] + "..."
@@ -263,6 +272,42 @@ def _describe(err: Any, base_dir: Path) -> str:
     if kind == "string_pattern_mismatch" and (loc == "id" or loc.endswith(".name")):
         return f"{loc}: {text} is not valid; expected lowercase letters, digits and '-'"
     return f"{loc}: {text} is not valid; expected: {msg[0].lower()}{msg[1:]}"
+
+
+def _fields_at(parts: tuple[Any, ...]) -> list[str]:
+    """The field names a spec allows where `parts` (a location ending in the unknown key)
+    points: walk the models from CampaignSpec, through lists and optionals."""
+    model: Any = CampaignSpec
+    for part in parts[:-1]:
+        if isinstance(part, int) or str(part).startswith("function-"):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    return sorted(getattr(model, "model_fields", {}))
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, SpecModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or getattr(annotation, "__metadata__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    origin = getattr(annotation, "__origin__", None)
+    return _model_in(origin) if origin is not None and origin is not annotation else None
+
+
+def _suggest(parts: tuple[Any, ...]) -> str:
+    known = _fields_at(parts)
+    if not known:
+        return "check its spelling (see jobs/examples/local.yaml)"
+    close = difflib.get_close_matches(str(parts[-1]), known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}known here: {', '.join(known)}"
 
 
 def _loc(parts: tuple[Any, ...]) -> str:
