@@ -92,13 +92,35 @@ def test_json_and_csv(report):
     for g, row in zip(doc["groups"], report.rows, strict=True):
         assert g["counts"] == dict(row.counts)
         assert sorted(g["suppressed"]) == sorted(m for m, v in row.counts.items() if v is None)
+    assert doc["schema_version"] == "2" and doc["generated_at"].endswith("+00:00")
     rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
     assert len(rows) == len(report.rows)
     for line, row in zip(rows, report.rows, strict=True):
+        assert line["level"] == ("+".join(row.level) or "all")
         for m, v in row.counts.items():
-            assert line[m] == (SUPPRESSED if v is None else str(v))
-            if line[m] != SUPPRESSED and m != "pending":
+            assert line[m] == ("" if v is None else str(v))
+            if line[m] and m != "pending":
                 assert not 0 < int(line[m]) < 11
+        listed = line["suppressed"].split(";") if line["suppressed"] else []
+        assert listed == [m for m in report.measures if m in row.counts and row.counts[m] is None]
+
+
+def test_the_analyst_csv_has_numbers_only_in_count_columns_and_no_timings(report):
+    rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
+    assert not any(c.startswith("mean_") or c.endswith("_s") for c in rows[0])
+    assert any(line["suppressed"] for line in rows)
+    for line in rows:
+        for m in report.measures:
+            assert line[m] == "" or line[m].isdigit(), (m, line[m])
+        assert SUPPRESSED not in line.values()
+
+
+def test_a_finished_campaign_shows_zero_pending_everywhere():
+    agg = aggregate(cohort(25, seed=3), by=BY)
+    done = build_report("done", agg, by=BY, min_cell=11,
+                        pending={"region-0": 0, "region-1": 0, "region-2": 0})
+    assert {r.counts["pending"] for r in done.rows if "pending" in r.counts} == {0}
+    assert any(r.counts["seen"] is None for r in done.rows)  # hidden seen, pending still 0
 
 
 def test_table(report):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from jobs.report.aggregate import (
@@ -86,6 +87,12 @@ class Report:
     unaudited_cells: int = 0
     """Hidden cells protected by row/column rules only (a group too large to solve)."""
     studies_per_second: float | None = None
+    """Operational throughput (for ops, not analysts; the HTML keeps it apart)."""
+    generated_at: datetime | None = None
+    model: str = ""
+    """The model (name and version) whose results these are, when known."""
+    period: tuple[datetime | None, datetime | None] = (None, None)
+    """The first and latest commit of results: the data the report covers."""
 
     def rows_at(self, level: Sequence[str]) -> list[ReportRow]:
         return [r for r in self.rows if r.level == tuple(level)]
@@ -118,6 +125,8 @@ def build_report(
     pending: Mapping[str, int] | None = None,
     studies_per_second: float | None = None,
     audit_limit: int = 400,
+    model: str = "",
+    period: tuple[datetime | None, datetime | None] = (None, None),
 ) -> Report:
     """Suppress `aggregation` and keep the groups of `by` and its coarser prefixes.
 
@@ -133,6 +142,7 @@ def build_report(
     hidden = result.hidden
     groups = {level: dict(cube.groups[level]) for level in (by[:n] for n in range(len(by) + 1))}
     pending_at = _pending(by, pending)
+    finished = pending is not None and not any(pending.values())
     for level, waiting in pending_at.items():  # regions with only pending studies
         for key in waiting:
             groups[level].setdefault(key, dict.fromkeys(cube.measures, 0))
@@ -143,14 +153,16 @@ def build_report(
             counts: dict[str, int | None] = {
                 m: (None if (level, key, m) in hidden else v) for m, v in cells.items()}
             if level in pending_at:
-                counts[PENDING] = (None if counts[SEEN] is None
+                # a finished campaign's zero pending reveals nothing: it is always shown
+                counts[PENDING] = (None if counts[SEEN] is None and not finished
                                    else pending_at[level].get(key, 0))
             timing = timings.get(key) if counts[SEEN] is not None else None
             rows.append(ReportRow(level, key, counts, _rate(counts), timing))
     rows.sort(key=lambda r: (len(r.level), r.key))
     progress = (PENDING,) if pending is not None else ()
     return Report(campaign_id, by, min_cell, cube.measures + progress, tuple(rows),
-                  len(hidden), result.unaudited, studies_per_second)
+                  len(hidden), result.unaudited, studies_per_second,
+                  generated_at=datetime.now(UTC), model=model, period=period)
 
 
 def parse_by(text: str) -> tuple[str, ...]:
@@ -178,11 +190,13 @@ def campaign_report(store: ResultsStore, campaign_id: str, *, by: Sequence[str] 
     progress = store.progress(campaign_id)
     pending = {r: max(0, p.studies_planned - p.studies_done) for r, p in progress.items()}
     done = sum(p.studies_done for p in progress.values())
-    _, last = store.commit_span(campaign_id)
+    first, last = store.commit_span(campaign_id)
     rate = None
     if last is not None and done:
         elapsed = (last - campaign.created_at).total_seconds()
         rate = done / elapsed if elapsed > 0 else None
     aggregation = aggregate(store.results(campaign_id), by=by)
     return build_report(campaign_id, aggregation, by=by, min_cell=min_cell, pending=pending,
-                        studies_per_second=rate)
+                        studies_per_second=rate,
+                        model=f"{campaign.model_name} v{campaign.model_version}",
+                        period=(first, last))

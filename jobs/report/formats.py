@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime
 
 from jobs.report.aggregate import POSITIVE, SCREENED, SEEN
 from jobs.report.build import PENDING, STAGES, SUPPRESSED, Report, ReportRow
 from jobs.report.html import to_html
 from jobs.report.suppression import protection_span
 
-__all__ = ["FORMATS", "render", "to_csv", "to_json", "to_table"]
+__all__ = ["FORMATS", "REPORT_SCHEMA_VERSION", "render", "to_csv", "to_json", "to_table"]
 
 FORMATS = ("table", "csv", "json", "html")
 
@@ -27,20 +28,33 @@ def _pct(v: float | None) -> str:
     return "" if v is None else f"{100 * v:.1f}"
 
 
+REPORT_SCHEMA_VERSION = "2"
+"""Of the JSON and CSV layouts; DATA_DICTIONARY.md beside this module describes them."""
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat(timespec="seconds")
+
+
 def _flat(report: Report, row: ReportRow) -> dict[str, str]:
-    out = {d: row.value(d) or ("(all)" if d not in row.level else "") for d in report.by}
-    out.update({m: _fmt(row.counts[m]) if m in row.counts else "" for m in report.measures})
+    out = {"level": "+".join(row.level) or "all"}
+    out.update({d: row.value(d) for d in report.by})
+    # numeric columns hold numbers only: a hidden count is an empty cell, and the row's
+    # "suppressed" column names the measures hidden in it
+    out.update({m: "" if row.counts.get(m) is None else str(row.counts[m])
+                for m in report.measures})
+    out["suppressed"] = ";".join(m for m in report.measures
+                                 if m in row.counts and row.counts[m] is None)
     out["positive_rate_pct"] = _pct(row.positive_rate.value)
     out["positive_rate_ci95_low_pct"] = _pct(row.positive_rate.low)
     out["positive_rate_ci95_high_pct"] = _pct(row.positive_rate.high)
-    for stage in STAGES:
-        mean = row.timing.mean(stage) if row.timing else None
-        out[f"mean_{stage}_s"] = "" if mean is None else f"{mean:.3f}"
     return out
 
 
 def to_csv(report: Report) -> str:
-    """One row per group, a column per measure; hidden counts read "suppressed"."""
+    """One row per group (`level` names its grouping), a column per measure, numbers only:
+    a hidden count is an empty cell listed in the row's `suppressed` column. Throughput and
+    stage timings are operational and stay out (JSON and `lungscreen status` carry them)."""
     buf = io.StringIO()
     rows = [_flat(report, r) for r in report.rows]
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
@@ -52,7 +66,12 @@ def to_csv(report: Report) -> str:
 def to_json(report: Report) -> str:
     """The report as JSON; hidden counts are null and listed under "suppressed"."""
     doc = {
+        "schema_version": REPORT_SCHEMA_VERSION,
         "campaign": report.campaign_id,
+        "generated_at": _iso(report.generated_at),
+        "model": report.model or None,
+        "data_period": {"first_result": _iso(report.period[0]),
+                        "latest_result": _iso(report.period[1])},
         "by": list(report.by),
         "min_cell": report.min_cell,
         "protection_span": protection_span(report.min_cell),
