@@ -266,3 +266,23 @@ def test_any_small_campaign_renders_and_no_hidden_count_can_be_recovered(
     span = protection_span(min_cell)
     narrow = {c: ranges[c] for c in small if ranges[c][1] - ranges[c][0] < span}
     assert narrow == {}
+
+
+def test_the_html_says_when_what_and_how_to_read_it(results):
+    from datetime import UTC, datetime
+
+    by = ("region", "sex")
+    report = build_report("north-2027q1", aggregate(results, by=by), by=by, min_cell=11,
+                          studies_per_second=2.5, model="lung_nodule_detector v1",
+                          period=(datetime(2027, 1, 4, tzinfo=UTC),
+                                  datetime(2027, 3, 29, tzinfo=UTC)))
+    html = render(report, "html")
+    assert "Generated 20" in html and "model lung_nodule_detector v1" in html
+    assert "results committed 2027-01-04 00:00 UTC to 2027-03-29 00:00 UTC" in html
+    for term in ("seen", "screened", "positive", "quarantined", "suppressed"):
+        assert f"<dt>{term}</dt>" in html
+    assert "not a diagnosis" in html
+    assert "region-0 / F" in html and "region-0 / M" in html  # rows told apart by name
+    cards = html.split('<div class="cards">')[1].split("</div></div>")[0]
+    assert "studies / s" not in cards and "studies per second" not in cards
+    assert "Operations: 2.50 studies per second" in html

@@ -8,6 +8,7 @@ Only the published numbers of a `Report` are drawn; hidden counts read "suppress
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from html import escape
 
 from jobs.report.aggregate import CATEGORY_MEASURES, SIZE_MEASURES
@@ -108,8 +109,6 @@ def _cards(report: Report) -> str:
              _card(rate_text, ci)]
     if PENDING in report.measures:
         cards.append(_card(_fmt(total.counts.get(PENDING)), "pending"))
-    if report.studies_per_second is not None:
-        cards.append(_card(f"{report.studies_per_second:.2f}", "studies / s"))
     return f'<div class="cards">{"".join(cards)}</div>'
 
 
@@ -178,7 +177,8 @@ def _table(report: Report, measures: Sequence[str], title: str, rates: bool) -> 
     heads = ["group", *names, *(("positive %", "95% CI") if rates else ())]
     body = []
     for r in report.rows:
-        name = r.key[-1] if r.key else "all"
+        # the full group, not only its last value: rows of region / sex read apart
+        name = " / ".join(r.key) if r.key else "all"
         cells = [f"<td>{'&nbsp;' * 3 * len(r.level)}{escape(name)}</td>"]
         for m in measures:
             v = r.counts.get(m)
@@ -206,6 +206,43 @@ def _tables(report: Report) -> str:
                      "Quarantine reasons and largest nodule (mm)", rates=False))
 
 
+def _when(t: datetime | None) -> str:
+    return "unknown" if t is None else t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _provenance(report: Report) -> str:
+    first, latest = report.period
+    period = ("no results yet" if latest is None else
+              f"results committed {_when(first)} to {_when(latest)}")
+    parts = [f"Generated {_when(report.generated_at)}", period]
+    if report.model:
+        parts.append(f"model {report.model}")
+    return ". ".join(parts) + "."
+
+
+def _about(report: Report) -> str:
+    """Definitions, the disclaimer, and the operational figure, apart from the findings."""
+    ops = ("" if report.studies_per_second is None else
+           f"<p class=\"note\">Operations: {report.studies_per_second:.2f} studies per second "
+           "over the campaign so far.</p>")
+    return (
+        "<section><h2>About these figures</h2><dl>"
+        "<dt>seen</dt><dd>studies the campaign received in the group: screened + "
+        "quarantined + opted out.</dd>"
+        "<dt>screened</dt><dd>studies the model read and gave a Lung-RADS v2022 category.</dd>"
+        "<dt>positive</dt><dd>screened studies in Lung-RADS category 3 or above (3, 4A, 4B, "
+        "4X); the rate is positive / screened with its Wilson 95% interval.</dd>"
+        "<dt>quarantined</dt><dd>studies that could not be screened (reason per study, e.g. "
+        "slice gap, not CT); they need a repeat scan or a manual read.</dd>"
+        "<dt>suppressed</dt><dd>counts from 1 to "
+        f"{report.min_cell - 1}, and counts that would reveal them, are not shown.</dd></dl>"
+        "<p class=\"note\">Automated findings from a screening model, for programme "
+        "monitoring: not a diagnosis. Every positive study is read by a radiologist before "
+        "any recall; figures change while a campaign runs.</p>"
+        f"{ops}</section>"
+    )
+
+
 def to_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
     dim, rows = _groups(report)
@@ -222,6 +259,7 @@ def to_html(report: Report) -> str:
         f"<title>lungscreen report: {escape(report.campaign_id)}</title>"
         f"<style>{_CSS}</style></head><body><main>"
         f"<h1>Campaign {escape(report.campaign_id)}</h1><p class=\"sub\">{escape(sub)}</p>"
+        f"<p class=\"sub\">{escape(_provenance(report))}</p>"
         f"{_cards(report)}"
         f"{_category_section(report, dim, rows)}"
         f"{_rate_section(dim, rows, total)}"
@@ -229,5 +267,6 @@ def to_html(report: Report) -> str:
         f"{_reason_section(report)}"
         f"{_size_section(report)}"
         f"{_tables(report)}"
+        f"{_about(report)}"
         "</main></body></html>\n"
     )
