@@ -1,40 +1,55 @@
-"""A live per-region progress bar on stderr for `lungscreen campaign run` and `demo`.
+"""A live per-region progress display on stderr for `lungscreen campaign run` and `demo`.
 
-Drawn only when stderr is a terminal; otherwise the driver's one INFO line per shard is the
-progress report. It is a CampaignObserver, fed by the driver; it shows counts only.
+Drawn with rich only when stderr is a terminal; otherwise the driver's one INFO line per
+shard is the progress report. It is a CampaignObserver, fed by the driver; it shows counts
+only. While it is live, log records go through the same console, above the bars, so a log
+line never leaves a stale bar behind.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from typing import TextIO
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from kernel.observer import NullObserver, ShardInfo
 from kernel.records import Outcome, StudyResult
 
 __all__ = ["ProgressBar"]
 
-_WIDTH = 28
-
 
 class ProgressBar(NullObserver):
-    """Per region: a bar of committed studies over planned, with screened / quarantined /
-    opted-out counts and the overall rate. Redraws at most every `min_interval_s`."""
+    """Per region: committed studies over planned, percentage, elapsed time, time left, and
+    how many were not screened (quarantined or opted out)."""
 
-    def __init__(self, stream: TextIO | None = None, min_interval_s: float = 0.2) -> None:
-        self._stream = stream or sys.stderr
-        self._min_interval = min_interval_s
-        self._total: dict[str, int] = {}
-        self._done: dict[str, int] = {}
-        self._bad: dict[str, int] = {}
-        self._start = time.monotonic()
-        self._studies = 0
-        self._drawn_lines = 0
-        self._last = 0.0
+    def __init__(self, stream: TextIO | None = None, *, terminal: bool | None = None) -> None:
+        self._console = Console(file=stream or sys.stderr, force_terminal=terminal,
+                                highlight=False)
+        self._progress = Progress(
+            TextColumn("{task.description:<12}"), BarColumn(), MofNCompleteColumn(),
+            TaskProgressColumn(), TimeElapsedColumn(), TextColumn("left"),
+            TimeRemainingColumn(), TextColumn("not screened {task.fields[bad]}"),
+            console=self._console, refresh_per_second=5, transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
         self._lock = threading.Lock()
+        self._handler: RichHandler | None = None
+        self._replaced: list[logging.Handler] = []
 
     @staticmethod
     def wanted(stream: TextIO | None = None) -> bool:
@@ -44,47 +59,50 @@ class ProgressBar(NullObserver):
 
     def on_plan(self, campaign_id: str, total_by_region: dict[str, int],
                 done_by_region: dict[str, int]) -> None:
-        self._total = dict(total_by_region)
-        self._done = {r: done_by_region.get(r, 0) for r in total_by_region}
-        self._bad = dict.fromkeys(total_by_region, 0)
-        self._draw(force=True)
+        with self._lock:
+            for region in sorted(total_by_region):
+                self._tasks[region] = self._progress.add_task(
+                    region, total=total_by_region[region],
+                    completed=done_by_region.get(region, 0), bad=0)
+            self._route_logs()
+            self._progress.start()
 
     def on_shard_committed(self, shard: ShardInfo, results: Sequence[StudyResult],
                            commit_s: float) -> None:
-        region = shard.region
-        self._done[region] = self._done.get(region, 0) + len(results)
-        self._bad[region] = self._bad.get(region, 0) + sum(
-            1 for r in results if r.outcome is not Outcome.SCREENED
-        )
-        self._studies += len(results)
-        self._draw()
+        with self._lock:
+            task = self._tasks.get(shard.region)
+            if task is None:
+                return
+            bad = sum(1 for r in results if r.outcome is not Outcome.SCREENED)
+            current = self._progress.tasks[self._tasks_index(task)].fields.get("bad", 0)
+            self._progress.update(task, advance=len(results), bad=current + bad)
 
     def on_finished(self, campaign_id: str, state: str) -> None:
-        self._draw(force=True)
-        self._stream.write("\n")
-        self._stream.flush()
-
-    def _draw(self, force: bool = False) -> None:
-        now = time.monotonic()
         with self._lock:
-            if not force and now - self._last < self._min_interval:
-                return
-            self._last = now
-            rate = self._studies / max(now - self._start, 1e-6)
-            lines = []
-            for region in sorted(self._total):
-                total, done = self._total[region], self._done.get(region, 0)
-                filled = int(_WIDTH * done / total) if total else _WIDTH
-                bar = "#" * filled + "." * (_WIDTH - filled)
-                lines.append(
-                    f"{region:<12} [{bar}] {done:>6}/{total:<6} "
-                    f"not screened {self._bad.get(region, 0):>4}"
-                )
-            lines.append(f"{'':<12} {rate:.2f} studies/s")
-            out = ""
-            if self._drawn_lines:
-                out += f"\x1b[{self._drawn_lines}F"  # back to the first line of the block
-            out += "".join(f"\x1b[2K{line}\n" for line in lines)
-            self._drawn_lines = len(lines)
-            self._stream.write(out)
-            self._stream.flush()
+            self._progress.refresh()
+            self._progress.stop()
+            self._restore_logs()
+
+    def _tasks_index(self, task: TaskID) -> int:
+        return next(i for i, t in enumerate(self._progress.tasks) if t.id == task)
+
+    def _route_logs(self) -> None:
+        """Swap the root logger's stream handlers for one that prints through the console."""
+        root = logging.getLogger()
+        self._replaced = [h for h in root.handlers if type(h) is logging.StreamHandler]
+        self._handler = RichHandler(console=self._console, show_path=False,
+                                    rich_tracebacks=False, markup=False)
+        level = min((h.level for h in self._replaced), default=logging.NOTSET)
+        self._handler.setLevel(level)
+        for h in self._replaced:
+            root.removeHandler(h)
+        root.addHandler(self._handler)
+
+    def _restore_logs(self) -> None:
+        root = logging.getLogger()
+        if self._handler is not None:
+            root.removeHandler(self._handler)
+            self._handler = None
+        for h in self._replaced:
+            root.addHandler(h)
+        self._replaced = []

@@ -54,6 +54,7 @@ def test_campaign_run_on_ray_and_triton_then_again_does_nothing(
     first = _run(spec, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "campaign e2e done" in first.stdout
+    assert "next: lungscreen report e2e --by region" in first.stdout
     store_url = f"sqlite:///{tmp_path / 'lungscreen-data' / 'results.db'}"
     counts = outcome_counts(store_url, "e2e")
     with ResultsStore.open(store_url) as store:

@@ -5,6 +5,7 @@ sampler and the Ray connection options."""
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -109,16 +110,28 @@ def test_spec_registry_round_trip(tmp_path: Path) -> None:
 
 def test_progress_bar_draws_every_region() -> None:
     out = io.StringIO()
-    bar = ProgressBar(out, min_interval_s=0)
-    bar.on_plan("c1", {"north": 4, "south": 2}, {"north": 0, "south": 1})
-    shard = _planned_shard(0, [Reason.NOT_CT, Reason.OPTED_OUT])
-    results = [StudyResult(study_pid="s", patient_pid="p", region="north", site="x",
-                           age_band="60-64", sex="F", outcome=Outcome.QUARANTINED,
-                           model_name="m", model_version="1", reason=Reason.NOT_CT)] * 2
-    bar.on_shard_committed(shard, results, 0.0)
+    root = logging.getLogger()
+    plain = logging.StreamHandler(io.StringIO())
+    root.addHandler(plain)
+    try:
+        bar = ProgressBar(out, terminal=True)
+        bar.on_plan("c1", {"north": 4, "south": 2}, {"north": 0, "south": 1})
+        assert plain not in root.handlers  # logs go through the bar's console meanwhile
+        logging.getLogger("jobs").warning("a log line while the bar is live")
+        shard = _planned_shard(0, [Reason.NOT_CT, Reason.OPTED_OUT])
+        results = [StudyResult(study_pid="s", patient_pid="p", region="north", site="x",
+                               age_band="60-64", sex="F", outcome=Outcome.QUARANTINED,
+                               model_name="m", model_version="1", reason=Reason.NOT_CT)] * 2
+        bar.on_shard_committed(shard, results, 0.0)
+        bar.on_finished("c1", "done")
+        assert plain in root.handlers  # and back afterwards
+    finally:
+        root.removeHandler(plain)
     text = out.getvalue()
     assert "north" in text and "south" in text
-    assert "2/4" in text and "1/2" in text
+    assert "2/4" in text and "1/2" in text and "50%" in text
+    assert "not screened 2" in text
+    assert "a log line while the bar is live" in text
 
 
 def test_ray_options_bound_the_embedded_instance() -> None:

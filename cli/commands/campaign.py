@@ -113,6 +113,9 @@ def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[Ca
     from jobs.run.metrics import campaign_metrics
 
     with campaign_metrics(spec, args.metrics_port, args.metrics_addr) as observer:
+        if args.metrics_port:
+            print(f"metrics: http://{args.metrics_addr}:{args.metrics_port}/metrics",
+                  file=sys.stderr)
         observers.append(observer)
         yield observers
 
@@ -132,6 +135,12 @@ def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
 
 def _print(result: CampaignRun) -> int:
     print(result.message)
+    if result.state in ("done", "already_done"):
+        cid = result.campaign_id
+        print(f"next: lungscreen report {cid} --by region   (the suppressed regional summary)\n"
+              f"      lungscreen recall {cid} --out recall.csv   (the authority's recall list)")
+    elif result.state == "cancelled":
+        print(f"next: lungscreen campaign resume {result.campaign_id}   (finish it later)")
     return 0 if result.state in ("done", "already_done", "cancelled") else 1
 
 

@@ -48,7 +48,7 @@ def campaign_metrics(
         )
         try:
             if monitoring.exporter is not None:
-                log.warning("metrics on %s", monitoring.exporter.url)
+                log.info("metrics on %s", monitoring.exporter.url)
             yield monitoring.observer(
                 spec.id, model=spec.model.name, model_version=spec.model.version,
                 deadline=spec.deadline, triton_urls=urls,
