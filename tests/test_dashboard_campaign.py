@@ -26,7 +26,13 @@ from tests.campaign_helpers import (
     write_cohort_once,
     write_spec,
 )
-from tests.test_dashboard import EXPECTED_EMPTY, _has_value, load_dashboard, panel_queries
+from tests.test_dashboard import (
+    EXPECTED_EMPTY,
+    _has_value,
+    ask,
+    load_dashboard,
+    panel_queries,
+)
 from tests.test_metrics import ALLOWED_LABELS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -112,7 +118,7 @@ def test_every_panel_has_data_during_a_real_campaign(
                 for title, expr in queries:
                     if (title, expr) in seen:
                         continue
-                    answer = prom.query(expr)
+                    answer = ask(prom, title, expr)
                     if answer["status"] != "success":
                         failed.append((title, expr, answer.get("error")))
                         seen.add((title, expr))

@@ -57,6 +57,12 @@ class PrometheusServer:
         """An instant query: {"status": "success"|"error", "data": {...}, ...}."""
         return self.api("query", query=expr)
 
+    def query_range(self, expr: str, seconds: float = 120, step_s: float = 5) -> dict[str, Any]:
+        """A range query over the last `seconds` (what a Grafana time-series panel asks)."""
+        end = time.time()
+        return self.api("query_range", query=expr, start=f"{end - seconds:.3f}",
+                        end=f"{end:.3f}", step=f"{step_s}")
+
     def series(self, expr: str) -> list[dict[str, Any]]:
         """The result vector of a successful instant query (AssertionError otherwise)."""
         answer = self.query(expr)
