@@ -1,7 +1,9 @@
 """A DICOMweb archive: QIDO-RS to discover instances with their headers, WADO-RS to read them.
 
-Every call has a timeout and is retried with backoff when the server is down, overloaded
-(HTTP 5xx, 429) or unreachable; errors are mapped at this seam:
+WADO-RS goes through dicomweb-client, which decodes the multipart answer as it streams
+(one instance in memory at a time, not the whole series). Every call has a timeout and is
+retried with backoff by urllib3's `Retry` on the session when the server is down,
+overloaded (HTTP 5xx, 429) or unreachable; errors are mapped at this seam:
 
 - 401 / 403 -> BadInput naming the archive root and the variables to set;
 - 5xx, 429, connection errors, timeouts (after the retries) -> RetryableError;
@@ -13,16 +15,16 @@ Messages name the archive root only, never a study/series/instance path (UIDs ar
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from collections.abc import Iterator, Sequence
-from io import BytesIO
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from pydicom import dcmread
+from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from jobs.ingest.dicom.headers import (
     HEADER_KEYWORDS,
@@ -33,9 +35,10 @@ from jobs.ingest.dicom.headers import (
 from kernel.errors import BadInput, PermanentError, RetryableError
 from kernel.reasons import FileReason
 
-__all__ = ["DicomWebSource", "parse_multipart"]
+__all__ = ["DicomWebSource"]
 
 log = logging.getLogger("lungscreen.dicomweb")
+_RETRY_STATUS = (429, 500, 502, 503, 504)
 
 AVAILABLE_TRANSFER_SYNTAX = "00083002"
 _TAG_HEX = {
@@ -61,6 +64,7 @@ class DicomWebSource:
         attempts: int = 3,
         backoff_s: float = 0.5,
         page_size: int = 500,
+        chunk_size: int = 1 << 20,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -71,6 +75,7 @@ class DicomWebSource:
         self.attempts = max(1, attempts)
         self.backoff_s = backoff_s
         self.page_size = page_size
+        self.chunk_size = chunk_size  # bytes read at a time from a WADO-RS stream
         self._session: requests.Session | None = None
 
     @property
@@ -129,100 +134,103 @@ class DicomWebSource:
         for i, h in enumerate(headers):
             series = wanted.setdefault((h.study_uid, h.series_uid), {})
             series.setdefault(h.sop_uid, []).append(i)
+        client = DICOMwebClient(self.url, session=self._http(), timeout=self.timeout_s,
+                                chunk_size=self.chunk_size)
         for (study_uid, series_uid), sops in wanted.items():
             # transfer-syntax=*: as stored. Without it the archive must transcode to Explicit
             # VR Little Endian, which Orthanc cannot do for JPEG 2000 (it answers 500).
-            response = self._get(
-                f"studies/{study_uid}/series/{series_uid}",
-                accept='multipart/related; type="application/dicom"; transfer-syntax=*',
-            )
-            for part in parse_multipart(response.headers.get("Content-Type", ""), response.content):
-                ds = _read_part(part)
+            instances = client.iter_series(study_uid, series_uid,
+                                           media_types=(("application/dicom", "*"),))
+            for ds in self._mapped(instances):
                 for i in sops.get(str(ds.get("SOPInstanceUID", "")), ()):
                     yield i, ds
 
+    def _mapped(self, instances: Iterator[Dataset]) -> Iterator[Dataset]:
+        """dicomweb-client's stream with its errors mapped as every other call's."""
+        while True:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    ds = next(instances)
+            except StopIteration:
+                return
+            except requests.HTTPError as exc:
+                status = exc.response.status_code if exc.response is not None else 500
+                self._check(status, "series", qido=False)
+                raise self._unavailable(exc) from None
+            except requests.RequestException as exc:
+                raise self._unavailable(exc) from None
+            except Exception as exc:  # a part pydicom cannot read, a malformed multipart
+                raise PermanentError(
+                    "WADO-RS returned an instance that is not readable DICOM "
+                    f"({type(exc).__name__})") from None
+            yield ds
+
     # HTTP with retries and error mapping
+
+    def _http(self) -> requests.Session:
+        """The session: basic auth, and retries with exponential backoff (urllib3) for
+        connection errors, timeouts, 429 and 5xx answers to GETs."""
+        if self._session is None:
+            session = requests.Session()
+            if self.auth is not None:
+                session.auth = self.auth
+            n = self.attempts - 1
+            retry = Retry(total=n, connect=n, read=n, status=n, other=0,
+                          backoff_factor=self.backoff_s, status_forcelist=_RETRY_STATUS,
+                          allowed_methods=frozenset({"GET"}), raise_on_status=False,
+                          respect_retry_after_header=True)
+            for scheme in ("http://", "https://"):
+                session.mount(scheme, HTTPAdapter(max_retries=retry))
+            self._session = session
+        return self._session
 
     def _get(
         self, path: str, *, params: dict[str, Any] | None = None, accept: str
     ) -> requests.Response:
-        if self._session is None:
-            self._session = requests.Session()
-            if self.auth is not None:
-                self._session.auth = self.auth
-        url = f"{self.url}/{path}"
-        last = ""
-        for attempt in range(self.attempts):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                response = self._session.get(
-                    url, params=params, headers={"Accept": accept}, timeout=self.timeout_s
-                )
-            except requests.Timeout:
-                last = f"no answer within {self.timeout_s:g} s"
-                continue
-            except requests.RequestException as exc:
-                last = f"cannot connect ({type(exc).__name__})"
-                continue
-            status = response.status_code
-            if status < 400:
-                return response
-            if status in (401, 403):
-                raise BadInput(
-                    f"DICOMweb {self.url} refused access (HTTP {status}); set the archive's "
-                    "username and password (for `lungscreen scan`: LUNGSCREEN_DICOMWEB_USER and "
-                    "LUNGSCREEN_DICOMWEB_PASSWORD; in a spec: username_env / password_env)"
-                )
-            if status == 429 or status >= 500:
-                last = f"HTTP {status}"
-                continue
-            if status == 404 and path == "studies":
-                raise BadInput(
-                    f"DICOMweb {self.url} has no QIDO-RS studies endpoint (HTTP 404); "
-                    "expected the DICOMweb root, e.g. http://HOST:8042/dicom-web"
-                )
-            raise PermanentError(
-                f"DICOMweb {self.url} answered HTTP {status} to a "
-                f"{'QIDO-RS' if params is not None else 'WADO-RS'} request; the study may "
-                "have been deleted or moved since discovery"
-            )
-        raise RetryableError(
+        try:
+            response = self._http().get(f"{self.url}/{path}", params=params,
+                                        headers={"Accept": accept}, timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise self._unavailable(exc) from None
+        self._check(response.status_code, path, qido=params is not None)
+        return response
+
+    def _unavailable(self, exc: BaseException | None, status: int | None = None
+                     ) -> RetryableError:
+        if status is not None:
+            last = f"HTTP {status}"
+        elif isinstance(exc, requests.Timeout) or "timed out" in str(exc).lower():
+            last = f"no answer within {self.timeout_s:g} s"
+        else:
+            last = f"cannot connect ({type(exc).__name__})"
+        return RetryableError(
             f"DICOMweb {self.url} unavailable after {self.attempts} tries ({last}); "
             "check that the archive is up and reachable, then retry"
         )
 
-
-def parse_multipart(content_type: str, body: bytes) -> Iterator[bytes]:
-    """The bodies of a multipart/related message (RFC 2046), in order."""
-    boundary = None
-    for param in content_type.split(";")[1:]:
-        key, _, value = param.strip().partition("=")
-        if key.lower() == "boundary":
-            boundary = value.strip().strip('"')
-    if not boundary:
-        raise PermanentError("WADO-RS answer is not multipart/related (no boundary)")
-    delimiter = b"--" + boundary.encode("ascii", "replace")
-    for chunk in body.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break  # close delimiter
-        _head, sep, rest = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        if rest.endswith(b"\r\n"):
-            rest = rest[:-2]
-        yield rest
-
-
-def _read_part(part: bytes) -> Dataset:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return dcmread(BytesIO(part))
-    except Exception as exc:
+    def _check(self, status: int, path: str, *, qido: bool) -> None:
+        """Map an HTTP status left after the retries (see the module doc)."""
+        if status < 400:
+            return
+        if status in _RETRY_STATUS:
+            raise self._unavailable(None, status)
+        if status in (401, 403):
+            raise BadInput(
+                f"DICOMweb {self.url} refused access (HTTP {status}); set the archive's "
+                "username and password (for `lungscreen scan`: LUNGSCREEN_DICOMWEB_USER and "
+                "LUNGSCREEN_DICOMWEB_PASSWORD; in a spec: username_env / password_env)"
+            )
+        if status == 404 and path == "studies":
+            raise BadInput(
+                f"DICOMweb {self.url} has no QIDO-RS studies endpoint (HTTP 404); "
+                "expected the DICOMweb root, e.g. http://HOST:8042/dicom-web"
+            )
         raise PermanentError(
-            f"WADO-RS returned an instance that is not readable DICOM ({type(exc).__name__})"
-        ) from exc
+            f"DICOMweb {self.url} answered HTTP {status} to a "
+            f"{'QIDO-RS' if qido else 'WADO-RS'} request; the study may "
+            "have been deleted or moved since discovery"
+        )
 
 
 def _first(item: dict[str, Any], tag: str) -> str | None:
