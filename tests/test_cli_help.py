@@ -57,3 +57,14 @@ def test_verbose_before_or_after_the_command(argv):
 
 def test_quiet_by_default():
     assert build_parser().parse_args(["report", "x"]).verbose is False
+
+
+def test_every_command_that_prints_results_takes_format_and_json_is_its_short_form():
+    for words, parser in LEAVES.items():
+        flags = {s for a in parser._actions for s in a.option_strings}
+        if "--json" in flags or "--format" in flags:
+            assert {"--json", "--format"} <= flags, words
+            argv = [*words, *(["x"] if words in (("report",),) else [])]
+            if words == ("scan",):
+                argv.append("folder")
+            assert build_parser().parse_args([*argv, "--json"]).format == "json"

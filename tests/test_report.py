@@ -286,3 +286,25 @@ def test_the_html_says_when_what_and_how_to_read_it(results):
     cards = html.split('<div class="cards">')[1].split("</div></div>")[0]
     assert "studies / s" not in cards and "studies per second" not in cards
     assert "Operations: 2.50 studies per second" in html
+
+
+def test_parquet_keeps_counts_numeric_with_nulls_where_hidden(report, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jobs.report.formats import to_parquet
+
+    path = tmp_path / "r.parquet"
+    to_parquet(report, path)
+    table = pq.read_table(path)
+    assert table.num_rows == len(report.rows)
+    assert table.schema.field("seen").type == pa.int64()
+    assert table.schema.metadata[b"schema_version"] == b"2"
+    seen = table.column("seen").to_pylist()
+    assert seen == [r.counts["seen"] for r in report.rows]
+    hidden = 0
+    for m in report.measures:
+        column = table.column(m).to_pylist()
+        assert column == [r.counts.get(m) for r in report.rows], m
+        hidden += column.count(None)
+    assert hidden > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.suites import SUITES, SuiteOptions
+from cli.output import add_format
 
 __all__ = ["register"]
 
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--backend", choices=("triton", "inprocess"), default="triton",
                    help="campaign suite: the inference backend of the campaign side")
     p.add_argument("--num-cpus", type=int, default=None, help="campaign suite: Ray CPUs")
-    p.add_argument("--json", action="store_true", help="print JSON")
+    add_format(p, help="text figures (default), or json for tools")
     p.set_defaults(func=_cmd)
 
 
@@ -29,5 +30,5 @@ def _cmd(args: argparse.Namespace) -> int:
     options = SuiteOptions(runs=args.runs, studies=args.studies, backend=args.backend,
                            num_cpus=args.num_cpus)
     figures = SUITES[args.suite].run(options)
-    print(figures.to_json() if args.json else "\n".join(figures.lines()))
+    print(figures.to_json() if args.format == "json" else "\n".join(figures.lines()))
     return 0

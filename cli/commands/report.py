@@ -6,6 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
+from cli.output import add_format
 from kernel.errors import BadInput
 
 __all__ = ["register", "run"]
@@ -24,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     p.add_argument("--by", default="region",
                    help="comma-separated: region, site, age_band, sex (default: region)")
-    p.add_argument("--format", choices=("table", "csv", "json", "html"), default="table",
-                   help="table for a terminal (default), csv or json for tools, html to share")
+    add_format(p, ("table", "csv", "json", "html", "parquet"),
+               help="table for a terminal (default), csv, json or parquet (with --out) for "
+                    "tools, html to share")
     p.add_argument("--out", type=Path, default=None, help="write to FILE instead of stdout")
     p.add_argument("--store", default=None,
                    help="the results store URL (default: the campaign spec's)")
@@ -67,7 +69,7 @@ def _threshold(asked: int | None, floor: int) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from jobs.report.build import campaign_report, parse_by
-    from jobs.report.formats import render
+    from jobs.report.formats import render, to_parquet
     from jobs.store import ResultsStore
 
     try:
@@ -77,6 +79,12 @@ def run(args: argparse.Namespace) -> int:
     url, min_cell = _store_and_threshold(args)
     with ResultsStore.open(url) as store:
         report = campaign_report(store, args.campaign_id, by=by, min_cell=min_cell)
+    if args.format == "parquet":
+        if args.out is None:
+            raise BadInput("--format parquet writes a file: add --out FILE.parquet")
+        to_parquet(report, args.out)
+        print(f"report written to {args.out}")
+        return 0
     text = render(report, args.format)
     if args.out is None:
         print(text, end="")

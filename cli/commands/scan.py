@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cli.output import add_format
 from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
 from jobs.ingest.scan import ScanResult, scan
 from jobs.ingest.sources.factory import PASSWORD_ENV, USER_ENV, open_source, source_spec_from_text
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     p.add_argument("sources", nargs="+", metavar="SOURCE", help="a folder or an http(s):// URL")
-    p.add_argument("--json", action="store_true", help="JSON lines for machines")
+    add_format(p, help="a table for a terminal (default), or json lines for tools")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--region", help="region name for every study (default: the source's name)")
     where.add_argument(
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                for s in args.sources]
     pseudonyms = Pseudonymizer(load_or_create_key(args.key_file))
     result = scan(sources, pseudonyms, region=args.region, region_from_path=args.region_from_path)
-    print(_as_json(result) if args.json else _as_table(result))
+    print(_as_json(result) if args.format == "json" else _as_table(result))
     return 0
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.output import add_format
 from jobs.run.campaign import default_env
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
@@ -24,8 +25,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("campaign_id", metavar="ID", nargs="?", help="the campaign (default: all)")
     p.add_argument("--once", action="store_true", help="print one snapshot and exit")
-    p.add_argument("--json", action="store_true",
-                   help="JSON (one object per snapshot) instead of the text view")
+    add_format(p, help="the text view (default), or json: one object per snapshot")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     p.add_argument("--store", default=None,
                    help="results store URL (default: the store of each registered spec)")
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     request = StatusRequest(
         campaign_id=args.campaign_id, store_url=args.store, specs=tuple(_specs(args)),
         triton_urls=tuple(args.triton), metrics_url=args.metrics_url, once=args.once,
-        as_json=args.json, interval_s=args.interval,
+        as_json=args.format == "json", interval_s=args.interval,
     )
     return run_status(request, sys.stdout, clear=sys.stdout.isatty() and not args.once)
 

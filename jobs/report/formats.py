@@ -9,13 +9,17 @@ import csv
 import io
 import json
 from datetime import datetime
+from pathlib import Path
 
 from jobs.report.aggregate import POSITIVE, SCREENED, SEEN
 from jobs.report.build import PENDING, STAGES, SUPPRESSED, Report, ReportRow
 from jobs.report.html import to_html
 from jobs.report.suppression import protection_span
+from kernel.errors import BadInput
 
-__all__ = ["FORMATS", "REPORT_SCHEMA_VERSION", "render", "to_csv", "to_json", "to_table"]
+__all__ = [
+    "FORMATS", "REPORT_SCHEMA_VERSION", "render", "to_csv", "to_json", "to_parquet", "to_table",
+]
 
 FORMATS = ("table", "csv", "json", "html")
 
@@ -61,6 +65,44 @@ def to_csv(report: Report) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def to_parquet(report: Report, path: Path) -> None:
+    """The CSV's table as Parquet, typed: counts int64 with nulls where hidden, rates
+    float64, the `suppressed` list as text. Needs pyarrow (`pip install 'lungscreen[parquet]'`)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise BadInput("--format parquet needs pyarrow: pip install 'lungscreen[parquet]'"
+                       ) from None
+    columns: dict[str, list[object]] = {"level": [], **{d: [] for d in report.by}}
+    counts: dict[str, list[int | None]] = {m: [] for m in report.measures}
+    rates: dict[str, list[float | None]] = {k: [] for k in
+                                           ("positive_rate", "positive_rate_ci95_low",
+                                            "positive_rate_ci95_high")}
+    suppressed: list[str] = []
+    for row in report.rows:
+        columns["level"].append("+".join(row.level) or "all")
+        for d in report.by:
+            columns[d].append(row.value(d) or None)
+        for m in report.measures:
+            counts[m].append(row.counts.get(m))
+        for key, value in zip(rates, (row.positive_rate.value, row.positive_rate.low,
+                                      row.positive_rate.high), strict=True):
+            rates[key].append(value)
+        suppressed.append(";".join(m for m in report.measures
+                                   if m in row.counts and row.counts[m] is None))
+    arrays = {k: pa.array(v, pa.string()) for k, v in columns.items()}
+    arrays.update({m: pa.array(v, pa.int64()) for m, v in counts.items()})
+    arrays.update({k: pa.array(v, pa.float64()) for k, v in rates.items()})
+    arrays["suppressed"] = pa.array(suppressed, pa.string())
+    table = pa.table(arrays).replace_schema_metadata({
+        "schema_version": REPORT_SCHEMA_VERSION, "campaign": report.campaign_id,
+        "min_cell": str(report.min_cell), "model": report.model,
+        "generated_at": _iso(report.generated_at) or ""})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
 
 
 def to_json(report: Report) -> str:
