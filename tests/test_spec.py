@@ -239,3 +239,46 @@ def test_campaign_validate_checks_without_running(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "did you mean 'shard_size'" in err and "/nope" in err
     assert main(["campaign", "validate", str(bad), "--no-paths"]) == 2  # the typo remains
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
+    """Nine levels of nested aliases: 551 bytes that expand to ~10**9 items (the loader
+    took 148 s and ~3 GB before); refused while parsing, before anything expands."""
+    import time
+    import tracemalloc
+
+    lines = ['a0: &a0 ["x","x","x","x","x","x","x","x","x","x"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    lines += ["id: bomb", "regions: *a8"]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    start = time.monotonic()
+    tracemalloc.start()
+    try:
+        with pytest.raises(BadInput, match=r"aliases \(\*name\) are not allowed"):
+            load_spec(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - start < 5 and peak < 200 * 2**20
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"shard_size": 10**30}, "shard_size: 1000000000000000000000000000000 is not valid"),
+    ({"max_shards_in_flight": 10**12}, "max_shards_in_flight: 1000000000000 is not valid"),
+    ({"triton": {"urls": ["grpc://h:8001"], "timeout_s": float("inf")}},
+     "triton.timeout_s: inf is not valid"),
+    ({"regions": [{"name": "north", "sources": [
+        {"dicomweb": {"url": "http://pacs/dicom-web", "timeout_s": 10**9}}]}]},
+     "dicomweb.timeout_s: 1000000000 is not valid"),
+])
+def test_numeric_fields_have_upper_bounds(tmp_path, change, message):
+    with pytest.raises(BadInput, match=re.escape(message)):
+        load_spec(_write(tmp_path, {**_minimal(tmp_path), **change}))
+
+
+def test_a_huge_hostile_value_is_shown_as_a_bounded_prefix(tmp_path):
+    doc = {**_minimal(tmp_path), "residency": ["x" * 10_000] * 1_000}
+    with pytest.raises(BadInput) as info:
+        load_spec(_write(tmp_path, doc))
+    assert len(str(info.value)) < 1_000

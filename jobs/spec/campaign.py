@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import reprlib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -70,7 +71,7 @@ class TritonSpec(SpecModel):
     """Existing Triton servers; omit `triton` to start the bundled local server."""
 
     urls: Annotated[list[Annotated[str, AfterValidator(_triton_url)]], Field(min_length=1)]
-    timeout_s: Annotated[float, Field(gt=0)] = INFERENCE_TIMEOUT_S
+    timeout_s: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = INFERENCE_TIMEOUT_S
 
 
 def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
@@ -85,7 +86,7 @@ def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
 
 class PrivacySpec(SpecModel):
     key_file: SpecPath | None = None  # None: <data_dir>/pseudonym.key, created once
-    min_cell: Annotated[int, Field(ge=1)] = MIN_CELL
+    min_cell: Annotated[int, Field(ge=1, le=1_000)] = MIN_CELL
     opt_out: Annotated[SpecPath | None, AfterValidator(_existing_file)] = None
 
 
@@ -107,8 +108,8 @@ class CampaignSpec(SpecModel):
     model: ModelRef = ModelRef()
     triton: TritonSpec | None = None
     store: Annotated[str | None, AfterValidator(_store)] = None
-    shard_size: Annotated[int, Field(ge=1)] = 8
-    max_shards_in_flight: Annotated[int, Field(ge=1)] = 4
+    shard_size: Annotated[int, Field(ge=1, le=10_000)] = 8
+    max_shards_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 4
     residency: Literal["none", "strict"] = "none"
     deadline: date | None = None
     privacy: PrivacySpec = PrivacySpec()
@@ -221,8 +222,11 @@ def load_spec(path: Path | str, *, check_paths: bool = True) -> CampaignSpec:
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise BadInput(f"campaign spec {str(path)!r}: cannot read it ({why})") from exc
+    if len(text) > _MAX_SPEC_BYTES:
+        raise BadInput(f"campaign spec {str(path)!r} is {len(text)} bytes; a spec is at most "
+                       f"{_MAX_SPEC_BYTES} (it names sources, it does not list studies)")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader without aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -234,6 +238,25 @@ def load_spec(path: Path | str, *, check_paths: bool = True) -> CampaignSpec:
         return parse_spec(data, base_dir=path.absolute().parent, check_paths=check_paths)
     except BadInput as exc:
         raise BadInput(f"{str(path)!r}: {exc}") from None
+
+
+_MAX_SPEC_BYTES = 1 << 20
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxdict, _REPR.maxlist, _REPR.maxtuple = 2, 4, 4, 4
+_REPR.maxstring, _REPR.maxother, _REPR.maxlong = 80, 80, 40
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that refuses aliases (`*name`): a spec has no use for them, and nested
+    aliases expand exponentially (a few hundred bytes become gigabytes)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a campaign spec; write "
+                "the value out", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def spec_digest(spec: CampaignSpec) -> str:
@@ -262,7 +285,8 @@ def _describe(err: Any, base_dir: Path) -> str:
         return (f"{loc}: {word} reads as a YAML boolean, not a word; expected: "
                 f"{str(err['msg'])[0].lower()}{str(err['msg'])[1:]} (quote it if needed)")
     shown = redact(value) if loc == "store" and isinstance(value, str) else value
-    text = repr(shown if not isinstance(shown, Path) else str(shown))
+    # bounded: a hostile value (deeply nested, huge) is never rendered whole
+    text = _REPR.repr(shown if not isinstance(shown, Path) else str(shown))
     text = text if len(text) <= 80 else text[:77] + "..."
     msg = str(err["msg"])
     if kind == "path" and isinstance(value, str) and not Path(value).expanduser().is_absolute():

@@ -76,7 +76,7 @@ class DicomWebSpec(SpecModel):
     url: Annotated[str, AfterValidator(_http_url)]
     username_env: Annotated[str, Field(pattern=_ENV_PATTERN)] | None = None
     password_env: Annotated[str, Field(pattern=_ENV_PATTERN)] | None = None
-    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    timeout_s: Annotated[float, Field(gt=0, le=3_600, allow_inf_nan=False)] = 30.0
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> DicomWebSpec:
