@@ -329,3 +329,22 @@ def test_store_from_before_key_fingerprints_is_migrated(tmp_path: Path) -> None:
 def _select_one(transaction: contextlib.AbstractContextManager[Connection]) -> None:
     with transaction as conn:
         conn.exec_driver_sql("SELECT 1")
+
+
+def test_a_new_sqlite_store_is_private_from_creation(tmp_path, caplog):
+    import os
+    import stat
+
+    os.umask(0o022)
+    url = f"sqlite:///{tmp_path / 'data' / 'results.db'}"
+    with ResultsStore.open(url) as s:
+        s.ensure_campaign("c", spec_digest="0" * 64, model_name="m", model_version="1")
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "data").iterdir()}
+    assert {"results.db", "results.db-wal"} <= set(modes)
+    assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
+    assert set(modes.values()) == {0o600}, modes  # the database, its WAL and shm files
+    open_db = tmp_path / "open.db"
+    open_db.touch(mode=0o644)
+    with caplog.at_level("WARNING"), ResultsStore.open(f"sqlite:///{open_db}"):
+        pass
+    assert "readable by other users" in caplog.text and "chmod 600" in caplog.text

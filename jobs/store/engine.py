@@ -10,7 +10,11 @@ failing mid-transaction. The file must be on a local disk (WAL uses shared memor
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import stat
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -21,6 +25,8 @@ from jobs.store.urls import redact, sqlite_path
 from kernel.errors import BadInput, PermanentError, RetryableError
 
 __all__ = ["WRITE", "make_engine", "mapped_errors"]
+
+log = logging.getLogger("jobs")
 
 # Execution option that marks a connection as a writer (SQLite: BEGIN IMMEDIATE).
 WRITE = "lungscreen_write"
@@ -36,10 +42,10 @@ def make_engine(url: URL, *, busy_timeout_s: float) -> Engine:
             connect_args={"connect_timeout": max(1, round(busy_timeout_s))},
         )
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private_file(path)
     except OSError as exc:
         raise BadInput(
-            f"store: cannot create the folder of {redact(url)!r} ({exc.strerror}); "
+            f"store: cannot create the folder or file of {redact(url)!r} ({exc.strerror}); "
             "expected a writable local folder"
         ) from exc
     engine = create_engine(url, connect_args={"check_same_thread": False})
@@ -61,6 +67,21 @@ def make_engine(url: URL, *, busy_timeout_s: float) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _private_file(path: Path) -> None:
+    """Create the store's folder (0700) and file (0600) before SQLite does, so no other
+    local user can read per-study rows (SQLite gives its WAL and shared-memory files the
+    database file's mode). An existing store others can read is named, with the fix."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("store %s is readable by other users (mode %o): run `chmod 600 %s*` "
+                    "and `chmod 700 %s`", path, mode, path, path.parent)
 
 
 @contextlib.contextmanager
