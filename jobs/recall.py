@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kernel.contract import Nodule, NoduleType
-from kernel.errors import BadInput
+from kernel.errors import BadInput, LungscreenError, PermanentError
 from kernel.lungrads import Category, categorize_nodule
 from kernel.records import Outcome, StudyResult
 
@@ -38,9 +38,20 @@ if TYPE_CHECKING:
     from jobs.spec.campaign import CampaignSpec
     from jobs.store import ResultsStore
 
-__all__ = ["AUDIT_LOG", "RecallEntry", "RecallExport", "append_audit", "due_for_recall",
-           "export_recall", "find_in_sources", "nodule_summary", "verify_audit_log",
-           "write_recall_csv"]
+__all__ = [
+    "AUDIT_LOG",
+    "RecallEntry",
+    "RecallExport",
+    "append_audit",
+    "csv_cell",
+    "due_for_recall",
+    "export_recall",
+    "find_in_sources",
+    "nodule_summary",
+    "render_recall_csv",
+    "verify_audit_log",
+    "write_recall_csv",
+]
 
 log = logging.getLogger("jobs")
 
@@ -52,7 +63,7 @@ _TYPE_NAMES = {NoduleType.SOLID: "solid", NoduleType.PART_SOLID: "part-solid",
 
 @dataclass(frozen=True)
 class RecallEntry:
-    """One person to call back. Holds PHI: only `write_recall_csv` may put it anywhere."""
+    """One person to call back. Holds PHI: only the recall CSV may carry it."""
 
     patient_id: str
     patient_name: str
@@ -158,18 +169,33 @@ def _write_private(path: Path, data: bytes) -> None:
         raise
 
 
-def write_recall_csv(entries: Iterable[RecallEntry], path: Path) -> tuple[int, str]:
-    """Write the recall CSV (owner-only, atomic), most suspicious first; (rows, sha256)."""
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula (`=`, `+`, `-`,
+    `@`, tab, carriage return; OWASP CSV injection) gets a leading apostrophe."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def render_recall_csv(entries: Iterable[RecallEntry]) -> tuple[int, bytes]:
+    """The recall CSV, most suspicious first, cells escaped; (rows, bytes)."""
     rows = sorted(entries, key=lambda e: (-Category.parse(e.category).rank, e.region, e.site,
                                           e.study_date, e.accession_number))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow([f.name for f in fields(RecallEntry)])
     for e in rows:
-        writer.writerow([getattr(e, f.name) for f in fields(RecallEntry)])
-    data = buf.getvalue().encode("utf-8")
+        writer.writerow([csv_cell(getattr(e, f.name)) for f in fields(RecallEntry)])
+    return len(rows), buf.getvalue().encode("utf-8")
+
+
+def write_recall_csv(entries: Iterable[RecallEntry], path: Path) -> tuple[int, str]:
+    """Write the recall CSV (owner-only, atomic); (rows, sha256)."""
+    count, data = render_recall_csv(entries)
     _write_private(path, data)
-    return len(rows), hashlib.sha256(data).hexdigest()
+    return count, hashlib.sha256(data).hexdigest()
 
 
 def append_audit(log_path: Path, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -221,16 +247,32 @@ def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Cate
     pseudonymizer = Pseudonymizer(load_or_create_key(key_path))  # exists: only read
     due = due_for_recall(store.results(spec.id), min_category)
     regions = ((r.name, region_sources(r, env)) for r in spec.regions)
-    count, digest = write_recall_csv(find_in_sources(due, regions, pseudonymizer), out)
+    count, data = render_recall_csv(find_in_sources(due, regions, pseudonymizer))
+    digest = hashlib.sha256(data).hexdigest()
     not_found = len(due) - count
     audit_path = Path(spec.data_dir) / AUDIT_LOG
     record = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
               "event": "recall_export", "campaign": spec.id, "operator": operator,
               "count": count, "not_found": not_found, "min_category": min_category.value,
               "output_sha256": digest}
-    append_audit(audit_path, record)
-    store.audit(spec.id, "recall_export", operator=operator, count=count,
-                not_found=not_found, min_category=min_category.value, output_sha256=digest)
+    # fail closed: the export is audited before any identity reaches a file; when either
+    # audit write fails, nothing is written
+    try:
+        append_audit(audit_path, record)
+        store.audit(spec.id, "recall_export", operator=operator, count=count,
+                    not_found=not_found, min_category=min_category.value, output_sha256=digest)
+    except (OSError, LungscreenError) as exc:
+        raise PermanentError(
+            f"recall for campaign {spec.id}: the audit log could not be written "
+            f"({type(exc).__name__}); nothing was exported. Fix {audit_path.parent} or the "
+            "store, then run recall again") from None
+    try:
+        _write_private(out, data)
+    except OSError as exc:
+        append_audit(audit_path, {**record, "event": "recall_export_failed",
+                                  "error": type(exc).__name__})
+        raise PermanentError(f"recall: cannot write {out} ({exc.strerror}); the attempt "
+                             "is audited, nothing was exported") from None
     log.info("recall export: campaign %s, %d studies, %d not found in the sources",
              spec.id, count, not_found)
     return RecallExport(out, count, not_found, min_category, digest, audit_path)

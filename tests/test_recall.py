@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
+import io
 import json
 import logging
 import stat
@@ -143,3 +145,30 @@ def test_nodule_summary_and_entry_repr():
     entry = RecallEntry("PID-123", "DOE^JANE", "20260101", "ACC9", "HOSP", "north", "site-1",
                         "4A", "")
     assert "PID-123" not in repr(entry) and "DOE" not in repr(replace(entry))
+
+
+def test_recall_with_a_failing_audit_writes_nothing(campaign, tmp_path, capsys):
+    spec_path, spec, _, _ = campaign
+    audit = spec.data_dir / "audit.log"
+    audit.parent.mkdir(parents=True, exist_ok=True)
+    audit.mkdir()  # a folder where the log should be: every append fails
+    out = tmp_path / "authority" / "recall.csv"
+    assert main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "audit log could not be written" in err and "nothing was exported" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []
+
+
+def test_recall_cells_that_would_start_a_formula_are_escaped():
+    from jobs.recall import RecallEntry, csv_cell, render_recall_csv
+
+    assert [csv_cell(v) for v in ("=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx", "Doe^Jo")] \
+        == ["'=HYPERLINK(\"x\")", "'+1", "'-2", "'@SUM(A1)", "'\tx", "Doe^Jo"]
+    names = [f.name for f in dataclasses.fields(RecallEntry)]
+    entry = RecallEntry(**{n: "x" for n in names} | {"patient_name": '=HYPERLINK("http://e")',
+                                                     "category": "4A"})
+    _, data = render_recall_csv([entry])
+    row = next(csv.DictReader(io.StringIO(data.decode())))
+    assert row["patient_name"] == '\'=HYPERLINK("http://e")'
