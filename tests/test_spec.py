@@ -282,3 +282,21 @@ def test_a_huge_hostile_value_is_shown_as_a_bounded_prefix(tmp_path):
     with pytest.raises(BadInput) as info:
         load_spec(_write(tmp_path, doc))
     assert len(str(info.value)) < 1_000
+
+
+def test_a_dicomweb_url_with_credentials_is_refused_without_echoing_them(tmp_path):
+    doc = {**_minimal(tmp_path), "regions": [{"name": "north", "sources": [
+        {"dicomweb": {"url": "http://alice:s3cret-pw@pacs:8042/dicom-web"}}]}]}
+    with pytest.raises(BadInput) as info:
+        load_spec(_write(tmp_path, doc))
+    text = str(info.value)
+    assert "carries credentials" in text and "username_env / password_env" in text
+    assert "s3cret-pw" not in text and "alice" not in text
+
+
+def test_scan_refuses_a_url_with_credentials_without_echoing_them(capsys):
+    from cli.main import main
+
+    assert main(["scan", "http://alice:s3cret-pw@127.0.0.1:1/dicom-web"]) == 2
+    err = capsys.readouterr().err
+    assert "carries credentials" in err and "s3cret-pw" not in err and "alice" not in err

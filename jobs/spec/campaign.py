@@ -23,7 +23,7 @@ from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, mod
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 
-from jobs.spec.sources import NAME_PATTERN, RegionSpec, SpecModel, SpecPath
+from jobs.spec.sources import NAME_PATTERN, RegionSpec, SpecModel, SpecPath, without_userinfo
 from jobs.store.urls import default_sqlite_url, normalize_url, redact, sqlite_path
 from kernel.contract import MODEL_NAME
 from kernel.defaults import INFERENCE_TIMEOUT_S, MIN_CELL
@@ -284,7 +284,8 @@ def _describe(err: Any, base_dir: Path) -> str:
         word = "yes/true/on" if value else "no/false/off"
         return (f"{loc}: {word} reads as a YAML boolean, not a word; expected: "
                 f"{str(err['msg'])[0].lower()}{str(err['msg'])[1:]} (quote it if needed)")
-    shown = redact(value) if loc == "store" and isinstance(value, str) else value
+    shown = (redact(value) if loc == "store" and isinstance(value, str) else
+             without_userinfo(value) if isinstance(value, str) else value)
     # bounded: a hostile value (deeply nested, huge) is never rendered whole
     text = _REPR.repr(shown if not isinstance(shown, Path) else str(shown))
     text = text if len(text) <= 80 else text[:77] + "..."

@@ -24,6 +24,7 @@ __all__ = [
     "SpecModel",
     "SpecPath",
     "resolve_credentials",
+    "without_userinfo",
 ]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
@@ -66,7 +67,19 @@ def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise PydanticCustomError("url", "is not an http(s) URL; expected http(s)://HOST/PATH")
+    if parts.username is not None or parts.password is not None:
+        raise PydanticCustomError(
+            "url", "carries credentials (user:password@); a spec names them instead: "
+            "username_env / password_env, the environment variables that hold them")
     return value.rstrip("/")
+
+
+def without_userinfo(text: str) -> str:
+    """`text` with any `user:password@` of a URL replaced by `***@` (for messages)."""
+    parts = urlsplit(text)
+    if "://" not in text or "@" not in parts.netloc:
+        return text
+    return parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 class DicomWebSpec(SpecModel):

@@ -13,7 +13,13 @@ from pydantic import ValidationError
 from jobs.ingest.sources.base import Source
 from jobs.ingest.sources.dicomweb import DicomWebSource
 from jobs.ingest.sources.folder import FolderSource
-from jobs.spec.sources import DicomWebSpec, RegionSpec, SourceSpec, resolve_credentials
+from jobs.spec.sources import (
+    DicomWebSpec,
+    RegionSpec,
+    SourceSpec,
+    resolve_credentials,
+    without_userinfo,
+)
 from kernel.errors import BadInput
 
 __all__ = [
@@ -55,9 +61,11 @@ def source_spec_from_text(text: str, env: Mapping[str, str]) -> SourceSpec:
         try:
             web = (DicomWebSpec(url=text, username_env=USER_ENV, password_env=PASSWORD_ENV)
                    if user else DicomWebSpec(url=text))
-        except ValidationError:
-            raise BadInput(f"source {text!r} is not an http(s)://HOST/PATH DICOMweb root"
-                           ) from None
+        except ValidationError as exc:
+            why = str(exc.errors()[0].get("msg", "")) if exc.errors() else ""
+            raise BadInput(f"source {without_userinfo(text)!r}: {why or 'not a DICOMweb root'}"
+                           f"; expected http(s)://HOST/PATH (credentials in {USER_ENV} and "
+                           f"{PASSWORD_ENV})") from None
         return SourceSpec(dicomweb=web)
     path = Path(text)
     if not path.is_dir():
