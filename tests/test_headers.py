@@ -174,3 +174,23 @@ def test_a_header_that_takes_too_long_is_a_timeout(tmp_path):
     result = read_header(path, "slow.dcm", cpu_seconds=0.02)
     assert isinstance(result, FileRejection) and result.reason is FileReason.TIMEOUT
     assert "CPU" in result.detail
+
+
+def test_malformed_phi_values_from_an_archive_are_never_quoted(caplog):
+    """A PatientBirthDate that is not a date and an over-long name, as QIDO-RS JSON: pydicom
+    used to warn and log "Invalid value for VR DA: '<value>'" on stderr."""
+    import logging
+    import warnings
+
+    from jobs.ingest.sources.dicomweb import _header_from_json
+
+    canary = "CANARY-7731"
+    item = {"00100030": {"vr": "DA", "Value": [canary]},
+            "00100010": {"vr": "PN", "Value": [{"Alphabetic": canary * 10}]},
+            "00100020": {"vr": "LO", "Value": [canary + "-ID" * 40]},
+            "00080060": {"vr": "CS", "Value": ["CT"]}}
+    with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.DEBUG):
+        warnings.simplefilter("always")
+        _header_from_json(item, "1.2.3", "1.2.3.4")
+    assert [str(w.message) for w in seen if canary in str(w.message)] == []
+    assert canary not in caplog.text
