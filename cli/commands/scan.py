@@ -83,8 +83,9 @@ def _as_table(result: ScanResult) -> str:
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1] for r in rows
     ]
     if result.files:
-        out += ["", "REJECTED FILES (paths relative to their source)"]
-        out += [f"{f.source}/{f.path or f.file_pid}: {f.reason} ({f.detail})" for f in result.files]
+        # pseudonymous file ids, as in --format json: real archives put PHI in file paths
+        out += ["", "REJECTED FILES (pseudonymous ids)"]
+        out += [f"{f.source}/{f.file_pid}: {f.reason} ({f.detail})" for f in result.files]
     m = result.summary
     quarantined = ", ".join(f"{k} {v}" for k, v in m.studies_quarantined.items()) or "none"
     rejected = ", ".join(f"{k} {v}" for k, v in m.files_rejected.items()) or "none"
