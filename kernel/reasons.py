@@ -27,6 +27,7 @@ class Reason(StrEnum):
     INFERENCE_FAILED = "inference_failed"
     OPTED_OUT = "opted_out"
     NO_SERIES = "no_series"
+    TOO_LARGE = "too_large"
 
 
 class FileReason(StrEnum):

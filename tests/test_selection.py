@@ -247,3 +247,32 @@ def test_orientation_differs_within_series(source):
     a = headers(zs(n=100), series_uid="1.2.3")
     b = headers(zs(n=100, start=-50.0), series_uid="1.2.3", orientation=CORONAL)
     assert quarantined(select_series(study(source, a + b))) is Reason.NO_AXIAL_SERIES
+
+
+@pytest.mark.parametrize(("change", "why"), [
+    ({"rows": 65535, "columns": 65535}, "65535 x 65535 slices: 8 GiB each once decoded"),
+    ({"rows": 2048, "columns": 2048}, "110 x 2048 x 2048 (15 MB of RLE became 1 GB)"),
+    ({"frames": 50}, "a multi-frame file where single slices are expected"),
+])
+def test_header_bombs_are_quarantined_too_large_before_any_pixel_is_decoded(source, change,
+                                                                           why):
+    import dataclasses
+
+    base = headers(zs(110, step=2.0))
+    bomb = tuple(dataclasses.replace(
+        h, rows=change.get("rows", h.rows), columns=change.get("columns", h.columns),
+        number_of_frames=change.get("frames", h.number_of_frames)) for h in base)
+    assert quarantined(select_series(study(source, bomb))) is Reason.TOO_LARGE, why
+    assert isinstance(select_series(study(source, base)), Selected)
+
+
+def test_too_many_slices_or_bytes_are_too_large(source):
+    policy = Policy(max_slices=100)
+    assert quarantined(select_series(study(source, headers(zs(110, step=2.0))), policy)) \
+        is Reason.TOO_LARGE
+    small = headers(zs(110, step=2.0))
+    rows, cols = small[0].rows, small[0].columns
+    tight = Policy(max_decoded_bytes=110 * rows * cols * 2 - 1)
+    assert quarantined(select_series(study(source, small), tight)) is Reason.TOO_LARGE
+    assert isinstance(select_series(study(source, small),
+                                    Policy(max_decoded_bytes=110 * rows * cols * 2)), Selected)

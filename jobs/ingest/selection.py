@@ -62,6 +62,9 @@ class Policy:
     - max_thickness_mm 2.5: Lung-RADS / ACR LDCT protocol maximum reconstructed thickness.
     - min_extent_mm 200: an adult lung is about 200-300 mm from apex to base; a stack
       shorter than 200 mm cannot contain both lungs entirely.
+    - max_matrix 1024, max_slices 2000, max_frames 1, max_decoded_bytes 768 MiB: checked from
+      the headers before any pixel is decoded (LDCT is 512x512, 150-600 slices, one frame
+      per file); a larger series is quarantined `too_large` instead of allocated.
     """
 
     max_tilt_deg: float = 10.0
@@ -71,6 +74,10 @@ class Policy:
     duplicate_mm: float = 0.01
     max_thickness_mm: float = 2.5
     min_extent_mm: float = 200.0
+    max_matrix: int = 1024
+    max_slices: int = 2000
+    max_frames: int = 1
+    max_decoded_bytes: int = 768 << 20
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,9 @@ class SeriesFacts:
     thickness_mm: float | None  # SliceThickness, or the spacing when absent
     extent_mm: float | None
     ordered: tuple[SliceHeader, ...]  # foot to head; empty when geometry is unusable
+    matrix: int = 0  # the largest of Rows and Columns over the slices
+    frames: int = 1  # the most frames in one file
+    decoded_bytes: int = 0  # what the int16 volume would take
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,13 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(Reason.NOT_CT, "modality CT and a CT SOP class", lambda f, p: f.is_ct),
     Rule(Reason.NO_AXIAL_SERIES, "not a localizer / scout", lambda f, p: not f.is_localizer),
+    Rule(
+        Reason.TOO_LARGE,
+        "at most max_matrix pixels a side, max_slices slices, max_frames frames a file and "
+        "max_decoded_bytes decoded (from headers, before decoding)",
+        lambda f, p: (f.matrix <= p.max_matrix and f.count <= p.max_slices
+                      and f.frames <= p.max_frames and f.decoded_bytes <= p.max_decoded_bytes),
+    ),
     Rule(
         Reason.NO_AXIAL_SERIES,
         "one stack: orientation, position, pixel spacing and size on every slice, all alike",
@@ -266,8 +283,13 @@ def measure(series: DiscoveredSeries, policy: Policy) -> SeriesFacts:
     is_localizer = any(h.is_localizer for h in hs)
     problem = _geometry_problem(hs)
     n = normal(hs[0].orientation) if hs and hs[0].orientation else None
+    matrix = max((max(h.rows, h.columns) for h in hs), default=0)
+    frames = max((h.number_of_frames for h in hs), default=1)
+    size = {"matrix": matrix, "frames": frames,
+            "decoded_bytes": sum(h.rows * h.columns * h.number_of_frames * 2 for h in hs)}
     if problem is not None or n is None:
         return SeriesFacts(
+            **size,
             count=len(hs),
             is_ct=is_ct,
             is_localizer=is_localizer,
@@ -308,6 +330,7 @@ def measure(series: DiscoveredSeries, policy: Policy) -> SeriesFacts:
     thickness = max(thicknesses) if thicknesses else spacing
     extent = (zs[-1] - zs[0]) + (spacing or 0.0) if len(zs) > 1 else (spacing or 0.0)
     return SeriesFacts(
+        **size,
         count=len(hs),
         is_ct=is_ct,
         is_localizer=is_localizer,
