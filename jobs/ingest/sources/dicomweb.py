@@ -14,13 +14,16 @@ Messages name the archive root only, never a study/series/instance path (UIDs ar
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
 from requests.adapters import HTTPAdapter
@@ -65,6 +68,8 @@ class DicomWebSource:
         backoff_s: float = 0.5,
         page_size: int = 500,
         chunk_size: int = 1 << 20,
+        max_response_bytes: int = 64 << 20,
+        max_pages: int = 10_000,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -76,6 +81,8 @@ class DicomWebSource:
         self.backoff_s = backoff_s
         self.page_size = page_size
         self.chunk_size = chunk_size  # bytes read at a time from a WADO-RS stream
+        self.max_response_bytes = max_response_bytes  # one QIDO-RS page, at most
+        self.max_pages = max_pages  # per QIDO-RS level (studies, a study's series, ...)
         self._session: requests.Session | None = None
 
     @property
@@ -108,13 +115,17 @@ class DicomWebSource:
 
     def _qido(self, path: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
         offset = 0
-        while True:
+        for _ in range(self.max_pages):
             page_params = {**params, "limit": self.page_size, "offset": offset}
-            response = self._get(path, params=page_params, accept="application/dicom+json")
-            if response.status_code == 204 or not response.content:
+            status, body = self._get_body(path, params=page_params,
+                                          accept="application/dicom+json")
+            if status == 204 or not body:
                 return
             try:
-                page = response.json()
+                page = json.loads(body)
+            except RecursionError:
+                raise PermanentError(f"DICOMweb {self.url} returned QIDO-RS JSON nested too "
+                                     "deeply to be an answer") from None
             except ValueError as exc:
                 raise PermanentError(
                     f"DICOMweb {self.url} returned a QIDO-RS answer that is not JSON; "
@@ -122,10 +133,16 @@ class DicomWebSource:
                 ) from exc
             if not isinstance(page, list):
                 raise PermanentError(f"DICOMweb {self.url} returned a QIDO-RS answer not a list")
+            if len(page) > self.page_size:
+                raise PermanentError(f"DICOMweb {self.url} answered {len(page)} items to a page "
+                                     f"of {self.page_size}; it ignores QIDO-RS limit")
             yield from (item for item in page if isinstance(item, dict))
             if len(page) < self.page_size:
                 return
             offset += len(page)
+        raise PermanentError(
+            f"DICOMweb {self.url}: more than {self.max_pages} pages of {self.page_size} at one "
+            "QIDO-RS level; the archive pages without end (or raise max_pages)")
 
     # retrieval
 
@@ -186,15 +203,42 @@ class DicomWebSource:
         return self._session
 
     def _get(
-        self, path: str, *, params: dict[str, Any] | None = None, accept: str
+        self, path: str, *, params: dict[str, Any] | None = None, accept: str,
+        stream: bool = False,
     ) -> requests.Response:
         try:
             response = self._http().get(f"{self.url}/{path}", params=params,
-                                        headers={"Accept": accept}, timeout=self.timeout_s)
+                                        headers={"Accept": accept}, timeout=self.timeout_s,
+                                        stream=stream)
         except requests.RequestException as exc:
             raise self._unavailable(exc) from None
         self._check(response.status_code, path, qido=params is not None)
         return response
+
+    def _get_body(self, path: str, *, params: dict[str, Any], accept: str) -> tuple[int, bytes]:
+        """A QIDO-RS answer read whole, but bounded: at most `max_response_bytes`, and done
+        within `timeout_s` in total (a server that trickles a byte at a time is cut off:
+        the per-read timeout alone restarts with every byte)."""
+        response = self._get(path, params=params, accept=accept, stream=True)
+        deadline = time.monotonic() + self.timeout_s
+        body = bytearray()
+        try:
+            while chunk := response.raw.read1(1 << 16, decode_content=True):
+                body += chunk
+                if len(body) > self.max_response_bytes:
+                    raise PermanentError(
+                        f"DICOMweb {self.url} sent a QIDO-RS answer over "
+                        f"{self.max_response_bytes} bytes; it is not a page of "
+                        f"{self.page_size} instances")
+                if time.monotonic() > deadline:
+                    raise RetryableError(
+                        f"DICOMweb {self.url} did not finish an answer within "
+                        f"{self.timeout_s:g} s; check the archive's load and the network")
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unavailable(exc) from None
+        finally:
+            response.close()
+        return response.status_code, bytes(body)
 
     def _unavailable(self, exc: BaseException | None, status: int | None = None
                      ) -> RetryableError:
