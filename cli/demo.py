@@ -93,7 +93,8 @@ def _spec(options: DemoOptions, cohort: Path) -> Path:
         "shard_size": 2,
         "max_shards_in_flight": 4,
         "residency": "none",
-        "privacy": {"min_cell": options.min_cell},
+        # the key apart from the store's folder: a copy of one cannot re-identify the other
+        "privacy": {"min_cell": options.min_cell, "key_file": "keys/pseudonym.key"},
         "regions": [
             {"name": folder.name, "sources": [{"folder": str(folder.relative_to(options.out))}]}
             for folder in _region_folders(cohort)

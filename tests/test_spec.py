@@ -300,3 +300,13 @@ def test_scan_refuses_a_url_with_credentials_without_echoing_them(capsys):
     assert main(["scan", "http://alice:s3cret-pw@127.0.0.1:1/dicom-web"]) == 2
     err = capsys.readouterr().err
     assert "carries credentials" in err and "s3cret-pw" not in err and "alice" not in err
+
+
+def test_a_key_beside_the_store_is_flagged(tmp_path):
+    beside = load_spec(_write(tmp_path, _minimal(tmp_path)))
+    assert beside.key_beside_store()  # both defaults: <data_dir>/results.db and pseudonym.key
+    apart = load_spec(_write(tmp_path, _minimal(
+        tmp_path, privacy={"key_file": str(tmp_path / "secrets" / "pseudonym.key")})))
+    assert not apart.key_beside_store()
+    remote = load_spec(_write(tmp_path, _minimal(tmp_path, store="postgresql://u@db/x")))
+    assert not remote.key_beside_store()

@@ -155,6 +155,10 @@ def run_campaign(
                            f"({sum(counts.values())} studies); nothing to do",
                            store_url=store.url)
     pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    if spec.key_beside_store():
+        log.warning("the pseudonym key %s sits in the store's folder: a copy of that folder "
+                    "can re-identify every result; set privacy.key_file to a path outside "
+                    "it (e.g. a secret mount)", spec.key_path)
     store.ensure_campaign(spec.id, spec_digest=digest, model_name=spec.model.name,
                           model_version=spec.model.version,
                           key_fingerprint=pseudonymizer.fingerprint())

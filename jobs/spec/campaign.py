@@ -149,6 +149,12 @@ class CampaignSpec(SpecModel):
         """The pseudonym key file in use: privacy.key_file, or <data_dir>/pseudonym.key."""
         return self.privacy.key_file or self.data_dir / "pseudonym.key"
 
+    def key_beside_store(self) -> bool:
+        """True when the pseudonym key and a SQLite store share a folder: one copied folder
+        then carries both the pseudonyms and the means to re-identify them."""
+        db = sqlite_path(make_url(self.store_url))
+        return db is not None and db.parent.resolve() == self.key_path.parent.resolve()
+
 
 def _check_duplicate_sources(regions: list[RegionSpec]) -> None:
     folders: list[tuple[Path, str]] = []
