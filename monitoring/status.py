@@ -236,25 +236,47 @@ def watch(
     `clear` redraws in place (a terminal); otherwise snapshots follow each other (JSON: one
     object per line).
     """
+    if clear and not as_json:
+        return _watch_live(take, out, interval_s=interval_s, once=once, sleep=sleep,
+                           max_refreshes=max_refreshes)
     shown = 0
     try:
         while True:
             snapshot = take()
-            text = render_json(snapshot) if as_json else render_text(snapshot)
-            if clear and not as_json:
-                out.write("\x1b[H\x1b[2J")
-            out.write(text + "\n")
+            out.write((render_json(snapshot) if as_json else render_text(snapshot)) + "\n")
             out.flush()
             shown += 1
             if once or (max_refreshes is not None and shown >= max_refreshes):
                 return 0
-            if not as_json and not clear:
+            if not as_json:
                 out.write("\n")
             sleep(interval_s)
     except KeyboardInterrupt:
         out.write("\n")
         out.flush()
         return 0
+
+
+def _watch_live(take: Callable[[], Snapshot], out: TextIO, *, interval_s: float, once: bool,
+                sleep: Callable[[float], None], max_refreshes: int | None) -> int:
+    """The text view redrawn in place on a terminal (rich's Live: no full-screen clear,
+    no flicker, and the last view stays on screen after Ctrl-C)."""
+    from rich.console import Console
+    from rich.live import Live
+    from rich.text import Text
+
+    console = Console(file=out, highlight=False, force_terminal=True)
+    shown = 0
+    with Live(console=console, auto_refresh=False, transient=False) as live:
+        try:
+            while True:
+                live.update(Text(render_text(take())), refresh=True)
+                shown += 1
+                if once or (max_refreshes is not None and shown >= max_refreshes):
+                    return 0
+                sleep(interval_s)
+        except KeyboardInterrupt:
+            return 0
 
 
 def _sum_reasons(c: CampaignProgress) -> list[tuple[str, int]]:

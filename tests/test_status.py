@@ -125,7 +125,19 @@ def test_ctrl_c_ends_cleanly(store_url: str) -> None:
     with ResultsStore.open(store_url) as store:
         snap = Snapshotter([StatusTarget(lambda: [campaign_progress(store, "camp-a")])])
         assert watch(snap.take, out, sleep=interrupt, clear=True) == 0
-    assert out.getvalue().startswith("\x1b[H\x1b[2J") and out.getvalue().endswith("\n")
+    text = out.getvalue()
+    assert "camp-a" in text and text.replace("\x1b[?25h", "").endswith("\n")
+    assert "\x1b[2J" not in text  # redrawn in place (rich Live), no full-screen clear
+
+
+def test_the_live_view_redraws_in_place(store_url: str) -> None:
+    out = io.StringIO()
+    with ResultsStore.open(store_url) as store:
+        snap = Snapshotter([StatusTarget(lambda: [campaign_progress(store, "camp-a")])])
+        assert watch(snap.take, out, sleep=lambda _: None, clear=True, max_refreshes=3) == 0
+    text = out.getvalue()
+    assert text.count("camp-a") >= 3  # three views
+    assert "\x1b[2K" in text and "\x1b[1A" in text  # cursor up and erase: redrawn, not appended
 
 
 def test_cli_once_json(store_url: str, capsys: pytest.CaptureFixture[str]) -> None:
