@@ -23,8 +23,6 @@ from typing import Literal
 
 import yaml
 
-from jobs.report.build import campaign_report
-from jobs.report.formats import render
 from jobs.run.campaign import CampaignRun, RunOptions, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry
@@ -108,6 +106,10 @@ def _spec(options: DemoOptions, cohort: Path) -> Path:
 
 def summarise(spec: CampaignSpec, store: ResultsStore, html_path: Path) -> str:
     """The regional summary table (suppressed); writes the HTML report to `html_path`."""
+    # imported here: the report stack (scipy) is not loaded by every `lungscreen` call
+    from jobs.report.build import campaign_report
+    from jobs.report.formats import render
+
     report = campaign_report(store, spec.id, by=("region",), min_cell=spec.privacy.min_cell)
     html_path.write_text(render(report, "html"), encoding="utf-8")
     return render(report, "table")

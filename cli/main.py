@@ -11,7 +11,6 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
 from cli.commands import (
@@ -28,6 +27,7 @@ from cli.commands import (
 )
 from cli.examples import EXAMPLES
 from kernel.errors import BadInput, LungscreenError
+from kernel.version import installed_version
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 
@@ -36,13 +36,6 @@ COMMANDS: tuple[ModuleType, ...] = (
     demo, synth, scan, campaign, status, report, recall, triton, model, bench)
 
 log = logging.getLogger("lungscreen")
-
-
-def _version() -> str:
-    try:
-        return version("lungscreen")
-    except PackageNotFoundError:  # run from a checkout that is not installed
-        return "unknown"
 
 
 def _finish(parser: argparse.ArgumentParser, words: tuple[str, ...]) -> None:
@@ -72,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
-    parser.add_argument("--version", action="version", version=f"lungscreen {_version()}")
+    parser.add_argument("--version", action="version", version=f"lungscreen {installed_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS:
         module.register(sub)

@@ -47,6 +47,7 @@ class ProgressBar(NullObserver):
             console=self._console, refresh_per_second=5, transient=False,
         )
         self._tasks: dict[str, TaskID] = {}
+        self._bad: dict[str, int] = {}
         self._lock = threading.Lock()
         self._handler: RichHandler | None = None
         self._replaced: list[logging.Handler] = []
@@ -73,18 +74,16 @@ class ProgressBar(NullObserver):
             task = self._tasks.get(shard.region)
             if task is None:
                 return
-            bad = sum(1 for r in results if r.outcome is not Outcome.SCREENED)
-            current = self._progress.tasks[self._tasks_index(task)].fields.get("bad", 0)
-            self._progress.update(task, advance=len(results), bad=current + bad)
+            bad = self._bad.get(shard.region, 0) + sum(
+                1 for r in results if r.outcome is not Outcome.SCREENED)
+            self._bad[shard.region] = bad
+            self._progress.update(task, advance=len(results), bad=bad)
 
     def on_finished(self, campaign_id: str, state: str) -> None:
         with self._lock:
             self._progress.refresh()
             self._progress.stop()
             self._restore_logs()
-
-    def _tasks_index(self, task: TaskID) -> int:
-        return next(i for i, t in enumerate(self._progress.tasks) if t.id == task)
 
     def _route_logs(self) -> None:
         """Swap the root logger's stream handlers for one that prints through the console."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kernel.errors import PermanentError
+from kernel.version import installed_version
 
 __all__ = [
     "INSTALL_HINT",
@@ -72,7 +73,7 @@ def locate_triton() -> TritonInstall:
     server = root / "tritonserver"
     py_version = f"{sys.version_info.major}.{sys.version_info.minor}"
     install = TritonInstall(
-        version=_wheel_version(),
+        version=installed_version("nvidia-pytriton"),
         binary=server / "bin" / "tritonserver",
         python_backend=server / "backends" / "python",
         stub=server / "python_backend_stubs" / py_version / "triton_python_backend_stub",
@@ -90,15 +91,6 @@ def locate_triton() -> TritonInstall:
     if not os.access(install.binary, os.X_OK):
         raise _unsupported("the tritonserver binary is not executable")
     return install
-
-
-def _wheel_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("nvidia-pytriton")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def default_cache_dir() -> Path:

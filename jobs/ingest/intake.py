@@ -21,6 +21,7 @@ from jobs.ingest.privacy import OptOutList, Pseudonymizer, StudyFields, minimise
 from jobs.ingest.selection import Quarantined, Selected, select_series
 from jobs.ingest.sources.factory import region_sources
 from jobs.spec.campaign import CampaignSpec
+from jobs.spec.sources import SourceSpec
 from kernel.errors import BadInput
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult
@@ -39,6 +40,13 @@ class Intake:
     early: list[StudyResult] = field(default_factory=list)
     files_rejected: Counter[str] = field(default_factory=Counter)
     studies_by_region: Counter[str] = field(default_factory=Counter)
+
+
+def _where(source: SourceSpec) -> str:
+    """A source entry as the spec names it: its folder or its archive's URL."""
+    if source.folder is not None:
+        return str(source.folder)
+    return source.dicomweb.url if source.dicomweb is not None else "?"
 
 
 def _fields(study: DiscoveredStudy, selected: Selected | None) -> StudyFields:
@@ -69,13 +77,8 @@ def take_in(
             intake.files_rejected[outcome.reason.value] += 1
 
     seen: set[str] = set()
-    labels: dict[str, list[str]] = {}
     for region in spec.regions:
-        sources = region_sources(region, env)
-        labels[region.name] = [str(e.folder) if e.folder is not None
-                               else e.dicomweb.url if e.dicomweb is not None else "?"
-                               for e in region.sources]
-        for study in discover(sources, on_file=count_file):
+        for study in discover(region_sources(region, env), on_file=count_file):
             decision = select_series(study)
             selected = decision if isinstance(decision, Selected) else None
             header = _fields(study, selected)
@@ -94,8 +97,8 @@ def take_in(
                 intake.records[pid] = record
                 intake.locators[pid] = selected
     if not intake.studies_by_region:
-        where = "; ".join(f"{name}: {', '.join(found) or 'no sources'}"
-                          for name, found in labels.items())
+        where = "; ".join(f"{r.name}: {', '.join(map(_where, r.sources)) or 'no sources'}"
+                          for r in spec.regions)
         rejected = sum(intake.files_rejected.values())
         raise BadInput(
             f"campaign {spec.id}: 0 studies found in its sources ({where}; {rejected} files "

@@ -40,15 +40,24 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.isoformat(timespec="seconds")
 
 
+def _level(row: ReportRow) -> str:
+    """The row's grouping: "all", "region", "region+site", ..."""
+    return "+".join(row.level) or "all"
+
+
+def _hidden(report: Report, row: ReportRow) -> str:
+    """The measures hidden in the row, `;`-separated (the CSV's and Parquet's column)."""
+    return ";".join(m for m in report.measures if m in row.counts and row.counts[m] is None)
+
+
 def _flat(report: Report, row: ReportRow) -> dict[str, str]:
-    out = {"level": "+".join(row.level) or "all"}
+    out = {"level": _level(row)}
     out.update({d: row.value(d) for d in report.by})
     # numeric columns hold numbers only: a hidden count is an empty cell, and the row's
     # "suppressed" column names the measures hidden in it
     out.update({m: "" if row.counts.get(m) is None else str(row.counts[m])
                 for m in report.measures})
-    out["suppressed"] = ";".join(m for m in report.measures
-                                 if m in row.counts and row.counts[m] is None)
+    out["suppressed"] = _hidden(report, row)
     out["positive_rate_pct"] = _pct(row.positive_rate.value)
     out["positive_rate_ci95_low_pct"] = _pct(row.positive_rate.low)
     out["positive_rate_ci95_high_pct"] = _pct(row.positive_rate.high)
@@ -83,7 +92,7 @@ def to_parquet(report: Report, path: Path) -> None:
                                             "positive_rate_ci95_high")}
     suppressed: list[str] = []
     for row in report.rows:
-        columns["level"].append("+".join(row.level) or "all")
+        columns["level"].append(_level(row))
         for d in report.by:
             columns[d].append(row.value(d) or None)
         for m in report.measures:
@@ -91,8 +100,7 @@ def to_parquet(report: Report, path: Path) -> None:
         for key, value in zip(rates, (row.positive_rate.value, row.positive_rate.low,
                                       row.positive_rate.high), strict=True):
             rates[key].append(value)
-        suppressed.append(";".join(m for m in report.measures
-                                   if m in row.counts and row.counts[m] is None))
+        suppressed.append(_hidden(report, row))
     arrays = {k: pa.array(v, pa.string()) for k, v in columns.items()}
     arrays.update({m: pa.array(v, pa.int64()) for m, v in counts.items()})
     arrays.update({k: pa.array(v, pa.float64()) for k, v in rates.items()})

@@ -9,22 +9,15 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator
-from importlib.metadata import PackageNotFoundError, version
 
 from jobs.spec.campaign import CampaignSpec
 from jobs.store import ResultsStore
 from kernel.observer import CampaignObserver
+from kernel.version import installed_version
 
 __all__ = ["campaign_metrics"]
 
 log = logging.getLogger("jobs")
-
-
-def _version() -> str:
-    try:
-        return version("lungscreen")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 @contextlib.contextmanager
@@ -44,7 +37,7 @@ def campaign_metrics(
     try:
         monitoring = start_monitoring(
             MonitoringConfig(port=port, addr=addr), store_source(store, [spec.id], deadlines),
-            _version(), triton_urls=urls,
+            installed_version(), triton_urls=urls,
         )
         try:
             if monitoring.exporter is not None:

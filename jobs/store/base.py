@@ -15,12 +15,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.store import schema as t
 from jobs.store.engine import WRITE, mapped_errors
-from jobs.store.records import Campaign, CampaignState
-from jobs.store.rows import as_utc
+from jobs.store.records import Campaign
+from jobs.store.rows import campaign_from_row
 from jobs.store.urls import redact
 from kernel.errors import BadInput
 
-__all__ = ["PAGE", "StoreBase", "campaign_from_row", "utc_now"]
+__all__ = ["PAGE", "StoreBase", "utc_now"]
 
 
 PAGE = 1000  # rows per page of a keyed read or a batched write
@@ -91,22 +91,6 @@ class StoreBase:
                 campaign_id=campaign_id, at=utc_now(), kind=kind, detail=json.dumps(detail)
             )
         )
-
-
-def campaign_from_row(m: Any) -> Campaign:
-    return Campaign(
-        id=m["id"],
-        spec_digest=m["spec_digest"],
-        model_name=m["model_name"],
-        model_version=m["model_version"],
-        state=CampaignState(m["state"]),
-        plan_digest=m["plan_digest"],
-        shard_count=m["shard_count"],
-        study_count=m["study_count"],
-        key_fingerprint=m["key_fingerprint"],
-        created_at=as_utc(m["created_at"]),
-        updated_at=as_utc(m["updated_at"]),
-    )
 
 
 def utc_now() -> datetime:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select, update
 
 from jobs.store import schema as t
-from jobs.store.base import StoreBase, campaign_from_row, utc_now
+from jobs.store.base import StoreBase, utc_now
 from jobs.store.engine import mapped_errors
 from jobs.store.records import Campaign, CampaignState
+from jobs.store.rows import campaign_from_row
 from kernel.errors import BadInput
 
 __all__ = ["CampaignTable"]

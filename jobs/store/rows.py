@@ -7,13 +7,21 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from jobs.store.records import Campaign, CampaignState
 from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category
 from kernel.plans import ShardPlan
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyResult
 
-__all__ = ["as_utc", "result_from_row", "result_to_row", "shard_from_row", "shard_to_row"]
+__all__ = [
+    "as_utc",
+    "campaign_from_row",
+    "result_from_row",
+    "result_to_row",
+    "shard_from_row",
+    "shard_to_row",
+]
 
 
 def as_utc(value: datetime) -> datetime:
@@ -100,4 +108,20 @@ def result_from_row(row: Mapping[str, Any]) -> StudyResult:
             for n in json.loads(row["nodules"])
         ),
         timings={str(k): float(v) for k, v in json.loads(row["timings"]).items()},
+    )
+
+
+def campaign_from_row(m: Any) -> Campaign:
+    return Campaign(
+        id=m["id"],
+        spec_digest=m["spec_digest"],
+        model_name=m["model_name"],
+        model_version=m["model_version"],
+        state=CampaignState(m["state"]),
+        plan_digest=m["plan_digest"],
+        shard_count=m["shard_count"],
+        study_count=m["study_count"],
+        key_fingerprint=m["key_fingerprint"],
+        created_at=as_utc(m["created_at"]),
+        updated_at=as_utc(m["updated_at"]),
     )

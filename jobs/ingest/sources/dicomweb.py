@@ -202,27 +202,20 @@ class DicomWebSource:
             self._session = session
         return self._session
 
-    def _get(
-        self, path: str, *, params: dict[str, Any] | None = None, accept: str,
-        stream: bool = False,
-    ) -> requests.Response:
-        try:
-            response = self._http().get(f"{self.url}/{path}", params=params,
-                                        headers={"Accept": accept}, timeout=self.timeout_s,
-                                        stream=stream)
-        except requests.RequestException as exc:
-            raise self._unavailable(exc) from None
-        self._check(response.status_code, path, qido=params is not None)
-        return response
-
     def _get_body(self, path: str, *, params: dict[str, Any], accept: str) -> tuple[int, bytes]:
         """A QIDO-RS answer read whole, but bounded: at most `max_response_bytes`, and done
         within `timeout_s` in total (a server that trickles a byte at a time is cut off:
         the per-read timeout alone restarts with every byte)."""
-        response = self._get(path, params=params, accept=accept, stream=True)
+        try:
+            response = self._http().get(f"{self.url}/{path}", params=params,
+                                        headers={"Accept": accept}, timeout=self.timeout_s,
+                                        stream=True)
+        except requests.RequestException as exc:
+            raise self._unavailable(exc) from None
         deadline = time.monotonic() + self.timeout_s
         body = bytearray()
         try:
+            self._check(response.status_code, path, qido=True)
             while chunk := response.raw.read1(1 << 16, decode_content=True):
                 body += chunk
                 if len(body) > self.max_response_bytes:
