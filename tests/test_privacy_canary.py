@@ -108,6 +108,10 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
     assert main(["scan", str(cohort), "--json", "--key-file", str(data / "key")]) == 0
     scan_out = capsys.readouterr()
     assert '"outcome": "selected"' in scan_out.out
+    # and its table (it named rejected files by path; the stray file's name is a canary)
+    assert main(["scan", str(cohort), "--key-file", str(data / "key")]) == 0
+    scan_table = capsys.readouterr()
+    assert "REJECTED FILES" in scan_table.out
 
     # 2. intake: discovery, selection, minimisation, opt-out (the second patient)
     ids = [c for c in canaries.all if c.startswith("CNRY") and len(c) == 16]
@@ -149,12 +153,27 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         assert store.commit_shard("canary", shards[0].shard_id, [result])
         stored = list(store.results("canary"))
     assert {r.age_band for r in stored} == {"75-79", "60-64"}  # 78, 64 and 61 years old
+
+    # 5. the report in every format, Parquet read back (it is compressed on disk)
+    import pyarrow.parquet as pq
+
+    from jobs.report.build import campaign_report
+    from jobs.report.formats import FORMATS, render, to_parquet
+
+    with ResultsStore.open(spec.store_url) as store:
+        report = campaign_report(store, "canary", by=("region", "site", "age_band", "sex"))
+    for fmt in FORMATS:
+        (data / f"report.{fmt}").write_text(render(report, fmt))
+    to_parquet(report, data / "report.parquet")
+    parquet_rows = repr(pq.read_table(data / "report.parquet").to_pylist())
     out = capsys.readouterr()
 
     # every sink: printed text, log records (formatted), every file written outside the cohort
     sinks = {
         "scan stdout": scan_out.out,
         "scan stderr": scan_out.err,
+        "scan table": scan_table.out + scan_table.err,
+        "parquet rows": parquet_rows,
         "stdout": out.out,
         "stderr": out.err,
         "logs": "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records),
