@@ -38,11 +38,13 @@ def test_example_local_with_its_folders(tmp_path: Path) -> None:
     text = (EXAMPLES / "local.yaml").read_text()
     for region in ("north", "south"):
         (tmp_path / "cohort" / region).mkdir(parents=True)
-    spec = load_spec(_write(tmp_path, text))
+    spec = load_spec(_write(tmp_path, text), state_dir=tmp_path / "state")
     assert spec.triton is None and spec.residency == "none"
     assert spec.data_dir == tmp_path / "lungscreen-data"
     assert spec.store_url == f"sqlite:///{tmp_path}/lungscreen-data/results.db"
-    assert spec.key_path == tmp_path / "lungscreen-data" / "pseudonym.key"
+    # the default key sits in the state folder, apart from the data the key re-identifies
+    assert spec.key_path == tmp_path / "state" / "pseudonym.key"
+    assert not spec.key_beside_store()
     assert spec.regions[1].sources[0].folder == tmp_path / "cohort" / "south"
 
 
@@ -303,10 +305,28 @@ def test_scan_refuses_a_url_with_credentials_without_echoing_them(capsys):
 
 
 def test_a_key_beside_the_store_is_flagged(tmp_path):
-    beside = load_spec(_write(tmp_path, _minimal(tmp_path)))
-    assert beside.key_beside_store()  # both defaults: <data_dir>/results.db and pseudonym.key
+    beside = load_spec(_write(tmp_path, _minimal(
+        tmp_path, privacy={"key_file": str(tmp_path / "lungscreen-data" / "pseudonym.key")})))
+    assert beside.key_beside_store()  # <data_dir>/results.db and <data_dir>/pseudonym.key
     apart = load_spec(_write(tmp_path, _minimal(
         tmp_path, privacy={"key_file": str(tmp_path / "secrets" / "pseudonym.key")})))
     assert not apart.key_beside_store()
     remote = load_spec(_write(tmp_path, _minimal(tmp_path, store="postgresql://u@db/x")))
     assert not remote.key_beside_store()
+
+
+def test_a_key_left_in_the_data_folder_by_an_earlier_version_is_still_used(tmp_path):
+    legacy = tmp_path / "lungscreen-data" / "pseudonym.key"
+    legacy.parent.mkdir()
+    legacy.write_bytes(b"k" * 32)
+    spec = load_spec(_write(tmp_path, _minimal(tmp_path)), state_dir=tmp_path / "state")
+    assert spec.key_path == legacy and spec.key_beside_store()  # and so warned about
+
+
+def test_the_saved_spec_names_the_key_it_ran_with(tmp_path):
+    from jobs.spec.registry import SpecRegistry
+
+    spec = load_spec(_write(tmp_path, _minimal(tmp_path)), state_dir=tmp_path / "state")
+    SpecRegistry(tmp_path / "registry").save(spec)
+    again = SpecRegistry(tmp_path / "registry").load(spec.id)  # the session's state folder
+    assert again.key_path == tmp_path / "state" / "pseudonym.key"

@@ -90,7 +90,7 @@ def _registry(args: argparse.Namespace) -> SpecRegistry:
 
 def _find_spec(args: argparse.Namespace) -> CampaignSpec:
     if args.spec is not None:
-        spec = load_spec(args.spec)
+        spec = load_spec(args.spec, state_dir=_registry(args).state_dir)
         if spec.id != args.campaign_id:
             from kernel.errors import BadInput
 
@@ -147,7 +147,7 @@ def _print(result: CampaignRun) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.submit:
         return _submit(args.spec, args.address)
-    return _execute(args, load_spec(args.spec))
+    return _execute(args, load_spec(args.spec, state_dir=_registry(args).state_dir))
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
@@ -162,7 +162,8 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    spec = load_spec(args.spec, check_paths=not args.no_paths)
+    spec = load_spec(args.spec, check_paths=not args.no_paths,
+                     state_dir=_registry(args).state_dir)
     sources = sum(len(r.sources) for r in spec.regions)
     triton = ", ".join(spec.triton.urls) if spec.triton is not None else "the bundled local server"
     print(f"{args.spec}: campaign {spec.id} is valid: {len(spec.regions)} region(s), "

@@ -12,11 +12,10 @@ from cli.output import add_format
 from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
 from jobs.ingest.scan import ScanResult, scan
 from jobs.ingest.sources.factory import PASSWORD_ENV, USER_ENV, open_source, source_spec_from_text
+from jobs.spec.state import default_state_dir
 from kernel.errors import BadInput
 
 __all__ = ["register", "run"]
-
-DEFAULT_KEY = Path("lungscreen-data") / "pseudonym.key"
 
 
 def register(subparsers: Any) -> None:
@@ -41,8 +40,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--key-file",
         type=Path,
-        default=DEFAULT_KEY,
-        help=f"pseudonym key (created once, owner-only, if missing; default {DEFAULT_KEY})",
+        default=None,
+        help="pseudonym key (created once, owner-only, if missing; default: the state "
+        "folder's, $LUNGSCREEN_STATE_DIR/pseudonym.key, as campaigns use)",
     )
     p.add_argument(
         "--workers",
@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     env = os.environ
     sources = [open_source(source_spec_from_text(s, env), env, workers=args.workers)
                for s in args.sources]
-    pseudonyms = Pseudonymizer(load_or_create_key(args.key_file))
+    key_file = args.key_file or default_state_dir(env) / "pseudonym.key"
+    pseudonyms = Pseudonymizer(load_or_create_key(key_file))
     result = scan(sources, pseudonyms, region=args.region, region_from_path=args.region_from_path)
     print(_as_json(result) if args.format == "json" else _as_table(result))
     return 0

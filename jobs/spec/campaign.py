@@ -5,7 +5,8 @@ Relative paths in a spec (source folders, data_dir, privacy.key_file, privacy.op
 `sqlite:///relative.db` store) are relative to the folder that holds the spec file, so a
 spec means the same thing from any working directory. `data_dir` defaults to
 `lungscreen-data` beside the spec; the store defaults to `<data_dir>/results.db` and the
-pseudonym key to `<data_dir>/pseudonym.key`.
+pseudonym key to `<state folder>/pseudonym.key` (jobs.spec.state), outside the data folder
+(a key already at `<data_dir>/pseudonym.key`, from earlier versions, is still used).
 """
 
 from __future__ import annotations
@@ -13,17 +14,26 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import reprlib
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 
 from jobs.spec.sources import NAME_PATTERN, RegionSpec, SpecModel, SpecPath, without_userinfo
+from jobs.spec.state import default_state_dir
 from jobs.store.urls import default_sqlite_url, normalize_url, redact, sqlite_path
 from kernel.contract import MODEL_NAME
 from kernel.defaults import INFERENCE_TIMEOUT_S, MIN_CELL
@@ -85,7 +95,7 @@ def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
 
 
 class PrivacySpec(SpecModel):
-    key_file: SpecPath | None = None  # None: <data_dir>/pseudonym.key, created once
+    key_file: SpecPath | None = None  # None: <state folder>/pseudonym.key, created once
     min_cell: Annotated[int, Field(ge=1, le=1_000)] = MIN_CELL
     opt_out: Annotated[SpecPath | None, AfterValidator(_existing_file)] = None
 
@@ -115,9 +125,13 @@ class CampaignSpec(SpecModel):
     privacy: PrivacySpec = PrivacySpec()
     regions: Annotated[list[RegionSpec], Field(min_length=1)]
     data_dir: Annotated[SpecPath, Field(validate_default=True)] = Path("lungscreen-data")
+    _default_key: Path = PrivateAttr(default=Path("pseudonym.key"))
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> CampaignSpec:
+    def _cross_checks(self, info: ValidationInfo) -> CampaignSpec:
+        legacy = self.data_dir / "pseudonym.key"
+        state = (info.context or {}).get("state_dir") or default_state_dir(os.environ)
+        self._default_key = legacy if legacy.is_file() else Path(state) / "pseudonym.key"
         seen: dict[str, int] = {}
         for i, region in enumerate(self.regions):
             if region.name in seen:
@@ -134,7 +148,7 @@ class CampaignSpec(SpecModel):
             raise PydanticCustomError(
                 "spec",
                 "privacy.key_file: '{key}' is the results store's own file; expected the key "
-                "outside the results store (e.g. <data_dir>/pseudonym.key)",
+                "outside the results store's folder (omit it: the state folder's key)",
                 {"key": str(self.key_path)},
             )
         return self
@@ -146,8 +160,9 @@ class CampaignSpec(SpecModel):
 
     @property
     def key_path(self) -> Path:
-        """The pseudonym key file in use: privacy.key_file, or <data_dir>/pseudonym.key."""
-        return self.privacy.key_file or self.data_dir / "pseudonym.key"
+        """The pseudonym key file in use: privacy.key_file, else the state folder's
+        pseudonym.key (or <data_dir>/pseudonym.key where an earlier version made one)."""
+        return self.privacy.key_file or self._default_key
 
     def key_beside_store(self) -> bool:
         """True when the pseudonym key and a SQLite store share a folder: one copied folder
@@ -195,10 +210,15 @@ def _check_duplicate_sources(regions: list[RegionSpec]) -> None:
 
 
 def parse_spec(
-    data: Any, *, base_dir: Path | None = None, check_paths: bool = True
+    data: Any,
+    *,
+    base_dir: Path | None = None,
+    check_paths: bool = True,
+    state_dir: Path | None = None,
 ) -> CampaignSpec:
     """Validate already-parsed YAML/JSON data; relative paths against `base_dir` (default
-    cwd). With check_paths, source folders and the opt-out file must exist.
+    cwd). With check_paths, source folders and the opt-out file must exist. The default
+    key lives in `state_dir` (default: jobs.spec.state.default_state_dir(os.environ)).
     BadInput lists every problem, each as `field.path: value problem; expected ...`."""
     if data is None:
         raise BadInput("campaign spec is empty; expected a mapping with id, regions, ... "
@@ -212,14 +232,16 @@ def parse_spec(
     base = base_dir or Path.cwd()
     try:
         return CampaignSpec.model_validate(
-            data, context={"base_dir": base, "check_paths": check_paths}
+            data, context={"base_dir": base, "check_paths": check_paths, "state_dir": state_dir}
         )
     except ValidationError as exc:
         problems = [_describe(err, base) for err in exc.errors(include_url=False)]
         raise BadInput("campaign spec is invalid:\n  " + "\n  ".join(problems)) from None
 
 
-def load_spec(path: Path | str, *, check_paths: bool = True) -> CampaignSpec:
+def load_spec(
+    path: Path | str, *, check_paths: bool = True, state_dir: Path | None = None
+) -> CampaignSpec:
     """Read and validate a campaign spec file. BadInput names the file, the field path,
     the value and what was expected."""
     path = Path(path)
@@ -241,7 +263,8 @@ def load_spec(path: Path | str, *, check_paths: bool = True) -> CampaignSpec:
             f"campaign spec {str(path)!r}{where}: {problem}; expected valid YAML"
         ) from None
     try:
-        return parse_spec(data, base_dir=path.absolute().parent, check_paths=check_paths)
+        return parse_spec(data, base_dir=path.absolute().parent, check_paths=check_paths,
+                          state_dir=state_dir)
     except BadInput as exc:
         raise BadInput(f"{str(path)!r}: {exc}") from None
 

@@ -16,21 +16,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping
 from pathlib import Path
 
 from jobs.spec.campaign import CampaignSpec, parse_spec
+from jobs.spec.state import default_state_dir
 from kernel.errors import BadInput
 
 __all__ = ["SpecRegistry", "default_state_dir"]
-
-
-def default_state_dir(env: Mapping[str, str]) -> Path:
-    """The registry folder from the environment (read at the CLI edge)."""
-    if env.get("LUNGSCREEN_STATE_DIR"):
-        return Path(env["LUNGSCREEN_STATE_DIR"])
-    base = env.get("XDG_STATE_HOME") or str(Path(env.get("HOME", "~")) / ".local" / "state")
-    return Path(base).expanduser() / "lungscreen"
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -58,7 +50,11 @@ class SpecRegistry:
         return self.state_dir / "campaigns" / f"{campaign_id}.json"
 
     def save(self, spec: CampaignSpec) -> None:
-        text = json.dumps(spec.model_dump(mode="json", exclude_none=True), indent=1, sort_keys=True)
+        doc = spec.model_dump(mode="json", exclude_none=True)
+        # the key in use, written out: a resume elsewhere (another state folder) must not
+        # quietly create a new key and new pseudonyms
+        doc.setdefault("privacy", {})["key_file"] = str(spec.key_path)
+        text = json.dumps(doc, indent=1, sort_keys=True)
         _write_private(self._index(spec.id), text)
         _write_private(spec.data_dir / "campaigns" / spec.id / "spec.json", text)
 
