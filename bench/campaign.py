@@ -28,7 +28,7 @@ from typing import Literal
 from bench.cpu_sampler import CpuSampler
 from cluster.ray.connect import RayOptions, connect
 from jobs.ingest.intake import Intake, take_in
-from jobs.ingest.privacy import OptOutList, Pseudonymizer
+from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_create_key
 from jobs.run.backends import BackendConfig
 from jobs.run.campaign import RunOptions, inference_backend, shard_work
 from jobs.run.driver import Driver, DriverSettings
@@ -169,11 +169,18 @@ def _prepare(options: CampaignBenchOptions, root: Path) -> tuple[CampaignSpec, I
         },
         base_dir=root,
     )
-    pseudonymizer = Pseudonymizer(b"\x00" * 32)  # synthetic data: a fixed bench key
+    pseudonymizer = Pseudonymizer(_bench_seal(root)[0])  # synthetic data: a bench key
     intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
     if not intake.records:
         raise RuntimeError("the bench cohort has no screenable study")
     return spec, intake
+
+
+def _bench_seal(root: Path) -> tuple[bytes, LocatorSeal]:
+    """The bench's key (a file, as workers open sealed locators from one) and its seal."""
+    path = root / "keys" / "pseudonym.key"
+    key = load_or_create_key(path)
+    return key, LocatorSeal(key, path)
 
 
 def _baseline_run(intake: Intake, backend: object) -> tuple[RunFigures, list[dict[str, float]]]:
@@ -239,7 +246,7 @@ def _campaign_run(
         driver = Driver(executor, commit, backend, settings, observer)
         with CpuSampler() as cpu:
             start = time.perf_counter()
-            report = driver.run(shard_work(campaign_id, store, intake))
+            report = driver.run(shard_work(campaign_id, store, intake, _bench_seal(root)[1]))
             wall = time.perf_counter() - start
         studies = sum(report.outcomes.values())
         return RunFigures(studies, wall, cpu.busy_fraction(trim=0.1)), observer.timings

@@ -162,7 +162,7 @@ def _campaign(runs: int, studies: int, root: Path, target: _Target) -> dict[str,
     """Median studies/s of the same campaign with and without metrics (runs interleaved)."""
     from cluster.ray.connect import RayOptions, connect
     from jobs.ingest.intake import take_in
-    from jobs.ingest.privacy import OptOutList, Pseudonymizer
+    from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_create_key
     from jobs.run.campaign import RunOptions, inference_backend, shard_work
     from jobs.run.driver import Driver, DriverSettings
     from jobs.run.executor import RayExecutor
@@ -184,7 +184,9 @@ def _campaign(runs: int, studies: int, root: Path, target: _Target) -> dict[str,
     if target.model_name:
         doc["model"] = {"name": target.model_name, "version": target.model_version}
     spec = parse_spec(doc, base_dir=root)
-    pseudonymizer = Pseudonymizer(b"\x01" * 32)
+    key_file = root / "keys" / "pseudonym.key"
+    key = load_or_create_key(key_file)
+    pseudonymizer, seal = Pseudonymizer(key), LocatorSeal(key, key_file)
     intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
     rates: dict[str, list[float]] = {"without_metrics": [], "with_metrics": []}
     with inference_backend(spec, RunOptions()) as backend, connect(RayOptions()):
@@ -212,7 +214,7 @@ def _campaign(runs: int, studies: int, root: Path, target: _Target) -> dict[str,
                               else _nothing())
                     with scrape:
                         start = time.perf_counter()
-                        report = driver.run(shard_work(cid, store, intake))
+                        report = driver.run(shard_work(cid, store, intake, seal))
                         wall = time.perf_counter() - start
                 finally:
                     if mon is not None:

@@ -156,3 +156,32 @@ def test_a_large_series_streams_in_bounded_memory(orthanc, tmp_path):
     print(f"peak {peak_small} B (20 slices) {peak_large} B (80 slices), batch {batch} B")
     assert peak_large < 1.25 * peak_small + slice_bytes, (peak_small, peak_large)
     assert peak_large < 4 * batch < 80 * slice_bytes / 6, (peak_large, batch)
+
+
+def test_a_pickled_source_carries_no_credentials_and_reads_its_own_environment(
+    orthanc, tmp_path, monkeypatch
+):
+    from jobs.ingest.sources.factory import open_source
+    from jobs.spec.sources import DicomWebSpec, SourceSpec
+
+    paths = _write_study(tmp_path)
+    orthanc.upload(paths)
+    user, password = orthanc.auth
+    monkeypatch.setenv("PACS_U", user)
+    monkeypatch.setenv("PACS_P", password)
+    entry = SourceSpec(dicomweb=DicomWebSpec(url=orthanc.dicomweb_url, username_env="PACS_U",
+                                             password_env="PACS_P"))
+    web = open_source(entry, {"PACS_U": user, "PACS_P": password})
+    (study,) = list(discover([web]))
+    selected = select_series(study, SMALL)
+    assert isinstance(selected, Selected)
+    # what a Ray task receives: the selection holds its source
+    blob = pickle.dumps(selected.for_loading())
+    assert password.encode() not in blob
+    copy_ = pickle.loads(blob)
+    assert copy_.series.source.auth is None
+    assert load_volume(copy_.series.source, copy_).hu.shape[0] == 6  # read from this env
+    monkeypatch.delenv("PACS_P")
+    bare = pickle.loads(blob)
+    with pytest.raises(RetryableError, match="PACS_P not set in this worker's environment"):
+        load_volume(bare.series.source, bare)

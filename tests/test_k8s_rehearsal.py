@@ -33,6 +33,7 @@ def _one(docs: list[dict[str, Any]], kind: str, name_part: str) -> dict[str, Any
 
 def test_prod_rayjob_entrypoint_runs_on_a_local_cluster_shaped_like_the_raycluster(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, triton_server, postgres_server,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import ray
     from ray.cluster_utils import Cluster
@@ -61,6 +62,10 @@ def test_prod_rayjob_entrypoint_runs_on_a_local_cluster_shaped_like_the_rayclust
             web = region["sources"][0]["dicomweb"]
             web["url"] = archive.dicomweb_url
             env[web["username_env"]], env[web["password_env"]] = archive.auth
+            # the worker groups hold the archives' secrets in their own environment (task
+            # arguments carry none): the Ray nodes started below inherit these
+            monkeypatch.setenv(web["username_env"], archive.auth[0])
+            monkeypatch.setenv(web["password_env"], archive.auth[1])
         spec["triton"]["urls"] = [f"grpc://{triton_server.grpc_url}"]
         spec["store"] = postgres_server.create_database("rehearsal")
         env["PGPASSWORD"] = "not-needed-with-local-trust"

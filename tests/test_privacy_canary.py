@@ -5,6 +5,7 @@ selection, minimisation, opt-out), volume loading, planning and the results stor
 from __future__ import annotations
 
 import logging
+import pickle
 import secrets
 from pathlib import Path
 
@@ -13,10 +14,12 @@ import pytest
 
 from cli.main import main
 from jobs.ingest.intake import take_in
-from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
+from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_create_key
 from jobs.ingest.sources.folder import FolderSource
 from jobs.ingest.volume import load_volume
+from jobs.run.campaign import shard_work
 from jobs.run.planning import plan_shards
+from jobs.run.worker import load_study
 from jobs.spec.campaign import parse_spec
 from jobs.store import ResultsStore
 from kernel.lungrads import Category
@@ -145,6 +148,9 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         store.commit_results("canary", intake.early)
         shards = list(plan_shards(intake.records.values(), spec.shard_size, tmp_dir=data))
         store.record_plan("canary", shards)
+        # what a Ray task's arguments hold (pickled into the object store): sealed locators
+        seal = LocatorSeal(load_or_create_key(spec.key_path), spec.key_path)
+        tasks = list(shard_work("canary", store, intake, seal))
         rec = intake.records[pid]
         result = StudyResult(
             rec.study_pid, rec.patient_pid, rec.region, rec.site, rec.age_band, rec.sex,
@@ -152,6 +158,9 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         )  # fmt: skip
         assert store.commit_shard("canary", shards[0].shard_id, [result])
         stored = list(store.results("canary"))
+    task_args = pickle.dumps(tasks)
+    sent = pickle.loads(task_args)[0].studies[0]
+    assert load_study(sent.locator).hu.shape == (101, 16, 16)  # opened with the node's key
     assert {r.age_band for r in stored} == {"75-79", "60-64"}  # 78, 64 and 61 years old
 
     # 5. the report in every format, Parquet read back (it is compressed on disk)
@@ -174,6 +183,7 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         "scan stderr": scan_out.err,
         "scan table": scan_table.out + scan_table.err,
         "parquet rows": parquet_rows,
+        "task arguments": task_args.decode("latin-1"),
         "stdout": out.out,
         "stderr": out.err,
         "logs": "\n".join(f"{r.name} {r.getMessage()} {r.exc_text or ''}" for r in caplog.records),

@@ -24,7 +24,7 @@ from typing import Literal
 
 from cluster.ray.connect import RayOptions, connect
 from jobs.ingest.intake import Intake, take_in
-from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
+from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_create_key
 from jobs.run.backends import BackendConfig, InProcessBackendConfig, TritonBackendConfig
 from jobs.run.driver import Driver, DriveReport, DriverSettings
 from jobs.run.executor import Executor, InProcessExecutor, RayExecutor
@@ -120,8 +120,12 @@ def inference_backend(spec: CampaignSpec, options: RunOptions) -> Iterator[Backe
                                   model_version=version)
 
 
-def shard_work(campaign_id: str, store: ResultsStore, intake: Intake) -> Iterator[ShardWork]:
-    """The campaign's uncommitted shards with their studies' records and locators."""
+def shard_work(
+    campaign_id: str, store: ResultsStore, intake: Intake, seal: LocatorSeal
+) -> Iterator[ShardWork]:
+    """The campaign's uncommitted shards with their studies' records and locators, each
+    locator sealed for the trip (jobs.ingest.privacy.seal: task arguments are pickled into
+    Ray's object store, so they carry no path, UID or header value in the clear)."""
     for plan in store.pending_shards(campaign_id):
         missing = [pid for pid in plan.study_pids if pid not in intake.locators]
         if missing:
@@ -134,7 +138,8 @@ def shard_work(campaign_id: str, store: ResultsStore, intake: Intake) -> Iterato
             shard_id=plan.shard_id,
             region=plan.region,
             studies=tuple(
-                StudyWork(record=intake.records[pid], locator=intake.locators[pid])
+                StudyWork(record=intake.records[pid],
+                          locator=seal.seal(intake.locators[pid]))
                 for pid in plan.study_pids
             ),
         )
@@ -154,7 +159,8 @@ def run_campaign(
                            f"campaign {spec.id} is already complete "
                            f"({sum(counts.values())} studies); nothing to do",
                            store_url=store.url)
-    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    key = load_or_create_key(spec.key_path)
+    pseudonymizer = Pseudonymizer(key)
     if spec.key_beside_store():
         log.warning("the pseudonym key %s sits in the store's folder: a copy of that folder "
                     "can re-identify every result; set privacy.key_file to a path outside "
@@ -169,14 +175,14 @@ def run_campaign(
     try:
         if existing is not None and existing.state is CampaignState.CANCELLED:
             store.set_state(spec.id, CampaignState.RUNNING)
-        return _run(spec, options, store, pseudonymizer, lease)
+        return _run(spec, options, store, pseudonymizer, LocatorSeal(key, spec.key_path), lease)
     finally:
         lease.release()
 
 
 def _run(
     spec: CampaignSpec, options: RunOptions, store: ResultsStore, pseudonymizer: Pseudonymizer,
-    lease: DriverLease,
+    seal: LocatorSeal, lease: DriverLease,
 ) -> CampaignRun:
     opt_out = OptOutList.load(spec.privacy.opt_out, pseudonymizer)
     intake = take_in(spec, pseudonymizer, opt_out, options.env)
@@ -217,7 +223,7 @@ def _run(
                 driver = Driver(executor, commit, backend, _settings(spec, options),
                                 observer, is_cancelled=cancelled)
                 try:
-                    report = driver.run(shard_work(spec.id, store, intake))
+                    report = driver.run(shard_work(spec.id, store, intake, seal))
                 finally:
                     executor.close()
         state = report.state

@@ -50,11 +50,15 @@ class LoadedVolume:
 
 
 def load_study(locator: object) -> LoadedVolume:
-    """Load the series a locator points at: a `jobs.ingest.selection.Selected`, read from the
-    source it was discovered in (jobs.ingest.volume's loader)."""
+    """Load the series a locator points at: a `jobs.ingest.selection.Selected` (or one
+    sealed for the trip, opened with this node's key), read from the source it was
+    discovered in (jobs.ingest.volume's loader)."""
+    from jobs.ingest.privacy.seal import SealedSelection
     from jobs.ingest.selection import Selected
     from jobs.ingest.volume import load_volume
 
+    if isinstance(locator, SealedSelection):
+        locator = locator.open()
     if not isinstance(locator, Selected):
         raise BadInput(f"a study locator must be a selected series, not {type(locator).__name__}")
     volume = load_volume(locator.series.source, locator)

@@ -6,10 +6,13 @@ from jobs.ingest.privacy.keys import load_or_create_key
 from jobs.ingest.privacy.minimise import StudyFields, StudyHeader, minimise, unscreened_result
 from jobs.ingest.privacy.optout import OptOutList
 from jobs.ingest.privacy.pseudonyms import Pseudonymizer
+from jobs.ingest.privacy.seal import LocatorSeal, SealedSelection
 
 __all__ = [
+    "LocatorSeal",
     "OptOutList",
     "Pseudonymizer",
+    "SealedSelection",
     "StudyFields",
     "StudyHeader",
     "age_band",

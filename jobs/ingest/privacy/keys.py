@@ -15,7 +15,7 @@ from pathlib import Path
 
 from kernel.errors import BadInput
 
-__all__ = ["KEY_BYTES", "load_or_create_key"]
+__all__ = ["KEY_BYTES", "load_or_create_key", "read_key"]
 
 KEY_BYTES = 32
 
@@ -35,6 +35,13 @@ def load_or_create_key(path: Path | str) -> bytes:
     if not path.exists():
         _create(path)
     return _read(path)
+
+
+def read_key(path: Path | str) -> bytes:
+    """The key at `path`, never created (a worker opens what the driver sealed with the
+    deployment's key; a new key would open nothing). OSError when there is none; BadInput
+    as `load_or_create_key`."""
+    return _read(Path(path).expanduser().absolute())
 
 
 def _create(path: Path) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 import warnings
 from collections.abc import Iterator, Sequence
@@ -55,7 +56,10 @@ class DicomWebSource:
     """Studies in a DICOMweb archive rooted at `url` (e.g. http://pacs:8042/dicom-web).
 
     `auth` is (username, password) for HTTP basic authentication, read by the caller at
-    the CLI / spec edge. Locators are "study/series/instance" UIDs, kept in memory only.
+    the CLI / spec edge. `credentials_env` names the environment variables they came from:
+    a pickled copy (a Ray task's argument) never carries `auth`, and reads the credentials
+    from its own process's environment (a worker's secret) when it first connects.
+    Locators are "study/series/instance" UIDs, kept in memory only.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class DicomWebSource:
         url: str,
         *,
         auth: tuple[str, str] | None = None,
+        credentials_env: tuple[str, str] | None = None,
         timeout_s: float = 30.0,
         attempts: int = 3,
         backoff_s: float = 0.5,
@@ -76,6 +81,7 @@ class DicomWebSource:
             raise BadInput(f"DICOMweb URL {url!r} is not http(s)://HOST/PATH; pass the QIDO root")
         self.url = url.rstrip("/")
         self.auth = auth
+        self.credentials_env = credentials_env
         self.timeout_s = timeout_s
         self.attempts = max(1, attempts)
         self.backoff_s = backoff_s
@@ -95,7 +101,22 @@ class DicomWebSource:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_session"] = None  # sessions hold sockets; each process opens its own
+        state["auth"] = None  # secrets never travel: a copy reads its own environment
         return state
+
+    def _credentials(self) -> tuple[str, str] | None:
+        if self.auth is not None or self.credentials_env is None:
+            return self.auth
+        values = tuple(os.environ.get(name, "") for name in self.credentials_env)
+        if not all(values):
+            missing = " and ".join(n for n, v in zip(self.credentials_env, values, strict=True)
+                                   if not v)
+            # retryable: a worker without the secret gives its shard back (another node may
+            # hold it; ops see the message and the stall alert), no study is quarantined
+            raise RetryableError(
+                f"DICOMweb {self.label}: {missing} not set in this worker's environment; "
+                "expected the archive's credentials there (the worker group's secret)")
+        return values[0], values[1]
 
     # discovery
 
@@ -189,9 +210,10 @@ class DicomWebSource:
         """The session: basic auth, and retries with exponential backoff (urllib3) for
         connection errors, timeouts, 429 and 5xx answers to GETs."""
         if self._session is None:
+            auth = self._credentials()
             session = requests.Session()
-            if self.auth is not None:
-                session.auth = self.auth
+            if auth is not None:
+                session.auth = auth
             n = self.attempts - 1
             retry = Retry(total=n, connect=n, read=n, status=n, other=0,
                           backoff_factor=self.backoff_s, status_forcelist=_RETRY_STATUS,

@@ -43,7 +43,10 @@ def open_source(spec: SourceSpec, env: Mapping[str, str], *, workers: int = 1) -
         raise BadInput("a source needs a folder or a dicomweb entry")
     creds = resolve_credentials(spec.dicomweb, env)
     auth = (creds.username, creds.password) if creds is not None else None
-    return DicomWebSource(spec.dicomweb.url, auth=auth, timeout_s=spec.dicomweb.timeout_s)
+    names = ((spec.dicomweb.username_env, spec.dicomweb.password_env) if creds is not None
+             and spec.dicomweb.username_env and spec.dicomweb.password_env else None)
+    return DicomWebSource(spec.dicomweb.url, auth=auth, credentials_env=names,
+                          timeout_s=spec.dicomweb.timeout_s)
 
 
 def region_sources(region: RegionSpec, env: Mapping[str, str]) -> list[Source]:
