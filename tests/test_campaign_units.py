@@ -17,7 +17,7 @@ from jobs.run.backends import InProcessBackendConfig
 from jobs.run.driver import Driver, DriverSettings
 from jobs.run.executor import REGION_RESOURCE_SHARE, InProcessExecutor
 from jobs.run.shardwork import ShardWork, StudyWork
-from jobs.spec.campaign import parse_spec
+from jobs.spec.campaign import parse_spec, spec_digest
 from jobs.spec.registry import SpecRegistry, default_state_dir
 from kernel.errors import BadInput
 from kernel.observer import NullObserver, ShardInfo
@@ -98,7 +98,11 @@ def test_spec_registry_round_trip(tmp_path: Path) -> None:
                       base_dir=tmp_path)
     registry = SpecRegistry(tmp_path / "state")
     registry.save(spec)
-    assert registry.load("reg-1") == spec
+    loaded = registry.load("reg-1")
+    # the same campaign, its default key written out (a resume elsewhere keeps the key)
+    assert loaded.privacy.key_file == spec.key_path and spec.privacy.key_file is None
+    assert loaded.model_copy(update={"privacy": spec.privacy}) == spec
+    assert spec_digest(loaded) == spec_digest(spec)
     index = tmp_path / "state" / "campaigns" / "reg-1.json"
     assert index.stat().st_mode & 0o077 == 0
     assert (spec.data_dir / "campaigns" / "reg-1" / "spec.json").is_file()
