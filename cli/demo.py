@@ -16,6 +16,7 @@ production suppression at work.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ import yaml
 from jobs.run.campaign import CampaignRun, RunOptions, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry
+from jobs.spec.secrets import open_spec_store
 from jobs.store import ResultsStore
 from kernel.observer import CampaignObserver
 
@@ -121,7 +123,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
     cohort = _cohort(options)
     spec_path = _spec(options, cohort)
     spec = load_spec(spec_path)
-    with ResultsStore.open(spec.store_url) as store:
+    with open_spec_store(spec, os.environ) as store:
         run = run_campaign(
             spec,
             RunOptions(backend=options.backend, num_cpus=options.num_cpus,

@@ -9,11 +9,12 @@ URLs come from the specs that are known; more Triton URLs can be given.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from jobs.spec.campaign import CampaignSpec
+from jobs.spec.secrets import store_password
 from jobs.store import ResultsStore
 from jobs.store.progress import campaign_progress
 from jobs.store.urls import normalize_url, redact, sqlite_path
@@ -41,6 +42,7 @@ class StatusRequest:
     once: bool = False
     as_json: bool = False
     interval_s: float = 2.0
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)  # store passwords
 
     def __post_init__(self) -> None:
         if not self.interval_s > 0:
@@ -81,6 +83,7 @@ def _target(store: ResultsStore, request: StatusRequest, ids: Sequence[str] | No
 def _stores(request: StatusRequest) -> Iterator[list[tuple[ResultsStore, list[str] | None]]]:
     """(store, campaign ids or None for all) per distinct store; closed afterwards."""
     plan: dict[str, list[str] | None] = {}
+    passwords: dict[str, str | None] = {}
     if request.store_url is not None:
         plan[request.store_url] = [request.campaign_id] if request.campaign_id else None
     else:
@@ -88,12 +91,13 @@ def _stores(request: StatusRequest) -> Iterator[list[tuple[ResultsStore, list[st
             if request.campaign_id and spec.id != request.campaign_id:
                 continue
             ids = plan.setdefault(spec.store_url, [])
+            passwords[spec.store_url] = store_password(spec, request.env)
             if ids is not None and spec.id not in ids:
                 ids.append(spec.id)
     opened: list[tuple[ResultsStore, list[str] | None]] = []
     try:
         for url, ids in plan.items():
-            store = _open_existing(url)
+            store = _open_existing(url, passwords.get(url))
             opened.append((store, ids))
             for cid in ids or ():
                 if store.campaign(cid) is None:
@@ -108,7 +112,7 @@ def _stores(request: StatusRequest) -> Iterator[list[tuple[ResultsStore, list[st
             store.close()
 
 
-def _open_existing(url: str) -> ResultsStore:
+def _open_existing(url: str, password: str | None = None) -> ResultsStore:
     """Open a store without creating one where there is none (status only reads)."""
     db = sqlite_path(normalize_url(url))
     if db is not None and not db.exists():
@@ -116,4 +120,4 @@ def _open_existing(url: str) -> ResultsStore:
             f"no results store at {redact(url)!r}; check --store (or the spec's store:), or "
             "run the campaign first"
         )
-    return ResultsStore.open(url)
+    return ResultsStore.open(url, password=password)

@@ -13,7 +13,7 @@ from cli.progress import ProgressBar
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
-from jobs.store import ResultsStore
+from jobs.spec.secrets import open_spec_store
 from jobs.store import redact as redact_url
 from kernel.observer import CampaignObserver
 
@@ -128,7 +128,7 @@ def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
         options = RunOptions(address=address, backend=args.backend,
                              num_cpus=args.num_cpus, observers=tuple(observers),
                              env=env)
-        with ResultsStore.open(spec.store_url) as store:
+        with open_spec_store(spec, env) as store:
             result = run_campaign(spec, options, store, _registry(args))
     return _print(result)
 
@@ -156,7 +156,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
     spec = _find_spec(args)
-    with ResultsStore.open(spec.store_url) as store:
+    with open_spec_store(spec, default_env()) as store:
         print(cancel_campaign(spec, store))
     return 0
 

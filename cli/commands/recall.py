@@ -7,6 +7,7 @@ import getpass
 import os
 from pathlib import Path
 
+from jobs.spec.secrets import open_spec_store
 from kernel.errors import BadInput
 
 __all__ = ["register", "run"]
@@ -49,7 +50,6 @@ def run(args: argparse.Namespace) -> int:
     from jobs.recall import export_recall
     from jobs.spec.campaign import load_spec
     from jobs.spec.registry import SpecRegistry, default_state_dir
-    from jobs.store import ResultsStore
     from kernel.lungrads import Category
 
     try:
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         state_dir = args.state_dir or default_state_dir(os.environ)
         spec = SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
-    with ResultsStore.open(spec.store_url) as store:
+    with open_spec_store(spec, os.environ) as store:
         done = export_recall(spec, store, min_category=min_category, out=args.out,
                              operator=_operator(os.environ), env=dict(os.environ))
     print(f"recall list: {done.count} studies at category {min_category.value} or above "

@@ -41,11 +41,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int]:
+def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None]:
+    """The store URL, the threshold and the store's password (None: libpq's own)."""
     if args.store is not None and args.spec is None:
-        return args.store, _threshold(args.min_cell, 11)
+        return args.store, _threshold(args.min_cell, 11), None
     from jobs.spec.campaign import load_spec
     from jobs.spec.registry import SpecRegistry, default_state_dir
+    from jobs.spec.secrets import store_password
 
     if args.spec is not None:
         spec = load_spec(args.spec, check_paths=False)
@@ -55,7 +57,9 @@ def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int]:
     else:
         state_dir = args.state_dir or default_state_dir(os.environ)
         spec = SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
-    return args.store or spec.store_url, _threshold(args.min_cell, spec.privacy.min_cell)
+    password = None if args.store else store_password(spec, os.environ)
+    return (args.store or spec.store_url, _threshold(args.min_cell, spec.privacy.min_cell),
+            password)
 
 
 def _threshold(asked: int | None, floor: int) -> int:
@@ -76,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         by = parse_by(args.by)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-    url, min_cell = _store_and_threshold(args)
-    with ResultsStore.open(url) as store:
+    url, min_cell, password = _store_and_threshold(args)
+    with ResultsStore.open(url, password=password) as store:
         report = campaign_report(store, args.campaign_id, by=by, min_cell=min_cell)
     if args.format == "parquet":
         if args.out is None:

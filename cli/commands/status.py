@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     request = StatusRequest(
         campaign_id=args.campaign_id, store_url=args.store, specs=tuple(_specs(args)),
         triton_urls=tuple(args.triton), metrics_url=args.metrics_url, once=args.once,
-        as_json=args.format == "json", interval_s=args.interval,
+        as_json=args.format == "json", interval_s=args.interval, env=dict(default_env()),
     )
     return run_status(request, sys.stdout, clear=sys.stdout.isatty() and not args.once)
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 
 from jobs.spec.campaign import CampaignSpec
-from jobs.store import ResultsStore
+from jobs.spec.secrets import open_spec_store
 from kernel.observer import CampaignObserver
 from kernel.version import installed_version
 
@@ -22,7 +23,7 @@ log = logging.getLogger("jobs")
 
 @contextlib.contextmanager
 def campaign_metrics(
-    spec: CampaignSpec, port: int, addr: str = "127.0.0.1"
+    spec: CampaignSpec, port: int, addr: str = "127.0.0.1", env: Mapping[str, str] | None = None
 ) -> Iterator[CampaignObserver]:
     """Serve /metrics on `addr`:`port` while the block runs; yields the observer to hand
     to the driver."""
@@ -31,7 +32,7 @@ def campaign_metrics(
     from monitoring.observer import deadline_timestamp
 
     urls = tuple(spec.triton.urls) if spec.triton is not None else ()
-    store = ResultsStore.open(spec.store_url)
+    store = open_spec_store(spec, os.environ if env is None else env)
     deadline = deadline_timestamp(spec.deadline)
     deadlines = {spec.id: deadline} if deadline is not None else {}
     try:

@@ -32,7 +32,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 
-from jobs.spec.sources import NAME_PATTERN, RegionSpec, SpecModel, SpecPath, without_userinfo
+from jobs.spec.sources import (
+    ENV_PATTERN,
+    NAME_PATTERN,
+    RegionSpec,
+    SpecModel,
+    SpecPath,
+    without_userinfo,
+)
 from jobs.spec.state import default_state_dir
 from jobs.store.urls import default_sqlite_url, normalize_url, redact, sqlite_path
 from kernel.contract import MODEL_NAME
@@ -108,6 +115,11 @@ def _store(value: str | None, info: ValidationInfo) -> str | None:
         url = normalize_url(value, base_dir=Path(base) if base else None)
     except BadInput as exc:
         raise PydanticCustomError("spec", "{why}", {"why": str(exc)}) from None
+    if url.password:
+        raise PydanticCustomError(
+            "spec", "store: the URL carries a password; expected it outside the spec, which "
+            "is saved and copied: name a variable in store_password_env or a file in "
+            "store_password_file (or use PGPASSWORD / ~/.pgpass)", {})
     return url.render_as_string(hide_password=False)
 
 
@@ -118,6 +130,9 @@ class CampaignSpec(SpecModel):
     model: ModelRef = ModelRef()
     triton: TritonSpec | None = None
     store: Annotated[str | None, AfterValidator(_store)] = None
+    # the store's password: from this environment variable, or the first line of this file
+    store_password_env: Annotated[str, Field(pattern=ENV_PATTERN)] | None = None
+    store_password_file: SpecPath | None = None
     shard_size: Annotated[int, Field(ge=1, le=10_000)] = 8
     max_shards_in_flight: Annotated[int, Field(ge=1, le=10_000)] = 4
     residency: Literal["none", "strict"] = "none"
@@ -143,6 +158,10 @@ class CampaignSpec(SpecModel):
                 )
             seen[region.name] = i
         _check_duplicate_sources(self.regions)
+        if self.store_password_env and self.store_password_file:
+            raise PydanticCustomError(
+                "spec", "store_password_env and store_password_file: both are set; expected "
+                "one place for the store's password", {})
         db = sqlite_path(make_url(self.store_url))
         if db is not None and self.key_path in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
             raise PydanticCustomError(

@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 from kernel.errors import BadInput
 
 __all__ = [
+    "ENV_PATTERN",
     "NAME_PATTERN",
     "Credentials",
     "DicomWebSpec",
@@ -28,7 +29,7 @@ __all__ = [
 ]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
-_ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class SpecModel(BaseModel):
@@ -87,8 +88,8 @@ class DicomWebSpec(SpecModel):
     environment variables that hold them at run time."""
 
     url: Annotated[str, AfterValidator(_http_url)]
-    username_env: Annotated[str, Field(pattern=_ENV_PATTERN)] | None = None
-    password_env: Annotated[str, Field(pattern=_ENV_PATTERN)] | None = None
+    username_env: Annotated[str, Field(pattern=ENV_PATTERN)] | None = None
+    password_env: Annotated[str, Field(pattern=ENV_PATTERN)] | None = None
     timeout_s: Annotated[float, Field(gt=0, le=3_600, allow_inf_nan=False)] = 30.0
 
     @model_validator(mode="after")

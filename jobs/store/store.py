@@ -44,13 +44,21 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog):
 
     @classmethod
     def open(
-        cls, url: str, *, base_dir: Path | None = None, busy_timeout_s: float = 30.0
+        cls,
+        url: str,
+        *,
+        base_dir: Path | None = None,
+        busy_timeout_s: float = 30.0,
+        password: str | None = None,
     ) -> ResultsStore:
         """Open (creating tables if needed) the store at `url`: `sqlite:///PATH` (relative
         paths against `base_dir`, default cwd; parent folder created) or
         `postgresql://...` (mapped to psycopg 3). BadInput for an unusable URL or a store of
-        another schema version; RetryableError when the server cannot be reached."""
+        another schema version; RetryableError when the server cannot be reached.
+        `password` (read by the caller from a variable or file) replaces the URL's own."""
         parsed = normalize_url(url, base_dir=base_dir)
+        if password is not None:
+            parsed = parsed.set(password=password)
         engine = make_engine(parsed, busy_timeout_s=busy_timeout_s)
         store = cls(engine)
         try:

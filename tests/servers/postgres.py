@@ -2,7 +2,9 @@
 server bound to 127.0.0.1 on a free port, a fresh database per test, stopped at the end.
 
 Fixtures: `postgres_server` (session) and `postgres_url` (a new empty database per test,
-as a SQLAlchemy URL `postgresql+psycopg://postgres@127.0.0.1:PORT/DB`).
+as a SQLAlchemy URL `postgresql+psycopg://postgres@127.0.0.1:PORT/DB`). Every role logs in
+without a password (trust) except `PASSWORD_ROLE`, which needs one over TCP
+(scram-sha-256): `create_password_database` makes one of its databases.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pytest
 
 __all__ = ["PostgresServer", "postgres_server", "postgres_url"]
 
+PASSWORD_ROLE = "lungscreen_pw"
 PG_BIN = Path(os.environ.get("LUNGSCREEN_PG_BIN", "/usr/lib/postgresql/15/bin"))
 _counter = itertools.count()
 
@@ -44,6 +47,17 @@ class PostgresServer:
             [str(PG_BIN / "createdb"), "-h", str(self.socket_dir), "-p", str(self.port), name]
         )
         return self.url(name)
+
+    def create_password_database(self, name: str, password: str) -> str:
+        """A database owned by PASSWORD_ROLE (created with `password`); its URL, without
+        the password, which the server asks for."""
+        _run_as_postgres([str(PG_BIN / "psql"), "-h", str(self.socket_dir), "-p",
+                          str(self.port), "-v", "ON_ERROR_STOP=1", "-c",
+                          f"DROP ROLE IF EXISTS {PASSWORD_ROLE}; CREATE ROLE {PASSWORD_ROLE} "
+                          f"LOGIN PASSWORD '{password}'", "postgres"])
+        _run_as_postgres([str(PG_BIN / "createdb"), "-h", str(self.socket_dir), "-p",
+                          str(self.port), "-O", PASSWORD_ROLE, name])
+        return f"postgresql+psycopg://{PASSWORD_ROLE}@{self.host}:{self.port}/{name}"
 
 
 def _run_as_postgres(cmd: list[str]) -> None:
@@ -75,6 +89,8 @@ def postgres_server() -> Iterator[PostgresServer]:
     _run_as_postgres(
         [str(PG_BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
     )
+    hba = data / "pg_hba.conf"  # first match wins: the password role before trust
+    hba.write_text(f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n" + hba.read_text())
     port = _free_port()
     log = open(base / "server.log", "wb")  # noqa: SIM115 (closed in finally)
     proc = subprocess.Popen(

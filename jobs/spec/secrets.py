@@ -1,0 +1,50 @@
+"""The store's password, read where the spec says (an environment variable or a file),
+never from the spec itself, and the store opened with it."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Mapping
+
+from jobs.spec.campaign import CampaignSpec
+from jobs.store import ResultsStore
+from kernel.errors import BadInput
+
+__all__ = ["open_spec_store", "store_password"]
+
+
+def store_password(spec: CampaignSpec, env: Mapping[str, str]) -> str | None:
+    """The password `store_password_env` or `store_password_file` names; None when the
+    spec names neither (libpq's PGPASSWORD and ~/.pgpass still apply). BadInput names
+    the variable or file, never the value."""
+    if spec.store_password_env:
+        value = env.get(spec.store_password_env)
+        if not value:
+            raise BadInput(f"environment variable {spec.store_password_env} "
+                           "(store_password_env) is not set; expected the store's password: "
+                           f"export {spec.store_password_env}=... before running")
+        return value
+    path = spec.store_password_file
+    if path is None:
+        return None
+    try:
+        info = path.stat()
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise BadInput(f"store_password_file {str(path)!r}: cannot read it ({why}); "
+                       "expected a file holding the store's password") from None
+    if info.st_mode & 0o077:
+        raise BadInput(f"store_password_file {str(path)!r} is readable by group or others "
+                       f"(mode {stat.S_IMODE(info.st_mode):04o}); expected owner-only "
+                       f"access: run `chmod 600 {path}`")
+    lines = text.splitlines()
+    if not lines or not lines[0]:
+        raise BadInput(f"store_password_file {str(path)!r} is empty; expected the password "
+                       "on its first line")
+    return lines[0]
+
+
+def open_spec_store(spec: CampaignSpec, env: Mapping[str, str]) -> ResultsStore:
+    """The campaign's results store, opened with the password the spec points at."""
+    return ResultsStore.open(spec.store_url, password=store_password(spec, env))
