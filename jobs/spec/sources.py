@@ -91,6 +91,8 @@ class DicomWebSpec(SpecModel):
     username_env: Annotated[str, Field(pattern=ENV_PATTERN)] | None = None
     password_env: Annotated[str, Field(pattern=ENV_PATTERN)] | None = None
     timeout_s: Annotated[float, Field(gt=0, le=3_600, allow_inf_nan=False)] = 30.0
+    # an archive listing more studies than this is refused (a hostile or misnamed root)
+    max_studies: Annotated[int, Field(ge=1, le=100_000_000)] = 1_000_000
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> DicomWebSpec:

@@ -1,7 +1,9 @@
 """A DICOMweb archive: QIDO-RS to discover instances with their headers, WADO-RS to read them.
 
-WADO-RS goes through dicomweb-client, which decodes the multipart answer as it streams
-(one instance in memory at a time, not the whole series). Every call has a timeout and is
+WADO-RS answers are read as they stream (jobs.ingest.sources.multipart: one instance in
+memory at a time, each at most `max_instance_bytes`, a series at most `max_series_bytes`
+and within `retrieve_timeout_s`). QIDO-RS pages are bounded as well (bytes, total time,
+pages per level, studies per archive). Every call has a timeout and is
 retried with backoff by urllib3's `Retry` on the session when the server is down,
 overloaded (HTTP 5xx, 429) or unreachable; errors are mapped at this seam:
 
@@ -14,6 +16,7 @@ Messages name the archive root only, never a study/series/instance path (UIDs ar
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -25,7 +28,7 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from dicomweb_client.api import DICOMwebClient
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -36,6 +39,7 @@ from jobs.ingest.dicom.headers import (
     SliceHeader,
     header_from_dataset,
 )
+from jobs.ingest.sources.multipart import Limits, boundary_of, iter_parts
 from kernel.errors import BadInput, PermanentError, RetryableError
 from kernel.reasons import FileReason
 
@@ -72,9 +76,12 @@ class DicomWebSource:
         attempts: int = 3,
         backoff_s: float = 0.5,
         page_size: int = 500,
-        chunk_size: int = 1 << 20,
         max_response_bytes: int = 64 << 20,
         max_pages: int = 10_000,
+        max_studies: int = 1_000_000,
+        max_instance_bytes: int = 64 << 20,
+        max_series_bytes: int = 1 << 30,
+        retrieve_timeout_s: float = 600.0,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -86,9 +93,12 @@ class DicomWebSource:
         self.attempts = max(1, attempts)
         self.backoff_s = backoff_s
         self.page_size = page_size
-        self.chunk_size = chunk_size  # bytes read at a time from a WADO-RS stream
         self.max_response_bytes = max_response_bytes  # one QIDO-RS page, at most
         self.max_pages = max_pages  # per QIDO-RS level (studies, a study's series, ...)
+        self.max_studies = max_studies  # per archive
+        self.max_instance_bytes = max_instance_bytes  # one WADO-RS part
+        self.max_series_bytes = max_series_bytes  # one series' WADO-RS answer
+        self.retrieve_timeout_s = retrieve_timeout_s  # one series' WADO-RS answer, in total
         self._session: requests.Session | None = None
 
     @property
@@ -122,7 +132,12 @@ class DicomWebSource:
 
     def scan(self) -> Iterator[SliceHeader | FileRejection]:
         fields = [*HEADER_KEYWORDS, AVAILABLE_TRANSFER_SYNTAX]
-        for study in self._qido("studies", {}):
+        for n, study in enumerate(self._qido("studies", {})):
+            if n >= self.max_studies:
+                raise PermanentError(
+                    f"DICOMweb {self.url} lists more than {self.max_studies} studies; a "
+                    "campaign source is capped there (split the archive's studies over "
+                    "sources, or raise max_studies)")
             study_uid = _first(study, _TAG_HEX["StudyInstanceUID"])
             if not study_uid:
                 continue
@@ -172,37 +187,40 @@ class DicomWebSource:
         for i, h in enumerate(headers):
             series = wanted.setdefault((h.study_uid, h.series_uid), {})
             series.setdefault(h.sop_uid, []).append(i)
-        client = DICOMwebClient(self.url, session=self._http(), timeout=self.timeout_s,
-                                chunk_size=self.chunk_size)
         for (study_uid, series_uid), sops in wanted.items():
-            # transfer-syntax=*: as stored. Without it the archive must transcode to Explicit
-            # VR Little Endian, which Orthanc cannot do for JPEG 2000 (it answers 500).
-            instances = client.iter_series(study_uid, series_uid,
-                                           media_types=(("application/dicom", "*"),))
-            for ds in self._mapped(instances):
-                for i in sops.get(str(ds.get("SOPInstanceUID", "")), ()):
+            left = set(sops)
+            for ds in self._series(study_uid, series_uid):
+                sop = str(ds.get("SOPInstanceUID", ""))
+                for i in sops.get(sop, ()):
                     yield i, ds
+                left.discard(sop)
+                if not left:
+                    break  # the rest of the series was not selected: not read
 
-    def _mapped(self, instances: Iterator[Dataset]) -> Iterator[Dataset]:
-        """dicomweb-client's stream with its errors mapped as every other call's."""
-        while True:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    ds = next(instances)
-            except StopIteration:
-                return
-            except requests.HTTPError as exc:
-                status = exc.response.status_code if exc.response is not None else 500
-                self._check(status, "series", qido=False)
-                raise self._unavailable(exc) from None
-            except requests.RequestException as exc:
-                raise self._unavailable(exc) from None
-            except Exception as exc:  # a part pydicom cannot read, a malformed multipart
-                raise PermanentError(
-                    "WADO-RS returned an instance that is not readable DICOM "
-                    f"({type(exc).__name__})") from None
-            yield ds
+    def _series(self, study_uid: str, series_uid: str) -> Iterator[Dataset]:
+        """One series by WADO-RS, each instance decoded as its part completes."""
+        # transfer-syntax=*: as stored. Without it the archive must transcode to Explicit VR
+        # Little Endian, which Orthanc cannot do for JPEG 2000 (it answers 500).
+        accept = 'multipart/related; type="application/dicom"; transfer-syntax=*'
+        try:
+            response = self._http().get(f"{self.url}/studies/{study_uid}/series/{series_uid}",
+                                        headers={"Accept": accept}, timeout=self.timeout_s,
+                                        stream=True)
+        except requests.RequestException as exc:
+            raise self._unavailable(exc) from None
+        limits = Limits(self.url, self.max_instance_bytes, self.max_series_bytes,
+                        self.retrieve_timeout_s)
+        try:
+            self._check(response.status_code, "series", qido=False)
+            boundary = boundary_of(response.headers.get("Content-Type", ""), self.url)
+            parts = iter_parts(lambda n: response.raw.read1(n, decode_content=True),
+                               boundary, limits)
+            for part in parts:
+                yield _instance(part, self.url)
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._unavailable(exc) from None
+        finally:
+            response.close()
 
     # HTTP with retries and error mapping
 
@@ -290,6 +308,16 @@ class DicomWebSource:
             f"{'QIDO-RS' if qido else 'WADO-RS'} request; the study may "
             "have been deleted or moved since discovery"
         )
+
+
+def _instance(part: bytes, who: str) -> Dataset:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return dcmread(io.BytesIO(part))  # PS3.10, as application/dicom is
+    except Exception as exc:  # a malformed part may raise anything
+        raise PermanentError(f"DICOMweb {who} sent a WADO-RS part that is not a DICOM "
+                             f"instance ({type(exc).__name__})") from None
 
 
 def _first(item: dict[str, Any], tag: str) -> str | None:

@@ -46,7 +46,8 @@ def open_source(spec: SourceSpec, env: Mapping[str, str], *, workers: int = 1) -
     names = ((spec.dicomweb.username_env, spec.dicomweb.password_env) if creds is not None
              and spec.dicomweb.username_env and spec.dicomweb.password_env else None)
     return DicomWebSource(spec.dicomweb.url, auth=auth, credentials_env=names,
-                          timeout_s=spec.dicomweb.timeout_s)
+                          timeout_s=spec.dicomweb.timeout_s,
+                          max_studies=spec.dicomweb.max_studies)
 
 
 def region_sources(region: RegionSpec, env: Mapping[str, str]) -> list[Source]:
