@@ -5,6 +5,16 @@ from __future__ import annotations
 __all__ = ["EXAMPLES"]
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
+    "serve": (
+        "lungscreen serve --store postgresql://ls@db/ls --spec c.yaml --port 8443 "
+        "--certfile tls.crt --keyfile tls.key",
+        "lungscreen serve --store sqlite:///lungscreen-data/results.db --port 0  # a free port",
+    ),
+    "token create": (
+        "lungscreen token create --role analyst --name alice --expires 30d --store URL",
+    ),
+    "token list": ("lungscreen token list --store URL",),
+    "token revoke": ("lungscreen token revoke --name alice --store URL",),
     "demo": (
         "lungscreen demo                          # 24 synthetic studies, end to end",
         "lungscreen demo --studies 60 --regions 3 --out /tmp/demo",

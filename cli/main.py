@@ -21,8 +21,10 @@ from cli.commands import (
     recall,
     report,
     scan,
+    serve,
     status,
     synth,
+    token,
     triton,
 )
 from cli.examples import EXAMPLES
@@ -33,7 +35,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, each with `register(subparsers)`, in the order `--help` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
-    demo, synth, scan, campaign, status, report, recall, triton, model, bench)
+    demo, synth, scan, campaign, status, report, recall, serve, token, triton, model, bench)
 
 log = logging.getLogger("lungscreen")
 

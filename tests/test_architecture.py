@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jobs.run",),
     ("jobs.report",),
     ("jobs",),
+    ("jobs.service",),
     ("bench",),
     ("cli",),
 )

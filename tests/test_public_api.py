@@ -29,6 +29,7 @@ PUBLIC: dict[str, list[str]] = {
     "jobs.ingest.sources": [],
     "jobs.report": ["FORMATS", "Report", "build_report", "campaign_report", "render"],
     "jobs.run": ["CampaignRun", "RunOptions", "cancel_campaign", "run_campaign"],
+    "jobs.service": ["ServiceConfig", "create_app"],
     "jobs.spec": ["CampaignSpec", "SpecRegistry", "load_spec", "parse_spec"],
     "jobs.store": ["AuditEvent", "Campaign", "CampaignState", "OutcomeCount", "RegionProgress",
                    "ResultsStore", "default_sqlite_url", "normalize_url", "redact"],

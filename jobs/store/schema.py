@@ -7,6 +7,7 @@ patients are pseudonyms, places are region and site codes; no paths, UIDs or nam
 - results: one row per (campaign, study pseudonym, model version), so a replay cannot
   double-count.
 - events: an append-only audit log (state changes, recall exports).
+- tokens: the service's bearer tokens, by name and role, stored only as salted hashes.
 - drivers: which driver process runs a campaign now (a lease renewed while it runs), so a
   second driver of the same campaign is refused instead of running its shards again.
 """
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 
 __all__ = ["SCHEMA_VERSION", "campaigns", "drivers", "events", "meta", "metadata", "results",
-           "shards"]
+           "shards", "tokens"]
 
 SCHEMA_VERSION = "1"
 
@@ -115,4 +116,17 @@ drivers = Table(
     Column("host", String(255), nullable=False),  # hostname and pid of the driver process
     Column("pid", Integer, nullable=False),
     Column("renewed_at", DateTime(timezone=True), nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("name", String(64), primary_key=True),  # who holds it: the audit log's operator
+    Column("role", String(16), nullable=False),
+    Column("token_id", String(32), nullable=False, unique=True),  # public half of the token
+    Column("salt", String(64), nullable=False),
+    Column("digest", String(64), nullable=False),  # HMAC-SHA256(salt, secret half), hex
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
 )

@@ -21,6 +21,7 @@ from jobs.store.engine import make_engine, mapped_errors
 from jobs.store.ledger import ShardLedger
 from jobs.store.reading import ResultReads
 from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
+from jobs.store.tokens import TokenRegistry
 from jobs.store.urls import normalize_url
 from kernel.errors import BadInput
 
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog):
+class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegistry):
     """The results store. Create with `ResultsStore.open(url)`; close when done.
 
     Its parts, one module each: campaigns (jobs.store.campaigns), the shard ledger

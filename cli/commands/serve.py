@@ -1,0 +1,73 @@
+"""`lungscreen serve --store URL [--spec SPEC]... [--host H] --port P`: the service with
+roles (jobs.service), on loopback unless told otherwise, TLS when given a certificate."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from kernel.defaults import MIN_CELL
+from kernel.errors import BadInput
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "serve", help="the HTTP API with roles: each user reaches only what is theirs",
+        description="Serve the results store over HTTP (OpenAPI at /openapi.json). Every route "
+        "names its roles; requests need a bearer token (lungscreen token create) and are "
+        "audited in the store. The store credentials stay with the service.")
+    p.add_argument("--store", required=True, help="results store URL (the service holds it)")
+    p.add_argument("--spec", type=Path, action="append", default=[],
+                   help="a campaign's spec (its threshold, sources and key, for reports and "
+                   "recall); repeat for more campaigns")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    p.add_argument("--port", type=int, required=True, help="port (0: any free one, printed)")
+    p.add_argument("--certfile", type=Path, default=None, help="TLS certificate (PEM)")
+    p.add_argument("--keyfile", type=Path, default=None, help="TLS private key (PEM)")
+    p.add_argument("--min-cell-floor", type=int, default=MIN_CELL,
+                   help=f"the deployment's suppression floor (default {MIN_CELL}); no "
+                   "report goes below it")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from jobs.service import ServiceConfig, create_app
+    from jobs.spec.campaign import load_spec
+    from jobs.store import ResultsStore
+
+    if (args.certfile is None) != (args.keyfile is None):
+        raise BadInput("--certfile and --keyfile go together (TLS needs both)")
+    if args.min_cell_floor < MIN_CELL:
+        raise BadInput(f"--min-cell-floor {args.min_cell_floor} is below {MIN_CELL}; the "
+                       "floor may be raised, never lowered")
+    specs = {s.id: s for s in (load_spec(p, check_paths=False) for p in args.spec)}
+    with ResultsStore.open(args.store) as store:
+        app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ)))
+        config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                access_log=False, ssl_certfile=args.certfile,
+                                ssl_keyfile=args.keyfile)
+        server = uvicorn.Server(config)
+        scheme = "https" if args.certfile else "http"
+        # bound here, so that --port 0 can say which port it got before serving
+        family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((args.host, args.port))
+        except OSError as exc:
+            sock.close()
+            raise BadInput(f"cannot bind {args.host}:{args.port} ({exc.strerror}); choose "
+                           "another --port or --host") from None
+        sock.listen(2048)  # connections wait in the backlog until the app is up
+        port = sock.getsockname()[1]
+        print(f"serving on {scheme}://{args.host}:{port}", file=sys.stderr, flush=True)
+        server.run(sockets=[sock])
+        return 0

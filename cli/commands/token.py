@@ -1,0 +1,89 @@
+"""`lungscreen token create|list|revoke`: the service's bearer tokens, in the store."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kernel.errors import BadInput
+from kernel.roles import Role
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("token", help="bearer tokens for the service, by role")
+    sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    create = sub.add_parser("create", help="a new token (printed once, as the last line)")
+    create.add_argument("--role", required=True, choices=[r.value for r in Role],
+                        help="what the holder may reach: authority (campaigns, recall), "
+                        "analyst (published tables), ops (status, health), reader")
+    create.add_argument("--name", required=True,
+                        help="who holds it (unique; the name the audit log records)")
+    create.add_argument("--expires", default=None, metavar="D",
+                        help="lifetime: 30d, 12h, 90m, or an ISO date (default: none)")
+    create.set_defaults(func=_create)
+    listing = sub.add_parser("list", help="every token: name, role, expiry, revoked")
+    listing.set_defaults(func=_list)
+    revoke = sub.add_parser("revoke", help="revoke a token by name, at once")
+    revoke.add_argument("--name", required=True, help="the holder whose token to revoke")
+    revoke.set_defaults(func=_revoke)
+    for child in (create, listing, revoke):
+        child.add_argument("--store", required=True, help="results store URL")
+
+
+def expiry(text: str | None, now: datetime | None = None) -> datetime | None:
+    """`30d`, `12h`, `90m` from now, or an ISO date/time (UTC unless it says)."""
+    if text is None:
+        return None
+    now = now or datetime.now(UTC)
+    match = re.fullmatch(r"(\d{1,5})([dhm])", text)
+    if match:
+        n, unit = int(match.group(1)), match.group(2)
+        return now + timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[unit]: n})
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadInput(f"--expires {text[:40]!r}: expected 30d, 12h, 90m or an ISO date"
+                       ) from None
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    if when <= now:
+        raise BadInput(f"--expires {text!r} is in the past")
+    return when
+
+
+def _create(args: argparse.Namespace) -> int:
+    from jobs.store import ResultsStore
+
+    with ResultsStore.open(args.store) as store:
+        token = store.create_token(args.name, Role(args.role), expiry(args.expires))
+        store.audit(None, "token_created", name=args.name, role=args.role)
+    print(f"token for {args.name} ({args.role}); shown once, keep it secret:")
+    print(token)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from jobs.store import ResultsStore
+
+    with ResultsStore.open(args.store) as store:
+        tokens = store.tokens()
+    print(f"{'NAME':<24} {'ROLE':<10} {'EXPIRES':<20} STATE")
+    for t in tokens:
+        state = "revoked" if t.revoked_at else ("expired" if t.expires_at and
+                                                t.expires_at <= datetime.now(UTC) else "live")
+        expires = t.expires_at.isoformat(timespec="minutes") if t.expires_at else "never"
+        print(f"{t.name:<24} {t.role.value:<10} {expires:<20} {state}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from jobs.store import ResultsStore
+
+    with ResultsStore.open(args.store) as store:
+        store.revoke_token(args.name)
+        store.audit(None, "token_revoked", name=args.name)
+    print(f"revoked the token of {args.name}")
+    return 0

@@ -1,0 +1,170 @@
+"""The service's routes (OpenAPI at /openapi.json). Each names its roles (`x-roles`); the
+store credentials stay here: analysts get published, suppressed tables and nothing else.
+
+| route | roles |
+| --- | --- |
+| GET /api/v1/whoami | every role |
+| GET /api/v1/health | ops |
+| GET /api/v1/campaigns | authority, analyst, ops |
+| GET /api/v1/campaigns/{id}/status | authority, ops |
+| GET /api/v1/campaigns/{id}/report | authority, analyst |
+| POST /api/v1/campaigns/{id}/recall | authority |
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from jobs.service.auth import FailedLogins, require, roles_extra
+from jobs.spec.campaign import CampaignSpec
+from jobs.store import ResultsStore
+from jobs.store.tokens import Identity
+from kernel.defaults import MIN_CELL
+from kernel.errors import BadInput, LungscreenError
+from kernel.lungrads import Category
+from kernel.roles import Role
+from kernel.version import installed_version
+
+__all__ = ["ServiceConfig", "create_app"]
+
+AUTH, ANALYST, OPS = Role.AUTHORITY, Role.ANALYST, Role.OPS
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """What the service holds: the opened store, the campaigns' specs (for thresholds,
+    sources and keys), the deployment's threshold floor, and the environment recall reads
+    source credentials from."""
+
+    store: ResultsStore
+    specs: Mapping[str, CampaignSpec] = field(default_factory=dict)
+    min_cell_floor: int = MIN_CELL
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    failed_logins_per_minute: int = 10  # per client address; then 429 for the minute
+
+
+def create_app(config: ServiceConfig) -> FastAPI:
+    """The FastAPI application over `config`."""
+    app = FastAPI(title="lungscreen", version=installed_version(),
+                  description="Screening campaigns: each role reaches only its own.")
+    app.state.store = config.store
+    app.state.failed_logins = FailedLogins(config.failed_logins_per_minute)
+
+    @app.middleware("http")
+    async def audit(request: Request,
+                    call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        await run_in_threadpool(_audit, request, response.status_code)  # a store write
+        return response
+
+    def route(method: str, path: str, *roles: Role) -> Callable[[Any], Any]:
+        """Register a route that admits `roles` only, and publish them (`x-roles`)."""
+        return app.api_route(path, methods=[method], openapi_extra=roles_extra(*roles),
+                             dependencies=[Depends(require(*roles))])
+
+    def campaign(campaign_id: str) -> str:
+        if config.store.campaign(campaign_id) is None:
+            raise HTTPException(404, f"no campaign {campaign_id[:64]!r} in this service's store")
+        return campaign_id
+
+    @route("GET", "/api/v1/whoami", *Role)
+    def whoami(request: Request) -> dict[str, str]:
+        who: Identity = request.state.identity
+        return {"name": who.name, "role": who.role.value}
+
+    @route("GET", "/api/v1/health", OPS)
+    def health() -> dict[str, str]:
+        config.store.campaigns()  # the store answers
+        return {"status": "ok", "version": installed_version()}
+
+    @route("GET", "/api/v1/campaigns", AUTH, ANALYST, OPS)
+    def campaigns() -> list[dict[str, str]]:
+        return [{"id": c.id, "state": c.state.value} for c in config.store.campaigns()]
+
+    @route("GET", "/api/v1/campaigns/{campaign_id}/status", AUTH, OPS)
+    def status(campaign_id: str) -> dict[str, Any]:
+        cid = campaign(campaign_id)
+        regions = config.store.progress(cid)
+        return {"campaign": cid, "regions": {
+            r: {"shards_planned": p.shards_planned, "shards_done": p.shards_done,
+                "studies_planned": p.studies_planned + p.studies_settled_early,
+                "studies_done": p.studies_done + p.studies_settled_early}
+            for r, p in sorted(regions.items())}}
+
+    @route("GET", "/api/v1/campaigns/{campaign_id}/report", AUTH, ANALYST)
+    def report(campaign_id: str, by: str = "region",
+               min_cell: Annotated[int | None, Query(ge=1, le=1000)] = None) -> JSONResponse:
+        from jobs.report.build import campaign_report, parse_by
+        from jobs.report.formats import render
+
+        cid = campaign(campaign_id)
+        threshold = _threshold(config, cid)
+        if min_cell is not None and min_cell < threshold:
+            raise HTTPException(400, f"min_cell {min_cell} is below the campaign's threshold "
+                                f"{threshold}; a report may only suppress more, never less")
+        try:
+            grouping = parse_by(by)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        built = campaign_report(config.store, cid, by=grouping,
+                                min_cell=max(threshold, min_cell or 0))
+        return JSONResponse(content=json.loads(render(built, "json")))
+
+    @route("POST", "/api/v1/campaigns/{campaign_id}/recall", AUTH)
+    def recall(request: Request, campaign_id: str, min_category: str = "4A") -> Response:
+        from jobs.recall import export_recall
+
+        who: Identity = request.state.identity
+        cid = campaign(campaign_id)
+        spec = config.specs.get(cid)
+        if spec is None:
+            raise HTTPException(409, f"the service holds no spec for campaign {cid!r}; start "
+                                "it with --spec SPEC to serve recall (it reads the sources)")
+        try:
+            category = Category(min_category.upper())
+        except ValueError:
+            raise HTTPException(400, f"min_category {min_category[:8]!r} is not a Lung-RADS "
+                                "category (e.g. 3, 4A, 4B, 4X)") from None
+        with tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
+            out = Path(tmp) / "recall.csv"
+            try:
+                export_recall(spec, config.store, min_category=category, out=out,
+                              operator=who.name, env=config.env)
+            except BadInput as exc:
+                raise HTTPException(400, str(exc)) from None
+            except LungscreenError as exc:
+                raise HTTPException(500, str(exc)) from None
+            data = out.read_bytes()
+        return Response(data, media_type="text/csv",
+                        headers={"Cache-Control": "no-store"})
+
+    return app
+
+
+def _threshold(config: ServiceConfig, campaign_id: str) -> int:
+    spec = config.specs.get(campaign_id)
+    return max(config.min_cell_floor, spec.privacy.min_cell if spec is not None else 0)
+
+
+def _audit(request: Request, status: int) -> None:
+    """One audit event per request: who, role, route, campaign, outcome; no PHI (routes
+    are templates, the campaign id is the only parameter kept)."""
+    route = request.scope.get("route")
+    template = getattr(route, "path", None) or "unmatched"
+    identity: Identity | None = getattr(request.state, "identity", None)
+    campaign_id = request.path_params.get("campaign_id")
+    store: ResultsStore = request.app.state.store
+    known = campaign_id if campaign_id and store.campaign(campaign_id) is not None else None
+    store.audit(known, "api_request", who=identity.name if identity else "",
+                role=identity.role.value if identity else "", method=request.method,
+                route=template, status=status,
+                refusal=getattr(request.state, "refusal", ""))

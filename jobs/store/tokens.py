@@ -1,0 +1,109 @@
+"""The service's bearer tokens: created once and shown once, kept only as salted hashes,
+listed and revoked by name.
+
+A token is `ls_<token_id>_<secret>`: the id finds the row, the secret is checked against
+HMAC-SHA256(salt, secret) in constant time. Both halves are random (128 and 256 bits), so a
+fast keyed hash is as strong as a slow one here and keeps every request cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from jobs.store import schema as t
+from jobs.store.base import StoreBase, utc_now
+from jobs.store.rows import as_utc
+from kernel.errors import BadInput
+from kernel.roles import Role
+
+__all__ = ["Identity", "TokenInfo", "TokenRegistry"]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_TOKEN = re.compile(r"^ls_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a request comes from: the token's name and role."""
+
+    name: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as listed (never its secret)."""
+
+    name: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _digest(salt: str, secret: str) -> str:
+    return hmac.new(bytes.fromhex(salt), secret.encode(), hashlib.sha256).hexdigest()
+
+
+class TokenRegistry(StoreBase):
+    """Tokens in the store's `tokens` table (see the module doc)."""
+
+    def create_token(self, name: str, role: Role, expires_at: datetime | None = None) -> str:
+        """A new token for `name` (unique, also among revoked ones); returned once."""
+        if not _NAME.match(name):
+            raise BadInput(f"token name {name[:64]!r} is not valid; expected letters, digits "
+                           "and . _ @ - (at most 64)")
+        token_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
+        salt = secrets.token_hex(16)
+        with self.write_transaction("creating a token") as conn:
+            if conn.execute(select(t.tokens.c.name).where(t.tokens.c.name == name)).first():
+                raise BadInput(f"a token named {name!r} exists already; revoke it and choose "
+                               "another name (names stay in the audit log)")
+            conn.execute(insert(t.tokens).values(
+                name=name, role=role.value, token_id=token_id, salt=salt,
+                digest=_digest(salt, secret), created_at=utc_now(), expires_at=expires_at))
+        return f"ls_{token_id}_{secret}"
+
+    def identify(self, token: str) -> Identity | None:
+        """The holder of a valid token; None when unknown, wrong, expired or revoked."""
+        match = _TOKEN.match(token)
+        if match is None:
+            return None
+        token_id, secret = match.groups()
+        with self._engine.connect() as conn:
+            row = conn.execute(select(t.tokens).where(t.tokens.c.token_id == token_id)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        if not hmac.compare_digest(m["digest"], _digest(m["salt"], secret)):
+            return None
+        if m["revoked_at"] is not None:
+            return None
+        if m["expires_at"] is not None and as_utc(m["expires_at"]) <= utc_now():
+            return None
+        return Identity(m["name"], Role(m["role"]))
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every token, by name."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(t.tokens).order_by(t.tokens.c.name)).all()
+        return [TokenInfo(m["name"], Role(m["role"]), as_utc(m["created_at"]),
+                          as_utc(m["expires_at"]) if m["expires_at"] else None,
+                          as_utc(m["revoked_at"]) if m["revoked_at"] else None)
+                for m in (r._mapping for r in rows)]
+
+    def revoke_token(self, name: str) -> None:
+        """Revoke `name`'s token at once; BadInput when there is none."""
+        with self.write_transaction("revoking a token") as conn:
+            done = conn.execute(update(t.tokens).where(t.tokens.c.name == name,
+                                                       t.tokens.c.revoked_at.is_(None))
+                                .values(revoked_at=utc_now()))
+        if done.rowcount == 0:
+            raise BadInput(f"no live token named {name[:64]!r}; see `lungscreen token list`")

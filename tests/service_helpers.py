@@ -1,0 +1,47 @@
+"""A running `lungscreen serve` app for tests: real uvicorn on a free loopback port, in a
+thread, over a real store; `call` speaks real HTTP."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+
+from jobs.service import ServiceConfig, create_app
+
+__all__ = ["Service", "running_service"]
+
+
+class Service:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def call(self, method: str, path: str, token: str | None = None,
+             **kwargs: Any) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+
+@contextlib.contextmanager
+def running_service(config: ServiceConfig) -> Iterator[Service]:
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=0,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the service did not start")
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Service(f"http://127.0.0.1:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

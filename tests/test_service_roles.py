@@ -1,0 +1,117 @@
+"""The service with roles, through real HTTP against uvicorn over a real PostgreSQL store:
+every route published in /openapi.json refuses no token (401) and every role it does not
+name (403) and admits the ones it names; tokens expire and are revoked; every request is
+audited under the token's name."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jobs.service import ServiceConfig
+from jobs.store import ResultsStore
+from kernel.roles import Role
+from tests.report_results import cohort
+from tests.service_helpers import running_service
+
+pytestmark = pytest.mark.integration
+
+CID = "svc-1"
+
+
+@pytest.fixture
+def service(postgres_url, request):  # type: ignore[no-untyped-def]
+    limit = getattr(request, "param", 1000)
+    with ResultsStore.open(postgres_url) as store:
+        store.ensure_campaign(CID, spec_digest="d", model_name="m", model_version="1")
+        store.commit_results(CID, cohort(300, seed=3))
+        tokens = {role: store.create_token(f"{role.value}-1", role) for role in Role}
+        with running_service(ServiceConfig(store, failed_logins_per_minute=limit)) as svc:
+            yield svc, tokens, store
+
+
+def _operations(spec: dict) -> list[tuple[str, str, list[str]]]:
+    ops = []
+    for path, methods in spec["paths"].items():
+        for method, op in methods.items():
+            ops.append((method.upper(), path.replace("{campaign_id}", CID), op["x-roles"]))
+    return ops
+
+
+def test_every_route_refuses_other_roles_and_no_token(service):
+    svc, tokens, _ = service
+    spec = svc.call("GET", "/openapi.json").json()
+    ops = _operations(spec)
+    assert {p for _, p, _ in ops} >= {"/api/v1/health", f"/api/v1/campaigns/{CID}/report",
+                                      f"/api/v1/campaigns/{CID}/recall"}
+    for method, path, roles in ops:
+        assert roles and set(roles) <= {r.value for r in Role}, path
+        assert svc.call(method, path).status_code == 401, (method, path)
+        assert svc.call(method, path, "ls_" + "0" * 32 + "_" + "A" * 43).status_code == 401
+        for role, token in tokens.items():
+            code = svc.call(method, path, token).status_code
+            if role.value in roles:
+                assert code not in (401, 403), (method, path, role, code)
+            else:
+                assert code == 403, (method, path, role, code)
+
+
+def test_an_analyst_gets_suppressed_tables_and_cannot_lower_the_threshold(service):
+    svc, tokens, _ = service
+    analyst = tokens[Role.ANALYST]
+    got = svc.call("GET", f"/api/v1/campaigns/{CID}/report?by=region,site", analyst)
+    assert got.status_code == 200 and got.json()["min_cell"] == 11
+    low = svc.call("GET", f"/api/v1/campaigns/{CID}/report?min_cell=5", analyst)
+    assert low.status_code == 400 and "never less" in low.json()["detail"]
+    assert svc.call("GET", "/api/v1/campaigns/nope/report", analyst).status_code == 404
+    # analysts never reach per-study rows, recall or the ops routes
+    assert svc.call("POST", f"/api/v1/campaigns/{CID}/recall", analyst).status_code == 403
+
+
+def test_expired_and_revoked_tokens_are_refused_and_requests_audited(service):
+    svc, tokens, store = service
+    soon = store.create_token("temp-ops", Role.OPS, datetime.now(UTC) + timedelta(seconds=2))
+    assert svc.call("GET", "/api/v1/health", soon).status_code == 200
+    store.revoke_token("ops-1")
+    assert svc.call("GET", "/api/v1/health", tokens[Role.OPS]).status_code == 401
+    import time
+
+    time.sleep(2.5)
+    assert svc.call("GET", "/api/v1/health", soon).status_code == 401
+    events = [e for e in store.events() if e.kind == "api_request"]
+    assert {"temp-ops", ""} <= {e.detail["who"] for e in events}
+    health = [e for e in events if e.detail["route"] == "/api/v1/health"]
+    assert [e.detail["status"] for e in health][-3:] == [200, 401, 401]
+    assert all("ls_" not in str(e.detail) for e in events)  # no token in the audit
+
+
+@pytest.mark.parametrize("service", [10], indirect=True)
+def test_failed_logins_are_rate_limited(service):
+    svc, tokens, _ = service
+    codes = [svc.call("GET", "/api/v1/whoami", "wrong").status_code for _ in range(12)]
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+    assert svc.call("GET", "/api/v1/whoami", tokens[Role.OPS]).status_code == 429  # same client
+
+
+def test_token_cli_prints_the_token_last_and_stores_only_a_hash(postgres_url, capsys):
+    from cli.main import main
+
+    assert main(["token", "create", "--role", "analyst", "--name", "alice", "--expires", "30d",
+                 "--store", postgres_url]) == 0
+    token = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"ls_[0-9a-f]{32}_[A-Za-z0-9_-]{43}", token)
+    with ResultsStore.open(postgres_url) as store:
+        who = store.identify(token)
+        assert who is not None and who.name == "alice" and who.role is Role.ANALYST
+        from sqlalchemy import text
+
+        with store._engine.connect() as conn:
+            dump = repr(conn.execute(text("SELECT * FROM tokens")).all())
+    assert token.split("_")[2] not in dump  # the secret half is never stored
+    assert main(["token", "list", "--store", postgres_url]) == 0
+    assert "alice" in capsys.readouterr().out
+    assert main(["token", "revoke", "--name", "alice", "--store", postgres_url]) == 0
+    with ResultsStore.open(postgres_url) as store:
+        assert store.identify(token) is None
