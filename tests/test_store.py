@@ -15,6 +15,7 @@ from jobs.store import CampaignState, ResultsStore
 from kernel.errors import BadInput, RetryableError
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyResult
+from kernel.roles import Role
 from tests.store_helpers import plan, result_for, results_for
 
 
@@ -283,6 +284,10 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "audit": lambda: broken.audit("c1", "x"),
         "events": lambda: broken.events("c1"),
         "write_transaction": lambda: _select_one(broken.write_transaction("reading")),
+        "create_token": lambda: broken.create_token("t1", Role.OPS),
+        "identify": lambda: broken.identify("ls_" + "0" * 32 + "_" + "A" * 43),
+        "tokens": broken.tokens,
+        "revoke_token": lambda: broken.revoke_token("t1"),
     }
     public = {n for n in dir(ResultsStore) if not n.startswith("_") and callable(
         getattr(ResultsStore, n)) and n not in ("open", "close")}  # fmt: skip

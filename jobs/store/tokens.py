@@ -19,6 +19,7 @@ from sqlalchemy import insert, select, update
 
 from jobs.store import schema as t
 from jobs.store.base import StoreBase, utc_now
+from jobs.store.engine import mapped_errors
 from jobs.store.rows import as_utc
 from kernel.errors import BadInput
 from kernel.roles import Role
@@ -77,7 +78,7 @@ class TokenRegistry(StoreBase):
         if match is None:
             return None
         token_id, secret = match.groups()
-        with self._engine.connect() as conn:
+        with mapped_errors(self._url, "checking a token"), self._engine.connect() as conn:
             row = conn.execute(select(t.tokens).where(t.tokens.c.token_id == token_id)).first()
         if row is None:
             return None
@@ -92,7 +93,7 @@ class TokenRegistry(StoreBase):
 
     def tokens(self) -> list[TokenInfo]:
         """Every token, by name."""
-        with self._engine.connect() as conn:
+        with mapped_errors(self._url, "listing tokens"), self._engine.connect() as conn:
             rows = conn.execute(select(t.tokens).order_by(t.tokens.c.name)).all()
         return [TokenInfo(m["name"], Role(m["role"]), as_utc(m["created_at"]),
                           as_utc(m["expires_at"]) if m["expires_at"] else None,
