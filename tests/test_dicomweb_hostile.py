@@ -9,7 +9,7 @@ import json
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -111,6 +111,20 @@ def hostile() -> Iterator[type[_Hostile]]:
         server.server_close()
 
 
+def _cut_off(call: Callable[[], object], error: type[Exception], message: str
+             ) -> tuple[float, int]:
+    """Seconds and peak traced bytes until `call` raises `error` matching `message`."""
+    start = time.monotonic()
+    tracemalloc.start()
+    try:
+        with pytest.raises(error, match=message):
+            call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return time.monotonic() - start, peak
+
+
 @pytest.mark.parametrize(("mode", "error", "message"), [
     ("trickle", RetryableError, "did not finish an answer within 2 s"),
     ("flood", PermanentError, "answer over 1048576 bytes"),
@@ -121,15 +135,8 @@ def test_a_hostile_archive_is_cut_off_in_time_and_memory(hostile, mode, error, m
     hostile.mode = mode
     web = DicomWebSource(hostile.url, timeout_s=2, attempts=1, page_size=10, max_pages=5,  # type: ignore[attr-defined]
                          max_response_bytes=1 << 20)
-    start = time.monotonic()
-    tracemalloc.start()
-    try:
-        with pytest.raises(error, match=message):
-            list(web.scan())
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert time.monotonic() - start < 10, mode
+    seconds, peak = _cut_off(lambda: list(web.scan()), error, message)
+    assert seconds < 10, mode
     assert peak < 32 << 20, (mode, peak)
 
 
@@ -166,15 +173,8 @@ def test_a_hostile_wado_answer_is_cut_off_in_time_and_memory(hostile, mode, erro
     web = DicomWebSource(hostile.url, timeout_s=2, attempts=1, retrieve_timeout_s=2,  # type: ignore[attr-defined]
                          max_instance_bytes=1 << 18, max_series_bytes=1 << 19)
     header = _one_slice_header()
-    start = time.monotonic()
-    tracemalloc.start()
-    try:
-        with pytest.raises(error, match=message):
-            list(web.read_instances([header]))
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
-    assert time.monotonic() - start < 10, mode
+    seconds, peak = _cut_off(lambda: list(web.read_instances([header])), error, message)
+    assert seconds < 10, mode
     assert peak < 16 << 20, (mode, peak)
 
 
