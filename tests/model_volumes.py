@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Chest", "Sphere", "Tube", "lung_block", "lung_corner", "make_chest"]
+__all__ = ["BAD_INPUTS", "Chest", "Sphere", "Tube", "lung_block", "lung_corner", "make_chest"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,15 @@ def lung_corner(diameter_mm: float, gap_mm: float, angle_deg: float,
     dist = np.sqrt((z - cz) ** 2 + (y - cy) ** 2 + (x - cx) ** 2)
     _paint(hu, dist, r, 40.0, edge)
     return _scanned(hu, 15.0, seed), (cz, float(cy), float(cx))
+
+
+# Requests every contract-v1 model must refuse: (volume, spacing, words of the error).
+BAD_INPUTS = {
+    "float-volume": (np.zeros((20, 64, 64), np.float32), [1.0, 1.0, 1.0], "INT16"),
+    "2d-volume": (np.zeros((64, 64), np.int16), [1.0, 1.0, 1.0], "shape"),
+    "nan-spacing": (np.zeros((20, 64, 64), np.int16), [1.0, float("nan"), 1.0], "spacing"),
+    "absurd-spacing": (np.zeros((20, 64, 64), np.int16), [1.0, 1.0, 250.0], "spacing"),
+    "too-few-slices": (np.zeros((3, 64, 64), np.int16), [1.0, 1.0, 1.0], "slices"),
+    "two-spacings": (np.zeros((20, 64, 64), np.int16), [1.0, 1.0], "SPACING"),
+    "all-air": (np.full((20, 64, 64), -1000, np.int16), [1.0, 1.0, 1.0], "lungs not covered"),
+}

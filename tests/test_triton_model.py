@@ -21,6 +21,7 @@ from kernel.contract import MODEL_NAME
 from kernel.errors import BadInput, LungsNotCovered
 from models.detection.inprocess import InProcessBackend
 from synth.phantom import Phantom, make_phantom
+from tests.model_volumes import BAD_INPUTS
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -100,17 +101,6 @@ def _registered_regions(server: LocalTritonServer) -> list[str]:
     finally:
         client.close()
     return list(status.get("regions", {}))
-
-
-BAD_INPUTS = {
-    "float-volume": (np.zeros((20, 64, 64), np.float32), [1.0, 1.0, 1.0], "INT16"),
-    "2d-volume": (np.zeros((64, 64), np.int16), [1.0, 1.0, 1.0], "shape"),
-    "nan-spacing": (np.zeros((20, 64, 64), np.int16), [1.0, float("nan"), 1.0], "spacing"),
-    "absurd-spacing": (np.zeros((20, 64, 64), np.int16), [1.0, 1.0, 250.0], "spacing"),
-    "too-few-slices": (np.zeros((3, 64, 64), np.int16), [1.0, 1.0, 1.0], "slices"),
-    "two-spacings": (np.zeros((20, 64, 64), np.int16), [1.0, 1.0], "SPACING"),
-    "all-air": (np.full((20, 64, 64), -1000, np.int16), [1.0, 1.0, 1.0], "lungs not covered"),
-}
 
 
 def test_bad_inputs_get_clear_errors_and_the_server_keeps_serving(

@@ -53,16 +53,18 @@ class TritonBackendConfig:
 
 @dataclass(frozen=True)
 class InProcessBackendConfig:
-    """The bundled model inside each worker (no server)."""
+    """The model inside each worker (no server): the reference detector, or another
+    in-process model by name (models.detection.inprocess) with its `parameters`."""
 
     model_name: str = MODEL_NAME
     model_version: str = "1"
+    parameters: tuple[tuple[str, str], ...] = ()
 
     def build(self, on_request: OnRequest) -> InferenceBackend:
-        # torch is loaded only in a worker that screens in-process
-        from models.detection.inprocess import InProcessBackend
+        # torch is loaded only in a worker that screens with the reference model
+        from models.detection.inprocess import inprocess_backend
 
-        return InProcessBackend()
+        return inprocess_backend(self.model_name, dict(self.parameters))
 
 
 BackendConfig = TritonBackendConfig | InProcessBackendConfig

@@ -62,6 +62,8 @@ class RunOptions:
         same, but the spec must name servers), inprocess (the model inside each worker).
     executor: ray, or inprocess (threads in this process; tests and tiny runs).
     ray_resources: custom resources for the embedded Ray node (e.g. `{"region:north": 1}`).
+    model_parameters: parameters of an in-process model (e.g. the threshold_detector's
+        `{"delay_s": "1"}`); a served model takes its parameters from its Triton config.
     """
 
     address: str | None = None
@@ -73,6 +75,7 @@ class RunOptions:
     policy: WorkerPolicy = field(default_factory=WorkerPolicy)
     observers: Sequence[CampaignObserver] = ()
     env: Mapping[str, str] = field(default_factory=dict)
+    model_parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -104,8 +107,12 @@ def inference_backend(spec: CampaignSpec, options: RunOptions) -> Iterator[Backe
     when the spec names no servers (and the backend is not in-process)."""
     version = spec.model.version
     if options.backend == "inprocess":
-        yield InProcessBackendConfig(model_name=spec.model.name, model_version=version)
+        yield InProcessBackendConfig(model_name=spec.model.name, model_version=version,
+                                     parameters=tuple(sorted(options.model_parameters.items())))
         return
+    if options.model_parameters:
+        raise BadInput("model parameters apply to in-process models only (backend inprocess); "
+                       "a served model takes them from its Triton config")
     if spec.triton is not None:
         yield TritonBackendConfig(urls=tuple(spec.triton.urls), model_name=spec.model.name,
                                   model_version=version, timeout_s=spec.triton.timeout_s)

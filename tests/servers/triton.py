@@ -3,10 +3,13 @@
 - `triton_server`: session-scoped; serves the real repository (models/repository, the
   reference `lung_nodule_detector`).
 - `slow_triton_server`: session-scoped; only the test-only models of tests/triton_models
-  (`test_slow_detector`: contract tensors, sleeps, finds nothing): quick to start, for the
-  client's failover, overload and life-cycle tests.
-- `start_test_triton()`: a further server like `slow_triton_server` that the caller owns
-  (to kill it, or restart it on the same port).
+  (`test_slow_detector`: contract tensors, sleeps, finds nothing; `threshold_detector`: the
+  fast contract-v1 model, models.detection.threshold): quick to start, for the client's
+  failover, overload and life-cycle tests.
+- `contract_triton_server`: the same server, named for what campaign tests use it for:
+  `threshold_detector` screens their cohorts in well under a second a volume.
+- `start_test_triton()`: a further server with `test_slow_detector` only, that the caller
+  owns (to kill it, or restart it on the same port).
 
 Fails (with the reason and what to do) where the bundled binary cannot run on this
 platform or the reference model's weights are missing: `.ci/setup` provides both.
@@ -23,10 +26,13 @@ from cluster.triton.paths import locate_triton
 from cluster.triton.server import DEFAULT_REPOSITORY, LocalTritonServer, TritonServerConfig
 from kernel.contract import MODEL_NAME
 from kernel.errors import PermanentError
+from models.detection.threshold import THRESHOLD_MODEL
 
 __all__ = [
     "SLOW_MODEL",
     "TEST_MODELS",
+    "THRESHOLD_MODEL",
+    "contract_triton_server",
     "reference_weights",
     "slow_triton_server",
     "start_test_triton",
@@ -44,11 +50,12 @@ def _require_triton() -> None:
         pytest.fail(str(exc))
 
 
-def start_test_triton(grpc_port: int = 0) -> LocalTritonServer:
-    """A started server with only tests/triton_models (the caller stops it)."""
+def start_test_triton(grpc_port: int = 0, models: tuple[str, ...] = (SLOW_MODEL,)
+                      ) -> LocalTritonServer:
+    """A started server with `models` of tests/triton_models (the caller stops it)."""
     _require_triton()
     config = TritonServerConfig(
-        model_repositories=(TEST_MODELS,), models=(SLOW_MODEL,), grpc_port=grpc_port
+        model_repositories=(TEST_MODELS,), models=models, grpc_port=grpc_port
     )
     return LocalTritonServer(config).start()
 
@@ -69,11 +76,18 @@ def triton_server() -> Iterator[LocalTritonServer]:
 @pytest.fixture(scope="session")
 def slow_triton_server() -> Iterator[LocalTritonServer]:
     """The test-only models on a session-wide local Triton."""
-    server = start_test_triton()
+    server = start_test_triton(models=(SLOW_MODEL, THRESHOLD_MODEL))
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def contract_triton_server(slow_triton_server: LocalTritonServer) -> LocalTritonServer:
+    """The session's test-model server, serving `threshold_detector` (gRPC at
+    `.grpc_url`)."""
+    return slow_triton_server
 
 
 @pytest.fixture(scope="session")
