@@ -186,3 +186,20 @@ def test_unknown_campaigns_and_increments_are_refused(store, tmp_path):
         s.ensure_campaign("c", spec_digest="d", model_name="m", model_version="1")
         with pytest.raises(BadInput, match="release measure"):
             released_table(s, "c")
+
+
+def test_a_result_committed_behind_the_boundary_stops_the_next_measurement(tmp_path, results):
+    from kernel.errors import PermanentError
+
+    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}") as s:
+        s.ensure_campaign("c", spec_digest="d", model_name="m", model_version="1")
+        s.commit_results("c", results[:30])
+        first = measure_increment(s, "c")
+        assert first is not None
+        s.commit_results("c", results[30:40])
+        with s.write_transaction("moving a commit back") as conn:  # a clock set back
+            conn.execute(t.results.update().where(t.results.c.study_pid == results[35].study_pid)
+                         .values(committed_at=first.increment.first_commit))
+        with pytest.raises(PermanentError, match="behind the boundary"):
+            measure_increment(s, "c")
+        assert len(s.increments("c")) == 1

@@ -98,6 +98,7 @@ class Domain:
         return (a * len(self.sexes) + s) * len(self.outcomes) + self.outcomes.index(outcome)
 
     def in_domain(self, age_band: str, sex: str) -> bool:
+        """Whether both codes are in the domain (otherwise they count as unknown)."""
         return age_band in self.age_bands and sex in self.sexes
 
     def to_json(self) -> dict[str, Any]:

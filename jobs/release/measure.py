@@ -65,8 +65,8 @@ def _check_boundary(store: ResultsStore, campaign_id: str,
     return after
 
 
-def _read(rows: list[UnreleasedRow], domain_check: Domain
-          ) -> tuple[list[_Counted], int, int]:
+def _read(rows: list[UnreleasedRow]) -> tuple[list[_Counted], int, int]:
+    codes = Domain(())  # the demographic codes; geography comes later
     seen: set[str] = set()
     counted: list[_Counted] = []
     excluded = recoded = 0
@@ -75,7 +75,7 @@ def _read(rows: list[UnreleasedRow], domain_check: Domain
             excluded += 1
             continue
         seen.add(row.patient_pid)
-        if not domain_check.in_domain(row.age_band, row.sex):
+        if not codes.in_domain(row.age_band, row.sex):
             recoded += 1
         counted.append(_Counted(row.region, row.site, (
             row.age_band, row.sex, outcome_of(row.outcome, row.category, row.reason))))
@@ -110,7 +110,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float = DEF
     rows = list(store.unreleased_results(campaign_id, after))
     if not rows:
         return None
-    counted, excluded, recoded = _read(rows, Domain(()))
+    counted, excluded, recoded = _read(rows)
     sites = store.geography(campaign_id)
     for c in counted:  # a result committed after geography was read cannot be missing
         sites.setdefault(c.region, set()).add(c.site)
