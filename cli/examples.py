@@ -47,6 +47,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "report": (
         "lungscreen report north-2027q1 --by region,sex",
         "lungscreen report north-2027q1 --format html --out report.html",
+        "lungscreen report north-2027q1 --released --by age_band,sex --format json",
+    ),
+    "release measure": (
+        "lungscreen release measure north-2027q1 --spec campaign.yaml",
+        "lungscreen release measure north-2027q1 --store sqlite:///lungscreen-data/results.db",
     ),
     "recall": (
         "lungscreen recall north-2027q1 --out recall.csv --min-category 4A",

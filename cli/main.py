@@ -19,6 +19,7 @@ from cli.commands import (
     demo,
     model,
     recall,
+    release,
     report,
     scan,
     serve,
@@ -35,7 +36,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, each with `register(subparsers)`, in the order `--help` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
-    demo, synth, scan, campaign, status, report, recall, serve, token, triton, model, bench)
+    demo, synth, scan, campaign, status, report, release, recall, serve, token, triton, model,
+    bench)
 
 log = logging.getLogger("lungscreen")
 

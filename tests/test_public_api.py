@@ -27,6 +27,8 @@ PUBLIC: dict[str, list[str]] = {
                             "age_band", "age_from_header", "load_or_create_key", "minimise",
                             "unscreened_result"],
     "jobs.ingest.sources": [],
+    "jobs.release": ["DEFAULT_RHO", "RELEASE_FORMATS", "Measured", "ReleasedTable",
+                     "derive_table", "measure_increment", "released_table", "render_released"],
     "jobs.report": ["FORMATS", "Report", "build_report", "campaign_report", "render"],
     "jobs.run": ["CampaignRun", "RunOptions", "cancel_campaign", "run_campaign"],
     "jobs.service": ["ServiceConfig", "create_app"],

@@ -6,7 +6,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection
@@ -248,6 +250,15 @@ def test_postgres_url_spellings_map_to_psycopg3() -> None:
         assert normalize_url(url).drivername == "postgresql+psycopg"
 
 
+def _release_increment() -> tuple[Any, Any, list[Any]]:
+    from jobs.store.release import BaseCell, ReleaseIncrement, ReleaseMeasurement
+
+    now = datetime.now(UTC)
+    return (ReleaseIncrement("c1", 1, now, now, 1, 0, 0, now),
+            ReleaseMeasurement(1, "discrete_gaussian", ("campaign",), 1.0, 1.0, 0.5, 1, {}),
+            [BaseCell(1, "campaign", "", "", "60-64", "F", "category.1", 1)])
+
+
 def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
     """A store whose file turned into garbage: every call fails with a LungscreenError
     (never a raw SQLAlchemy/sqlite3 error)."""
@@ -288,6 +299,13 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "identify": lambda: broken.identify("ls_" + "0" * 32 + "_" + "A" * 43),
         "tokens": broken.tokens,
         "revoke_token": lambda: broken.revoke_token("t1"),
+        "increments": lambda: broken.increments("c1"),
+        "measurements": lambda: broken.measurements("c1"),
+        "unreleased_results": lambda: list(broken.unreleased_results("c1", None)),
+        "geography": lambda: broken.geography("c1"),
+        "measured_before": lambda: broken.measured_before("c1", datetime.now(UTC)),
+        "append_increment": lambda: broken.append_increment(*_release_increment()),
+        "release_base": lambda: broken.release_base("c1", [1]),
     }
     public = {n for n in dir(ResultsStore) if not n.startswith("_") and callable(
         getattr(ResultsStore, n)) and n not in ("open", "close")}  # fmt: skip

@@ -1,4 +1,5 @@
-"""`lungscreen report ID [--by region,site,age_band,sex] [--format table|csv|json|html]`."""
+"""`lungscreen report ID [--by region,site,age_band,sex] [--format table|csv|json|html]
+[--released [--increments 1,2]]`."""
 
 from __future__ import annotations
 
@@ -38,6 +39,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="a data folder to look for the saved spec in")
     p.add_argument("--min-cell", type=int, default=None,
                    help="suppression threshold: may raise, never lower, the spec's (default 11)")
+    p.add_argument("--released", action="store_true",
+                   help="the analysts' table, derived from the differentially private base "
+                        "(`lungscreen release measure`), instead of the exact, suppressed one "
+                        "(formats: table, csv, json)")
+    p.add_argument("--increments", default=None, metavar="N,...",
+                   help="with --released: the increments to cover (default: all of them)")
     p.set_defaults(func=run)
 
 
@@ -71,6 +78,34 @@ def _threshold(asked: int | None, floor: int) -> int:
     return asked
 
 
+def _released(args: argparse.Namespace, by: tuple[str, ...]) -> int:
+    from jobs.release import RELEASE_FORMATS, released_table, render_released
+    from jobs.release.tables import parse_increments
+    from jobs.store import ResultsStore
+
+    if args.format not in RELEASE_FORMATS:
+        raise BadInput(f"--released renders as {', '.join(RELEASE_FORMATS)}, "
+                       f"not {args.format!r}")
+    if args.min_cell is not None:
+        raise BadInput("--min-cell is the exact table's threshold; a --released table is "
+                       "noisy instead and takes none")
+    increments = parse_increments(args.increments)
+    url, _, password = _store_and_threshold(args)
+    with ResultsStore.open(url, password=password) as store:
+        table = released_table(store, args.campaign_id, by=by, increments=increments)
+    _write(args, render_released(table, args.format))
+    return 0
+
+
+def _write(args: argparse.Namespace, text: str) -> None:
+    if args.out is None:
+        print(text, end="")
+    else:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+        print(f"report written to {args.out}")
+
+
 def run(args: argparse.Namespace) -> int:
     from jobs.report.build import campaign_report, parse_by
     from jobs.report.formats import render, to_parquet
@@ -80,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
         by = parse_by(args.by)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    if args.released:
+        return _released(args, by)
+    if args.increments is not None:
+        raise BadInput("--increments selects increments of a --released table; add --released")
     url, min_cell, password = _store_and_threshold(args)
     with ResultsStore.open(url, password=password) as store:
         report = campaign_report(store, args.campaign_id, by=by, min_cell=min_cell)
@@ -89,11 +128,5 @@ def run(args: argparse.Namespace) -> int:
         to_parquet(report, args.out)
         print(f"report written to {args.out}")
         return 0
-    text = render(report, args.format)
-    if args.out is None:
-        print(text, end="")
-    else:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text, encoding="utf-8")
-        print(f"report written to {args.out}")
+    _write(args, render(report, args.format))
     return 0

@@ -10,6 +10,9 @@ patients are pseudonyms, places are region and site codes; no paths, UIDs or nam
 - tokens: the service's bearer tokens, by name and role, stored only as salted hashes.
 - drivers: which driver process runs a campaign now (a lease renewed while it runs), so a
   second driver of the same campaign is refused instead of running its shards again.
+- release_increments, release_measurements, release_base: the analysts' release (jobs.release),
+  append-only: each increment's boundaries, how it was measured (sigma, rho), and its
+  reconciled noisy counts, the only thing analysts' tables are derived from.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 from sqlalchemy import (
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,8 +31,9 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["SCHEMA_VERSION", "campaigns", "drivers", "events", "meta", "metadata", "results",
-           "shards", "tokens"]
+__all__ = ["SCHEMA_VERSION", "campaigns", "drivers", "events", "meta", "metadata",
+           "release_base", "release_increments", "release_measurements", "results", "shards",
+           "tokens"]
 
 SCHEMA_VERSION = "1"
 
@@ -129,4 +134,49 @@ tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+)
+
+release_increments = Table(
+    "release_increments",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1, 2, ... per campaign
+    Column("first_commit", DateTime(timezone=True), nullable=False),
+    Column("last_commit", DateTime(timezone=True), nullable=False),  # the next one starts after
+    Column("results", Integer, nullable=False),  # results measured (one per person)
+    Column("excluded", Integer, nullable=False),  # a person's further results, not measured
+    Column("recoded", Integer, nullable=False),  # age band or sex outside the domain: unknown
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("campaign_id", "seq"),
+)
+
+release_measurements = Table(
+    "release_measurements",
+    metadata,
+    Column("campaign_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("mechanism", String(32), nullable=False),  # discrete_gaussian
+    Column("levels", String(128), nullable=False),  # JSON list: ["campaign", "region", "site"]
+    Column("sensitivity", Float, nullable=False),  # L2, of one person in this increment
+    Column("sigma", Float, nullable=False),
+    Column("rho", Float, nullable=False),  # zCDP, as OpenDP accounts it
+    Column("cells", Integer, nullable=False),  # noisy counts drawn
+    Column("domain", Text, nullable=False),  # JSON: the public cells (codes, no people)
+    PrimaryKeyConstraint("campaign_id", "seq"),
+)
+
+release_base = Table(
+    "release_base",
+    metadata,
+    Column("campaign_id", String(64), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("level", String(8), nullable=False),  # campaign | region | site
+    Column("region", String(64), nullable=False),  # "" at the campaign level
+    Column("site", String(64), nullable=False),  # "" above the site level
+    Column("age_band", String(16), nullable=False),
+    Column("sex", String(16), nullable=False),
+    Column("outcome", String(80), nullable=False),  # category.<c>, quarantined.<r>, opted_out
+    Column("count", Integer, nullable=False),  # reconciled noisy count, > 0 (zeros not stored)
+    PrimaryKeyConstraint("campaign_id", "seq", "level", "region", "site", "age_band", "sex",
+                         "outcome"),
 )

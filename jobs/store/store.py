@@ -21,6 +21,7 @@ from jobs.store.engine import make_engine, mapped_errors
 from jobs.store.ledger import ShardLedger
 from jobs.store.reading import ResultReads
 from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
+from jobs.store.release import ReleaseStore
 from jobs.store.tokens import TokenRegistry
 from jobs.store.urls import normalize_url
 from kernel.errors import BadInput
@@ -35,12 +36,14 @@ __all__ = [
 ]
 
 
-class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegistry):
+class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegistry,
+                   ReleaseStore):
     """The results store. Create with `ResultsStore.open(url)`; close when done.
 
     Its parts, one module each: campaigns (jobs.store.campaigns), the shard ledger
-    (jobs.store.ledger), reads (jobs.store.reading), the audit log (jobs.store.audit), over
-    the shared engine and helpers (jobs.store.base).
+    (jobs.store.ledger), reads (jobs.store.reading), the audit log (jobs.store.audit), the
+    analysts' release (jobs.store.release), over the shared engine and helpers
+    (jobs.store.base).
     """
 
     @classmethod

@@ -1,0 +1,19 @@
+"""The analysts' release: each increment of results measured once under differential
+privacy (discrete Gaussian noise over the geography tree, OpenDP), reconciled once, stored
+as the base; every analyst table is derived from that base (jobs.release.derive)."""
+
+from jobs.release.derive import ReleasedTable, derive_table
+from jobs.release.formats import RELEASE_FORMATS, render_released
+from jobs.release.measure import DEFAULT_RHO, Measured, measure_increment
+from jobs.release.tables import released_table
+
+__all__ = [
+    "DEFAULT_RHO",
+    "RELEASE_FORMATS",
+    "Measured",
+    "ReleasedTable",
+    "derive_table",
+    "measure_increment",
+    "released_table",
+    "render_released",
+]

@@ -1,0 +1,143 @@
+"""Measuring one increment: the results committed since the previous increment, counted at
+every level of the geography tree, noised once (jobs.release.noise), reconciled once
+(jobs.release.reconcile) and appended to the store's base. After this the increment's
+per-study rows are never read for analysts again: their tables come from the base.
+
+A person counts once per increment: of several results of one patient pseudonym in an
+increment, the first committed is measured and the others are counted as excluded (the
+increment's record says how many; the sensitivity assumes one result per person).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from numpy.typing import NDArray
+
+from jobs.release.domain import LEVELS, Domain, outcome_of
+from jobs.release.noise import MECHANISM, noisy_counts
+from jobs.release.reconcile import reconcile
+from jobs.store import ResultsStore
+from jobs.store.release import BaseCell, ReleaseIncrement, ReleaseMeasurement, UnreleasedRow
+from kernel.errors import BadInput, PermanentError
+
+__all__ = ["DEFAULT_RHO", "Measured", "measure_increment"]
+
+log = logging.getLogger("jobs")
+
+DEFAULT_RHO = 0.15
+"""zCDP per increment: sigma^2 = 10 over the three levels (sensitivity sqrt 3); see
+../shared/reference/release-privacy.md for the bias and attack figures at that sigma."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """An increment just measured: its record, its measurement and the base cells stored."""
+
+    increment: ReleaseIncrement
+    measurement: ReleaseMeasurement
+    cells: int
+
+
+@dataclass(frozen=True)
+class _Counted:
+    region: str
+    site: str
+    cell: tuple[str, str, str]  # age band, sex, outcome
+
+
+def _check_boundary(store: ResultsStore, campaign_id: str,
+                    previous: list[ReleaseIncrement]) -> datetime | None:
+    if not previous:
+        return None
+    after = previous[-1].last_commit
+    measured = sum(i.results + i.excluded for i in previous)
+    found = store.measured_before(campaign_id, after)
+    if found != measured:
+        raise PermanentError(
+            f"campaign {campaign_id!r}: {found} results committed at or before increment "
+            f"{previous[-1].seq}'s end ({after.isoformat()}), but the increments measured "
+            f"{measured}; a result committed behind the boundary (a clock set back?). "
+            "Nothing measured: check the driver hosts' clocks")
+    return after
+
+
+def _read(rows: list[UnreleasedRow]) -> tuple[list[_Counted], int, int]:
+    codes = Domain(())  # the demographic codes; geography comes later
+    seen: set[str] = set()
+    counted: list[_Counted] = []
+    excluded = recoded = 0
+    for row in rows:
+        if row.patient_pid in seen:
+            excluded += 1
+            continue
+        seen.add(row.patient_pid)
+        if not codes.in_domain(row.age_band, row.sex):
+            recoded += 1
+        counted.append(_Counted(row.region, row.site, (
+            row.age_band, row.sex, outcome_of(row.outcome, row.category, row.reason))))
+    return counted, excluded, recoded
+
+
+def _counts(domain: Domain, counted: list[_Counted]) -> NDArray[np.int64]:
+    nodes = domain.nodes
+    index = {(n.level, n.region, n.site): i for i, n in enumerate(nodes)}
+    counts = np.zeros((len(nodes), domain.demographic_cells), dtype=np.int64)
+    for c in counted:
+        cell = domain.cell_index(*c.cell)
+        for node in (index[(LEVELS[0], "", "")], index[(LEVELS[1], c.region, "")],
+                     index[(LEVELS[2], c.region, c.site)]):
+            counts[node, cell] += 1
+    return counts
+
+
+def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float = DEFAULT_RHO,
+                      now: datetime | None = None) -> Measured | None:
+    """Measure the results committed since the campaign's last increment into the base.
+
+    None when nothing new has committed (nothing is measured, no budget spent). BadInput
+    for an unknown campaign or a bad rho; PermanentError when results committed behind the
+    last boundary or OpenDP's accounting disagrees (nothing is stored then).
+    """
+    if store.campaign(campaign_id) is None:
+        known = ", ".join(c.id for c in store.campaigns()) or "none"
+        raise BadInput(f"unknown campaign {campaign_id!r}; the store holds: {known}")
+    previous = store.increments(campaign_id)
+    after = _check_boundary(store, campaign_id, previous)
+    rows = list(store.unreleased_results(campaign_id, after))
+    if not rows:
+        return None
+    counted, excluded, recoded = _read(rows)
+    sites = store.geography(campaign_id)
+    for c in counted:  # a result committed after geography was read cannot be missing
+        sites.setdefault(c.region, set()).add(c.site)
+    domain = Domain.over(sites)
+    counts = _counts(domain, counted)
+    noisy = noisy_counts(counts.ravel().tolist(), rho=rho, levels=len(LEVELS))
+    parents = [n.parent for n in domain.nodes]
+    base = reconcile(np.array(noisy.values, dtype=np.int64).reshape(counts.shape), parents,
+                     noisy.sigma ** 2)
+    seq = (previous[-1].seq if previous else 0) + 1
+    cells = _cells(domain, base, seq)
+    increment = ReleaseIncrement(campaign_id, seq, rows[0].committed_at, rows[-1].committed_at,
+                                 len(counted), excluded, recoded, now or datetime.now(UTC))
+    measurement = ReleaseMeasurement(seq, MECHANISM, LEVELS, noisy.sensitivity, noisy.sigma,
+                                     noisy.rho, int(counts.size), domain.to_json())
+    store.append_increment(increment, measurement, cells)
+    log.info("release: campaign %s increment %d measured (%d cells, sigma %.3f, rho %s)",
+             campaign_id, seq, counts.size, noisy.sigma, noisy.rho)
+    return Measured(increment, measurement, len(cells))
+
+
+def _cells(domain: Domain, base: NDArray[np.int64], seq: int) -> list[BaseCell]:
+    nodes = domain.nodes
+    out = []
+    for node_i, cell_i in zip(*np.nonzero(base), strict=True):
+        node = nodes[int(node_i)]
+        age_band, sex, outcome = domain.demographic(int(cell_i))
+        out.append(BaseCell(seq, node.level, node.region, node.site, age_band, sex, outcome,
+                            int(base[node_i, cell_i])))
+    return out

@@ -1,0 +1,203 @@
+"""The analysts' release in the results store, append-only: increments (which results each
+measured), measurements (mechanism, sigma, rho) and the reconciled base (jobs.release).
+
+An increment covers the results committed after the previous increment's last commit, up to
+its own. Commit times grow with commit order (one driver writes a campaign, under its lease);
+`measured_before` lets the caller check that nothing committed behind a boundary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+
+from jobs.store import schema as t
+from jobs.store.base import PAGE, StoreBase
+from jobs.store.engine import mapped_errors
+from jobs.store.rows import as_utc
+from kernel.errors import BadInput
+
+__all__ = ["BaseCell", "ReleaseIncrement", "ReleaseMeasurement", "ReleaseStore", "UnreleasedRow"]
+
+
+@dataclass(frozen=True)
+class UnreleasedRow:
+    """The fields of one result that a measurement counts (no nodules, no study pid)."""
+
+    patient_pid: str
+    region: str
+    site: str
+    age_band: str
+    sex: str
+    outcome: str
+    category: str | None
+    reason: str | None
+    committed_at: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseIncrement:
+    """One increment's boundaries: the results committed in (previous last_commit,
+    last_commit]. Exact counts: the authority's, never published to analysts."""
+
+    campaign_id: str
+    seq: int
+    first_commit: datetime
+    last_commit: datetime
+    results: int
+    excluded: int
+    recoded: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReleaseMeasurement:
+    """How one increment was measured: what `privacy` publishes with every table."""
+
+    seq: int
+    mechanism: str
+    levels: tuple[str, ...]
+    sensitivity: float
+    sigma: float
+    rho: float
+    cells: int
+    domain: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BaseCell:
+    """One reconciled noisy count of the base (zeros are not stored)."""
+
+    seq: int
+    level: str
+    region: str
+    site: str
+    age_band: str
+    sex: str
+    outcome: str
+    count: int
+
+
+class ReleaseStore(StoreBase):
+    """Increments, measurements and the base: appended once, never changed."""
+
+    def increments(self, campaign_id: str) -> list[ReleaseIncrement]:
+        """The campaign's increments, oldest first."""
+        c = t.release_increments.c
+        q = select(t.release_increments).where(c.campaign_id == campaign_id).order_by(c.seq)
+        with mapped_errors(self._url, "reading increments"), self._engine.connect() as conn:
+            return [_increment(row._mapping) for row in conn.execute(q)]
+
+    def measurements(self, campaign_id: str) -> list[ReleaseMeasurement]:
+        """How each increment was measured, oldest first."""
+        c = t.release_measurements.c
+        q = select(t.release_measurements).where(c.campaign_id == campaign_id).order_by(c.seq)
+        with mapped_errors(self._url, "reading measurements"), self._engine.connect() as conn:
+            return [_measurement(row._mapping) for row in conn.execute(q)]
+
+    def unreleased_results(self, campaign_id: str, after: datetime | None
+                           ) -> Iterator[UnreleasedRow]:
+        """Results committed after `after` (all when None), in (commit time, study) order,
+        streamed from one snapshot: consume it at once."""
+        c = t.results.c
+        q = select(c.patient_pid, c.region, c.site, c.age_band, c.sex, c.outcome, c.category,
+                   c.reason, c.committed_at).where(c.campaign_id == campaign_id)
+        if after is not None:
+            q = q.where(c.committed_at > after)
+        q = q.order_by(c.committed_at, c.study_pid, c.model_version)
+        with mapped_errors(self._url, "reading unreleased results"), self._engine.connect() as conn:
+            for row in conn.execution_options(yield_per=PAGE).execute(q):
+                m = row._mapping
+                yield UnreleasedRow(m["patient_pid"], m["region"], m["site"], m["age_band"],
+                                    m["sex"], m["outcome"], m["category"], m["reason"],
+                                    as_utc(m["committed_at"]))
+
+    def geography(self, campaign_id: str) -> dict[str, set[str]]:
+        """The campaign's regions (planned or with results) and the sites of its results."""
+        r, s = t.results.c, t.shards.c
+        with mapped_errors(self._url, "reading the geography"), self._engine.connect() as conn:
+            pairs = conn.execute(select(r.region, r.site).distinct()
+                                 .where(r.campaign_id == campaign_id)).all()
+            planned = conn.execute(select(s.region).distinct()
+                                   .where(s.campaign_id == campaign_id)).scalars().all()
+        out: dict[str, set[str]] = {str(region): set() for region in planned}
+        for region, site in pairs:
+            out.setdefault(str(region), set()).add(str(site))
+        return out
+
+    def measured_before(self, campaign_id: str, upto: datetime) -> int:
+        """How many results committed at or before `upto` (to check an increment boundary)."""
+        c = t.results.c
+        q = select(func.count()).where(c.campaign_id == campaign_id, c.committed_at <= upto)
+        with mapped_errors(self._url, "counting results"), self._engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
+    def append_increment(self, increment: ReleaseIncrement, measurement: ReleaseMeasurement,
+                         cells: Iterable[BaseCell]) -> None:
+        """Store an increment, its measurement and its base in one transaction. BadInput if
+        it is not the next increment of its campaign (another measurement got there first)."""
+        campaign_id, seq = increment.campaign_id, increment.seq
+        if measurement.seq != seq:
+            raise ValueError(f"measurement of increment {measurement.seq} given for {seq}")
+        c = t.release_increments.c
+        with self.write_transaction("storing a release increment") as conn:
+            last = conn.execute(select(func.max(c.seq)).where(c.campaign_id == campaign_id)
+                                ).scalar()
+            if (last or 0) + 1 != seq:
+                raise BadInput(f"campaign {campaign_id!r}: increment {seq} is not the next one "
+                               f"(the store holds up to {last or 0}); measure again")
+            conn.execute(insert(t.release_increments).values(
+                campaign_id=campaign_id, seq=seq, first_commit=increment.first_commit,
+                last_commit=increment.last_commit, results=increment.results,
+                excluded=increment.excluded, recoded=increment.recoded,
+                created_at=increment.created_at))
+            conn.execute(insert(t.release_measurements).values(
+                campaign_id=campaign_id, seq=seq, mechanism=measurement.mechanism,
+                levels=json.dumps(list(measurement.levels)),
+                sensitivity=measurement.sensitivity, sigma=measurement.sigma,
+                rho=measurement.rho, cells=measurement.cells,
+                domain=json.dumps(measurement.domain, sort_keys=True)))
+            batch: list[dict[str, Any]] = []
+            for cell in cells:
+                if cell.seq != seq or cell.count <= 0:
+                    raise ValueError(f"base cell {cell} does not belong in increment {seq}")
+                batch.append({"campaign_id": campaign_id, "seq": cell.seq, "level": cell.level,
+                              "region": cell.region, "site": cell.site,
+                              "age_band": cell.age_band, "sex": cell.sex,
+                              "outcome": cell.outcome, "count": cell.count})
+                if len(batch) >= PAGE:
+                    conn.execute(insert(t.release_base), batch)
+                    batch = []
+            if batch:
+                conn.execute(insert(t.release_base), batch)
+            self._audit(conn, campaign_id, "release_measured",
+                        {"increment": seq, "mechanism": measurement.mechanism,
+                         "sigma": measurement.sigma, "rho": measurement.rho})
+
+    def release_base(self, campaign_id: str, seqs: Sequence[int]) -> list[BaseCell]:
+        """The base cells of the given increments, in key order."""
+        c = t.release_base.c
+        q = (select(t.release_base)
+             .where(c.campaign_id == campaign_id, c.seq.in_(sorted(set(seqs))))
+             .order_by(c.seq, c.level, c.region, c.site, c.age_band, c.sex, c.outcome))
+        with mapped_errors(self._url, "reading the release base"), self._engine.connect() as conn:
+            return [BaseCell(int(m["seq"]), m["level"], m["region"], m["site"], m["age_band"],
+                             m["sex"], m["outcome"], int(m["count"]))
+                    for m in (row._mapping for row in conn.execute(q))]
+
+
+def _increment(m: Any) -> ReleaseIncrement:
+    return ReleaseIncrement(m["campaign_id"], int(m["seq"]), as_utc(m["first_commit"]),
+                            as_utc(m["last_commit"]), int(m["results"]), int(m["excluded"]),
+                            int(m["recoded"]), as_utc(m["created_at"]))
+
+
+def _measurement(m: Any) -> ReleaseMeasurement:
+    return ReleaseMeasurement(int(m["seq"]), m["mechanism"], tuple(json.loads(m["levels"])),
+                              float(m["sensitivity"]), float(m["sigma"]), float(m["rho"]),
+                              int(m["cells"]), json.loads(m["domain"]))
