@@ -194,3 +194,22 @@ def test_events_carry_no_patient_id(store: ResultsStore) -> None:
     store.set_state("c1", CampaignState.DONE)
     dump = json.dumps([(e.kind, e.detail) for e in store.events()])
     assert result.study_pid not in dump and result.patient_pid not in dump
+
+
+def test_concurrent_appenders_leave_no_gap(store_url: str, key: AuditKey) -> None:
+    """Two stores (as the driver and the service) appending at once: one chain, no gaps."""
+    import threading
+
+    with ResultsStore.open(store_url, audit_key=key) as a, \
+            ResultsStore.open(store_url, audit_key=key) as b:
+        def append(s: ResultsStore, who: str) -> None:
+            for i in range(25):
+                s.audit(None, "api_request", who=who, n=i)
+
+        threads = [threading.Thread(target=append, args=(s, w)) for s, w in ((a, "a"), (b, "b"))]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        check = a.verify_trail()
+        assert check.ok and check.events == 50 and check.anchor == check.head
