@@ -13,6 +13,14 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "token create": (
         "lungscreen token create --role analyst --name alice --expires 30d --store URL",
     ),
+    "audit verify": (
+        "lungscreen audit verify --spec campaign.yaml   # the store and the data folder's log",
+        "lungscreen audit verify --store postgresql://ls@db/ls --campaign north-2027q1",
+    ),
+    "audit show": (
+        "lungscreen audit show --spec campaign.yaml --who dr.smith --since 2027-01-01",
+        "lungscreen audit show --store sqlite:///lungscreen-data/results.db --json",
+    ),
     "token list": ("lungscreen token list --store URL",),
     "token revoke": ("lungscreen token revoke --name alice --store URL",),
     "demo": (

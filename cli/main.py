@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from cli.commands import (
+    audit,
     bench,
     campaign,
     demo,
@@ -36,8 +37,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, each with `register(subparsers)`, in the order `--help` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
-    demo, synth, scan, campaign, status, report, release, recall, serve, token, triton, model,
-    bench)
+    demo, synth, scan, campaign, status, report, release, recall, audit, serve, token, triton,
+    model, bench)
 
 log = logging.getLogger("lungscreen")
 

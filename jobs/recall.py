@@ -5,9 +5,10 @@ category, `export_recall` scans the campaign's sources again, recomputes each st
 pseudonym exactly as intake did (jobs.ingest.privacy.minimise), and for the matches reads the
 identifiers from the study's first image. This is the one place identifiers are put
 together with results; they go only to the CSV file the authority names (owner-only,
-written atomically), never to logs, stdout or the store. Every export appends one line to
-the data folder's `audit.log` (JSON lines, owner-only, hash-chained, no PHI) and an event
-to the store's audit table.
+written atomically), never to logs, stdout or the store. Every export first checks the
+audit trail (jobs.audit.guard_export: refused, nothing written, when it is broken), then
+appends an event to the store's keyed chain and a line carrying that event's seq and MAC to
+the data folder's `audit.log` (JSON lines, owner-only, no PHI).
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import logging
 import os
 import tempfile
@@ -23,8 +23,9 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from jobs.audit import AUDIT_LOG, TrailBroken, append_audit, guard_export, verify_audit_log
 from kernel.contract import Nodule, NoduleType
 from kernel.errors import BadInput, LungscreenError, PermanentError
 from kernel.lungrads import Category, categorize_nodule
@@ -55,8 +56,6 @@ __all__ = [
 
 log = logging.getLogger("jobs")
 
-AUDIT_LOG = "audit.log"
-_GENESIS = "0" * 64
 _TYPE_NAMES = {NoduleType.SOLID: "solid", NoduleType.PART_SOLID: "part-solid",
                NoduleType.GROUND_GLASS: "ground-glass"}
 
@@ -198,34 +197,13 @@ def write_recall_csv(entries: Iterable[RecallEntry], path: Path) -> tuple[int, s
     return count, hashlib.sha256(data).hexdigest()
 
 
-def append_audit(log_path: Path, record: Mapping[str, Any]) -> dict[str, Any]:
-    """Append one JSON line to the audit log (created owner-only), chained to the line
-    before it by `prev_sha256`, so that editing or deleting a line is detectable."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
-    with os.fdopen(fd, "r+b") as fh:
-        os.fchmod(fh.fileno(), 0o600)
-        fh.seek(0)
-        lines = fh.read().splitlines()
-        prev = hashlib.sha256(lines[-1]).hexdigest() if lines else _GENESIS
-        line = {**record, "prev_sha256": prev}
-        fh.write(json.dumps(line, sort_keys=True).encode() + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    return line
-
-
-def verify_audit_log(log_path: Path) -> int:
-    """Check the audit log's hash chain; the number of lines, or BadInput at the first
-    line that does not follow from the one before it."""
-    prev = _GENESIS
-    lines = log_path.read_bytes().splitlines()
-    for n, raw in enumerate(lines, 1):
-        if json.loads(raw).get("prev_sha256") != prev:
-            raise BadInput(f"{log_path}: line {n} does not chain to the line before it; "
-                           "the audit log was edited or cut")
-        prev = hashlib.sha256(raw).hexdigest()
-    return len(lines)
+def _audit_both(store: ResultsStore, audit_path: Path, campaign_id: str, kind: str,
+                detail: dict[str, str | int]) -> None:
+    """The store's chained event first, then its mirror line in the file log."""
+    head = store.audit(campaign_id, kind, **detail)
+    append_audit(audit_path, {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+                              "event": kind, "campaign": campaign_id, **detail,
+                              "seq": head.seq, "mac": head.mac})
 
 
 def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Category,
@@ -251,16 +229,16 @@ def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Cate
     digest = hashlib.sha256(data).hexdigest()
     not_found = len(due) - count
     audit_path = Path(spec.data_dir) / AUDIT_LOG
-    record = {"time": datetime.now(UTC).isoformat(timespec="seconds"),
-              "event": "recall_export", "campaign": spec.id, "operator": operator,
-              "count": count, "not_found": not_found, "min_category": min_category.value,
-              "output_sha256": digest}
-    # fail closed: the export is audited before any identity reaches a file; when either
-    # audit write fails, nothing is written
+    detail: dict[str, str | int] = {
+        "operator": operator, "count": count, "not_found": not_found,
+        "min_category": min_category.value, "output_sha256": digest}
+    # fail closed: the trail is checked, then the export audited, before any identity
+    # reaches a file; when the trail is broken or an audit write fails, nothing is written
     try:
-        append_audit(audit_path, record)
-        store.audit(spec.id, "recall_export", operator=operator, count=count,
-                    not_found=not_found, min_category=min_category.value, output_sha256=digest)
+        guard_export(store, audit_path, spec.id)
+        _audit_both(store, audit_path, spec.id, "recall_export", detail)
+    except TrailBroken:
+        raise
     except (OSError, LungscreenError) as exc:
         raise PermanentError(
             f"recall for campaign {spec.id}: the audit log could not be written "
@@ -269,8 +247,8 @@ def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Cate
     try:
         _write_private(out, data)
     except OSError as exc:
-        append_audit(audit_path, {**record, "event": "recall_export_failed",
-                                  "error": type(exc).__name__})
+        _audit_both(store, audit_path, spec.id, "recall_export_failed",
+                    {**detail, "error": type(exc).__name__})
         raise PermanentError(f"recall: cannot write {out} ({exc.strerror}); the attempt "
                              "is audited, nothing was exported") from None
     log.info("recall export: campaign %s, %d studies, %d not found in the sources",

@@ -28,6 +28,7 @@ from pydicom.uid import RLELossless
 
 from jobs.store import ResultsStore
 from kernel.records import StudyResult
+from tests.store_helpers import audit_key
 
 __all__ = [
     "LUNGSCREEN",
@@ -180,7 +181,7 @@ def run_spec(spec: Any, options: Any, registry: Any = None) -> Any:
     """`run_campaign` on a store opened on the spec's URL for the run (as the CLI does)."""
     from jobs.run.campaign import run_campaign
 
-    with ResultsStore.open(spec.store_url) as store:
+    with ResultsStore.open(spec.store_url, audit_key=audit_key()) as store:
         return run_campaign(spec, options, store, registry)
 
 
@@ -188,5 +189,5 @@ def cancel_spec(spec: Any) -> str:
     """`cancel_campaign` on a store opened on the spec's URL."""
     from jobs.run.campaign import cancel_campaign
 
-    with ResultsStore.open(spec.store_url) as store:
+    with ResultsStore.open(spec.store_url, audit_key=audit_key()) as store:
         return cancel_campaign(spec, store)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 from jobs.run.planning import plan_shards
+from jobs.spec.state import default_state_dir
+from jobs.store import AuditKey
 from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category
 from kernel.plans import ShardPlan
 from kernel.records import Outcome, StudyRecord, StudyResult
+
+
+def audit_key() -> AuditKey:
+    """The test session's audit key (in its state folder, tests/conftest.py)."""
+    return AuditKey.load(default_state_dir(os.environ))
 
 
 def pid(kind: str, i: int) -> str:

@@ -26,6 +26,7 @@ from tests.campaign_helpers import (
     write_cohort_once,
     write_spec,
 )
+from tests.store_helpers import audit_key
 from tests.test_dashboard import (
     EXPECTED_EMPTY,
     _has_value,
@@ -142,7 +143,7 @@ def test_every_panel_has_data_during_a_real_campaign(
         missing = [(t, e) for t, e in queries if (t, e) not in seen and t not in skip]
         assert not missing, f"panels that never had data: {missing}\n{prom.targets()}"
         # no pseudonym of any study or patient of the campaign, no per-study label
-        with ResultsStore.open(spec.store_url) as store:
+        with ResultsStore.open(spec.store_url, audit_key=audit_key()) as store:
             stored = list(store.results(spec.id))
         assert stored
         for r in stored:

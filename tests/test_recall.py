@@ -12,6 +12,7 @@ import stat
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import text
 
 from cli.main import main
 from jobs.ingest.intake import take_in
@@ -172,3 +173,50 @@ def test_recall_cells_that_would_start_a_formula_are_escaped():
     _, data = render_recall_csv([entry])
     row = next(csv.DictReader(io.StringIO(data.decode())))
     assert row["patient_name"] == '\'=HYPERLINK("http://e")'
+
+
+def _recall(spec_path, out):
+    return main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out", str(out)])
+
+
+def test_recall_refuses_to_append_to_a_cut_trail(campaign, tmp_path, capsys):
+    """The store's trail cut after an export: the next recall writes nothing, exits 1."""
+    spec_path, spec, _, _ = campaign
+    for n in (1, 2):
+        assert _recall(spec_path, tmp_path / f"r{n}.csv") == 0
+    audit = spec.data_dir / "audit.log"
+    before = audit.read_bytes()
+    with ResultsStore.open(spec.store_url) as store, store._engine.begin() as conn:
+        conn.execute(text("DELETE FROM events WHERE seq = (SELECT MAX(seq) FROM events)"))
+    capsys.readouterr()
+    out = tmp_path / "second.csv"
+    assert _recall(spec_path, out) == 1
+    err = capsys.readouterr().err
+    assert "audit trail" in err and "truncated" in err and "Traceback" not in err
+    assert not out.exists() and audit.read_bytes() == before
+    assert main(["audit", "verify", "--spec", str(spec_path)]) == 1
+    assert "BROKEN at seq" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("tamper", ["emptied", "cut", "edited"])
+def test_recall_refuses_when_its_file_log_was_tampered_with(campaign, tmp_path, capsys,
+                                                            tamper):
+    spec_path, spec, _, _ = campaign
+    for n in (1, 2):
+        assert _recall(spec_path, tmp_path / f"r{n}.csv") == 0
+    assert main(["audit", "verify", "--spec", str(spec_path)]) == 0
+    audit = spec.data_dir / "audit.log"
+    lines = audit.read_text().splitlines()
+    if tamper == "emptied":
+        audit.write_text("")
+    elif tamper == "cut":
+        audit.write_text(lines[0] + "\n")
+    else:
+        audit.write_text(lines[0] + "\n" + json.dumps(json.loads(lines[1]) | {"seq": 1}) + "\n")
+    capsys.readouterr()
+    out = tmp_path / "r3.csv"
+    assert _recall(spec_path, out) == 1
+    assert "audit trail is broken at seq" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["audit", "verify", "--spec", str(spec_path)]) == 1
+    assert "audit.log" in capsys.readouterr().out

@@ -18,6 +18,7 @@ from jobs.store import ResultsStore
 from jobs.store import schema as t
 from kernel.errors import BadInput
 from tests.report_results import cohort
+from tests.store_helpers import audit_key
 
 CAMPAIGN_ID = "north-2027q1"
 BATCHES = (600, 500, 400)
@@ -31,7 +32,7 @@ def results():
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, results):
     url = f"sqlite:///{tmp_path_factory.mktemp('release') / 'results.db'}"
-    with ResultsStore.open(url) as s:
+    with ResultsStore.open(url, audit_key=audit_key()) as s:
         s.ensure_campaign(CAMPAIGN_ID, spec_digest="d", model_name="lung_nodule_detector",
                           model_version="1")
         start = 0
@@ -156,7 +157,7 @@ def test_rates_carry_the_noise_in_their_intervals(store):
 
 
 def test_a_person_counts_once_per_increment(tmp_path, results):
-    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}") as s:
+    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}", audit_key=audit_key()) as s:
         s.ensure_campaign("c", spec_digest="d", model_name="m", model_version="1")
         twin = dataclasses.replace(results[1], study_pid="another-study",
                                    patient_pid=results[0].patient_pid)
@@ -182,7 +183,7 @@ def test_unknown_campaigns_and_increments_are_refused(store, tmp_path):
         _table(store, ("region",), increments=[9])
     with pytest.raises(BadInput, match="unknown campaign"):
         measure_increment(store, "nope")
-    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}") as s:
+    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}", audit_key=audit_key()) as s:
         s.ensure_campaign("c", spec_digest="d", model_name="m", model_version="1")
         with pytest.raises(BadInput, match="release measure"):
             released_table(s, "c")
@@ -191,7 +192,7 @@ def test_unknown_campaigns_and_increments_are_refused(store, tmp_path):
 def test_a_result_committed_behind_the_boundary_stops_the_next_measurement(tmp_path, results):
     from kernel.errors import PermanentError
 
-    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}") as s:
+    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}", audit_key=audit_key()) as s:
         s.ensure_campaign("c", spec_digest="d", model_name="m", model_version="1")
         s.commit_results("c", results[:30])
         first = measure_increment(s, "c")

@@ -10,6 +10,7 @@ import pytest
 from cli.main import main
 from jobs.store import ResultsStore
 from tests.report_results import cohort
+from tests.store_helpers import audit_key
 
 CAMPAIGN_ID = "north-2027q1"
 
@@ -17,14 +18,14 @@ CAMPAIGN_ID = "north-2027q1"
 @pytest.fixture
 def url(tmp_path):
     url = f"sqlite:///{tmp_path / 'results.db'}"
-    with ResultsStore.open(url) as store:
+    with ResultsStore.open(url, audit_key=audit_key()) as store:
         store.ensure_campaign(CAMPAIGN_ID, spec_digest="d", model_name="lung_nodule_detector",
                               model_version="1")
     return url
 
 
 def _commit(url, results):
-    with ResultsStore.open(url) as store:
+    with ResultsStore.open(url, audit_key=audit_key()) as store:
         store.commit_results(CAMPAIGN_ID, results)
 
 

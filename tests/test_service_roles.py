@@ -15,6 +15,7 @@ from jobs.store import ResultsStore
 from kernel.roles import Role
 from tests.report_results import cohort
 from tests.service_helpers import running_service
+from tests.store_helpers import audit_key
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ CID = "svc-1"
 @pytest.fixture
 def service(postgres_url, request):  # type: ignore[no-untyped-def]
     limit = getattr(request, "param", 1000)
-    with ResultsStore.open(postgres_url) as store:
+    with ResultsStore.open(postgres_url, audit_key=audit_key()) as store:
         store.ensure_campaign(CID, spec_digest="d", model_name="m", model_version="1")
         store.commit_results(CID, cohort(300, seed=3))
         tokens = {role: store.create_token(f"{role.value}-1", role) for role in Role}

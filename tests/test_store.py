@@ -18,12 +18,12 @@ from kernel.errors import BadInput, RetryableError
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyResult
 from kernel.roles import Role
-from tests.store_helpers import plan, result_for, results_for
+from tests.store_helpers import audit_key, plan, result_for, results_for
 
 
 @pytest.fixture
 def store(store_url: str):
-    with ResultsStore.open(store_url) as s:
+    with ResultsStore.open(store_url, audit_key=audit_key()) as s:
         yield s
 
 
@@ -273,7 +273,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     db.write_bytes(b"this is not a database" * 200)
-    broken = ResultsStore(store._engine)
+    broken = ResultsStore(store._engine, audit_key())
     calls = {
         "ensure_campaign": lambda: broken.ensure_campaign(
             "c1", spec_digest="d", model_name="m", model_version="1"
@@ -294,6 +294,8 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "commit_span": lambda: broken.commit_span("c1"),
         "audit": lambda: broken.audit("c1", "x"),
         "events": lambda: broken.events("c1"),
+        "verify_trail": broken.verify_trail,
+        "verify_head": broken.verify_head,
         "write_transaction": lambda: _select_one(broken.write_transaction("reading")),
         "create_token": lambda: broken.create_token("t1", Role.OPS),
         "identify": lambda: broken.identify("ls_" + "0" * 32 + "_" + "A" * 43),

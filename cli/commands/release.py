@@ -60,10 +60,13 @@ def store_of(args: argparse.Namespace) -> tuple[str, str | None]:
 
 def _measure(args: argparse.Namespace) -> int:
     from jobs.release import measure_increment
+    from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
     url, password = store_of(args)
-    with ResultsStore.open(url, password=password) as store:
+    # measuring appends a release_measured event to the keyed audit trail
+    with ResultsStore.open(url, password=password,
+                           audit_key=default_audit_key(os.environ)) as store:
         measured = measure_increment(store, args.campaign_id)
     if measured is None:
         print(f"campaign {args.campaign_id}: nothing committed since the last increment; "

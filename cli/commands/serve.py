@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jobs.service import ServiceConfig, create_app
     from jobs.spec.campaign import load_spec
+    from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
     if (args.certfile is None) != (args.keyfile is None):
@@ -49,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--min-cell-floor {args.min_cell_floor} is below {MIN_CELL}; the "
                        "floor may be raised, never lowered")
     specs = {s.id: s for s in (load_spec(p, check_paths=False) for p in args.spec)}
-    with ResultsStore.open(args.store) as store:
+    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
         app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ)))
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                                 access_log=False, ssl_certfile=args.certfile,

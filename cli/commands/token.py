@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,9 +56,10 @@ def expiry(text: str | None, now: datetime | None = None) -> datetime | None:
 
 
 def _create(args: argparse.Namespace) -> int:
+    from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
-    with ResultsStore.open(args.store) as store:
+    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
         token = store.create_token(args.name, Role(args.role), expiry(args.expires))
         store.audit(None, "token_created", name=args.name, role=args.role)
     print(f"token for {args.name} ({args.role}); shown once, keep it secret:")
@@ -80,9 +82,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
-    with ResultsStore.open(args.store) as store:
+    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
         store.revoke_token(args.name)
         store.audit(None, "token_revoked", name=args.name)
     print(f"revoked the token of {args.name}")

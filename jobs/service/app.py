@@ -101,7 +101,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             for r, p in sorted(regions.items())}}
 
     @route("GET", "/api/v1/campaigns/{campaign_id}/report", AUTH, ANALYST)
-    def report(campaign_id: str, by: str = "region",
+    def report(request: Request, campaign_id: str, by: str = "region",
                min_cell: Annotated[int | None, Query(ge=1, le=1000)] = None) -> JSONResponse:
         from jobs.report.build import campaign_report, parse_by
         from jobs.report.formats import render
@@ -115,8 +115,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
             grouping = parse_by(by)
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
-        built = campaign_report(config.store, cid, by=grouping,
-                                min_cell=max(threshold, min_cell or 0))
+        cells = max(threshold, min_cell or 0)
+        _released(request, by=",".join(grouping), min_cell=cells, format="json")
+        built = campaign_report(config.store, cid, by=grouping, min_cell=cells)
         return JSONResponse(content=json.loads(render(built, "json")))
 
     @route("POST", "/api/v1/campaigns/{campaign_id}/recall", AUTH)
@@ -134,6 +135,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         except ValueError:
             raise HTTPException(400, f"min_category {min_category[:8]!r} is not a Lung-RADS "
                                 "category (e.g. 3, 4A, 4B, 4X)") from None
+        _released(request, min_category=category.value, format="csv")
         with tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
             out = Path(tmp) / "recall.csv"
             try:
@@ -155,9 +157,16 @@ def _threshold(config: ServiceConfig, campaign_id: str) -> int:
     return max(config.min_cell_floor, spec.privacy.min_cell if spec is not None else 0)
 
 
+def _released(request: Request, **params: str | int) -> None:
+    """Record what shaped a release (grouping, threshold, format) for the request's audit
+    event: values the route has validated, never the raw query text."""
+    request.state.released = params
+
+
 def _audit(request: Request, status: int) -> None:
-    """One audit event per request: who, role, route, campaign, outcome; no PHI (routes
-    are templates, the campaign id is the only parameter kept)."""
+    """One audit event per request: who, role, route, campaign, outcome, and the validated
+    parameters that shaped what was released (`_released`); no PHI (routes are templates,
+    the campaign id is the only path parameter kept)."""
     route = request.scope.get("route")
     template = getattr(route, "path", None) or "unmatched"
     identity: Identity | None = getattr(request.state, "identity", None)
@@ -167,4 +176,5 @@ def _audit(request: Request, status: int) -> None:
     store.audit(known, "api_request", who=identity.name if identity else "",
                 role=identity.role.value if identity else "", method=request.method,
                 route=template, status=status,
-                refusal=getattr(request.state, "refusal", ""))
+                refusal=getattr(request.state, "refusal", ""),
+                **getattr(request.state, "released", {}))

@@ -1,5 +1,6 @@
 """The store's password, read where the spec says (an environment variable or a file),
-never from the spec itself, and the store opened with it."""
+never from the spec itself; the audit key, from the state folder; and the store opened
+with both."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import stat
 from collections.abc import Mapping
 
 from jobs.spec.campaign import CampaignSpec
-from jobs.store import ResultsStore
+from jobs.spec.state import default_state_dir
+from jobs.store import AuditKey, ResultsStore
 from kernel.errors import BadInput
 
-__all__ = ["open_spec_store", "store_password"]
+__all__ = ["default_audit_key", "open_spec_store", "store_password"]
 
 
 def store_password(spec: CampaignSpec, env: Mapping[str, str]) -> str | None:
@@ -45,6 +47,15 @@ def store_password(spec: CampaignSpec, env: Mapping[str, str]) -> str | None:
     return lines[0]
 
 
+def default_audit_key(env: Mapping[str, str], *, create: bool = True) -> AuditKey:
+    """The deployment's audit key, `<state folder>/audit.key` (jobs.spec.state), created
+    once (unless `create` is False: then BadInput when missing); BadInput when others can
+    read it (with the chmod fix)."""
+    return AuditKey.load(default_state_dir(env), create=create)
+
+
 def open_spec_store(spec: CampaignSpec, env: Mapping[str, str]) -> ResultsStore:
-    """The campaign's results store, opened with the password the spec points at."""
-    return ResultsStore.open(spec.store_url, password=store_password(spec, env))
+    """The campaign's results store, opened with the password the spec points at and the
+    state folder's audit key (its trail is appended to and verified with it)."""
+    return ResultsStore.open(spec.store_url, password=store_password(spec, env),
+                             audit_key=default_audit_key(env))

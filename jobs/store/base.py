@@ -1,36 +1,41 @@
 """The part every piece of the results store shares: the engine, write transactions,
-keyed paging, insert-or-ignore, and the campaign-row helpers.
+keyed paging, insert-or-ignore, the campaign-row helpers and the audit trail's one append
+path (jobs.store.trail), whose head is anchored once the write transaction commits.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.store import schema as t
+from jobs.store.anchor import AuditKey, Head
 from jobs.store.engine import WRITE, mapped_errors
 from jobs.store.records import Campaign
 from jobs.store.rows import campaign_from_row
+from jobs.store.trail import Pending, append_event
 from jobs.store.urls import redact
-from kernel.errors import BadInput
+from kernel.errors import BadInput, PermanentError
 
 __all__ = ["PAGE", "StoreBase", "utc_now"]
 
 
 PAGE = 1000  # rows per page of a keyed read or a batched write
+_PENDING = "lungscreen_audit_heads"  # connection info: heads to anchor after the commit
 
 
 class StoreBase:
     """The connection a store holds and the helpers its parts share."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit_key: AuditKey | None = None) -> None:
         self._engine = engine
+        self._audit_key = audit_key
+        self._store_id = ""  # set when the schema is read (lungscreen_meta.store_id)
         self._writer = engine.execution_options(**{WRITE: True})
         self._dialect = engine.dialect.name
         self._url = engine.url
@@ -38,9 +43,25 @@ class StoreBase:
 
     @contextlib.contextmanager
     def write_transaction(self, action: str) -> Iterator[Connection]:
-        """A write transaction (BEGIN IMMEDIATE on SQLite), errors mapped as everywhere."""
+        """A write transaction (BEGIN IMMEDIATE on SQLite), errors mapped as everywhere;
+        the audit events it appended are anchored once it commits."""
+        pending: list[Pending] = []
         with mapped_errors(self._url, action), self._writer.begin() as conn:
-            yield conn
+            conn.info[_PENDING] = pending
+            try:
+                yield conn
+            finally:
+                conn.info.pop(_PENDING, None)
+        key = self._audit_key
+        for p in pending:
+            assert key is not None
+            try:
+                key.advance_anchor(self._url, p.head, p.prev, p.confirmed)
+            except OSError as exc:
+                raise PermanentError(
+                    f"audit event seq {p.head.seq} is stored but its anchor could not be "
+                    f"written in {key.state_dir} ({exc.strerror}); fix the state folder"
+                ) from None
 
     @property
     def dialect(self) -> str:
@@ -85,12 +106,17 @@ class StoreBase:
 
     def _audit(
         self, conn: Connection, campaign_id: str | None, kind: str, detail: dict[str, Any]
-    ) -> None:
-        conn.execute(
-            insert(t.events).values(
-                campaign_id=campaign_id, at=utc_now(), kind=kind, detail=json.dumps(detail)
-            )
-        )
+    ) -> Head:
+        """Append an event to the chain inside a `write_transaction`; its (seq, MAC)."""
+        if self._audit_key is None:
+            raise BadInput(f"store {self.url!r} was opened without the audit key, so it "
+                           "cannot append to the audit trail; open it with "
+                           "audit_key=AuditKey.load(state folder)")
+        pending: list[Pending] = conn.info[_PENDING]
+        done = append_event(conn, self._dialect, self._audit_key, self._url, self._store_id,
+                            campaign_id, kind, detail, utc_now())
+        pending.append(done)
+        return done.head
 
 
 def utc_now() -> datetime:

@@ -92,7 +92,7 @@ class CampaignTable(StoreBase):
     def set_state(self, campaign_id: str, state: CampaignState) -> None:
         """Set the campaign's state (and log it to the audit table). BadInput if unknown."""
         state = CampaignState(state)
-        with mapped_errors(self._url, "setting campaign state"), self._writer.begin() as conn:
+        with self.write_transaction("setting campaign state") as conn:
             res = conn.execute(
                 update(t.campaigns)
                 .where(t.campaigns.c.id == campaign_id)

@@ -59,3 +59,5 @@ class AuditEvent:
     campaign_id: str | None
     kind: str
     detail: dict[str, Any]
+    seq: int | None = None  # its place in the audit chain (None: written before the chain)
+    mac: str = ""

@@ -6,7 +6,8 @@ patients are pseudonyms, places are region and site codes; no paths, UIDs or nam
   transaction that inserts the shard's results.
 - results: one row per (campaign, study pseudonym, model version), so a replay cannot
   double-count.
-- events: an append-only audit log (state changes, recall exports).
+- events: the audit trail (requests, exports, tokens, campaign life cycle): each event with
+  its sequence number and a MAC chained to the one before (jobs.store.trail).
 - tokens: the service's bearer tokens, by name and role, stored only as salted hashes.
 - drivers: which driver process runs a campaign now (a lease renewed while it runs), so a
   second driver of the same campaign is refused instead of running its shards again.
@@ -110,7 +111,10 @@ events = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("kind", String(64), nullable=False),
     Column("detail", Text, nullable=False),  # JSON object, no PHI
+    Column("seq", Integer),  # 1, 2, ... no gaps; NULL only before the chain began
+    Column("mac", String(64)),  # HMAC-SHA256 under the audit key, chained (jobs.store.chain)
     Index("ix_events_campaign", "campaign_id"),
+    Index("ix_events_seq", "seq", unique=True),
 )
 
 drivers = Table(

@@ -10,11 +10,13 @@ connection is held between the pages a caller iterates.
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from sqlalchemy import inspect, select
 
 from jobs.store import schema as t
+from jobs.store.anchor import AuditKey
 from jobs.store.audit import AuditLog
 from jobs.store.campaigns import CampaignTable
 from jobs.store.engine import make_engine, mapped_errors
@@ -54,17 +56,20 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
         base_dir: Path | None = None,
         busy_timeout_s: float = 30.0,
         password: str | None = None,
+        audit_key: AuditKey | None = None,
     ) -> ResultsStore:
         """Open (creating tables if needed) the store at `url`: `sqlite:///PATH` (relative
         paths against `base_dir`, default cwd; parent folder created) or
         `postgresql://...` (mapped to psycopg 3). BadInput for an unusable URL or a store of
         another schema version; RetryableError when the server cannot be reached.
-        `password` (read by the caller from a variable or file) replaces the URL's own."""
+        `password` (read by the caller from a variable or file) replaces the URL's own.
+        `audit_key` (jobs.store.anchor.AuditKey, from the state folder) is needed to append
+        to the audit trail or verify it; a store opened without it only reads."""
         parsed = normalize_url(url, base_dir=base_dir)
         if password is not None:
             parsed = parsed.set(password=password)
         engine = make_engine(parsed, busy_timeout_s=busy_timeout_s)
-        store = cls(engine)
+        store = cls(engine, audit_key)
         try:
             store._init_schema()
         except BaseException:
@@ -87,6 +92,15 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
             columns = {c["name"] for c in inspect(conn).get_columns("campaigns")}
             if "key_fingerprint" not in columns:  # stores created before it existed
                 conn.exec_driver_sql("ALTER TABLE campaigns ADD COLUMN key_fingerprint VARCHAR(32)")
+            if "seq" not in {c["name"] for c in inspect(conn).get_columns("events")}:
+                # stores created before the audit chain: their events are sealed into it by
+                # the first append (jobs.store.trail)
+                conn.exec_driver_sql("ALTER TABLE events ADD COLUMN seq INTEGER")
+                conn.exec_driver_sql("ALTER TABLE events ADD COLUMN mac VARCHAR(64)")
+                conn.exec_driver_sql("CREATE UNIQUE INDEX ix_events_seq ON events (seq)")
+            self._insert_ignore(conn, t.meta, [{"key": "store_id", "value": uuid.uuid4().hex}])
+            self._store_id = conn.execute(
+                select(t.meta.c.value).where(t.meta.c.key == "store_id")).scalar_one()
             found = conn.execute(
                 select(t.meta.c.value).where(t.meta.c.key == "schema_version")
             ).scalar()
