@@ -12,7 +12,7 @@ from itertools import pairwise
 import pytest
 from sqlalchemy import select
 
-from jobs.release import measure_increment, released_table, render_released
+from jobs.release import DEFAULT_RHO, measure_increment, released_table, render_released
 from jobs.release.domain import CAMPAIGN, REGION, SITE
 from jobs.store import ResultsStore
 from jobs.store import schema as t
@@ -60,8 +60,11 @@ def test_increments_record_their_boundaries(store):
     assert all(i.first_commit <= i.last_commit <= i.created_at for i in incs)
     for m in store.measurements(CAMPAIGN_ID):
         assert (m.mechanism, m.levels, m.rho) == ("discrete_gaussian",
-                                                  (CAMPAIGN, REGION, SITE), 0.15)
-        assert m.sigma == pytest.approx(10 ** 0.5) and m.sensitivity == pytest.approx(3 ** 0.5)
+                                                  (CAMPAIGN, REGION, SITE), DEFAULT_RHO)
+        # 3 levels x 4 query families: a person changes 12 counts by 1
+        assert m.domain["families"] == ["cells", "outcome", "age_band_sex", "total"]
+        assert m.sensitivity == pytest.approx(12 ** 0.5)
+        assert m.sigma == pytest.approx((12 / (2 * DEFAULT_RHO)) ** 0.5)
     kinds = [e.kind for e in store.events(CAMPAIGN_ID)]
     assert kinds.count("release_measured") == 3
 

@@ -8,11 +8,13 @@ import json
 import pytest
 
 from cli.main import main
+from jobs.release import DEFAULT_RHO
 from jobs.store import ResultsStore
 from tests.report_results import cohort
 from tests.store_helpers import audit_key
 
 CAMPAIGN_ID = "north-2027q1"
+SIGMA = (12 / (2 * DEFAULT_RHO)) ** 0.5  # 3 levels x 4 query families
 
 
 @pytest.fixture
@@ -36,7 +38,8 @@ def test_measure_then_report_released(url, capsys):
     _commit(url, results[:300])
     assert main(["release", "measure", CAMPAIGN_ID, "--store", url]) == 0
     out = capsys.readouterr().out
-    assert "increment 1 measured: 300 results" in out and "sigma 3.162, rho 0.15" in out
+    assert "increment 1 measured: 300 results" in out
+    assert f"sigma {SIGMA:.4g}, rho {DEFAULT_RHO:g}" in out
     assert main(["release", "measure", CAMPAIGN_ID, "--store", url]) == 0
     assert "nothing measured" in capsys.readouterr().out
     _commit(url, results[300:])
@@ -48,8 +51,9 @@ def test_measure_then_report_released(url, capsys):
     first = capsys.readouterr().out
     doc = json.loads(first)
     assert doc["privacy"]["mechanism"] == "discrete_gaussian"
-    assert doc["privacy"]["rho"] == 0.15 and doc["privacy"]["rho_total"] == pytest.approx(0.3)
-    assert doc["privacy"]["sigma"] == pytest.approx(10 ** 0.5)
+    assert doc["privacy"]["rho"] == DEFAULT_RHO
+    assert doc["privacy"]["rho_total"] == pytest.approx(2 * DEFAULT_RHO)
+    assert doc["privacy"]["sigma"] == pytest.approx(SIGMA)
     assert [i["increment"] for i in doc["privacy"]["increments"]] == [1, 2]
     assert {tuple(g["level"]) for g in doc["groups"]} == {(), ("region",), ("region", "sex")}
     assert all(set(g) >= {"level", "key", "counts"} for g in doc["groups"])
@@ -59,7 +63,8 @@ def test_measure_then_report_released(url, capsys):
     csv_out = capsys.readouterr().out
     assert csv_out.startswith("level,region,sex,seen,") and csv_out.rstrip().endswith(",2")
     assert main([*argv]) == 0
-    assert "discrete_gaussian noise, sigma 3.16, rho 0.15" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"discrete_gaussian noise, sigma {SIGMA:.3g}, rho {DEFAULT_RHO:g}" in out
 
 
 @pytest.mark.parametrize("extra", [["--format", "html"], ["--increments", "7"],

@@ -22,10 +22,10 @@ CHILDREN = {0: [1, 2], 1: [3, 4, 5], 2: [6, 7]}
 
 
 def test_noise_has_mean_zero_and_variance_sigma_squared():
-    noisy = noisy_counts([0] * DRAWS, rho=DEFAULT_RHO, levels=3)
+    noisy = noisy_counts([0] * DRAWS, rho=DEFAULT_RHO, levels=3, families=4)
     draws = np.array(noisy.values, dtype=np.float64)
     sigma2 = noisy.sigma ** 2
-    assert sigma2 == pytest.approx(10.0)
+    assert sigma2 == pytest.approx(12 / (2 * DEFAULT_RHO))
     # 5 standard errors: the mean's is sigma / sqrt(n), the sample variance's
     # sigma^2 sqrt(2 / (n - 1)) (a Gaussian's; the discrete one's is the same to 1e-80)
     assert abs(draws.mean()) < 5 * math.sqrt(sigma2 / DRAWS)
@@ -38,12 +38,13 @@ def test_noise_is_added_to_the_counts_given():
     assert abs(np.mean(noisy.values) - 1000) < 5 * noisy.sigma / math.sqrt(20_000)
 
 
-@pytest.mark.parametrize(("rho", "levels"), [(0.15, 3), (0.05, 3), (1.0, 2), (0.2, 4)])
-def test_opendp_accounts_the_configured_rho(rho, levels):
-    noisy = noisy_counts([3, 0, 7], rho=rho, levels=levels)
+@pytest.mark.parametrize(("rho", "levels", "families"),
+                         [(0.15, 3, 1), (0.05, 3, 4), (1.0, 2, 1), (0.2, 4, 3), (0.5, 3, 4)])
+def test_opendp_accounts_the_configured_rho(rho, levels, families):
+    noisy = noisy_counts([3, 0, 7], rho=rho, levels=levels, families=families)
     assert noisy.rho == rho
-    assert noisy.sensitivity == pytest.approx(math.sqrt(levels))
-    assert noisy.sigma == pytest.approx(math.sqrt(levels / (2 * rho)))
+    assert noisy.sensitivity == pytest.approx(math.sqrt(levels * families))
+    assert noisy.sigma == pytest.approx(math.sqrt(levels * families / (2 * rho)))
     assert noisy.sensitivity ** 2 / (2 * noisy.sigma ** 2) == pytest.approx(rho)
 
 

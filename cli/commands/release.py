@@ -78,6 +78,7 @@ def _measure(args: argparse.Namespace) -> int:
           f"{inc.last_commit.isoformat(timespec='seconds')}"
           + (f" ({inc.excluded} further results of the same people not counted)"
              if inc.excluded else ""))
-    print(f"  {m.mechanism} noise over {', '.join(m.levels)} ({m.cells} cells): "
+    families = ", ".join(m.domain.get("families", ["cells"]))
+    print(f"  {m.mechanism} noise over {', '.join(m.levels)} x {families} ({m.cells} counts): "
           f"sigma {m.sigma:.4g}, rho {m.rho:g}; {measured.cells} non-zero base cells stored")
     return 0

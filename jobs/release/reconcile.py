@@ -24,13 +24,13 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["least_squares", "reconcile", "round_to_totals"]
+__all__ = ["children_of", "least_squares", "reconcile", "round_to_totals", "round_tree"]
 
 Floats = NDArray[np.float64]
 Ints = NDArray[np.int64]
 
 
-def _children(parents: Sequence[int]) -> list[list[int]]:
+def children_of(parents: Sequence[int]) -> list[list[int]]:
     kids: list[list[int]] = [[] for _ in parents]
     for i, p in enumerate(parents):
         if p >= 0:
@@ -45,7 +45,7 @@ def _children(parents: Sequence[int]) -> list[list[int]]:
 def least_squares(noisy: Floats, parents: Sequence[int], variance: float) -> Floats:
     """The consistent least-squares estimate of every node's cells (rows: nodes, parents
     before children; columns: cells), each noisy count having `variance`."""
-    kids = _children(parents)
+    kids = children_of(parents)
     z = np.array(noisy, dtype=np.float64)
     var = np.full(len(parents), float(variance))
     for node in reversed(range(len(parents))):  # bottom-up
@@ -98,8 +98,15 @@ def reconcile(noisy: Ints | Floats, parents: Sequence[int], variance: float) -> 
     """Consistent, non-negative integer counts from one increment's noisy counts (rows:
     nodes of the geography tree, parents before children, node 0 the root; columns: the
     demographic x outcome cells). Every node's cells equal the sum of its children's."""
-    x = least_squares(np.asarray(noisy, dtype=np.float64), parents, variance)
-    kids = _children(parents)
+    return round_tree(least_squares(np.asarray(noisy, dtype=np.float64), parents, variance),
+                      parents)
+
+
+def round_tree(x: Floats, parents: Sequence[int]) -> Ints:
+    """Non-negative integers near consistent estimates `x` (rows: nodes, parents before
+    children; columns: cells), top down: the root's total is x's rounded (at least 0), then
+    every node's children add up to it, cell by cell."""
+    kids = children_of(parents)
     out = np.zeros(x.shape, dtype=np.int64)
     total = max(0, int(np.rint(x[0].sum())))
     out[0] = round_to_totals(x[0][:, None], np.array([total], dtype=np.int64))[:, 0]
