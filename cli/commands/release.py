@@ -21,7 +21,10 @@ def register(subparsers: Any) -> None:
         description="Counts the results committed since the campaign's last increment at "
                     "every level of the geography, adds discrete Gaussian noise once, "
                     "reconciles and stores the base that every analyst table is derived "
-                    "from. Nothing new: nothing is measured.")
+                    "from. Nothing new: nothing is measured. The deployment's budget: "
+                    "LUNGSCREEN_RELEASE_RHO per increment (default 0.5), "
+                    "LUNGSCREEN_RELEASE_RHO_TOTAL per person (default 2); a measurement that "
+                    "would take anyone past the total is refused.")
     measure.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     add_store_options(measure)
     measure.set_defaults(func=_measure)
@@ -59,7 +62,7 @@ def store_of(args: argparse.Namespace) -> tuple[str, str | None]:
 
 
 def _measure(args: argparse.Namespace) -> int:
-    from jobs.release import measure_increment
+    from jobs.release import Budget, measure_increment
     from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
@@ -67,7 +70,7 @@ def _measure(args: argparse.Namespace) -> int:
     # measuring appends a release_measured event to the keyed audit trail
     with ResultsStore.open(url, password=password,
                            audit_key=default_audit_key(os.environ)) as store:
-        measured = measure_increment(store, args.campaign_id)
+        measured = measure_increment(store, args.campaign_id, budget=Budget.from_env())
     if measured is None:
         print(f"campaign {args.campaign_id}: nothing committed since the last increment; "
               "nothing measured")

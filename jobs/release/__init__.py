@@ -2,6 +2,7 @@
 privacy (discrete Gaussian noise over the geography tree, OpenDP), reconciled once, stored
 as the base; every analyst table is derived from that base (jobs.release.derive)."""
 
+from jobs.release.budget import Budget, BudgetExhausted
 from jobs.release.derive import ReleasedTable, derive_table
 from jobs.release.formats import RELEASE_FORMATS, render_released
 from jobs.release.measure import DEFAULT_RHO, Measured, measure_increment
@@ -10,6 +11,8 @@ from jobs.release.tables import released_table
 __all__ = [
     "DEFAULT_RHO",
     "RELEASE_FORMATS",
+    "Budget",
+    "BudgetExhausted",
     "Measured",
     "ReleasedTable",
     "derive_table",

@@ -44,6 +44,7 @@ class Privacy:
     sigma: float | None  # None when the increments used differ
     rho: float | None  # per increment; None when they differ
     increments: tuple[tuple[int, float, float], ...]  # (seq, sigma, rho) of each one used
+    rho_total_per_person: float | None = None  # the deployment's budget; None when it varies
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,10 @@ def _privacy(measured: Mapping[int, ReleaseMeasurement]) -> Privacy:
     seqs = sorted(measured)
     sigmas = {measured[s].sigma for s in seqs}
     rhos = {measured[s].rho for s in seqs}
+    totals = {measured[s].domain.get("budget", {}).get("rho_total_per_person") for s in seqs}
     mechanisms = sorted({measured[s].mechanism for s in seqs}) or ["discrete_gaussian"]
+    total = totals.pop() if len(totals) == 1 else None
     return Privacy("+".join(mechanisms), sigmas.pop() if len(sigmas) == 1 else None,
                    rhos.pop() if len(rhos) == 1 else None,
-                   tuple((s, measured[s].sigma, measured[s].rho) for s in seqs))
+                   tuple((s, measured[s].sigma, measured[s].rho) for s in seqs),
+                   None if total is None else float(total))

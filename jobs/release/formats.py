@@ -34,6 +34,7 @@ def privacy_json(p: Privacy) -> dict[str, Any]:
         "sigma": p.sigma,
         "rho": p.rho,
         "rho_total": sum(rho for _, _, rho in p.increments),
+        "rho_total_per_person": p.rho_total_per_person,
         "increments": [{"increment": seq, "sigma": sigma, "rho": rho}
                        for seq, sigma, rho in p.increments],
     }
@@ -70,7 +71,8 @@ def to_csv(table: ReleasedTable) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["level", *table.by, *table.measures, "positive_rate_pct",
                      "positive_rate_ci95_low_pct", "positive_rate_ci95_high_pct",
-                     "noise_sigma", "rho_per_increment", "increments"])
+                     "noise_sigma", "rho_per_increment", "rho_total_per_person",
+                     "increments"])
     p = table.privacy
     seqs = ";".join(str(seq) for seq, _, _ in p.increments)
     for r in table.rows:
@@ -80,7 +82,9 @@ def to_csv(table: ReleasedTable) -> str:
                          _pct(r.positive_rate.value), _pct(r.positive_rate.low),
                          _pct(r.positive_rate.high),
                          "" if p.sigma is None else repr(p.sigma),
-                         "" if p.rho is None else repr(p.rho), seqs])
+                         "" if p.rho is None else repr(p.rho),
+                         "" if p.rho_total_per_person is None else repr(p.rho_total_per_person),
+                         seqs])
     return buf.getvalue()
 
 
@@ -103,9 +107,10 @@ def to_table(table: ReleasedTable) -> str:
     sigma = "varies" if p.sigma is None else f"{p.sigma:.3g}"
     rho = "varies" if p.rho is None else f"{p.rho:g}"
     seqs = ",".join(str(seq) for seq, _, _ in p.increments)
+    total = "varies" if p.rho_total_per_person is None else f"{p.rho_total_per_person:g}"
     lines = [f"campaign {table.campaign_id}: by {', '.join(table.by) or 'campaign'}; released "
              f"counts: {p.mechanism} noise, sigma {sigma}, rho {rho} per increment "
-             f"(zCDP), increments {seqs}"]
+             f"(zCDP), budget {total} per person, increments {seqs}"]
     for cells in (heads, *body):
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(cells, widths, strict=True))))

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 from numpy.typing import NDArray
 
+from jobs.release.budget import DEFAULT_RHO, Budget, check_budget
 from jobs.release.domain import LEVELS, Domain, outcome_of
 from jobs.release.marginals import FAMILIES, queries, reconcile_families
 from jobs.release.noise import MECHANISM, noisy_counts
@@ -24,18 +25,9 @@ from jobs.store import ResultsStore
 from jobs.store.release import BaseCell, ReleaseIncrement, ReleaseMeasurement, UnreleasedRow
 from kernel.errors import BadInput, PermanentError
 
-__all__ = ["DEFAULT_RHO", "Measured", "measure_increment"]
+__all__ = ["DEFAULT_RHO", "Measured", "measure_increment"]  # DEFAULT_RHO: jobs.release.budget
 
 log = logging.getLogger("jobs")
-
-DEFAULT_RHO = 0.5
-"""zCDP per increment (about epsilon 6.9 at delta 1e-9): sigma^2 = 12 over three levels x four
-query families (sensitivity sqrt 12). Chosen from measured utility (tests/release_utility.py,
-12,000 synthetic results in 6 increments of 2,000, three runs): the positive rate of groups
-of >= 1,000 screened reads a median 0.18-0.34 percentage points off (p95 1.2-1.5) at 0.5,
-against 0.33-0.58 (p95 1.8-2.6) at 0.15 and 0.36-0.50 at 0.25; 0.5 is the smallest rho
-tried that keeps the median under the 0.5 points asked for with room to spare, and
-is a fifth of what the US Census 2020 spent per person (rho 2.63)."""
 
 
 @dataclass(frozen=True)
@@ -99,14 +91,21 @@ def _counts(domain: Domain, counted: list[_Counted]) -> NDArray[np.int64]:
     return counts
 
 
-def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float = DEFAULT_RHO,
-                      now: datetime | None = None) -> Measured | None:
-    """Measure the results committed since the campaign's last increment into the base.
+def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | None = None,
+                      budget: Budget | None = None, now: datetime | None = None
+                      ) -> Measured | None:
+    """Measure the results committed since the campaign's last increment into the base, at
+    `budget`'s rho per increment (`rho`, when given, overrides it; default: the defaults).
 
     None when nothing new has committed (nothing is measured, no budget spent). BadInput
-    for an unknown campaign or a bad rho; PermanentError when results committed behind the
-    last boundary or OpenDP's accounting disagrees (nothing is stored then).
+    for an unknown campaign or a bad rho; BudgetExhausted (a PermanentError) when the
+    increment would take persons past the budget's total; PermanentError when results
+    committed behind the last boundary or OpenDP's accounting disagrees. Nothing is
+    stored after any refusal.
     """
+    budget = budget or Budget()
+    if rho is not None:
+        budget = Budget(rho, max(budget.total, rho))
     if store.campaign(campaign_id) is None:
         known = ", ".join(c.id for c in store.campaigns()) or "none"
         raise BadInput(f"unknown campaign {campaign_id!r}; the store holds: {known}")
@@ -116,6 +115,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float = DEF
     if not rows:
         return None
     counted, excluded, recoded = _read(rows)
+    check_budget({r.patient_pid for r in rows}, store.spent_by_person(), budget)
     sites = store.geography(campaign_id)
     for c in counted:  # a result committed after geography was read cannot be missing
         sites.setdefault(c.region, set()).add(c.site)
@@ -123,7 +123,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float = DEF
     counts = _counts(domain, counted)
     shape = (len(domain.age_bands), len(domain.sexes), len(domain.outcomes))
     measured = queries(counts, shape, FAMILIES)
-    noisy = noisy_counts(measured.tolist(), rho=rho, levels=len(LEVELS),
+    noisy = noisy_counts(measured.tolist(), rho=budget.rho, levels=len(LEVELS),
                          families=len(FAMILIES))
     base = reconcile_families(np.array(noisy.values, dtype=np.float64),
                               [n.parent for n in domain.nodes], shape, FAMILIES)
@@ -133,7 +133,8 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float = DEF
                                  len(counted), excluded, recoded, now or datetime.now(UTC))
     measurement = ReleaseMeasurement(seq, MECHANISM, LEVELS, noisy.sensitivity, noisy.sigma,
                                      noisy.rho, int(measured.size),
-                                     {**domain.to_json(), "families": list(FAMILIES)})
+                                     {**domain.to_json(), "families": list(FAMILIES),
+                                      "budget": budget.to_json()})
     store.append_increment(increment, measurement, cells)
     log.info("release: campaign %s increment %d measured (%d counts, sigma %.3f, rho %s)",
              campaign_id, seq, measured.size, noisy.sigma, noisy.rho)

@@ -130,6 +130,26 @@ class ReleaseStore(StoreBase):
             out.setdefault(str(region), set()).add(str(site))
         return out
 
+    def spent_by_person(self) -> dict[str, float]:
+        """The rho each patient pseudonym has spent: the sum, over every measured increment
+        of every campaign they have a result in, of that increment's rho (a person counts
+        once per increment). Pseudonyms with nothing spent are absent."""
+        r, i, m = t.results.c, t.release_increments.c, t.release_measurements.c
+        contributed = (
+            select(r.patient_pid, i.campaign_id, i.seq).distinct()
+            .join_from(t.results, t.release_increments,
+                       (r.campaign_id == i.campaign_id) & (r.committed_at >= i.first_commit)
+                       & (r.committed_at <= i.last_commit))
+            .subquery())
+        c = contributed.c
+        q = (select(c.patient_pid, func.sum(m.rho))
+             .join_from(contributed, t.release_measurements,
+                        (c.campaign_id == m.campaign_id) & (c.seq == m.seq))
+             .group_by(c.patient_pid))
+        with mapped_errors(self._url, "reading the privacy budget spent"), \
+                self._engine.connect() as conn:
+            return {str(pid): float(rho) for pid, rho in conn.execute(q)}
+
     def measured_before(self, campaign_id: str, upto: datetime) -> int:
         """How many results committed at or before `upto` (to check an increment boundary)."""
         c = t.results.c
