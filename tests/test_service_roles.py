@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from jobs.release import measure_increment
 from jobs.service import ServiceConfig
 from jobs.store import ResultsStore
 from kernel.roles import Role
@@ -28,6 +29,7 @@ def service(postgres_url, request):  # type: ignore[no-untyped-def]
     with ResultsStore.open(postgres_url, audit_key=audit_key()) as store:
         store.ensure_campaign(CID, spec_digest="d", model_name="m", model_version="1")
         store.commit_results(CID, cohort(300, seed=3))
+        assert measure_increment(store, CID) is not None  # the analysts' release base
         tokens = {role: store.create_token(f"{role.value}-1", role) for role in Role}
         with running_service(ServiceConfig(store, failed_logins_per_minute=limit)) as svc:
             yield svc, tokens, store
@@ -59,11 +61,16 @@ def test_every_route_refuses_other_roles_and_no_token(service):
                 assert code == 403, (method, path, role, code)
 
 
-def test_an_analyst_gets_suppressed_tables_and_cannot_lower_the_threshold(service):
+def test_an_analyst_gets_released_tables_and_cannot_lower_the_threshold(service):
     svc, tokens, _ = service
     analyst = tokens[Role.ANALYST]
     got = svc.call("GET", f"/api/v1/campaigns/{CID}/report?by=region,site", analyst)
-    assert got.status_code == 200 and got.json()["min_cell"] == 11
+    assert got.status_code == 200 and got.json()["released"] is True
+    assert got.json()["privacy"]["mechanism"] == "discrete_gaussian"
+    assert "min_cell" not in got.json()  # noisy counts from the base, not suppressed rows
+    exact = svc.call("GET", f"/api/v1/campaigns/{CID}/report?by=region,site",
+                     tokens[Role.AUTHORITY])
+    assert exact.status_code == 200 and exact.json()["min_cell"] == 11
     low = svc.call("GET", f"/api/v1/campaigns/{CID}/report?min_cell=5", analyst)
     assert low.status_code == 400 and "never less" in low.json()["detail"]
     assert svc.call("GET", "/api/v1/campaigns/nope/report", analyst).status_code == 404

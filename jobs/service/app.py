@@ -1,5 +1,7 @@
 """The service's routes (OpenAPI at /openapi.json). Each names its roles (`x-roles`); the
-store credentials stay here: analysts get published, suppressed tables and nothing else.
+store credentials stay here: analysts get tables derived from the release base (noisy,
+measured once under differential privacy, with their `privacy` object) and nothing else;
+the authority gets the exact, suppressed table.
 
 | route | roles |
 | --- | --- |
@@ -103,6 +105,12 @@ def create_app(config: ServiceConfig) -> FastAPI:
     @route("GET", "/api/v1/campaigns/{campaign_id}/report", AUTH, ANALYST)
     def report(request: Request, campaign_id: str, by: str = "region",
                min_cell: Annotated[int | None, Query(ge=1, le=1000)] = None) -> JSONResponse:
+        """The campaign's table by `by`. An analyst gets the released table: derived from
+        the release base (counts measured once per increment with discrete Gaussian noise,
+        zCDP), in the report's shape (`groups`: level, key, counts) plus a `privacy` object
+        (mechanism, sigma, rho per increment, the budget per person, the increments used);
+        409 until an increment is measured. The authority gets the exact table with
+        small-cell suppression at the campaign's threshold (`min_cell` may only raise it)."""
         from jobs.report.build import campaign_report, parse_by
         from jobs.report.formats import render
 
@@ -116,7 +124,10 @@ def create_app(config: ServiceConfig) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from None
         cells = max(threshold, min_cell or 0)
-        _released(request, by=",".join(grouping), min_cell=cells, format="json")
+        who: Identity = request.state.identity
+        if who.role is ANALYST:
+            return _released_report(request, config.store, cid, grouping)
+        _released(request, by=",".join(grouping), min_cell=cells, format="json", table="exact")
         built = campaign_report(config.store, cid, by=grouping, min_cell=cells)
         return JSONResponse(content=json.loads(render(built, "json")))
 
@@ -150,6 +161,20 @@ def create_app(config: ServiceConfig) -> FastAPI:
                         headers={"Cache-Control": "no-store"})
 
     return app
+
+
+def _released_report(request: Request, store: ResultsStore, campaign_id: str,
+                     grouping: tuple[str, ...]) -> JSONResponse:
+    """An analyst's report: derived from the release base (noisy, consistent counts and the
+    `privacy` object), never from per-study rows. 409 while nothing is measured."""
+    from jobs.release import released_table, render_released
+
+    _released(request, by=",".join(grouping), format="json", table="released")
+    try:
+        table = released_table(store, campaign_id, by=grouping)
+    except BadInput as exc:
+        raise HTTPException(409, str(exc)) from None
+    return JSONResponse(content=json.loads(render_released(table, "json")))
 
 
 def _threshold(config: ServiceConfig, campaign_id: str) -> int:
