@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  outcome marginal, {level:8}: {_stats(margin_errors[level])}")
             print(f"  node total, {level:8}: {_stats(margin_errors[level + ' total'])}")
         rate_errors = []
+        covered = total = 0
         for by in BYS:
             mark = len(rate_errors)
             table = released_table(store, "u", by=by)
@@ -137,6 +138,10 @@ def main(argv: list[str] | None = None) -> None:
                     if row.level == level and n_pos and n_pos[1] >= 1000:
                         value = row.positive_rate.value or 0.0
                         rate_errors.append(100 * (value - n_pos[0] / n_pos[1]))
+                    if row.level == level and n_pos and row.positive_rate.low is not None:
+                        total += 1
+                        covered += (row.positive_rate.low <= n_pos[0] / n_pos[1]
+                                    <= (row.positive_rate.high or 1.0))
             if args.verbose and rate_errors[mark:]:
                 print(f"    by {','.join(by)}: {len(rate_errors) - mark} groups, max "
                       f"{max(abs(e) for e in rate_errors[mark:]):.2f} pp")
@@ -144,6 +149,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  positive rate, groups >= 1,000 screened ({a.size} groups over "
               f"{len(BYS)} groupings): median {np.median(a):.2f} pp, p95 "
               f"{np.percentile(a, 95):.2f} pp, max {a.max():.2f} pp")
+        print(f"  95% intervals holding the exact positive rate: {covered} of {total} groups")
 
 
 if __name__ == "__main__":

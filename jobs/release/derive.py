@@ -5,8 +5,9 @@ every table, margins add up, and no table costs further privacy.
 Each group is read at the most precise level of the geography tree that can answer it: a
 grouping without geography reads the campaign level, with region the region level, with site
 the site level. Rates and their intervals come from the noisy counts; an interval adds the
-noise's variance (sigma^2 per base cell summed, an upper bound after reconciliation) to the
-binomial one (Wilson).
+noise's variance (sigma^2 per measured count summed: the base cells, or a node's measured
+outcome count when the group spans every age band and sex; an upper bound after
+reconciliation) to the binomial one (Wilson).
 """
 
 from __future__ import annotations
@@ -86,7 +87,10 @@ def _measures(outcomes: Mapping[str, int]) -> dict[str, int]:
 
 
 def _cells_summed(domain: Domain, level: Sequence[str], key: GroupKey) -> int:
-    """Base cells (per outcome) one group sums in one increment, zeros included."""
+    """Measured counts (per outcome) one group's noise is bounded by in one increment: the
+    base cells it sums, zeros included, or the nodes' outcome counts when it sums over every
+    age band and sex (those are measured whole, and the least-squares estimate has at most
+    the variance of any one measurement it fits)."""
     fixed = dict(zip(level, key, strict=True))
     sites = dict(domain.regions)
     if _tree_level(level) == CAMPAIGN:
@@ -98,6 +102,8 @@ def _cells_summed(domain: Domain, level: Sequence[str], key: GroupKey) -> int:
     else:
         nodes = len(sites.get(fixed["region"], ())) if "region" in fixed else sum(
             len(s) for s in sites.values())
+    if "age_band" not in fixed and "sex" not in fixed:
+        return max(nodes, 1)  # each node's outcome counts are measured whole
     ages = 1 if "age_band" in fixed else len(domain.age_bands)
     sexes = 1 if "sex" in fixed else len(domain.sexes)
     return max(nodes, 1) * ages * sexes
