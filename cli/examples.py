@@ -10,6 +10,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "--certfile tls.crt --keyfile tls.key",
         "lungscreen serve --store sqlite:///lungscreen-data/results.db --port 0  # a free port",
     ),
+    "token init": ("lungscreen token init",),
     "token create": (
         "lungscreen token create --role analyst --name alice --expires 30d --store URL",
     ),

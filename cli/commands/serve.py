@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jobs.service import ServiceConfig, create_app
     from jobs.spec.campaign import load_spec
-    from jobs.spec.secrets import default_audit_key
+    from jobs.spec.secrets import default_audit_key, default_token_key
     from jobs.store import ResultsStore
 
     if (args.certfile is None) != (args.keyfile is None):
@@ -51,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
                        "floor may be raised, never lowered")
     specs = {s.id: s for s in (load_spec(p, check_paths=False) for p in args.spec)}
     with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
-        app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ)))
+        token_key = default_token_key(os.environ, create=True)  # the service mints tokens
+        app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ),
+                                       token_key=token_key))
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                                 access_log=False, ssl_certfile=args.certfile,
                                 ssl_keyfile=args.keyfile)

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from jobs.service.auth import FailedLogins, require, roles_extra
 from jobs.spec.campaign import CampaignSpec
-from jobs.store import ResultsStore
+from jobs.store import ResultsStore, TokenKey
 from jobs.store.tokens import Identity
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput, LungscreenError
@@ -42,14 +42,15 @@ AUTH, ANALYST, OPS = Role.AUTHORITY, Role.ANALYST, Role.OPS
 @dataclass(frozen=True)
 class ServiceConfig:
     """What the service holds: the opened store, the campaigns' specs (for thresholds,
-    sources and keys), the deployment's threshold floor, and the environment recall reads
-    source credentials from."""
+    sources and keys), the deployment's threshold floor, the environment recall reads
+    source credentials from, and the token key its tokens' rows must verify under."""
 
     store: ResultsStore
     specs: Mapping[str, CampaignSpec] = field(default_factory=dict)
     min_cell_floor: int = MIN_CELL
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     failed_logins_per_minute: int = 10  # per client address; then 429 for the minute
+    token_key: TokenKey = field(kw_only=True, repr=False)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -57,6 +58,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app = FastAPI(title="lungscreen", version=installed_version(),
                   description="Screening campaigns: each role reaches only its own.")
     app.state.store = config.store
+    app.state.token_key = config.token_key
     app.state.failed_logins = FailedLogins(config.failed_logins_per_minute)
 
     @app.middleware("http")

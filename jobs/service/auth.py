@@ -1,6 +1,7 @@
 """Who a request comes from, and whether its role may use the route.
 
-`require(*roles)` is the dependency every route declares: no or a bad bearer token is 401,
+`require(*roles)` is the dependency every route declares: no or a bad bearer token (also one
+whose row the service's token key did not mint) is 401,
 a role the route does not serve is 403, and failed logins from one client are rate-limited
 (429) and audited. The identity lands on `request.state` for the audit middleware.
 """
@@ -16,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from jobs.store import ResultsStore
+from jobs.store import ResultsStore, TokenKey
 from jobs.store.tokens import Identity
 from kernel.roles import Role
 
@@ -66,7 +67,8 @@ def require(*roles: Role) -> Callable[..., Identity]:
         if limiter.blocked(client):
             request.state.refusal = "rate_limited"
             raise HTTPException(429, "too many failed logins from this address; wait a minute")
-        identity = store.identify(credentials.credentials) if credentials else None
+        key: TokenKey = request.app.state.token_key
+        identity = store.identify(credentials.credentials, key) if credentials else None
         if identity is None:
             limiter.failed(client)
             request.state.refusal = "no_token" if credentials is None else "bad_token"
