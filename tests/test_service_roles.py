@@ -96,7 +96,8 @@ def test_failed_logins_are_rate_limited(service):
     svc, tokens, _ = service
     codes = [svc.call("GET", "/api/v1/whoami", "wrong").status_code for _ in range(12)]
     assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
-    assert svc.call("GET", "/api/v1/whoami", tokens[Role.OPS]).status_code == 429  # same client
+    # the same client's valid token is served: others' failures never lock a holder out
+    assert svc.call("GET", "/api/v1/whoami", tokens[Role.OPS]).status_code == 200
 
 
 def test_token_cli_prints_the_token_last_and_stores_only_a_hash(postgres_url, capsys):
