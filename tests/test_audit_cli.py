@@ -12,7 +12,7 @@ import pytest
 
 from cli.main import main
 from jobs.service import ServiceConfig
-from jobs.store import AuditKey, CampaignState, ResultsStore
+from jobs.store import AuditKey, CampaignState, ResultsStore, TokenKey
 from kernel.roles import Role
 from tests.report_results import cohort
 from tests.service_helpers import running_service
@@ -97,8 +97,8 @@ def test_request_events_carry_the_release_shaping_parameters(tmp_path: Path, sta
     with ResultsStore.open(f"sqlite:///{tmp_path / 'svc.db'}", audit_key=key) as store:
         store.ensure_campaign("c1", spec_digest="d", model_name="m", model_version="1")
         store.commit_results("c1", cohort(60, seed=1))
-        token = store.create_token("ann", Role.ANALYST)
-        with running_service(ServiceConfig(store)) as svc:
+        token = store.create_token("ann", Role.ANALYST, key=TokenKey.load(state, create=True))
+        with running_service(ServiceConfig(store, token_key=TokenKey.load(state))) as svc:
             path = "/api/v1/campaigns/c1/report"
             ok = svc.call("GET", path, token, params={"by": "site,region", "min_cell": 20})
             bad = svc.call("GET", path, token, params={"by": "name<script>"})

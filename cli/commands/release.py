@@ -60,13 +60,15 @@ def store_of(args: argparse.Namespace) -> tuple[str, str | None]:
 
 def _measure(args: argparse.Namespace) -> int:
     from jobs.release import measure_increment
+    from jobs.spec.operator import os_operator
     from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
     url, password = store_of(args)
     # measuring appends a release_measured event to the keyed audit trail
     with ResultsStore.open(url, password=password,
-                           audit_key=default_audit_key(os.environ)) as store:
+                           audit_key=default_audit_key(os.environ),
+                           operator=os_operator()) as store:
         measured = measure_increment(store, args.campaign_id)
     if measured is None:
         print(f"campaign {args.campaign_id}: nothing committed since the last increment; "
