@@ -8,6 +8,8 @@ bench measures that bound with the model alone, on one small phantom: the one-lo
 core running side by side (what a campaign of `cores` workers or Triton instances gets at
 best). Their ratio is the most a CPU-only campaign can beat the baseline by here, before
 reading DICOM, Ray, gRPC and the store take their share. Medians of `runs` runs.
+`model` names the in-process model (models.detection.inprocess): the reference detector by
+default; its tests smoke-test the harness with the fast `threshold_detector`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 
 import torch
+
+from kernel.contract import MODEL_NAME
 
 __all__ = ["ParallelBench", "run_parallel_bench"]
 
@@ -52,35 +56,38 @@ class ParallelBench:
         return json.dumps({**asdict(self), "ceiling": self.ceiling}, indent=2)
 
 
-def _setup(threads: int) -> None:
-    from models.detection.detector import load_detector
+def _setup(threads: int, model: str) -> None:
+    from models.detection.inprocess import inprocess_backend
     from synth.phantom import make_phantom
 
     torch.set_num_threads(threads)
-    det = load_detector(device="cpu")
+    backend = inprocess_backend(model)
     ph = make_phantom(1, "small")
-    det.detect(ph.hu, ph.spacing)  # warm-up
-    _STATE.update(detector=det, phantom=ph)
+    backend.infer(ph.hu, ph.spacing)  # warm-up
+    _STATE.update(backend=backend, phantom=ph)
 
 
 def _detect(_: int) -> int:
-    det, ph = _STATE["detector"], _STATE["phantom"]
-    return int(det.detect(ph.hu, ph.spacing).shape[0])  # type: ignore[attr-defined]
+    backend, ph = _STATE["backend"], _STATE["phantom"]
+    return int(backend.infer(ph.hu, ph.spacing).shape[0])  # type: ignore[attr-defined]
 
 
-def run_parallel_bench(runs: int = 3, studies: int | None = None) -> ParallelBench:
+def run_parallel_bench(runs: int = 3, studies: int | None = None,
+                       model: str = MODEL_NAME) -> ParallelBench:
     """The one-loop and one-process-per-core rates of the model alone (see module doc)."""
     cores = os.cpu_count() or 1
     n = studies or 2 * cores
     ctx = multiprocessing.get_context("spawn")
     loop, parallel = [], []
-    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_setup, initargs=(cores,)) as one:
+    with ProcessPoolExecutor(1, mp_context=ctx, initializer=_setup,
+                             initargs=(cores, model)) as one:
         one.submit(int, 0).result()  # started and warm
         for _ in range(runs):
             t = time.perf_counter()
             list(one.map(_detect, range(n)))
             loop.append(n / (time.perf_counter() - t))
-    with ProcessPoolExecutor(cores, mp_context=ctx, initializer=_setup, initargs=(1,)) as pool:
+    with ProcessPoolExecutor(cores, mp_context=ctx, initializer=_setup,
+                             initargs=(1, model)) as pool:
         list(pool.map(int, range(cores)))  # every process started and warm
         for _ in range(runs):
             t = time.perf_counter()

@@ -9,7 +9,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen serve --store postgresql://ls@db/ls --spec c.yaml --port 8443 "
         "--certfile tls.crt --keyfile tls.key",
         "lungscreen serve --store sqlite:///lungscreen-data/results.db --port 0  # a free port",
+        "lungscreen serve --store URL --port 8443 --forwarded-allow-ips 10.0.0.5  # behind a "
+        "proxy",
     ),
+    "token init": ("lungscreen token init",),
     "token create": (
         "lungscreen token create --role analyst --name alice --expires 30d --store URL",
     ),

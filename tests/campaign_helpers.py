@@ -1,7 +1,11 @@
 """Helpers for campaign tests: cohorts, specs, a poison study, store counts, the CLI.
 
-Cohorts come from synth (`small` profile) and are cached per session by
-`campaign_cohort(tmp_path_factory, ...)`; tests copy nothing, they point specs at them.
+Cohorts come from synth (`small` profile), written once and cached by content
+(`write_cohort_once`, over tests.cohorts); tests copy nothing, they point specs at them.
+
+Specs screen with `threshold_detector` (models.detection.threshold: contract v1, about 0.2 s
+a volume) unless a test names another model: campaign tests are about orchestration, and
+the reference detector keeps its own tests (detector, Triton model, foreign cohort, demo).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from tests.store_helpers import audit_key
 
 __all__ = [
     "LUNGSCREEN",
+    "TEST_MODEL",
     "cancel_spec",
     "free_port",
     "needs_weights",
@@ -47,27 +52,24 @@ __all__ = [
     "write_spec",
 ]
 
+TEST_MODEL = {"name": "threshold_detector", "version": "1"}
+
 LUNGSCREEN = [sys.executable, "-m", "cli.main"]
 
 
 # Campaign tests screen with the reference model; its weights are committed in
 # models/weights/ (from `lungscreen model train`). Missing weights fail the test loudly.
 needs_weights = pytest.mark.usefixtures("reference_weights")
-_COHORTS: dict[tuple[Any, ...], Path] = {}
 
 
-def write_cohort_once(root: Path, *, studies: int, regions: int, seed: int,
-                      defects: bool = False) -> Path:
-    """A synthetic `small` cohort under `root`, written once per session and key."""
-    from synth import write_cohort
+def write_cohort_once(*, studies: int, regions: int, seed: int, defects: bool = False) -> Path:
+    """A synthetic `small` cohort, written once and cached by content across sessions
+    (tests.cohorts.build_cohort: the key digests the arguments and synth's source). Treat
+    it as read-only."""
+    from tests.cohorts import build_cohort
 
-    key = (studies, regions, seed, defects)
-    if key not in _COHORTS:
-        out = root / f"cohort-{studies}-{regions}-{seed}-{int(defects)}"
-        write_cohort(out, studies=studies, regions=regions, seed=seed, profile="small",
-                     defects=defects)
-        _COHORTS[key] = out
-    return _COHORTS[key]
+    return build_cohort(studies=studies, regions=regions, seed=seed, profile="small",
+                        defects=defects).root
 
 
 def region_folders(cohort: Path) -> dict[str, Path]:
@@ -81,6 +83,7 @@ def write_spec(path: Path, sources: Mapping[str, Sequence[Path]], *, campaign_id
     """A campaign spec at `path` with one folder source list per region."""
     doc: dict[str, Any] = {
         "id": campaign_id,
+        "model": TEST_MODEL,
         "shard_size": 2,
         "max_shards_in_flight": 2,
         "regions": [{"name": name, "sources": [{"folder": str(f)} for f in folders]}

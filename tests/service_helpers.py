@@ -23,15 +23,21 @@ class Service:
     def call(self, method: str, path: str, token: str | None = None,
              **kwargs: Any) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers.update(kwargs.pop("headers", {}))
         return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
 
 
 @contextlib.contextmanager
-def running_service(config: ServiceConfig) -> Iterator[Service]:
+def running_service(config: ServiceConfig, forwarded_allow_ips: str | None = None
+                    ) -> Iterator[Service]:
+    """The app on a free loopback port, trusting forwarded headers as `serve` does."""
     import uvicorn
 
+    from jobs.service.limits import uvicorn_options
+
     server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=0,
-                                           log_level="warning", access_log=False))
+                                           log_level="warning", access_log=False,
+                                           **uvicorn_options(forwarded_allow_ips)))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

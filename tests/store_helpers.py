@@ -7,7 +7,7 @@ import os
 
 from jobs.run.planning import plan_shards
 from jobs.spec.state import default_state_dir
-from jobs.store import AuditKey
+from jobs.store import AuditKey, TokenKey
 from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category
 from kernel.plans import ShardPlan
@@ -17,6 +17,11 @@ from kernel.records import Outcome, StudyRecord, StudyResult
 def audit_key() -> AuditKey:
     """The test session's audit key (in its state folder, tests/conftest.py)."""
     return AuditKey.load(default_state_dir(os.environ))
+
+
+def token_key() -> TokenKey:
+    """The test session's token key (the service's, in the session's state folder)."""
+    return TokenKey.load(default_state_dir(os.environ), create=True)
 
 
 def pid(kind: str, i: int) -> str:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from jobs.release import measure_increment
 from jobs.service import ServiceConfig
-from jobs.store import AuditKey, CampaignState, ResultsStore
+from jobs.store import AuditKey, CampaignState, ResultsStore, TokenKey
 from kernel.roles import Role
 from tests.report_results import cohort
 from tests.service_helpers import running_service
@@ -97,14 +98,19 @@ def test_request_events_carry_the_release_shaping_parameters(tmp_path: Path, sta
     with ResultsStore.open(f"sqlite:///{tmp_path / 'svc.db'}", audit_key=key) as store:
         store.ensure_campaign("c1", spec_digest="d", model_name="m", model_version="1")
         store.commit_results("c1", cohort(60, seed=1))
-        token = store.create_token("ann", Role.ANALYST)
-        with running_service(ServiceConfig(store)) as svc:
+        assert measure_increment(store, "c1") is not None  # analysts read the release base
+        token = store.create_token("ann", Role.ANALYST, key=TokenKey.load(state, create=True))
+        chief = store.create_token("bob", Role.AUTHORITY, key=TokenKey.load(state))
+        with running_service(ServiceConfig(store, token_key=TokenKey.load(state))) as svc:
             path = "/api/v1/campaigns/c1/report"
-            ok = svc.call("GET", path, token, params={"by": "site,region", "min_cell": 20})
+            ok = svc.call("GET", path, token, params={"by": "site,region"})
+            exact = svc.call("GET", path, chief, params={"by": "region", "min_cell": 20})
             bad = svc.call("GET", path, token, params={"by": "name<script>"})
-        assert ok.status_code == 200 and bad.status_code == 400
+        assert ok.status_code == 200 and exact.status_code == 200 and bad.status_code == 400
         reports = [e.detail for e in store.events("c1") if e.kind == "api_request"]
         assert store.verify_trail().ok
-    assert reports[0]["by"] == "site,region" and reports[0]["min_cell"] == 20
+    assert reports[0]["by"] == "site,region" and reports[0]["table"] == "released"
     assert reports[0]["format"] == "json" and reports[0]["who"] == "ann"
-    assert "by" not in reports[1] and "script" not in json.dumps(reports)
+    assert reports[1]["by"] == "region" and reports[1]["min_cell"] == 20
+    assert reports[1]["table"] == "exact" and reports[1]["who"] == "bob"
+    assert "by" not in reports[2] and "script" not in json.dumps(reports)

@@ -15,7 +15,6 @@ import requests
 
 from tests.campaign_helpers import (
     free_port,
-    needs_weights,
     outcome_counts,
     run_cli,
     start_cli,
@@ -24,7 +23,7 @@ from tests.campaign_helpers import (
 )
 from tests.cohorts import build_cohort
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e, needs_weights]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_no_canary_reaches_store_logs_reports_or_metrics(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import pytest
 
 from jobs.store import ResultsStore
 from tests.campaign_helpers import (
-    needs_weights,
     outcome_counts,
     region_folders,
     result_map,
@@ -22,19 +21,20 @@ from tests.campaign_helpers import (
     write_spec,
 )
 from tests.ray_helpers import all_pids, wait_for
+from tests.servers.triton import THRESHOLD_SLOW_MODEL
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow, needs_weights]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=6, regions=2,
+def cohort() -> Path:
+    return write_cohort_once(studies=6, regions=2,
                              seed=61, defects=True)
 
 
 @pytest.fixture
-def triton_url(triton_server) -> str:  # type: ignore[no-untyped-def]
-    return f"grpc://{triton_server.grpc_url}"
+def triton_url(contract_triton_server) -> str:  # type: ignore[no-untyped-def]
+    return f"grpc://{contract_triton_server.grpc_url}"
 
 
 def _env(tmp_path: Path) -> dict[str, str]:
@@ -124,9 +124,10 @@ def test_driver_sigkilled_mid_campaign_then_resume_equals_an_uninterrupted_run(
     golden_results = result_map(
         f"sqlite:///{tmp_path / 'golden' / 'lungscreen-data' / 'results.db'}", "golden")
 
+    # the same model sleeping 1.5 s a volume, so the driver is killed mid-campaign
     spec = write_spec(tmp_path / "crash" / "c.yaml", folders, campaign_id="crash",
                       triton={"urls": [triton_url]}, shard_size=1, max_shards_in_flight=1,
-                      privacy=key)
+                      privacy=key, model={"name": THRESHOLD_SLOW_MODEL, "version": "1"})
     store_url = f"sqlite:///{tmp_path / 'crash' / 'lungscreen-data' / 'results.db'}"
     proc = start_cli(["campaign", "run", str(spec), "--num-cpus", "1"], env=_env(tmp_path))
 

@@ -22,7 +22,6 @@ from kernel.observer import NullObserver, ShardInfo
 from kernel.records import StudyResult
 from tests.campaign_helpers import (
     cancel_spec,
-    needs_weights,
     outcome_counts,
     poison_one_study,
     region_folders,
@@ -32,15 +31,15 @@ from tests.campaign_helpers import (
     write_spec,
 )
 
-pytestmark = [pytest.mark.slow, needs_weights]
+pytestmark = [pytest.mark.slow]
 
 INPROCESS = RunOptions(executor="inprocess", backend="inprocess",
                        driver=DriverSettings(poll_s=0.1, cancel_check_s=0.1))
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=4, regions=1, seed=31)
+def cohort() -> Path:
+    return write_cohort_once(studies=4, regions=1, seed=31)
 
 
 def test_every_study_gets_one_result_and_a_second_run_does_nothing(

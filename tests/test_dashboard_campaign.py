@@ -88,7 +88,7 @@ def test_every_panel_has_data_during_a_real_campaign(
     from jobs.store import ResultsStore
     from tests.servers.triton import SLOW_MODEL, start_test_triton
 
-    cohort = write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=8, regions=2,
+    cohort = write_cohort_once(studies=8, regions=2,
                                seed=29, defects=True)
     # the test-only model (contract v1, finds nothing, sleeps per request, queue of one):
     # the dashboard is about the system's figures, not the model's findings

@@ -13,7 +13,6 @@ import pytest
 from jobs.run.campaign import RunOptions
 from jobs.spec.campaign import load_spec
 from tests.campaign_helpers import (
-    needs_weights,
     region_folders,
     result_map,
     run_spec,
@@ -22,14 +21,16 @@ from tests.campaign_helpers import (
 )
 from tests.ray_helpers import BackgroundRun, local_cluster, shard_processes, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, needs_weights]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STUDIES = 4
+# the test model sleeping 2 s a volume: a shard is still running when the fault strikes
+SLOW = RunOptions(backend="inprocess", model_parameters={"delay_s": "2"})
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=STUDIES, regions=1,
+def cohort() -> Path:
+    return write_cohort_once(studies=STUDIES, regions=1,
                              seed=51)
 
 
@@ -64,7 +65,7 @@ def test_worker_killed_mid_shard_is_retried_without_loss_or_duplicates(
 ) -> None:
     spec = _spec(cohort, tmp_path, "worker-killed", key_file)
     with local_cluster([{"num_cpus": 2}]):
-        run = BackgroundRun(lambda: run_spec(spec, RunOptions(backend="inprocess")))
+        run = BackgroundRun(lambda: run_spec(spec, SLOW))
         run.start()
         victim = wait_for(shard_processes, 300, "a worker running a shard")[0]
         shard_id = victim.shard_id
@@ -87,7 +88,7 @@ def test_node_removed_without_warning_loses_nothing(
     with local_cluster([{"num_cpus": 1}, {"num_cpus": 1}]) as (cluster, nodes):
         doomed = nodes[1]
         raylet_pid = doomed.all_processes["raylet"][0].process.pid
-        run = BackgroundRun(lambda: run_spec(spec, RunOptions(backend="inprocess")))
+        run = BackgroundRun(lambda: run_spec(spec, SLOW))
         run.start()
         busy = wait_for(lambda: shard_processes(under=raylet_pid), 300,
                         "a shard running on the node to remove")

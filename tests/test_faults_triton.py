@@ -15,7 +15,6 @@ from jobs.run.shardwork import WorkerPolicy
 from jobs.spec.campaign import load_spec
 from tests.campaign_helpers import (
     free_port,
-    needs_weights,
     region_folders,
     run_spec,
     write_cohort_once,
@@ -23,29 +22,33 @@ from tests.campaign_helpers import (
 )
 from tests.ray_helpers import BackgroundRun, wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, needs_weights]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 OUTAGE_S = 20.0
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=4, regions=1, seed=71)
+def cohort() -> Path:
+    return write_cohort_once(studies=4, regions=1, seed=71)
 
 
 def test_triton_outage_pauses_the_campaign_without_quarantining(
     cohort: Path, tmp_path: Path
 ) -> None:
-    from tests.servers.triton import _require_triton
+    from tests.servers.triton import TEST_MODELS, THRESHOLD_SLOW_MODEL, _require_triton
 
     _require_triton()
     ports = {"http_port": free_port(), "grpc_port": free_port(), "metrics_port": free_port()}
-    server = LocalTritonServer(TritonServerConfig(**ports)).start()
+    # the test model sleeping 1.5 s a volume, so the outage strikes mid-campaign
+    config = TritonServerConfig(model_repositories=(TEST_MODELS,),
+                                models=(THRESHOLD_SLOW_MODEL,), **ports)
+    server = LocalTritonServer(config).start()
     url = f"grpc://{server.grpc_url}"
     spec = load_spec(write_spec(tmp_path / "c.yaml",
                                 {n: [f] for n, f in region_folders(cohort).items()},
                                 campaign_id="outage", triton={"urls": [url]}, shard_size=1,
-                                max_shards_in_flight=1))
+                                max_shards_in_flight=1,
+                                model={"name": THRESHOLD_SLOW_MODEL, "version": "1"}))
     committed: list[str] = []
     attempts: list[tuple[str, str]] = []
 
@@ -73,7 +76,7 @@ def test_triton_outage_pauses_the_campaign_without_quarantining(
         server.stop()
         time.sleep(OUTAGE_S)
         assert run.is_alive(), "the campaign ended while Triton was down"
-        restarted = LocalTritonServer(TritonServerConfig(**ports)).start()
+        restarted = LocalTritonServer(config).start()
         run.join(timeout=600)
         assert not run.is_alive()
     finally:

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.campaign_helpers import needs_weights, outcome_counts, region_folders, write_cohort_once
+from tests.campaign_helpers import TEST_MODEL, outcome_counts, region_folders, write_cohort_once
 from tests.servers.orthanc import start_orthanc
 from tests.test_k8s import render_cached
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e, needs_weights]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 
 
 def _one(docs: list[dict[str, Any]], kind: str, name_part: str) -> dict[str, Any]:
@@ -32,7 +32,8 @@ def _one(docs: list[dict[str, Any]], kind: str, name_part: str) -> dict[str, Any
 
 
 def test_prod_rayjob_entrypoint_runs_on_a_local_cluster_shaped_like_the_raycluster(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, triton_server, postgres_server,  # type: ignore[no-untyped-def]
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory,
+    contract_triton_server, postgres_server,  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import ray
@@ -49,7 +50,7 @@ def test_prod_rayjob_entrypoint_runs_on_a_local_cluster_shaped_like_the_rayclust
     argv[argv.index("--metrics-addr") + 1] = "127.0.0.1"
     assert spec["residency"] == "strict" and len(spec["regions"]) == 2
 
-    cohort = write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=6, regions=2,
+    cohort = write_cohort_once(studies=6, regions=2,
                                seed=97)
     folders = list(region_folders(cohort).values())
     env = dict(os.environ)
@@ -66,7 +67,8 @@ def test_prod_rayjob_entrypoint_runs_on_a_local_cluster_shaped_like_the_rayclust
             # arguments carry none): the Ray nodes started below inherit these
             monkeypatch.setenv(web["username_env"], archive.auth[0])
             monkeypatch.setenv(web["password_env"], archive.auth[1])
-        spec["triton"]["urls"] = [f"grpc://{triton_server.grpc_url}"]
+        spec["triton"]["urls"] = [f"grpc://{contract_triton_server.grpc_url}"]
+        spec["model"] = dict(TEST_MODEL)  # orchestration is under test, not the model
         spec["store"] = postgres_server.create_database("rehearsal")
         env["PGPASSWORD"] = "not-needed-with-local-trust"
         key = tmp_path / "key" / "pseudonym.key"

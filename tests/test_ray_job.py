@@ -13,7 +13,6 @@ import pytest
 
 from tests.campaign_helpers import (
     free_port,
-    needs_weights,
     outcome_counts,
     region_folders,
     run_cli,
@@ -25,20 +24,20 @@ from tests.ray_helpers import started
 if TYPE_CHECKING:
     from ray.cluster_utils import Cluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e, needs_weights]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.e2e]
 
 
 def test_campaign_submitted_as_a_ray_job(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, triton_server,  # type: ignore[no-untyped-def]
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, contract_triton_server,  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from ray.job_submission import JobStatus, JobSubmissionClient
 
-    cohort = write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=4, regions=1,
+    cohort = write_cohort_once(studies=4, regions=1,
                                seed=81)
     spec = write_spec(tmp_path / "c.yaml", {n: [f] for n, f in region_folders(cohort).items()},
                       campaign_id="as-job", data_dir=str(tmp_path / "data"),
-                      triton={"urls": [f"grpc://{triton_server.grpc_url}"]})
+                      triton={"urls": [f"grpc://{contract_triton_server.grpc_url}"]})
     # the job's entrypoint finds `lungscreen` on the cluster's PATH, as in the image
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
     monkeypatch.setenv("LUNGSCREEN_STATE_DIR", str(tmp_path / "state"))

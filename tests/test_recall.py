@@ -19,6 +19,7 @@ from jobs.ingest.intake import take_in
 from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
 from jobs.recall import RecallEntry, nodule_summary, verify_audit_log
 from jobs.spec.campaign import load_spec
+from jobs.spec.operator import os_operator
 from jobs.store import ResultsStore
 from kernel.contract import Nodule, NoduleType
 from kernel.errors import BadInput
@@ -74,9 +75,12 @@ def _leaks(text, people):
             if v and v in text]
 
 
-def test_recall_writes_the_people_to_call_back_and_audits(campaign, tmp_path, capsys, caplog):
+def test_recall_writes_the_people_to_call_back_and_audits(campaign, tmp_path, capsys, caplog,
+                                                          monkeypatch):
     spec_path, spec, by_category, people = campaign
     caplog.set_level(logging.DEBUG)
+    for name in ("LUNGSCREEN_OPERATOR", "USER", "LOGNAME"):  # who ran it is not an env var
+        monkeypatch.setenv(name, "mallory")
     out = tmp_path / "authority" / "recall.csv"
     assert main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out", str(out)]) == 0
 
@@ -96,7 +100,8 @@ def test_recall_writes_the_people_to_call_back_and_audits(campaign, tmp_path, ca
     assert line["event"] == "recall_export" and line["campaign"] == CAMPAIGN
     assert line["count"] == 2 and line["not_found"] == 0 and line["min_category"] == "4A"
     assert line["output_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
-    assert line["operator"] and line["time"] and line["prev_sha256"] == "0" * 64
+    assert line["operator"] == os_operator() != "mallory" and "@" in line["operator"]
+    assert line["time"] and line["prev_sha256"] == "0" * 64
 
     captured = capsys.readouterr()
     sinks = captured.out + captured.err + caplog.text + audit.read_text()
@@ -105,6 +110,7 @@ def test_recall_writes_the_people_to_call_back_and_audits(campaign, tmp_path, ca
     with ResultsStore.open(spec.store_url) as store:
         events = [e for e in store.events(CAMPAIGN) if e.kind == "recall_export"]
         assert [e.detail["count"] for e in events] == [2]
+        assert [e.detail["operator"] for e in events] == [os_operator()]
         assert _leaks(json.dumps([e.detail for e in events]), people) == []
 
 

@@ -12,7 +12,6 @@ from jobs.run.campaign import RunOptions
 from jobs.spec.campaign import load_spec
 from kernel.errors import BadInput
 from tests.campaign_helpers import (
-    needs_weights,
     region_folders,
     run_spec,
     write_cohort_once,
@@ -20,12 +19,12 @@ from tests.campaign_helpers import (
 )
 from tests.ray_helpers import local_cluster
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow, needs_weights]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_cohort_once(tmp_path_factory.mktemp("cohorts"), studies=4, regions=2, seed=41)
+def cohort() -> Path:
+    return write_cohort_once(studies=4, regions=2, seed=41)
 
 
 def test_strict_residency_runs_each_region_on_its_own_nodes(cohort: Path, tmp_path: Path) -> None:

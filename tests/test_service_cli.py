@@ -48,6 +48,7 @@ def test_serve_prints_its_address_and_answers(tmp_path, tls):
     store = f"sqlite:///{tmp_path / 'data' / 'results.db'}"
     from cli.main import main
 
+    assert main(["token", "init"]) == 0
     assert main(["token", "create", "--role", "ops", "--name", "ops-1", "--store", store]) == 0
     argv = [sys.executable, "-m", "cli.main", "serve", "--store", store, "--port", "0"]
     verify: bool | str = True

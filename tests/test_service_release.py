@@ -15,7 +15,7 @@ from jobs.store import ResultsStore
 from kernel.roles import Role
 from tests.report_results import cohort
 from tests.service_helpers import running_service
-from tests.store_helpers import audit_key
+from tests.store_helpers import audit_key, token_key
 
 pytestmark = pytest.mark.integration
 
@@ -34,8 +34,9 @@ def service(postgres_server):  # type: ignore[no-untyped-def]
         store.commit_results(CID, results[500:])
         assert measure_increment(store, CID) is not None
         store.commit_results(UNMEASURED, cohort(50, seed=9))
-        tokens = {role: store.create_token(f"{role.value}-r", role) for role in Role}
-        with running_service(ServiceConfig(store)) as svc:
+        tokens = {role: store.create_token(f"{role.value}-r", role, key=token_key())
+                  for role in Role}
+        with running_service(ServiceConfig(store, token_key=token_key())) as svc:
             yield svc, tokens, store
 
 

@@ -18,7 +18,7 @@ from kernel.errors import BadInput, RetryableError
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyResult
 from kernel.roles import Role
-from tests.store_helpers import audit_key, plan, result_for, results_for
+from tests.store_helpers import audit_key, plan, result_for, results_for, token_key
 
 
 @pytest.fixture
@@ -297,8 +297,8 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "verify_trail": broken.verify_trail,
         "verify_head": broken.verify_head,
         "write_transaction": lambda: _select_one(broken.write_transaction("reading")),
-        "create_token": lambda: broken.create_token("t1", Role.OPS),
-        "identify": lambda: broken.identify("ls_" + "0" * 32 + "_" + "A" * 43),
+        "create_token": lambda: broken.create_token("t1", Role.OPS, key=token_key()),
+        "identify": lambda: broken.identify("ls_" + "0" * 32 + "_" + "A" * 43, token_key()),
         "tokens": broken.tokens,
         "revoke_token": lambda: broken.revoke_token("t1"),
         "increments": lambda: broken.increments("c1"),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import os
 from pathlib import Path
 
@@ -36,19 +35,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(func=run)
 
 
-def _operator(env: os._Environ[str]) -> str:
-    for name in ("LUNGSCREEN_OPERATOR", "USER", "LOGNAME"):
-        if env.get(name):
-            return env[name]
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return f"uid:{os.getuid()}"
-
-
 def run(args: argparse.Namespace) -> int:
     from jobs.recall import export_recall
     from jobs.spec.campaign import load_spec
+    from jobs.spec.operator import os_operator
     from jobs.spec.registry import SpecRegistry, default_state_dir
     from kernel.lungrads import Category
 
@@ -66,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         spec = SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
     with open_spec_store(spec, os.environ) as store:
         done = export_recall(spec, store, min_category=min_category, out=args.out,
-                             operator=_operator(os.environ), env=dict(os.environ))
+                             operator=os_operator(), env=dict(os.environ))
     print(f"recall list: {done.count} studies at category {min_category.value} or above "
           f"written to {done.path} (sha256 {done.sha256[:12]}...); "
           f"{done.not_found} not found in the sources; audited in {done.audit_log}")

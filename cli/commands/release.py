@@ -63,14 +63,16 @@ def store_of(args: argparse.Namespace) -> tuple[str, str | None]:
 
 def _measure(args: argparse.Namespace) -> int:
     from jobs.release import Budget, measure_increment
+    from jobs.spec.operator import os_operator
     from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
     url, password = store_of(args)
     # measuring appends a release_measured event to the keyed audit trail
     with ResultsStore.open(url, password=password,
-                           audit_key=default_audit_key(os.environ)) as store:
-        measured = measure_increment(store, args.campaign_id, budget=Budget.from_env())
+                           audit_key=default_audit_key(os.environ),
+                           operator=os_operator()) as store:
+        measured = measure_increment(store, args.campaign_id, budget=Budget.from_env(os.environ))
     if measured is None:
         print(f"campaign {args.campaign_id}: nothing committed since the last increment; "
               "nothing measured")

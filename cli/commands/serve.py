@@ -30,6 +30,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, required=True, help="port (0: any free one, printed)")
     p.add_argument("--certfile", type=Path, default=None, help="TLS certificate (PEM)")
     p.add_argument("--keyfile", type=Path, default=None, help="TLS private key (PEM)")
+    p.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                   help="the proxies (comma-separated addresses or networks) whose "
+                   "X-Forwarded-For names the client; default none: the client is the peer")
     p.add_argument("--min-cell-floor", type=int, default=MIN_CELL,
                    help=f"the deployment's suppression floor (default {MIN_CELL}); no "
                    "report goes below it")
@@ -40,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from jobs.service import ServiceConfig, create_app
+    from jobs.service.limits import uvicorn_options
     from jobs.spec.campaign import load_spec
-    from jobs.spec.secrets import default_audit_key
+    from jobs.spec.secrets import default_audit_key, default_token_key
     from jobs.store import ResultsStore
 
     if (args.certfile is None) != (args.keyfile is None):
@@ -51,10 +55,13 @@ def run(args: argparse.Namespace) -> int:
                        "floor may be raised, never lowered")
     specs = {s.id: s for s in (load_spec(p, check_paths=False) for p in args.spec)}
     with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
-        app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ)))
+        token_key = default_token_key(os.environ, create=True)  # the service mints tokens
+        app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ),
+                                       token_key=token_key))
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                                 access_log=False, ssl_certfile=args.certfile,
-                                ssl_keyfile=args.keyfile)
+                                ssl_keyfile=args.keyfile,
+                                **uvicorn_options(args.forwarded_allow_ips))
         server = uvicorn.Server(config)
         scheme = "https" if args.certfile else "http"
         # bound here, so that --port 0 can say which port it got before serving

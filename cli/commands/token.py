@@ -1,4 +1,8 @@
-"""`lungscreen token create|list|revoke`: the service's bearer tokens, in the store."""
+"""`lungscreen token init|create|list|revoke`: the service's bearer tokens, in the store.
+
+Minting needs the service's token key (`<state folder>/token.key`, made by `token init` or
+the first `serve`): store access alone makes no token the service accepts. Creations and
+revocations are audited under the OS account and host that ran them."""
 
 from __future__ import annotations
 
@@ -17,7 +21,11 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("token", help="bearer tokens for the service, by role")
     sub = p.add_subparsers(dest="token_command", metavar="ACTION", required=True)
-    create = sub.add_parser("create", help="a new token (printed once, as the last line)")
+    init = sub.add_parser("init", help="make the service's token key in the state folder "
+                          "(once; `serve` makes it too)")
+    init.set_defaults(func=_init)
+    create = sub.add_parser("create", help="a new token (printed once, as the last line); "
+                            "needs the token key in the state folder")
     create.add_argument("--role", required=True, choices=[r.value for r in Role],
                         help="what the holder may reach: authority (campaigns, recall), "
                         "analyst (published tables), ops (status, health), reader")
@@ -31,7 +39,7 @@ def register(subparsers: Any) -> None:
     revoke = sub.add_parser("revoke", help="revoke a token by name, at once")
     revoke.add_argument("--name", required=True, help="the holder whose token to revoke")
     revoke.set_defaults(func=_revoke)
-    for child in (create, listing, revoke):
+    for child in (create, listing, revoke):  # init touches only the state folder
         child.add_argument("--store", required=True, help="results store URL")
 
 
@@ -55,12 +63,26 @@ def expiry(text: str | None, now: datetime | None = None) -> datetime | None:
     return when
 
 
+def _init(_args: argparse.Namespace) -> int:
+    from jobs.spec.secrets import default_token_key
+    from jobs.spec.state import default_state_dir
+    from jobs.store.tokenkey import TOKEN_KEY_FILE
+
+    default_token_key(os.environ, create=True)
+    print(f"token key ready at {default_state_dir(os.environ) / TOKEN_KEY_FILE} "
+          "(owner-only; keep it with the service, never in the store)")
+    return 0
+
+
 def _create(args: argparse.Namespace) -> int:
-    from jobs.spec.secrets import default_audit_key
+    from jobs.spec.operator import os_operator
+    from jobs.spec.secrets import default_audit_key, default_token_key
     from jobs.store import ResultsStore
 
-    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
-        token = store.create_token(args.name, Role(args.role), expiry(args.expires))
+    key = default_token_key(os.environ)  # never created here: the service's key mints
+    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ),
+                           operator=os_operator()) as store:
+        token = store.create_token(args.name, Role(args.role), expiry(args.expires), key=key)
         store.audit(None, "token_created", name=args.name, role=args.role)
     print(f"token for {args.name} ({args.role}); shown once, keep it secret:")
     print(token)
@@ -82,10 +104,12 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from jobs.spec.operator import os_operator
     from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
-    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
+    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ),
+                           operator=os_operator()) as store:
         store.revoke_token(args.name)
         store.audit(None, "token_revoked", name=args.name)
     print(f"revoked the token of {args.name}")

@@ -16,7 +16,6 @@ LUNGSCREEN_RELEASE_RHO_TOTAL (per person).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -56,10 +55,10 @@ class Budget:
                            f"{self.total}: nobody could be measured")
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Budget:
+    def from_env(cls, env: Mapping[str, str]) -> Budget:
         """The deployment's budget from LUNGSCREEN_RELEASE_RHO and
-        LUNGSCREEN_RELEASE_RHO_TOTAL (defaults where unset)."""
-        env = os.environ if env is None else env
+        LUNGSCREEN_RELEASE_RHO_TOTAL in `env` (the CLI passes its environment; defaults
+        where unset)."""
         values = {}
         for key, field in (("LUNGSCREEN_RELEASE_RHO", "rho"),
                            ("LUNGSCREEN_RELEASE_RHO_TOTAL", "total")):

@@ -15,9 +15,10 @@ the authority gets the exact, suppressed table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,9 +27,10 @@ from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from jobs.service.auth import FailedLogins, require, roles_extra
+from jobs.service.auth import require, roles_extra
+from jobs.service.limits import FailedLogins, RefusalSummary
 from jobs.spec.campaign import CampaignSpec
-from jobs.store import ResultsStore
+from jobs.store import ResultsStore, TokenKey
 from jobs.store.tokens import Identity
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput, LungscreenError
@@ -44,28 +46,48 @@ AUTH, ANALYST, OPS = Role.AUTHORITY, Role.ANALYST, Role.OPS
 @dataclass(frozen=True)
 class ServiceConfig:
     """What the service holds: the opened store, the campaigns' specs (for thresholds,
-    sources and keys), the deployment's threshold floor, and the environment recall reads
-    source credentials from."""
+    sources and keys), the deployment's threshold floor, the environment recall reads
+    source credentials from, and the token key its tokens' rows must verify under."""
 
     store: ResultsStore
     specs: Mapping[str, CampaignSpec] = field(default_factory=dict)
     min_cell_floor: int = MIN_CELL
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
-    failed_logins_per_minute: int = 10  # per client address; then 429 for the minute
+    failed_logins_per_minute: int = 10  # per client address and token id; then 429
+    limit_window_s: float = 60.0  # the failed sign-ins' window, and the refusals' summary
+    token_key: TokenKey = field(kw_only=True, repr=False)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
     """The FastAPI application over `config`."""
-    app = FastAPI(title="lungscreen", version=installed_version(),
+    refusals = RefusalSummary(config.limit_window_s)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        summary = refusals.flush()  # the open window's refusals, at shutdown
+        if summary is not None:
+            await run_in_threadpool(config.store.audit, None, "rate_limited", **summary)
+
+    app = FastAPI(title="lungscreen", version=installed_version(), lifespan=lifespan,
                   description="Screening campaigns: each role reaches only its own.")
     app.state.store = config.store
-    app.state.failed_logins = FailedLogins(config.failed_logins_per_minute)
+    app.state.token_key = config.token_key
+    app.state.failed_logins = FailedLogins(config.failed_logins_per_minute,
+                                           config.limit_window_s)
 
     @app.middleware("http")
     async def audit(request: Request,
                     call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
-        await run_in_threadpool(_audit, request, response.status_code)  # a store write
+        if getattr(request.state, "refusal", "") == "rate_limited":  # summarised, not a row
+            client = request.client.host if request.client else "?"
+            summary = refusals.refused(client)
+        else:
+            await run_in_threadpool(_audit, request, response.status_code)  # a store write
+            summary = refusals.due()
+        if summary is not None:
+            await run_in_threadpool(config.store.audit, None, "rate_limited", **summary)
         return response
 
     def route(method: str, path: str, *roles: Role) -> Callable[[Any], Any]:

@@ -8,11 +8,12 @@ import stat
 from collections.abc import Mapping
 
 from jobs.spec.campaign import CampaignSpec
+from jobs.spec.operator import os_operator
 from jobs.spec.state import default_state_dir
-from jobs.store import AuditKey, ResultsStore
+from jobs.store import AuditKey, ResultsStore, TokenKey
 from kernel.errors import BadInput
 
-__all__ = ["default_audit_key", "open_spec_store", "store_password"]
+__all__ = ["default_audit_key", "default_token_key", "open_spec_store", "store_password"]
 
 
 def store_password(spec: CampaignSpec, env: Mapping[str, str]) -> str | None:
@@ -54,8 +55,16 @@ def default_audit_key(env: Mapping[str, str], *, create: bool = True) -> AuditKe
     return AuditKey.load(default_state_dir(env), create=create)
 
 
+def default_token_key(env: Mapping[str, str], *, create: bool = False) -> TokenKey:
+    """The service's token key, `<state folder>/token.key` (jobs.store.tokenkey); created
+    only when `create` (the service, at start; `token init`), else BadInput when missing;
+    BadInput when others can read it (with the chmod fix)."""
+    return TokenKey.load(default_state_dir(env), create=create)
+
+
 def open_spec_store(spec: CampaignSpec, env: Mapping[str, str]) -> ResultsStore:
     """The campaign's results store, opened with the password the spec points at and the
-    state folder's audit key (its trail is appended to and verified with it)."""
+    state folder's audit key (its trail is appended to and verified with it); the events
+    it appends name the OS account and host running it as their operator."""
     return ResultsStore.open(spec.store_url, password=store_password(spec, env),
-                             audit_key=default_audit_key(env))
+                             audit_key=default_audit_key(env), operator=os_operator())

@@ -4,6 +4,7 @@ PostgreSQL through SQLAlchemy Core). See jobs.store.store for the exactly-once c
 from jobs.store.anchor import AuditKey
 from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
 from jobs.store.store import ResultsStore
+from jobs.store.tokenkey import TokenKey
 from jobs.store.urls import default_sqlite_url, normalize_url, redact
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "OutcomeCount",
     "RegionProgress",
     "ResultsStore",
+    "TokenKey",
     "default_sqlite_url",
     "normalize_url",
     "redact",

@@ -132,16 +132,16 @@ def _replace_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _read_private(path: Path) -> bytes:
+def _read_private(path: Path, what: str = "audit key") -> bytes:
     info = path.stat()
     if not stat.S_ISREG(info.st_mode):
-        raise BadInput(f"audit key {str(path)!r} is not a regular file; expected a key file")
+        raise BadInput(f"{what} {str(path)!r} is not a regular file; expected a key file")
     if info.st_mode & 0o077:
-        raise BadInput(f"audit key {str(path)!r} is readable by group or others (mode "
+        raise BadInput(f"{what} {str(path)!r} is readable by group or others (mode "
                        f"{stat.S_IMODE(info.st_mode):04o}); expected owner-only access: "
                        f"run `chmod 600 {path}`")
     key = path.read_bytes()
     if len(key) != _KEY_BYTES:
-        raise BadInput(f"audit key {str(path)!r} holds {len(key)} bytes; expected "
+        raise BadInput(f"{what} {str(path)!r} holds {len(key)} bytes; expected "
                        f"{_KEY_BYTES}: restore it from the deployment's backup")
     return key

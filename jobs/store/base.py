@@ -32,9 +32,11 @@ _PENDING = "lungscreen_audit_heads"  # connection info: heads to anchor after th
 class StoreBase:
     """The connection a store holds and the helpers its parts share."""
 
-    def __init__(self, engine: Engine, audit_key: AuditKey | None = None) -> None:
+    def __init__(self, engine: Engine, audit_key: AuditKey | None = None,
+                 operator: str | None = None) -> None:
         self._engine = engine
         self._audit_key = audit_key
+        self._operator = operator  # the CLI's OS account@host, recorded on its events
         self._store_id = ""  # set when the schema is read (lungscreen_meta.store_id)
         self._writer = engine.execution_options(**{WRITE: True})
         self._dialect = engine.dialect.name
@@ -107,11 +109,14 @@ class StoreBase:
     def _audit(
         self, conn: Connection, campaign_id: str | None, kind: str, detail: dict[str, Any]
     ) -> Head:
-        """Append an event to the chain inside a `write_transaction`; its (seq, MAC)."""
+        """Append an event to the chain inside a `write_transaction`; its (seq, MAC). The
+        store's operator (the CLI's OS account) is recorded unless the event names one."""
         if self._audit_key is None:
             raise BadInput(f"store {self.url!r} was opened without the audit key, so it "
                            "cannot append to the audit trail; open it with "
                            "audit_key=AuditKey.load(state folder)")
+        if self._operator and "operator" not in detail and "who" not in detail:
+            detail = {**detail, "operator": self._operator}
         pending: list[Pending] = conn.info[_PENDING]
         done = append_event(conn, self._dialect, self._audit_key, self._url, self._store_id,
                             campaign_id, kind, detail, utc_now())

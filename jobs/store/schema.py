@@ -138,6 +138,7 @@ tokens = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
+    Column("mac", String(64)),  # HMAC-SHA256 under the service's token key (tokenkey.py)
 )
 
 release_increments = Table(

@@ -57,6 +57,7 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
         busy_timeout_s: float = 30.0,
         password: str | None = None,
         audit_key: AuditKey | None = None,
+        operator: str | None = None,
     ) -> ResultsStore:
         """Open (creating tables if needed) the store at `url`: `sqlite:///PATH` (relative
         paths against `base_dir`, default cwd; parent folder created) or
@@ -64,12 +65,14 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
         another schema version; RetryableError when the server cannot be reached.
         `password` (read by the caller from a variable or file) replaces the URL's own.
         `audit_key` (jobs.store.anchor.AuditKey, from the state folder) is needed to append
-        to the audit trail or verify it; a store opened without it only reads."""
+        to the audit trail or verify it; a store opened without it only reads. `operator`
+        (the CLI's OS account@host, jobs.spec.operator) is recorded on every event this
+        store appends that names no operator or requester itself."""
         parsed = normalize_url(url, base_dir=base_dir)
         if password is not None:
             parsed = parsed.set(password=password)
         engine = make_engine(parsed, busy_timeout_s=busy_timeout_s)
-        store = cls(engine, audit_key)
+        store = cls(engine, audit_key, operator)
         try:
             store._init_schema()
         except BaseException:
@@ -98,6 +101,10 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
                 conn.exec_driver_sql("ALTER TABLE events ADD COLUMN seq INTEGER")
                 conn.exec_driver_sql("ALTER TABLE events ADD COLUMN mac VARCHAR(64)")
                 conn.exec_driver_sql("CREATE UNIQUE INDEX ix_events_seq ON events (seq)")
+            if "mac" not in {c["name"] for c in inspect(conn).get_columns("tokens")}:
+                # stores created before minted tokens: their rows have no MAC and are
+                # refused until created again with the token key (jobs.store.tokenkey)
+                conn.exec_driver_sql("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)")
             self._insert_ignore(conn, t.meta, [{"key": "store_id", "value": uuid.uuid4().hex}])
             self._store_id = conn.execute(
                 select(t.meta.c.value).where(t.meta.c.key == "store_id")).scalar_one()

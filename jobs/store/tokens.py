@@ -4,6 +4,10 @@ listed and revoked by name.
 A token is `ls_<token_id>_<secret>`: the id finds the row, the secret is checked against
 HMAC-SHA256(salt, secret) in constant time. Both halves are random (128 and 256 bits), so a
 fast keyed hash is as strong as a slow one here and keeps every request cheap.
+
+Only the holder of the token key (jobs.store.tokenkey: the service's, in its state folder)
+mints: each row carries a MAC over its fields under that key, and `identify` refuses a row
+without one or whose MAC does not verify, so store access alone makes no token.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from jobs.store import schema as t
 from jobs.store.base import StoreBase, utc_now
 from jobs.store.engine import mapped_errors
 from jobs.store.rows import as_utc
+from jobs.store.tokenkey import TokenKey
 from kernel.errors import BadInput
 from kernel.roles import Role
 
@@ -56,24 +61,30 @@ def _digest(salt: str, secret: str) -> str:
 class TokenRegistry(StoreBase):
     """Tokens in the store's `tokens` table (see the module doc)."""
 
-    def create_token(self, name: str, role: Role, expires_at: datetime | None = None) -> str:
-        """A new token for `name` (unique, also among revoked ones); returned once."""
+    def create_token(self, name: str, role: Role, expires_at: datetime | None = None, *,
+                     key: TokenKey) -> str:
+        """A new token for `name` (unique, also among revoked ones), its row MAC'd under
+        the token `key`; returned once."""
         if not _NAME.match(name):
             raise BadInput(f"token name {name[:64]!r} is not valid; expected letters, digits "
                            "and . _ @ - (at most 64)")
         token_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
         salt = secrets.token_hex(16)
+        expires = None if expires_at is None else as_utc(expires_at).replace(microsecond=0)
+        row = {"name": name, "role": role.value, "token_id": token_id, "salt": salt,
+               "digest": _digest(salt, secret), "expires_at": expires}
         with self.write_transaction("creating a token") as conn:
             if conn.execute(select(t.tokens.c.name).where(t.tokens.c.name == name)).first():
                 raise BadInput(f"a token named {name!r} exists already; revoke it and choose "
                                "another name (names stay in the audit log)")
-            conn.execute(insert(t.tokens).values(
-                name=name, role=role.value, token_id=token_id, salt=salt,
-                digest=_digest(salt, secret), created_at=utc_now(), expires_at=expires_at))
+            conn.execute(insert(t.tokens).values(**row, created_at=utc_now(),
+                                                 mac=key.row_mac(row)))
         return f"ls_{token_id}_{secret}"
 
-    def identify(self, token: str) -> Identity | None:
-        """The holder of a valid token; None when unknown, wrong, expired or revoked."""
+    def identify(self, token: str, key: TokenKey) -> Identity | None:
+        """The holder of a valid token; None when unknown, wrong, expired or revoked, or
+        when its row's MAC does not verify under the token `key` (a row not minted with
+        it, or changed since)."""
         match = _TOKEN.match(token)
         if match is None:
             return None
@@ -84,6 +95,8 @@ class TokenRegistry(StoreBase):
             return None
         m = row._mapping
         if not hmac.compare_digest(m["digest"], _digest(m["salt"], secret)):
+            return None
+        if not key.verifies(dict(m)):
             return None
         if m["revoked_at"] is not None:
             return None

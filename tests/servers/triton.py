@@ -32,6 +32,7 @@ __all__ = [
     "SLOW_MODEL",
     "TEST_MODELS",
     "THRESHOLD_MODEL",
+    "THRESHOLD_SLOW_MODEL",
     "contract_triton_server",
     "reference_weights",
     "slow_triton_server",
@@ -41,6 +42,7 @@ __all__ = [
 
 TEST_MODELS = Path(__file__).resolve().parent.parent / "triton_models"
 SLOW_MODEL = "test_slow_detector"
+THRESHOLD_SLOW_MODEL = "threshold_detector_slow"  # threshold_detector sleeping 1.5 s a volume
 
 
 def _require_triton() -> None:
@@ -76,7 +78,7 @@ def triton_server() -> Iterator[LocalTritonServer]:
 @pytest.fixture(scope="session")
 def slow_triton_server() -> Iterator[LocalTritonServer]:
     """The test-only models on a session-wide local Triton."""
-    server = start_test_triton(models=(SLOW_MODEL, THRESHOLD_MODEL))
+    server = start_test_triton(models=(SLOW_MODEL, THRESHOLD_MODEL, THRESHOLD_SLOW_MODEL))
     try:
         yield server
     finally:
@@ -85,8 +87,8 @@ def slow_triton_server() -> Iterator[LocalTritonServer]:
 
 @pytest.fixture(scope="session")
 def contract_triton_server(slow_triton_server: LocalTritonServer) -> LocalTritonServer:
-    """The session's test-model server, serving `threshold_detector` (gRPC at
-    `.grpc_url`)."""
+    """The session's test-model server, serving `threshold_detector` and
+    `threshold_detector_slow` (gRPC at `.grpc_url`)."""
     return slow_triton_server
 
 
