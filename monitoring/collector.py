@@ -3,9 +3,15 @@
 `CampaignCollector` asks a progress source (normally the results store) for every watched
 campaign's committed counts and joins them with the driver's live state (shards running,
 studies in flight, recent throughput). Counters here are exact across driver restarts
-because the store, not process memory, holds them. Known label values (every outcome,
-quarantine reason and Lung-RADS category of each region) are exported at zero, so rate()
-and increase() work from the first scrape.
+because the store, not process memory, holds them.
+
+The scrape is unauthenticated, so it carries ops figures only, never a small clinical count
+(DESIGN.md, Privacy): studies per region by outcome `screened` or `quarantined` (throughput
+and error rate, both exported at zero so rate() works from the first scrape); opt-outs are
+folded out of the ops counts altogether (not a study ops runs: neither in `studies` nor in
+`studies_planned`, so no series moves with one); quarantine reasons per campaign, never per
+region, and only those counted at least `kernel.defaults.MIN_CELL` times (`opted_out`
+never). No Lung-RADS family: the clinical mix is the analysts' released tables.
 """
 
 from __future__ import annotations
@@ -18,22 +24,23 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from kernel.lungrads import Category
-from kernel.progress import CampaignProgress
+from kernel.defaults import MIN_CELL
+from kernel.progress import CampaignProgress, RegionProgress
 from kernel.reasons import Reason
 from kernel.records import Outcome
 from monitoring.live import LiveState
 
-__all__ = ["CampaignCollector", "ProgressSource"]
+__all__ = ["CampaignCollector", "ProgressSource", "ops_planned", "quarantine_reasons"]
 
 log = logging.getLogger("monitoring")
 
 # Returns the progress of the campaigns to export (each call reads the store afresh).
 ProgressSource = Callable[[], Iterable[CampaignProgress]]
 
-_OUTCOMES = tuple(o.value for o in Outcome)
-_REASONS = tuple(r.value for r in Reason)
-_CATEGORIES = tuple(c.value for c in Category)
+# The outcomes ops see; any other (opted_out, or one this build does not know) is folded out.
+_OUTCOMES = (Outcome.SCREENED.value, Outcome.QUARANTINED.value)
+# Never exported, whatever its count: a person's choice, not a fault.
+_PRIVATE_REASONS = frozenset({Reason.OPTED_OUT.value})
 
 
 class CampaignCollector(Collector):
@@ -68,22 +75,19 @@ class CampaignCollector(Collector):
     def _families(self, campaigns: list[CampaignProgress]) -> Iterator[Metric]:
         studies = CounterMetricFamily(
             "lungscreen_studies",
-            "Studies with a committed result, by outcome (from the results store).",
+            "Studies with a committed result, by outcome screened or quarantined (from the "
+            "results store; opt-outs are not counted).",
             labels=["campaign", "region", "outcome"],
         )
         quarantines = CounterMetricFamily(
             "lungscreen_quarantines",
-            "Studies quarantined, by reason code (from the results store).",
-            labels=["campaign", "region", "reason"],
-        )
-        lungrads = CounterMetricFamily(
-            "lungscreen_lungrads",
-            "Screened studies by Lung-RADS v2022 category (from the results store).",
-            labels=["campaign", "region", "category"],
+            f"Studies quarantined, by reason code, per campaign (from the results store); "
+            f"a reason counted fewer than {MIN_CELL} times is not exported.",
+            labels=["campaign", "reason"],
         )
         planned = GaugeMetricFamily(
             "lungscreen_studies_planned",
-            "Studies planned for the campaign (the ledger's manifest).",
+            "Studies planned for the campaign (the ledger's manifest, opt-outs not counted).",
             labels=["campaign", "region"],
         )
         shards = GaugeMetricFamily(
@@ -122,7 +126,9 @@ class CampaignCollector(Collector):
             labels=["campaign"],
         )
         for c in campaigns:
-            self._add_campaign(c, studies, quarantines, lungrads, planned, shards)
+            self._add_campaign(c, studies, planned, shards)
+            for reason, count in quarantine_reasons(c):
+                quarantines.add_metric([c.campaign, reason], count)
             rate = self._live.throughput(c.campaign) if self._live is not None else 0.0
             flight = self._live.in_flight(c.campaign) if self._live is not None else 0
             in_flight.add_metric([c.campaign], flight)
@@ -139,31 +145,21 @@ class CampaignCollector(Collector):
                 deadline.add_metric([c.campaign], due)
                 left_s = max(due - self._clock(), 1.0)
                 required.add_metric([c.campaign], c.studies_remaining / left_s)
-        yield from (studies, quarantines, lungrads, planned, shards, in_flight, throughput)
+        yield from (studies, quarantines, planned, shards, in_flight, throughput)
         yield from (eta, remaining, deadline, required)
 
     def _add_campaign(
         self,
         c: CampaignProgress,
         studies: CounterMetricFamily,
-        quarantines: CounterMetricFamily,
-        lungrads: CounterMetricFamily,
         planned: GaugeMetricFamily,
         shards: GaugeMetricFamily,
     ) -> None:
         running = self._live.running_shards(c.campaign) if self._live is not None else {}
         for r in c.regions:
-            for outcome in _known(_OUTCOMES, r.outcomes):
+            for outcome in _OUTCOMES:
                 studies.add_metric([c.campaign, r.region, outcome], r.outcomes.get(outcome, 0))
-            for reason in _known(_REASONS, r.quarantines):
-                quarantines.add_metric(
-                    [c.campaign, r.region, reason], r.quarantines.get(reason, 0)
-                )
-            for category in _known(_CATEGORIES, r.categories):
-                lungrads.add_metric(
-                    [c.campaign, r.region, category], r.categories.get(category, 0)
-                )
-            planned.add_metric([c.campaign, r.region], r.studies_planned)
+            planned.add_metric([c.campaign, r.region], ops_planned(r))
             run = min(running.get(r.region, 0), max(r.shards_planned - r.shards_done, 0))
             pending = max(r.shards_planned - r.shards_done - run, 0)
             shards.add_metric([c.campaign, r.region, "pending"], pending)
@@ -171,7 +167,20 @@ class CampaignCollector(Collector):
             shards.add_metric([c.campaign, r.region, "done"], r.shards_done)
 
 
-def _known(known: tuple[str, ...], seen: Iterable[str]) -> list[str]:
-    """The known label values, plus any the store reports that this build does not know."""
-    extra = sorted(set(seen) - set(known))
-    return [*known, *extra]
+def ops_planned(region: RegionProgress) -> int:
+    """The region's planned studies less those folded out of the ops counts (opt-outs, any
+    outcome ops do not see), so that neither `studies` nor `studies_planned` moves with one;
+    planned minus done (the remaining work) is unchanged."""
+    folded = sum(n for o, n in region.outcomes.items() if o not in _OUTCOMES)
+    return max(region.studies_planned - folded, 0)
+
+
+def quarantine_reasons(campaign: CampaignProgress) -> list[tuple[str, int]]:
+    """(reason, count) over the campaign's regions, in reason order: only the reasons counted
+    at least MIN_CELL times, `opted_out` never (the deployment floor for the open scrape)."""
+    totals: dict[str, int] = {}
+    for r in campaign.regions:
+        for reason, n in r.quarantines.items():
+            totals[reason] = totals.get(reason, 0) + n
+    return [(reason, n) for reason, n in sorted(totals.items())
+            if reason not in _PRIVATE_REASONS and n >= MIN_CELL]

@@ -7,14 +7,14 @@ Two kinds, chosen by where the truth lives:
   restart resets them, which Prometheus' rate() and histogram_quantile() handle as a counter
   reset.
 - Store-derived metrics (`monitoring.collector.CampaignCollector`): studies by outcome,
-  quarantines by reason, Lung-RADS categories, shards pending/running/done, studies planned,
-  in flight, throughput, ETA, deadline and required throughput. Counts are read from the
-  results store on each scrape, so they are exact while a campaign runs and after it
-  resumes in a new driver (a process counter would restart at zero and forget the work
+  quarantines by reason (per campaign, from the floor up), shards pending/running/done,
+  studies planned, in flight, throughput, ETA, deadline and required throughput. Counts are
+  read from the results store on each scrape, so they are exact while a campaign runs and
+  after it resumes in a new driver (a process counter would restart at zero and forget the work
   committed before the crash).
 
-Labels are bounded: campaign, region, stage, outcome, reason, category, model, version,
-server, state. Never a study, patient, pseudonym, path or error message.
+Labels are bounded: campaign, region, stage, outcome, reason, model, version, server, state.
+Never a study, patient, pseudonym, path, Lung-RADS category or error message.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Implements `kernel.observer.CampaignObserver`. The driver calls these hooks from its own
 thread; each costs microseconds. Studies are never labels: a result's region and timings
-are read, its pseudonyms are not. Outcome, quarantine and Lung-RADS counts are not counted
-here at all: the collector reads them from the store (exact across restarts).
+are read, its pseudonyms are not. Outcome and quarantine counts are not counted here at
+all: the collector reads them from the store (exact across restarts), and Lung-RADS
+categories are not ops metrics anywhere.
 """
 
 from __future__ import annotations

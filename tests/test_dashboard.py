@@ -72,14 +72,17 @@ def test_dashboard_filters_and_units() -> None:
              for p in dash["panels"]}
     assert units["Throughput"] == "suffix: studies/s"
     assert [t for t, u in units.items() if u == "reqps" and "Triton" not in t] == []
-    regional = ("lungscreen_studies_total", "lungscreen_quarantines_total",
-                "lungscreen_lungrads_total", "lungscreen_studies_planned", "lungscreen_shards{",
+    regional = ("lungscreen_studies_total", "lungscreen_studies_planned", "lungscreen_shards{",
                 "lungscreen_study_duration_seconds_bucket")
     for panel in dash["panels"]:
         for target in panel.get("targets", []):
             expr = target["expr"]
             if any(m in expr for m in regional):
                 assert 'region=~"$region"' in expr, (panel["title"], expr)
+            # the clinical mix is not in the ops metrics; quarantine reasons are per campaign
+            assert "lungrads" not in expr, (panel["title"], expr)
+            if "lungscreen_quarantines_total" in expr:
+                assert "region" not in expr, (panel["title"], expr)
             if "nv_" in expr:
                 assert 'instance=~"$triton"' in expr, (panel["title"], expr)
             if "ray_node_" in expr:
@@ -160,6 +163,12 @@ def test_every_panel_has_data(prometheus_factory, ray_with_metrics, tmp_path: Pa
                                      "site-a", "60-64", "F")
             for i in range(8)
         }
+        # quarantined at selection, before the run: enough of one reason (the deployment
+        # floor, 11) for the campaign's quarantines-by-reason series to be exported
+        early = [StudyResult(f"e{i:02d}", f"pe{i:02d}", "north", "site-a", "60-64", "F",
+                             Outcome.QUARANTINED, SLOW_MODEL, "1", reason=Reason.SLICE_GAP)
+                 for i in range(11)]
+        store.commit_results("dash", early)
         store.record_plan("dash", plan_shards(records.values(), 2))
         mon = start_monitoring(
             MonitoringConfig(port=0, throughput_window_s=60),
@@ -240,7 +249,10 @@ def test_every_panel_has_data(prometheus_factory, ray_with_metrics, tmp_path: Pa
                 assert prom.series(expr) == [], f"{title} has data: drop it from EXPECTED_EMPTY"
         # the progress figure is right, not just present
         progress = prom.series('sum(lungscreen_studies_total{campaign="dash"})')
-        assert float(progress[0]["value"][1]) == 8
+        assert float(progress[0]["value"][1]) == 8 + 11
+        reasons = prom.series('lungscreen_quarantines_total{campaign="dash"}')
+        assert [(s["metric"].get("region"), s["metric"]["reason"], s["value"][1])
+                for s in reasons] == [(None, "slice_gap", "12")]
         jobs = {t["labels"]["job"] for t in prom.targets() if t["health"] == "up"}
         assert jobs == {"lungscreen", "triton", "ray"}
         # the alert rules, loaded by this Prometheus, evaluate cleanly on the real series

@@ -103,8 +103,13 @@ def test_exported_counts_are_exact_and_survive_a_restart(store, tmp_path: Path) 
         commit(s, records, plan.shard_id)
     found = samples(exporter_registry(s))
     assert get(found, "lungscreen_studies_total", region="north", outcome="screened") == 6
-    assert get(found, "lungscreen_quarantines_total", region="north", reason="thick_slices") == 2
-    assert get(found, "lungscreen_lungrads_total", region="north", category="4A") == 2
+    assert get(found, "lungscreen_studies_total", region="north", outcome="quarantined") == 2
+    # the opt-out is folded out of the ops counts: planned 9 in the store, 8 to ops
+    assert get(found, "lungscreen_studies_planned", region="north") == 8
+    # 2 thick_slices and 1 opt-out: under the floor, so no reason series; no Lung-RADS
+    names = {n for n, _ in found}
+    assert not {"lungscreen_quarantines_total", "lungscreen_lungrads_total"} & names
+    assert not [lab for _, lab in found if ("outcome", "opted_out") in lab]
     assert get(found, "lungscreen_shards", region="north", state="done") == 2
     assert get(found, "lungscreen_shards", region="south", state="pending") == 1
     # the driver dies; a new one opens the same store file and exports the same figures

@@ -179,6 +179,27 @@ def test_cli_report_reads_the_store(tmp_path, results, capsys):
     assert main(["report", "north-2027q1", "--store", url, "--min-cell", "5"]) == 2
 
 
+def test_cli_report_store_without_a_spec_uses_the_deployment_floor(tmp_path, results, capsys):
+    url = f"sqlite:///{tmp_path / 'results.db'}"
+    with ResultsStore.open(url) as store:
+        store.ensure_campaign("north-2027q1", spec_digest="d", model_name="lung_nodule_detector",
+                              model_version="1")
+        store.commit_results("north-2027q1", results)
+    assert main(["report", "north-2027q1", "--store", url, "--by", "region,site,age_band,sex",
+                 "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["min_cell"] == 11
+    for group in doc["groups"]:
+        assert all(v is None or v == 0 or v >= 11 for k, v in group["counts"].items()
+                   if k != "pending")
+    for low in ("1", "10"):
+        assert main(["report", "north-2027q1", "--store", url, "--min-cell", low]) == 2
+        assert f"--min-cell {low} is below the deployment's floor 11" in capsys.readouterr().err
+    assert main(["report", "north-2027q1", "--store", url, "--min-cell", "15",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["min_cell"] == 15
+
+
 def test_cli_report_finds_the_store_and_threshold_in_the_spec(tmp_path, results, capsys):
     from tests.campaign_helpers import write_spec
 

@@ -109,6 +109,26 @@ def test_field_errors(tmp_path: Path, change: dict, message: str) -> None:
     assert "Traceback" not in str(info.value)
 
 
+@pytest.mark.parametrize("low", [1, 5, 10])
+def test_a_min_cell_below_the_deployment_floor_is_refused(tmp_path: Path, low: int) -> None:
+    doc = {**_minimal(tmp_path), "privacy": {"min_cell": low}}
+    with pytest.raises(BadInput) as info:
+        load_spec(_write(tmp_path, doc))
+    text = str(info.value)
+    assert f"privacy.min_cell: {low} is below the deployment's floor 11" in text
+    assert "set min_cell to 11 or more, or leave it out" in text
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, 11), (11, 11), (20, 20)])
+def test_min_cell_defaults_to_the_floor_and_may_raise_it(tmp_path: Path, given: int | None,
+                                                        used: int) -> None:
+    from kernel.defaults import MIN_CELL
+
+    privacy = {} if given is None else {"min_cell": given}
+    spec = load_spec(_write(tmp_path, {**_minimal(tmp_path), "privacy": privacy}))
+    assert MIN_CELL == 11 and spec.privacy.min_cell == used
+
+
 def test_missing_field(tmp_path: Path) -> None:
     doc = _minimal(tmp_path)
     del doc["id"]

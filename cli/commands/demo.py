@@ -11,6 +11,7 @@ from cli.demo import DemoOptions, run_demo
 from cli.progress import ProgressBar
 from jobs.run.campaign import default_env
 from jobs.spec.registry import default_state_dir
+from kernel.defaults import MIN_CELL
 from kernel.observer import CampaignObserver
 
 __all__ = ["register"]
@@ -27,9 +28,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help=f"regions the studies are spread over (default {d.regions})")
     p.add_argument("--seed", type=int, default=d.seed,
                    help=f"seed of the synthetic cohort (default {d.seed}; same seed, same cohort)")
-    p.add_argument("--min-cell", type=int, default=d.min_cell,
-                   help=f"suppression threshold of the summary (default {d.min_cell}: the "
-                   "demo's data are synthetic and few; production default is 11)")
+    p.add_argument("--synthetic-demo-floor", type=int, default=d.synthetic_demo_floor,
+                   metavar="N",
+                   help=f"suppression threshold of the summary of the synthetic cohort "
+                   f"(default {d.synthetic_demo_floor}: its data are synthetic and few); "
+                   f"below the deployment's floor {MIN_CELL} it is an override, audited and "
+                   f"named in the output; {MIN_CELL} shows production suppression")
     p.add_argument("--backend", choices=("auto", "inprocess"), default="auto",
                    help="auto: the bundled local Triton; inprocess: the model in the workers")
     p.add_argument("--num-cpus", type=int, default=None,
@@ -45,7 +49,8 @@ def _cmd(args: argparse.Namespace) -> int:
     start = time.monotonic()
     result = run_demo(DemoOptions(
         out=args.out, studies=args.studies, regions=args.regions, seed=args.seed,
-        min_cell=args.min_cell, backend=args.backend, num_cpus=args.num_cpus,
+        synthetic_demo_floor=args.synthetic_demo_floor, backend=args.backend,
+        num_cpus=args.num_cpus,
         observers=tuple(observers), state_dir=default_state_dir(default_env()),
     ))
     print(result.run.message)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from cli.output import add_format
+from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
 __all__ = ["register", "run"]
@@ -38,7 +39,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--data-dir", type=Path, default=None,
                    help="a data folder to look for the saved spec in")
     p.add_argument("--min-cell", type=int, default=None,
-                   help="suppression threshold: may raise, never lower, the spec's (default 11)")
+                   help="suppression threshold: may raise, never lower, the spec's "
+                        f"(default: the spec's, or the deployment's floor {MIN_CELL} without one)")
     p.add_argument("--released", action="store_true",
                    help="the analysts' table, derived from the differentially private base "
                         "(`lungscreen release measure`), instead of the exact, suppressed one "
@@ -50,8 +52,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None]:
     """The store URL, the threshold and the store's password (None: libpq's own)."""
-    if args.store is not None and args.spec is None:
-        return args.store, _threshold(args.min_cell, 11), None
+    if args.store is not None and args.spec is None:  # no spec: the deployment's floor
+        return args.store, _threshold(args.min_cell, MIN_CELL, "the deployment's floor"), None
     from jobs.spec.campaign import load_spec
     from jobs.spec.registry import SpecRegistry, default_state_dir
     from jobs.spec.secrets import store_password
@@ -65,16 +67,19 @@ def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None
         state_dir = args.state_dir or default_state_dir(os.environ)
         spec = SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
     password = None if args.store else store_password(spec, os.environ)
-    return (args.store or spec.store_url, _threshold(args.min_cell, spec.privacy.min_cell),
-            password)
+    floor = max(spec.privacy.min_cell, MIN_CELL)
+    return (args.store or spec.store_url, _threshold(args.min_cell, floor,
+                                                     "the campaign's threshold"), password)
 
 
-def _threshold(asked: int | None, floor: int) -> int:
+def _threshold(asked: int | None, floor: int, whose: str) -> int:
+    """The report's threshold: `floor` unless --min-cell raises it; BadInput (exit 2) below."""
     if asked is None:
         return floor
     if asked < floor:
-        raise BadInput(f"--min-cell {asked} is below the campaign's threshold {floor}; "
-                       "a report may only suppress more, never less")
+        raise BadInput(f"--min-cell {asked} is below {whose} {floor}; a report may only "
+                       f"suppress more, never less: give --min-cell {floor} or more, or leave "
+                       "it out")
     return asked
 
 

@@ -101,9 +101,19 @@ def _existing_file(value: Path | None, info: ValidationInfo) -> Path | None:
     return value
 
 
+def _at_floor(value: int) -> int:
+    """A report threshold may raise the deployment's floor (MIN_CELL), never lower it."""
+    if value < MIN_CELL:
+        raise PydanticCustomError(
+            "spec", "privacy.min_cell: {value} is below the deployment's floor {floor} "
+            "(smaller published counts can single people out); set min_cell to {floor} or "
+            "more, or leave it out for {floor}", {"value": value, "floor": MIN_CELL})
+    return value
+
+
 class PrivacySpec(SpecModel):
     key_file: SpecPath | None = None  # None: <state folder>/pseudonym.key, created once
-    min_cell: Annotated[int, Field(ge=1, le=1_000)] = MIN_CELL
+    min_cell: Annotated[int, Field(ge=1, le=1_000), AfterValidator(_at_floor)] = MIN_CELL
     opt_out: Annotated[SpecPath | None, AfterValidator(_existing_file)] = None
 
 
