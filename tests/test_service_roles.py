@@ -122,7 +122,7 @@ def test_token_cli_prints_the_token_last_and_stores_only_a_hash(postgres_url, ca
 
         with store._engine.connect() as conn:
             dump = repr(conn.execute(text("SELECT * FROM tokens")).all())
-    assert token.split("_", 2)[2] not in dump  # the secret half (which may hold "_") is never stored
+    assert token.split("_", 2)[2] not in dump  # the secret half (may hold "_") is never stored
     assert main(["token", "list", "--store", postgres_url]) == 0
     assert "alice" in capsys.readouterr().out
     assert main(["token", "revoke", "--name", "alice", "--store", postgres_url]) == 0
