@@ -55,6 +55,8 @@ def test_campaign_run_on_ray_and_triton_then_again_does_nothing(
     assert first.returncode == 0, first.stderr[-3000:]
     assert "campaign e2e done" in first.stdout
     assert "next: lungscreen report e2e --by region" in first.stdout
+    # a finished campaign measures its last increment for the analysts itself
+    assert "release: increment 1 measured" in first.stdout
     store_url = f"sqlite:///{tmp_path / 'lungscreen-data' / 'results.db'}"
     counts = outcome_counts(store_url, "e2e")
     with ResultsStore.open(store_url) as store:
@@ -68,6 +70,7 @@ def test_campaign_run_on_ray_and_triton_then_again_does_nothing(
     second = _run(spec, tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "nothing to do" in second.stdout
+    assert "release: increment" not in second.stdout  # nothing new: nothing measured
     assert outcome_counts(store_url, "e2e") == counts
 
 

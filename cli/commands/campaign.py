@@ -6,7 +6,7 @@ import argparse
 import contextlib
 import logging
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from cli.progress import ProgressBar
@@ -14,7 +14,9 @@ from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
 from jobs.spec.secrets import open_spec_store
+from jobs.store import ResultsStore
 from jobs.store import redact as redact_url
+from kernel.errors import LungscreenError
 from kernel.observer import CampaignObserver
 
 __all__ = ["register"]
@@ -130,7 +132,27 @@ def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
                              env=env)
         with open_spec_store(spec, env) as store:
             result = run_campaign(spec, options, store, _registry(args))
+            if result.state in ("done", "already_done"):
+                _measure_release(store, spec.id, env)
     return _print(result)
+
+
+def _measure_release(store: ResultsStore, campaign_id: str, env: Mapping[str, str]) -> None:
+    """A finished campaign measures its last increment into the analysts' release base
+    (nothing new: nothing measured). A refusal (the privacy budget) leaves the campaign
+    done and says how to retry."""
+    from jobs.release import Budget, measure_increment
+
+    try:
+        measured = measure_increment(store, campaign_id, budget=Budget.from_env(env))
+    except LungscreenError as exc:
+        print(f"release: the last increment was not measured: {exc}\n"
+              f"      retry with: lungscreen release measure {campaign_id}", file=sys.stderr)
+        return
+    if measured is not None:
+        print(f"release: increment {measured.increment.seq} measured "
+              f"({measured.increment.results} results) for the analysts' tables: "
+              f"lungscreen report {campaign_id} --released")
 
 
 def _print(result: CampaignRun) -> int:
