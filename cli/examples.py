@@ -24,6 +24,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen audit show --spec campaign.yaml --who dr.smith --since 2027-01-01",
         "lungscreen audit show --store sqlite:///lungscreen-data/results.db --json",
     ),
+    "store roles": (
+        "lungscreen store roles --driver lungscreen_driver --service lungscreen_service  "
+        "# pipe to psql as the owner",
+    ),
     "token list": ("lungscreen token list --store URL",),
     "token revoke": ("lungscreen token revoke --name alice --store URL",),
     "demo": (

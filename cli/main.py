@@ -25,6 +25,7 @@ from cli.commands import (
     scan,
     serve,
     status,
+    store,
     synth,
     token,
     triton,
@@ -37,8 +38,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, each with `register(subparsers)`, in the order `--help` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
-    demo, synth, scan, campaign, status, report, release, recall, audit, serve, token, triton,
-    model, bench)
+    demo, synth, scan, campaign, status, report, release, recall, audit, serve, token, store,
+    triton, model, bench)
 
 log = logging.getLogger("lungscreen")
 

@@ -222,7 +222,7 @@ def test_unreachable_postgres_is_retryable() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    with pytest.raises(RetryableError, match="unavailable while creating tables") as info:
+    with pytest.raises(RetryableError, match="unavailable while opening the store") as info:
         ResultsStore.open(f"postgresql://u:hunter2@127.0.0.1:{port}/db", busy_timeout_s=2)
     assert "hunter2" not in str(info.value)
 

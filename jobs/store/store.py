@@ -10,10 +10,7 @@ connection is held between the pages a caller iterates.
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
-
-from sqlalchemy import inspect, select
 
 from jobs.store import schema as t
 from jobs.store.anchor import AuditKey
@@ -21,6 +18,7 @@ from jobs.store.audit import AuditLog
 from jobs.store.campaigns import CampaignTable
 from jobs.store.engine import make_engine, mapped_errors
 from jobs.store.ledger import ShardLedger
+from jobs.store.migrate import ensure_schema
 from jobs.store.reading import ResultReads
 from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
 from jobs.store.release import ReleaseStore
@@ -59,7 +57,9 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
         audit_key: AuditKey | None = None,
         operator: str | None = None,
     ) -> ResultsStore:
-        """Open (creating tables if needed) the store at `url`: `sqlite:///PATH` (relative
+        """Open (creating or migrating the tables only if needed: a current store is opened
+        with reads alone, so the driver's and service's roles, jobs.store.roles, can open
+        it) the store at `url`: `sqlite:///PATH` (relative
         paths against `base_dir`, default cwd; parent folder created) or
         `postgresql://...` (mapped to psycopg 3). BadInput for an unusable URL or a store of
         another schema version; RetryableError when the server cannot be reached.
@@ -90,31 +90,11 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
         self.close()
 
     def _init_schema(self) -> None:
-        with mapped_errors(self._url, "creating tables"), self._writer.begin() as conn:
-            t.metadata.create_all(conn)
-            columns = {c["name"] for c in inspect(conn).get_columns("campaigns")}
-            if "key_fingerprint" not in columns:  # stores created before it existed
-                conn.exec_driver_sql("ALTER TABLE campaigns ADD COLUMN key_fingerprint VARCHAR(32)")
-            if "seq" not in {c["name"] for c in inspect(conn).get_columns("events")}:
-                # stores created before the audit chain: their events are sealed into it by
-                # the first append (jobs.store.trail)
-                conn.exec_driver_sql("ALTER TABLE events ADD COLUMN seq INTEGER")
-                conn.exec_driver_sql("ALTER TABLE events ADD COLUMN mac VARCHAR(64)")
-                conn.exec_driver_sql("CREATE UNIQUE INDEX ix_events_seq ON events (seq)")
-            if "mac" not in {c["name"] for c in inspect(conn).get_columns("tokens")}:
-                # stores created before minted tokens: their rows have no MAC and are
-                # refused until created again with the token key (jobs.store.tokenkey)
-                conn.exec_driver_sql("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)")
-            self._insert_ignore(conn, t.meta, [{"key": "store_id", "value": uuid.uuid4().hex}])
-            self._store_id = conn.execute(
-                select(t.meta.c.value).where(t.meta.c.key == "store_id")).scalar_one()
-            found = conn.execute(
-                select(t.meta.c.value).where(t.meta.c.key == "schema_version")
-            ).scalar()
-            if found is None:
-                self._insert_ignore(conn, t.meta, [{"key": "schema_version", "value": "1"}])
-            elif found != t.SCHEMA_VERSION:
-                raise BadInput(
-                    f"store {self.url!r} has schema version {found}; expected "
-                    f"{t.SCHEMA_VERSION}: use another store URL or migrate it"
-                )
+        # DDL and meta writes only when the schema is not current (jobs.store.migrate)
+        with mapped_errors(self._url, "opening the store"), self._writer.begin() as conn:
+            self._store_id, found = ensure_schema(conn)
+        if found != t.SCHEMA_VERSION:
+            raise BadInput(
+                f"store {self.url!r} has schema version {found}; expected "
+                f"{t.SCHEMA_VERSION}: use another store URL or migrate it"
+            )

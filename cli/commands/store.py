@@ -1,0 +1,34 @@
+"""`lungscreen store roles`: the SQL that gives the campaign driver's and the service's
+PostgreSQL roles their least privileges on a results store (jobs.store.roles), printed for
+the schema owner to run (`... | psql`); nothing is connected to or changed here."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register"]
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("store", help="the results store's PostgreSQL roles")
+    sub = p.add_subparsers(dest="store_command", metavar="ACTION", required=True)
+    roles = sub.add_parser("roles", help="print the GRANTs for the driver's and the service's "
+                           "roles (run them as the schema owner, after its first open)")
+    roles.add_argument("--driver", required=True, metavar="ROLE",
+                       help="the campaign driver's role: writes campaigns, shards, results, "
+                       "release tables; appends events; no tokens")
+    roles.add_argument("--service", required=True, metavar="ROLE",
+                       help="the service's role: reads results and tokens, appends events")
+    roles.set_defaults(func=_roles)
+
+
+def _roles(args: argparse.Namespace) -> int:
+    from jobs.store.roles import role_grants
+
+    statements = role_grants(args.driver, args.service)
+    print("-- lungscreen store roles: run as the schema owner (the role that created the "
+          "tables)")
+    for statement in statements:
+        print(f"{statement};")
+    return 0
