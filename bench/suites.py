@@ -32,6 +32,8 @@ class SuiteOptions:
     studies: int | None = None
     backend: Literal["triton", "inprocess"] = "triton"
     num_cpus: int | None = None
+    results: tuple[int, ...] | None = None
+    tables: int | None = None
 
     def runs_or(self, default: int) -> int:
         return self.runs if self.runs is not None else default
@@ -117,6 +119,15 @@ def _report(o: SuiteOptions) -> Figures:
                                                         studies=o.studies_or(20_000)))
 
 
+def _release(o: SuiteOptions) -> Figures:
+    from bench.release import ReleaseBenchOptions, run_release_bench
+
+    d = ReleaseBenchOptions()
+    return run_release_bench(ReleaseBenchOptions(
+        results=o.results or d.results, runs=o.runs_or(d.runs),
+        tables=d.tables if o.tables is None else o.tables))
+
+
 @dataclass(frozen=True)
 class _Table:
     table: str
@@ -140,4 +151,5 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
           _metrics),
     Suite("synth", "the synthetic cohort writer", _synth),
     Suite("report", "aggregation and the suppressed report", _report),
+    Suite("release", "the analysts' release: measure, 500 tables, errors vs exact", _release),
 )}

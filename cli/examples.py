@@ -82,6 +82,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "model export": ("lungscreen model export --out exported/",),
     "bench": (
         "lungscreen bench report --runs 3",
+        "lungscreen bench release --results 10000,100000 --runs 3",
         "lungscreen bench campaign --backend inprocess --studies 40 --json",
     ),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from bench.suites import SUITES, SuiteOptions, TextFigures
 from cli.main import build_parser
 
@@ -29,3 +31,29 @@ def test_text_figures_render_their_data():
     f = TextFigures("t", {"a": 1})
     assert f.lines() == ["t", "{", '  "a": 1', "}"]
     assert json.loads(f.to_json()) == {"a": 1}
+
+
+def test_the_release_suite_measures_derives_and_compares(capsys):
+    """A small campaign through the whole suite: figures present and sane, never timed."""
+    from cli.main import main
+
+    figures = SUITES["release"].run(SuiteOptions(runs=1, results=(2_000,), tables=20))
+    (size,) = json.loads(figures.to_json())["sizes"]
+    assert size["results"] == 2_000 and size["measure_s"] > 0
+    assert size["tables"]["count"] == 20 and size["tables"]["identical"] is True
+    assert size["tables"]["increments"] == 5
+    assert set(size["cell_error"]) == {"campaign", "region", "site"}
+    assert all(e["n"] > 0 for e in size["cell_error"].values())
+    assert size["positive_rate_error_pp"]["n"] >= 1  # the campaign: 1,700 screened
+    assert figures.lines()[0].startswith("release:")
+    assert main(["bench", "release", "--results", "1500", "--runs", "1", "--tables", "3",
+                 "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sizes"][0]["tables"]["count"] == 3
+
+
+def test_the_release_suites_sizes_are_checked():
+    parser = build_parser()
+    assert parser.parse_args(["bench", "release", "--results", "10_000,2000"]).results == (
+        10_000, 2_000)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["bench", "release", "--results", "0"])

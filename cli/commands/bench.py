@@ -22,13 +22,28 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--backend", choices=("triton", "inprocess"), default="triton",
                    help="campaign suite: the inference backend of the campaign side")
     p.add_argument("--num-cpus", type=int, default=None, help="campaign suite: Ray CPUs")
+    p.add_argument("--results", type=_sizes, default=None, metavar="N[,N...]",
+                   help="release suite: campaign sizes (default 10000,100000; 1000000 is slow)")
+    p.add_argument("--tables", type=int, default=None,
+                   help="release suite: released tables per run (default 500)")
     add_format(p, help="text figures (default), or json for tools")
     p.set_defaults(func=_cmd)
 
 
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(x.replace("_", "")) for x in text.split(",") if x.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected result counts, comma-separated "
+                                         "(e.g. 10000,100000)")
+    return sizes
+
+
 def _cmd(args: argparse.Namespace) -> int:
     options = SuiteOptions(runs=args.runs, studies=args.studies, backend=args.backend,
-                           num_cpus=args.num_cpus)
+                           num_cpus=args.num_cpus, results=args.results, tables=args.tables)
     figures = SUITES[args.suite].run(options)
     print(figures.to_json() if args.format == "json" else "\n".join(figures.lines()))
     return 0

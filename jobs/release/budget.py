@@ -16,7 +16,7 @@ LUNGSCREEN_RELEASE_RHO_TOTAL (per person).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from kernel.errors import BadInput, PermanentError
@@ -90,11 +90,9 @@ def check_budget(persons: Iterable[str], spent: Mapping[str, float], budget: Bud
     """Refuse (BudgetExhausted) when measuring `persons` (the pseudonyms counted in the new
     increment) at budget.rho would take any past budget.total, given what each has `spent`;
     otherwise how many persons the increment counts."""
-    counted = over = 0
-    for person in persons:
-        counted += 1
-        if spent.get(person, 0.0) + budget.rho > budget.total + _TOLERANCE:
-            over += 1
+    at_risk = {p for p, s in spent.items() if s + budget.rho > budget.total + _TOLERANCE}
+    people = persons if isinstance(persons, Collection) else list(persons)
+    over = sum(1 for person in people if person in at_risk) if at_risk else 0
     if over:
         raise BudgetExhausted(over, budget)
-    return counted
+    return len(people)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from jobs.release.domain import CAMPAIGN, MISSING_CATEGORY, POSITIVE_OUTCOMES, REGION, SITE, Domain
 from jobs.report.aggregate import (
     CATEGORY_MEASURES,
+    DIMENSIONS,
     OPTED_OUT,
     POSITIVE,
     QUARANTINED,
@@ -32,7 +33,8 @@ from jobs.report.build import Rate
 from jobs.store.release import BaseCell, ReleaseIncrement, ReleaseMeasurement
 from kernel.errors import BadInput
 
-__all__ = ["Privacy", "ReleasedRow", "ReleasedTable", "derive_table"]
+__all__ = ["ParsedBase", "Privacy", "ReleasedRow", "ReleasedTable", "derive_parsed",
+           "derive_table", "parse_base"]
 
 _Z95 = 1.959963984540054
 
@@ -122,27 +124,67 @@ def _rate(k: int, n: int, noise_k: float, noise_r: float) -> Rate:
     return Rate(k / n, max(0.0, centre - half), min(1.0, centre + half))
 
 
-def derive_table(campaign_id: str, by: Sequence[str], increments: Sequence[ReleaseIncrement],
-                 measurements: Sequence[ReleaseMeasurement], cells: Iterable[BaseCell]
-                 ) -> ReleasedTable:
-    """The released table of `by` over exactly `increments` (their measurements and base
-    cells; cells of other increments are ignored). Pure: the same input gives the same table."""
-    by = tuple(by)
+Sums = Mapping[str, Mapping[tuple[str, str, str, str], Mapping[str, int]]]
+_DIMS = DIMENSIONS  # region, site, age band, sex: a base cell's key
+
+
+@dataclass(frozen=True)
+class ParsedBase:
+    """The base of some increments, read once: every table of those increments is cut from
+    it. `sums`: per tree level, the counts per outcome of each (region, site, age band, sex),
+    summed over the increments."""
+
+    measured: Mapping[int, ReleaseMeasurement]
+    domains: Mapping[int, Domain]
+    sums: Sums
+
+
+def parse_base(increments: Sequence[ReleaseIncrement],
+               measurements: Sequence[ReleaseMeasurement], cells: Iterable[BaseCell]
+               ) -> ParsedBase:
+    """The base of exactly `increments` (their measurements and base cells; cells of other
+    increments are ignored), summed for derive_parsed."""
     used = {i.seq for i in increments}
     measured = {m.seq: m for m in measurements if m.seq in used}
     missing = sorted(used - set(measured))
     if missing:
         raise BadInput(f"increments {missing} have no measurement record")
-    levels = [by[:n] for n in range(len(by) + 1)]
-    sums: dict[tuple[tuple[str, ...], GroupKey], Counter[str]] = {((), ()): Counter()}
+    sums: dict[str, dict[tuple[str, str, str, str], Counter[str]]] = {}
     for cell in cells:
-        if cell.seq not in used:
-            continue
-        for level in levels:
-            if _tree_level(level) == cell.level:
-                key = tuple(str(getattr(cell, d)) for d in level)
-                sums.setdefault((level, key), Counter())[cell.outcome] += cell.count
+        if cell.seq in used:
+            key = (cell.region, cell.site, cell.age_band, cell.sex)
+            sums.setdefault(cell.level, {}).setdefault(key, Counter())[cell.outcome] += cell.count
     domains = {seq: Domain.from_json(m.domain) for seq, m in measured.items()}
+    return ParsedBase(measured, domains, sums)
+
+
+def derive_table(campaign_id: str, by: Sequence[str], increments: Sequence[ReleaseIncrement],
+                 measurements: Sequence[ReleaseMeasurement], cells: Iterable[BaseCell]
+                 ) -> ReleasedTable:
+    """The released table of `by` over exactly `increments` (their measurements and base
+    cells; cells of other increments are ignored). Pure: the same input gives the same table."""
+    return derive_parsed(campaign_id, by, parse_base(increments, measurements, cells))
+
+
+def _group(sums: Sums, levels: Sequence[tuple[str, ...]]
+           ) -> dict[tuple[tuple[str, ...], GroupKey], Counter[str]]:
+    out: dict[tuple[tuple[str, ...], GroupKey], Counter[str]] = {((), ()): Counter()}
+    for level in levels:
+        at = [_DIMS.index(d) for d in level]
+        for cell, outcomes in sums.get(_tree_level(level), {}).items():
+            out.setdefault((level, tuple(cell[i] for i in at)), Counter()).update(outcomes)
+    return out
+
+
+def derive_parsed(campaign_id: str, by: Sequence[str], base: ParsedBase) -> ReleasedTable:
+    """The released table of `by` from a parsed base. Pure: the same base and grouping give
+    the same table."""
+    by = tuple(by)
+    unknown = [d for d in by if d not in _DIMS]
+    if unknown:
+        raise BadInput(f"released tables group by {', '.join(_DIMS)}; not {unknown}")
+    sums = _group(base.sums, [by[:n] for n in range(len(by) + 1)])
+    measured, domains = base.measured, base.domains
     positive = len(POSITIVE_OUTCOMES)
     screened_other = sum(1 for o in next(iter(domains.values())).outcomes
                          if o.startswith("category.")) - positive if domains else 0

@@ -11,6 +11,8 @@ increment's record says how many; the sensitivity assumes one result per person)
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,7 +24,7 @@ from jobs.release.domain import LEVELS, Domain, outcome_of
 from jobs.release.marginals import FAMILIES, queries, reconcile_families
 from jobs.release.noise import MECHANISM, noisy_counts
 from jobs.store import ResultsStore
-from jobs.store.release import BaseCell, ReleaseIncrement, ReleaseMeasurement, UnreleasedRow
+from jobs.store.release import BaseCell, Cell, ReleaseIncrement, ReleaseMeasurement
 from kernel.errors import BadInput, PermanentError
 
 __all__ = ["DEFAULT_RHO", "Measured", "measure_increment"]  # DEFAULT_RHO: jobs.release.budget
@@ -37,13 +39,6 @@ class Measured:
     increment: ReleaseIncrement
     measurement: ReleaseMeasurement
     cells: int
-
-
-@dataclass(frozen=True)
-class _Counted:
-    region: str
-    site: str
-    cell: tuple[str, str, str]  # age band, sex, outcome
 
 
 def _check_boundary(store: ResultsStore, campaign_id: str,
@@ -62,33 +57,35 @@ def _check_boundary(store: ResultsStore, campaign_id: str,
     return after
 
 
-def _read(rows: list[UnreleasedRow]) -> tuple[list[_Counted], int, int]:
-    codes = Domain(())  # the demographic codes; geography comes later
-    seen: set[str] = set()
-    counted: list[_Counted] = []
-    excluded = recoded = 0
-    for row in rows:
-        if row.patient_pid in seen:
-            excluded += 1
-            continue
-        seen.add(row.patient_pid)
-        if not codes.in_domain(row.age_band, row.sex):
-            recoded += 1
-        counted.append(_Counted(row.region, row.site, (
-            row.age_band, row.sex, outcome_of(row.outcome, row.category, row.reason))))
-    return counted, excluded, recoded
+def _sites(store: ResultsStore, campaign_id: str, previous: list[ReleaseMeasurement],
+           cells: Iterable[Cell]) -> dict[str, set[str]]:
+    """The geography the increment is measured over: the planned regions, the tree of the
+    last measurement (every site with results up to its boundary) and the increment's own
+    sites: the campaign's regions and every site with a result, without reading them all."""
+    sites: dict[str, set[str]] = {r: set() for r in store.planned_regions(campaign_id)}
+    if previous:
+        for region, codes in previous[-1].domain["regions"].items():
+            sites.setdefault(region, set()).update(codes)
+    for region, site, *_ in cells:
+        sites.setdefault(region, set()).add(site)
+    return sites
 
 
-def _counts(domain: Domain, counted: list[_Counted]) -> NDArray[np.int64]:
+def _counts(domain: Domain, cells: Counter[Cell]) -> tuple[NDArray[np.int64], int]:
+    """The counts (nodes x demographic cells) and how many results were recoded (codes
+    outside the domain counted as unknown)."""
     nodes = domain.nodes
     index = {(n.level, n.region, n.site): i for i, n in enumerate(nodes)}
     counts = np.zeros((len(nodes), domain.demographic_cells), dtype=np.int64)
-    for c in counted:
-        cell = domain.cell_index(*c.cell)
-        for node in (index[(LEVELS[0], "", "")], index[(LEVELS[1], c.region, "")],
-                     index[(LEVELS[2], c.region, c.site)]):
-            counts[node, cell] += 1
-    return counts
+    recoded = 0
+    for (region, site, age_band, sex, outcome, category, reason), n in cells.items():
+        if not domain.in_domain(age_band, sex):
+            recoded += n
+        cell = domain.cell_index(age_band, sex, outcome_of(outcome, category, reason))
+        for node in (index[(LEVELS[0], "", "")], index[(LEVELS[1], region, "")],
+                     index[(LEVELS[2], region, site)]):
+            counts[node, cell] += n
+    return counts, recoded
 
 
 def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | None = None,
@@ -111,16 +108,13 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
         raise BadInput(f"unknown campaign {campaign_id!r}; the store holds: {known}")
     previous = store.increments(campaign_id)
     after = _check_boundary(store, campaign_id, previous)
-    rows = list(store.unreleased_results(campaign_id, after))
-    if not rows:
+    found = store.unreleased(campaign_id, after)
+    if found is None:
         return None
-    counted, excluded, recoded = _read(rows)
-    check_budget({r.patient_pid for r in rows}, store.spent_by_person(), budget)
-    sites = store.geography(campaign_id)
-    for c in counted:  # a result committed after geography was read cannot be missing
-        sites.setdefault(c.region, set()).add(c.site)
-    domain = Domain.over(sites)
-    counts = _counts(domain, counted)
+    check_budget(found.persons, store.spent_by_person(), budget)
+    domain = Domain.over(_sites(store, campaign_id, store.measurements(campaign_id),
+                                found.cells))
+    counts, recoded = _counts(domain, found.cells)
     shape = (len(domain.age_bands), len(domain.sexes), len(domain.outcomes))
     measured = queries(counts, shape, FAMILIES)
     noisy = noisy_counts(measured.tolist(), rho=budget.rho, levels=len(LEVELS),
@@ -129,8 +123,9 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
                               [n.parent for n in domain.nodes], shape, FAMILIES)
     seq = (previous[-1].seq if previous else 0) + 1
     cells = _cells(domain, base, seq)
-    increment = ReleaseIncrement(campaign_id, seq, rows[0].committed_at, rows[-1].committed_at,
-                                 len(counted), excluded, recoded, now or datetime.now(UTC))
+    increment = ReleaseIncrement(campaign_id, seq, found.first_commit, found.last_commit,
+                                 found.cells.total(), found.excluded, recoded,
+                                 now or datetime.now(UTC))
     measurement = ReleaseMeasurement(seq, MECHANISM, LEVELS, noisy.sensitivity, noisy.sigma,
                                      noisy.rho, int(measured.size),
                                      {**domain.to_json(), "families": list(FAMILIES),

@@ -1,15 +1,29 @@
 """The released table of a stored campaign: the base read from the store, then derived
-(jobs.release.derive). Reads the base only, never a per-study result."""
+(jobs.release.derive). Reads the base only, never a per-study result.
+
+The base of a set of increments is parsed once per process and kept (a few sets, most
+recent first) for the tables asked of it next: keyed by the store, the campaign and the
+increments' records, so a new increment, or another store at the same address, is another
+key. The base is append-only, so a kept one never goes stale.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
-from jobs.release.derive import ReleasedTable, derive_table
+from jobs.release.derive import ParsedBase, ReleasedTable, derive_parsed, parse_base
 from jobs.store import ResultsStore
+from jobs.store.release import ReleaseIncrement
 from kernel.errors import BadInput
 
-__all__ = ["parse_increments", "released_table"]
+__all__ = ["clear_parsed", "parse_increments", "released_table"]
+
+_KEPT = 16
+_Key = tuple[str, str, tuple[ReleaseIncrement, ...]]
+_parsed: OrderedDict[_Key, ParsedBase] = OrderedDict()
+_lock = threading.Lock()
 
 
 def parse_increments(text: str | None) -> tuple[int, ...] | None:
@@ -24,6 +38,27 @@ def parse_increments(text: str | None) -> tuple[int, ...] | None:
     if not seqs:
         raise BadInput("--increments: name at least one increment (e.g. 1)")
     return seqs
+
+
+def clear_parsed() -> None:
+    """Forget every parsed base kept in this process."""
+    with _lock:
+        _parsed.clear()
+
+
+def _base(store: ResultsStore, campaign_id: str, used: list[ReleaseIncrement]) -> ParsedBase:
+    key = (store.url, campaign_id, tuple(used))
+    with _lock:
+        if key in _parsed:
+            _parsed.move_to_end(key)
+            return _parsed[key]
+    cells = store.release_base(campaign_id, [i.seq for i in used])
+    base = parse_base(used, store.measurements(campaign_id), cells)
+    with _lock:
+        _parsed[key] = base
+        while len(_parsed) > _KEPT:
+            _parsed.popitem(last=False)
+    return base
 
 
 def released_table(store: ResultsStore, campaign_id: str, *, by: Sequence[str] = ("region",),
@@ -43,5 +78,4 @@ def released_table(store: ResultsStore, campaign_id: str, *, by: Sequence[str] =
         raise BadInput(f"campaign {campaign_id!r} has no increment {unknown}; it has "
                        f"1 to {held[-1].seq}")
     used = [i for i in held if i.seq in wanted]
-    cells = store.release_base(campaign_id, sorted(wanted))
-    return derive_table(campaign_id, by, used, store.measurements(campaign_id), cells)
+    return derive_parsed(campaign_id, by, _base(store, campaign_id, used))

@@ -9,7 +9,8 @@ its own. Commit times grow with commit order (one driver writes a campaign, unde
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,22 +23,33 @@ from jobs.store.engine import mapped_errors
 from jobs.store.rows import as_utc
 from kernel.errors import BadInput
 
-__all__ = ["BaseCell", "ReleaseIncrement", "ReleaseMeasurement", "ReleaseStore", "UnreleasedRow"]
+__all__ = ["BaseCell", "Cell", "ReleaseIncrement", "ReleaseMeasurement", "ReleaseStore",
+           "UnreleasedResults"]
+
+
+Cell = tuple[str, str, str, str, str, str | None, str | None]
+"""(region, site, age band, sex, outcome, category, reason) of a result."""
+_CHUNK = 50_000
 
 
 @dataclass(frozen=True)
-class UnreleasedRow:
-    """The fields of one result that a measurement counts (no nodules, no study pid)."""
+class UnreleasedResults:
+    """The results an increment measures, counted per cell: the patient pseudonyms of its
+    results, and the cells of the first committed result of each pseudonym (the others
+    `excluded`; commit time, then study, orders them). No nodules, no study pid."""
 
-    patient_pid: str
-    region: str
-    site: str
-    age_band: str
-    sex: str
-    outcome: str
-    category: str | None
-    reason: str | None
-    committed_at: datetime
+    persons: set[str]
+    cells: Counter[Cell]
+    excluded: int
+    first_commit: datetime
+    last_commit: datetime
+
+
+def _repeated(persons: list[str], distinct: set[str]) -> list[str]:
+    """The pseudonyms with more than one result (none when all are distinct)."""
+    if len(distinct) == len(persons):
+        return []
+    return sorted(p for p, n in Counter(persons).items() if n > 1)
 
 
 @dataclass(frozen=True)
@@ -100,35 +112,49 @@ class ReleaseStore(StoreBase):
         with mapped_errors(self._url, "reading measurements"), self._engine.connect() as conn:
             return [_measurement(row._mapping) for row in conn.execute(q)]
 
-    def unreleased_results(self, campaign_id: str, after: datetime | None
-                           ) -> Iterator[UnreleasedRow]:
-        """Results committed after `after` (all when None), in (commit time, study) order,
-        streamed from one snapshot: consume it at once."""
+    def unreleased(self, campaign_id: str, after: datetime | None) -> UnreleasedResults | None:
+        """The results committed after `after` (all when None) up to the last one committed
+        now, counted per cell (UnreleasedResults); None when there are none. Two statements:
+        the boundaries, then the rows up to the last boundary, read as plain tuples."""
         c = t.results.c
-        q = select(c.patient_pid, c.region, c.site, c.age_band, c.sex, c.outcome, c.category,
-                   c.reason, c.committed_at).where(c.campaign_id == campaign_id)
+        where = [c.campaign_id == campaign_id]
         if after is not None:
-            q = q.where(c.committed_at > after)
-        q = q.order_by(c.committed_at, c.study_pid, c.model_version)
-        with mapped_errors(self._url, "reading unreleased results"), self._engine.connect() as conn:
-            for row in conn.execution_options(yield_per=PAGE).execute(q):
-                m = row._mapping
-                yield UnreleasedRow(m["patient_pid"], m["region"], m["site"], m["age_band"],
-                                    m["sex"], m["outcome"], m["category"], m["reason"],
-                                    as_utc(m["committed_at"]))
+            where.append(c.committed_at > after)
+        bounds = select(func.min(c.committed_at), func.max(c.committed_at)).where(*where)
+        with mapped_errors(self._url, "reading unreleased results"), \
+                self._engine.connect() as conn:
+            first, last = conn.execute(bounds).one()
+            if last is None:
+                return None
+            where.append(c.committed_at <= last)
+            q = select(c.patient_pid, c.region, c.site, c.age_band, c.sex, c.outcome,
+                       c.category, c.reason).where(*where)
+            raw = conn.execute(q).cursor  # plain strings: no per-row object
+            persons: list[str] = []
+            cells: Counter[Cell] = Counter()
+            while chunk := raw.fetchmany(_CHUNK):
+                persons += [row[0] for row in chunk]
+                cells.update(row[1:] for row in chunk)
+            distinct = set(persons)
+            repeated = _repeated(persons, distinct)
+            excluded: Counter[Cell] = Counter()
+            seen: set[str] = set()
+            for at in range(0, len(repeated), PAGE):  # a person's rows all in one page
+                order = (q.where(c.patient_pid.in_(repeated[at:at + PAGE]))
+                         .order_by(c.committed_at, c.study_pid, c.model_version))
+                for row in conn.execute(order):
+                    if row[0] in seen:
+                        excluded[tuple(row[1:])] += 1
+                    seen.add(row[0])
+        return UnreleasedResults(distinct, cells - excluded, excluded.total(), as_utc(first),
+                                 as_utc(last))
 
-    def geography(self, campaign_id: str) -> dict[str, set[str]]:
-        """The campaign's regions (planned or with results) and the sites of its results."""
-        r, s = t.results.c, t.shards.c
+    def planned_regions(self, campaign_id: str) -> set[str]:
+        """The regions the campaign's plan has shards in."""
+        s = t.shards.c
         with mapped_errors(self._url, "reading the geography"), self._engine.connect() as conn:
-            pairs = conn.execute(select(r.region, r.site).distinct()
-                                 .where(r.campaign_id == campaign_id)).all()
-            planned = conn.execute(select(s.region).distinct()
-                                   .where(s.campaign_id == campaign_id)).scalars().all()
-        out: dict[str, set[str]] = {str(region): set() for region in planned}
-        for region, site in pairs:
-            out.setdefault(str(region), set()).add(str(site))
-        return out
+            return {str(r) for r in conn.execute(select(s.region).distinct()
+                                                 .where(s.campaign_id == campaign_id)).scalars()}
 
     def spent_by_person(self) -> dict[str, float]:
         """The rho each patient pseudonym has spent: the sum, over every measured increment
