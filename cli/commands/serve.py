@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.store_option import add_store
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
@@ -22,7 +23,7 @@ def register(subparsers: Any) -> None:
         description="Serve the results store over HTTP (OpenAPI at /openapi.json). Every route "
         "names its roles; requests need a bearer token (lungscreen token create) and are "
         "audited in the store. The store credentials stay with the service.")
-    p.add_argument("--store", required=True, help="results store URL (the service holds it)")
+    add_store(p, required=True, help="results store URL (the service holds it)")
     p.add_argument("--spec", type=Path, action="append", default=[],
                    help="a campaign's spec (its threshold, sources and key, for reports and "
                    "recall); repeat for more campaigns")

@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cli.store_option import add_store
 from kernel.errors import BadInput
 from kernel.roles import Role
 
@@ -40,7 +41,7 @@ def register(subparsers: Any) -> None:
     revoke.add_argument("--name", required=True, help="the holder whose token to revoke")
     revoke.set_defaults(func=_revoke)
     for child in (create, listing, revoke):  # init touches only the state folder
-        child.add_argument("--store", required=True, help="results store URL")
+        add_store(child, required=True, help="results store URL")
 
 
 def expiry(text: str | None, now: datetime | None = None) -> datetime | None:
