@@ -11,6 +11,9 @@ the authority gets the exact, suppressed table.
 | GET /api/v1/campaigns/{id}/status | authority, ops |
 | GET /api/v1/campaigns/{id}/report | authority, analyst |
 | POST /api/v1/campaigns/{id}/recall | authority |
+
+Reports and recall are expensive: at most `ServiceConfig.expensive_in_flight` of them in
+flight per token (jobs.service.limits.InFlight); one more is 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +31,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from jobs.service.auth import require, roles_extra
-from jobs.service.limits import FailedLogins, RefusalSummary
+from jobs.service.limits import Busy, FailedLogins, InFlight, RefusalSummary
 from jobs.spec.campaign import CampaignSpec
 from jobs.store import ResultsStore, TokenKey
 from jobs.store.tokens import Identity
@@ -55,12 +58,15 @@ class ServiceConfig:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     failed_logins_per_minute: int = 10  # per client address and token id; then 429
     limit_window_s: float = 60.0  # the failed sign-ins' window, and the refusals' summary
+    expensive_in_flight: int = 2  # reports and recall in flight per identity; then 429
+    busy_retry_after_s: int = 10  # the Retry-After of that 429
     token_key: TokenKey = field(kw_only=True, repr=False)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
     """The FastAPI application over `config`."""
     refusals = RefusalSummary(config.limit_window_s)
+    in_flight = InFlight(config.expensive_in_flight)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -94,6 +100,20 @@ def create_app(config: ServiceConfig) -> FastAPI:
         """Register a route that admits `roles` only, and publish them (`x-roles`)."""
         return app.api_route(path, methods=[method], openapi_extra=roles_extra(*roles),
                              dependencies=[Depends(require(*roles))])
+
+    @contextlib.contextmanager
+    def expensive(request: Request) -> Iterator[None]:
+        """A slot of the caller's own for an expensive request; 429 when all are taken."""
+        who: Identity = request.state.identity
+        try:
+            with in_flight.hold(who.name):
+                yield
+        except Busy:
+            request.state.refusal = "busy"
+            raise HTTPException(
+                429, f"{config.expensive_in_flight} expensive requests (reports, recall) of "
+                "this token are in flight already; retry when one has finished",
+                headers={"Retry-After": str(config.busy_retry_after_s)}) from None
 
     def campaign(campaign_id: str) -> str:
         if config.store.campaign(campaign_id) is None:
@@ -132,7 +152,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
         zCDP), in the report's shape (`groups`: level, key, counts) plus a `privacy` object
         (mechanism, sigma, rho per increment, the budget per person, the increments used);
         409 until an increment is measured. The authority gets the exact table with
-        small-cell suppression at the campaign's threshold (`min_cell` may only raise it)."""
+        small-cell suppression at the campaign's threshold (`min_cell` may only raise it).
+        Reports and recall are expensive: at most `expensive_in_flight` per token at once,
+        then 429 with Retry-After."""
         from jobs.report.build import campaign_report, parse_by
         from jobs.report.formats import render
 
@@ -147,11 +169,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise HTTPException(400, str(exc)) from None
         cells = max(threshold, min_cell or 0)
         who: Identity = request.state.identity
-        if who.role is ANALYST:
-            return _released_report(request, config.store, cid, grouping)
-        _released(request, by=",".join(grouping), min_cell=cells, format="json", table="exact")
-        built = campaign_report(config.store, cid, by=grouping, min_cell=cells)
-        return JSONResponse(content=json.loads(render(built, "json")))
+        with expensive(request):
+            if who.role is ANALYST:
+                return _released_report(request, config.store, cid, grouping)
+            _released(request, by=",".join(grouping), min_cell=cells, format="json",
+                      table="exact")
+            built = campaign_report(config.store, cid, by=grouping, min_cell=cells)
+            return JSONResponse(content=json.loads(render(built, "json")))
 
     @route("POST", "/api/v1/campaigns/{campaign_id}/recall", AUTH)
     def recall(request: Request, campaign_id: str, min_category: str = "4A") -> Response:
@@ -169,7 +193,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise HTTPException(400, f"min_category {min_category[:8]!r} is not a Lung-RADS "
                                 "category (e.g. 3, 4A, 4B, 4X)") from None
         _released(request, min_category=category.value, format="csv")
-        with tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
+        with expensive(request), tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
             out = Path(tmp) / "recall.csv"
             try:
                 export_recall(spec, config.store, min_category=category, out=out,
