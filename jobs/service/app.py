@@ -1,7 +1,9 @@
 """The service's routes (OpenAPI at /openapi.json). Each names its roles (`x-roles`); the
 store credentials stay here: analysts get tables derived from the release base (noisy,
 measured once under differential privacy, with their `privacy` object) and nothing else;
-the authority gets the exact, suppressed table.
+the authority gets the exact, suppressed table. A token scoped to campaigns
+(`token create --campaign`) lists those only and gets 404 for any other, as for a campaign
+that does not exist.
 
 | route | roles |
 | --- | --- |
@@ -115,8 +117,11 @@ def create_app(config: ServiceConfig) -> FastAPI:
                 "this token are in flight already; retry when one has finished",
                 headers={"Retry-After": str(config.busy_retry_after_s)}) from None
 
-    def campaign(campaign_id: str) -> str:
-        if config.store.campaign(campaign_id) is None:
+    def campaign(request: Request, campaign_id: str) -> str:
+        """`campaign_id` when it exists and the caller's scope covers it; else 404, the same
+        answer for both, so a scope tells nothing of the campaigns outside it."""
+        who: Identity = request.state.identity
+        if not who.sees(campaign_id) or config.store.campaign(campaign_id) is None:
             raise HTTPException(404, f"no campaign {campaign_id[:64]!r} in this service's store")
         return campaign_id
 
@@ -131,12 +136,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return {"status": "ok", "version": installed_version()}
 
     @route("GET", "/api/v1/campaigns", AUTH, ANALYST, OPS)
-    def campaigns() -> list[dict[str, str]]:
-        return [{"id": c.id, "state": c.state.value} for c in config.store.campaigns()]
+    def campaigns(request: Request) -> list[dict[str, str]]:
+        who: Identity = request.state.identity
+        return [{"id": c.id, "state": c.state.value} for c in config.store.campaigns()
+                if who.sees(c.id)]
 
     @route("GET", "/api/v1/campaigns/{campaign_id}/status", AUTH, OPS)
-    def status(campaign_id: str) -> dict[str, Any]:
-        cid = campaign(campaign_id)
+    def status(request: Request, campaign_id: str) -> dict[str, Any]:
+        cid = campaign(request, campaign_id)
         regions = config.store.progress(cid)
         return {"campaign": cid, "regions": {
             r: {"shards_planned": p.shards_planned, "shards_done": p.shards_done,
@@ -158,7 +165,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from jobs.report.build import campaign_report, parse_by
         from jobs.report.formats import render
 
-        cid = campaign(campaign_id)
+        cid = campaign(request, campaign_id)
         threshold = _threshold(config, cid)
         if min_cell is not None and min_cell < threshold:
             raise HTTPException(400, f"min_cell {min_cell} is below the campaign's threshold "
@@ -182,7 +189,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
         from jobs.recall import export_recall
 
         who: Identity = request.state.identity
-        cid = campaign(campaign_id)
+        cid = campaign(request, campaign_id)
         spec = config.specs.get(cid)
         if spec is None:
             raise HTTPException(409, f"the service holds no spec for campaign {cid!r}; start "

@@ -105,6 +105,9 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
                 # stores created before minted tokens: their rows have no MAC and are
                 # refused until created again with the token key (jobs.store.tokenkey)
                 conn.exec_driver_sql("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)")
+            if "campaigns" not in {c["name"] for c in inspect(conn).get_columns("tokens")}:
+                # stores created before scoped tokens: every row unscoped (NULL), as its MAC says
+                conn.exec_driver_sql("ALTER TABLE tokens ADD COLUMN campaigns VARCHAR(2048)")
             self._insert_ignore(conn, t.meta, [{"key": "store_id", "value": uuid.uuid4().hex}])
             self._store_id = conn.execute(
                 select(t.meta.c.value).where(t.meta.c.key == "store_id")).scalar_one()
