@@ -92,8 +92,8 @@ def _create(args: argparse.Namespace) -> int:
                            operator=os_operator()) as store:
         token = store.create_token(args.name, Role(args.role), expiry(args.expires), key=key,
                                    campaigns=scope)
-        store.audit(None, "token_created", name=args.name, role=args.role,
-                    campaigns=",".join(sorted(set(scope))) if scope is not None else "*")
+        scoped = {} if scope is None else {"campaigns": ",".join(sorted(set(scope)))}
+        store.audit(None, "token_created", name=args.name, role=args.role, **scoped)
     where = "every campaign" if scope is None else ", ".join(sorted(set(scope)))
     print(f"token for {args.name} ({args.role}; {where}); shown once, keep it secret:")
     print(token)
