@@ -128,6 +128,12 @@ def _release(o: SuiteOptions) -> Figures:
         tables=d.tables if o.tables is None else o.tables))
 
 
+def _audit(o: SuiteOptions) -> Figures:
+    from bench.audit import run_audit_bench
+
+    return run_audit_bench(runs=o.runs_or(3))
+
+
 @dataclass(frozen=True)
 class _Table:
     table: str
@@ -152,4 +158,6 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
     Suite("synth", "the synthetic cohort writer", _synth),
     Suite("report", "aggregation and the suppressed report", _report),
     Suite("release", "the analysts' release: measure, 500 tables, errors vs exact", _release),
+    Suite("audit", "the keyed audit trail: append, verify and head check per 1,000 events",
+          _audit),
 )}

@@ -57,3 +57,15 @@ def test_the_release_suites_sizes_are_checked():
         10_000, 2_000)
     with pytest.raises(SystemExit):
         parser.parse_args(["bench", "release", "--results", "0"])
+
+
+def test_the_audit_suite_appends_verifies_and_compares_with_a_plain_insert():
+    from bench.audit import run_audit_bench
+
+    bench = run_audit_bench(runs=1, sizes=(50,))
+    (row,) = bench.rows
+    assert row.events == 50 and row.append_ms_per_event > 0 and row.baseline_ms_per_event > 0
+    assert row.verify_ms_per_1000 > 0 and row.head_check_ms > 0
+    assert "plain insert" in bench.lines()[1]
+    assert json.loads(bench.to_json())["rows"][0]["append_ratio"] == pytest.approx(
+        row.append_ratio)

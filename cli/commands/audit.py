@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.output import add_format
+from cli.store_option import add_store
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=_show)
     for child in (verify, show):
         where = child.add_mutually_exclusive_group()
-        where.add_argument("--store", default=None, help="results store URL")
+        add_store(where, default=None, help="results store URL")
         where.add_argument("--spec", type=Path, default=None,
                            help="a campaign spec: its store, and its data folder's file log")
         child.add_argument("--campaign", default=None, metavar="ID",

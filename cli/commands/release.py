@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from cli.store_option import add_store
 from kernel.errors import BadInput
 
 __all__ = ["register", "store_of"]
@@ -32,8 +33,7 @@ def register(subparsers: Any) -> None:
 
 def add_store_options(p: argparse.ArgumentParser) -> None:
     """--store, --spec, --state-dir, --data-dir: where a campaign's store is."""
-    p.add_argument("--store", default=None,
-                   help="the results store URL (default: the campaign spec's)")
+    add_store(p, default=None, help="the results store URL (default: the campaign spec's)")
     p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where campaign specs are registered (see `campaign resume`)")

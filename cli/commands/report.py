@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from cli.output import add_format
+from cli.store_option import add_store
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
@@ -31,8 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                help="table for a terminal (default), csv, json or parquet (with --out) for "
                     "tools, html to share")
     p.add_argument("--out", type=Path, default=None, help="write to FILE instead of stdout")
-    p.add_argument("--store", default=None,
-                   help="the results store URL (default: the campaign spec's)")
+    add_store(p, default=None, help="the results store URL (default: the campaign spec's)")
     p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where campaign specs are registered (see `campaign resume`)")

@@ -1,5 +1,7 @@
 """`lungscreen serve --store URL [--spec SPEC]... [--host H] --port P`: the service with
-roles (jobs.service), on loopback unless told otherwise, TLS when given a certificate."""
+roles (jobs.service), on loopback unless told otherwise, TLS when given a certificate. Safe
+by default (jobs.service.startup): plain HTTP off loopback only with --insecure-http, and
+no start with a store, key or TLS key that others can read."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.store_option import add_store
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
@@ -22,7 +25,7 @@ def register(subparsers: Any) -> None:
         description="Serve the results store over HTTP (OpenAPI at /openapi.json). Every route "
         "names its roles; requests need a bearer token (lungscreen token create) and are "
         "audited in the store. The store credentials stay with the service.")
-    p.add_argument("--store", required=True, help="results store URL (the service holds it)")
+    add_store(p, required=True, help="results store URL (the service holds it)")
     p.add_argument("--spec", type=Path, action="append", default=[],
                    help="a campaign's spec (its threshold, sources and key, for reports and "
                    "recall); repeat for more campaigns")
@@ -30,6 +33,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, required=True, help="port (0: any free one, printed)")
     p.add_argument("--certfile", type=Path, default=None, help="TLS certificate (PEM)")
     p.add_argument("--keyfile", type=Path, default=None, help="TLS private key (PEM)")
+    p.add_argument("--insecure-http", action="store_true",
+                   help="allow plain HTTP on a non-loopback --host (refused without it: "
+                   "tokens would cross the network in clear text); warned")
     p.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
                    help="the proxies (comma-separated addresses or networks) whose "
                    "X-Forwarded-For names the client; default none: the client is the peer")
@@ -44,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jobs.service import ServiceConfig, create_app
     from jobs.service.limits import uvicorn_options
+    from jobs.service.startup import check_bind, check_private_files, private_files
     from jobs.spec.campaign import load_spec
     from jobs.spec.secrets import default_audit_key, default_token_key
     from jobs.store import ResultsStore
@@ -53,9 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if args.min_cell_floor < MIN_CELL:
         raise BadInput(f"--min-cell-floor {args.min_cell_floor} is below {MIN_CELL}; the "
                        "floor may be raised, never lowered")
+    warning = check_bind(args.host, tls=args.certfile is not None,
+                         insecure_http=args.insecure_http)
+    check_private_files(private_files(args.store, args.keyfile))
     specs = {s.id: s for s in (load_spec(p, check_paths=False) for p in args.spec)}
-    with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ)) as store:
-        token_key = default_token_key(os.environ, create=True)  # the service mints tokens
+    audit_key = default_audit_key(os.environ)  # both refused when others can read them
+    token_key = default_token_key(os.environ, create=True)  # the service mints tokens
+    with ResultsStore.open(args.store, audit_key=audit_key) as store:
         app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ),
                                        token_key=token_key))
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
@@ -76,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
                            "another --port or --host") from None
         sock.listen(2048)  # connections wait in the backlog until the app is up
         port = sock.getsockname()[1]
+        if warning:
+            print(warning, file=sys.stderr, flush=True)
         print(f"serving on {scheme}://{args.host}:{port}", file=sys.stderr, flush=True)
         server.run(sockets=[sock])
         return 0

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.output import add_format
+from cli.store_option import add_store
 from jobs.run.campaign import default_env
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
@@ -27,8 +28,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--once", action="store_true", help="print one snapshot and exit")
     add_format(p, help="the text view (default), or json: one object per snapshot")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
-    p.add_argument("--store", default=None,
-                   help="results store URL (default: the store of each registered spec)")
+    add_store(p, default=None,
+              help="results store URL (default: the store of each registered spec)")
     p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where campaign specs were registered (as for campaign resume)")

@@ -1,4 +1,5 @@
-"""`lungscreen token init|create|list|revoke`: the service's bearer tokens, in the store.
+"""`lungscreen token init|create|list|revoke`: the service's bearer tokens, in the store,
+each for one role and every campaign or only those `--campaign` names.
 
 Minting needs the service's token key (`<state folder>/token.key`, made by `token init` or
 the first `serve`): store access alone makes no token the service accepts. Creations and
@@ -12,6 +13,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cli.store_option import add_store
 from kernel.errors import BadInput
 from kernel.roles import Role
 
@@ -33,6 +35,10 @@ def register(subparsers: Any) -> None:
                         help="who holds it (unique; the name the audit log records)")
     create.add_argument("--expires", default=None, metavar="D",
                         help="lifetime: 30d, 12h, 90m, or an ISO date (default: none)")
+    create.add_argument("--campaign", action="append", default=None, metavar="ID",
+                        help="scope the token to this campaign (repeat, or a comma list): "
+                        "its holder sees these only, any other is answered 404 "
+                        "(default: every campaign)")
     create.set_defaults(func=_create)
     listing = sub.add_parser("list", help="every token: name, role, expiry, revoked")
     listing.set_defaults(func=_list)
@@ -40,7 +46,7 @@ def register(subparsers: Any) -> None:
     revoke.add_argument("--name", required=True, help="the holder whose token to revoke")
     revoke.set_defaults(func=_revoke)
     for child in (create, listing, revoke):  # init touches only the state folder
-        child.add_argument("--store", required=True, help="results store URL")
+        add_store(child, required=True, help="results store URL")
 
 
 def expiry(text: str | None, now: datetime | None = None) -> datetime | None:
@@ -79,12 +85,17 @@ def _create(args: argparse.Namespace) -> int:
     from jobs.spec.secrets import default_audit_key, default_token_key
     from jobs.store import ResultsStore
 
+    scope = None if args.campaign is None else [
+        c for item in args.campaign for c in (part.strip() for part in item.split(",")) if c]
     key = default_token_key(os.environ)  # never created here: the service's key mints
     with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ),
                            operator=os_operator()) as store:
-        token = store.create_token(args.name, Role(args.role), expiry(args.expires), key=key)
-        store.audit(None, "token_created", name=args.name, role=args.role)
-    print(f"token for {args.name} ({args.role}); shown once, keep it secret:")
+        token = store.create_token(args.name, Role(args.role), expiry(args.expires), key=key,
+                                   campaigns=scope)
+        scoped = {} if scope is None else {"campaigns": ",".join(sorted(set(scope)))}
+        store.audit(None, "token_created", name=args.name, role=args.role, **scoped)
+    where = "every campaign" if scope is None else ", ".join(sorted(set(scope)))
+    print(f"token for {args.name} ({args.role}; {where}); shown once, keep it secret:")
     print(token)
     return 0
 
@@ -94,12 +105,13 @@ def _list(args: argparse.Namespace) -> int:
 
     with ResultsStore.open(args.store) as store:
         tokens = store.tokens()
-    print(f"{'NAME':<24} {'ROLE':<10} {'EXPIRES':<20} STATE")
+    print(f"{'NAME':<24} {'ROLE':<10} {'EXPIRES':<20} {'STATE':<8} CAMPAIGNS")
     for t in tokens:
         state = "revoked" if t.revoked_at else ("expired" if t.expires_at and
                                                 t.expires_at <= datetime.now(UTC) else "live")
         expires = t.expires_at.isoformat(timespec="minutes") if t.expires_at else "never"
-        print(f"{t.name:<24} {t.role.value:<10} {expires:<20} {state}")
+        scope = "*" if t.campaigns is None else ",".join(sorted(t.campaigns))
+        print(f"{t.name:<24} {t.role.value:<10} {expires:<20} {state:<8} {scope}")
     return 0
 
 

@@ -1,7 +1,9 @@
 """The service's routes (OpenAPI at /openapi.json). Each names its roles (`x-roles`); the
 store credentials stay here: analysts get tables derived from the release base (noisy,
 measured once under differential privacy, with their `privacy` object) and nothing else;
-the authority gets the exact, suppressed table.
+the authority gets the exact, suppressed table. A token scoped to campaigns
+(`token create --campaign`) lists those only and gets 404 for any other, as for a campaign
+that does not exist.
 
 | route | roles |
 | --- | --- |
@@ -11,6 +13,9 @@ the authority gets the exact, suppressed table.
 | GET /api/v1/campaigns/{id}/status | authority, ops |
 | GET /api/v1/campaigns/{id}/report | authority, analyst |
 | POST /api/v1/campaigns/{id}/recall | authority |
+
+Reports and recall are expensive: at most `ServiceConfig.expensive_in_flight` of them in
+flight per token (jobs.service.limits.InFlight); one more is 429 with Retry-After.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import tempfile
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +33,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from jobs.service.auth import require, roles_extra
-from jobs.service.limits import FailedLogins, RefusalSummary
+from jobs.service.limits import Busy, FailedLogins, InFlight, RefusalSummary
 from jobs.spec.campaign import CampaignSpec
 from jobs.store import ResultsStore, TokenKey
 from jobs.store.tokens import Identity
@@ -55,12 +60,15 @@ class ServiceConfig:
     env: Mapping[str, str] = field(default_factory=dict, repr=False)
     failed_logins_per_minute: int = 10  # per client address and token id; then 429
     limit_window_s: float = 60.0  # the failed sign-ins' window, and the refusals' summary
+    expensive_in_flight: int = 2  # reports and recall in flight per identity; then 429
+    busy_retry_after_s: int = 10  # the Retry-After of that 429
     token_key: TokenKey = field(kw_only=True, repr=False)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
     """The FastAPI application over `config`."""
     refusals = RefusalSummary(config.limit_window_s)
+    in_flight = InFlight(config.expensive_in_flight)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -95,8 +103,25 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return app.api_route(path, methods=[method], openapi_extra=roles_extra(*roles),
                              dependencies=[Depends(require(*roles))])
 
-    def campaign(campaign_id: str) -> str:
-        if config.store.campaign(campaign_id) is None:
+    @contextlib.contextmanager
+    def expensive(request: Request) -> Iterator[None]:
+        """A slot of the caller's own for an expensive request; 429 when all are taken."""
+        who: Identity = request.state.identity
+        try:
+            with in_flight.hold(who.name):
+                yield
+        except Busy:
+            request.state.refusal = "busy"
+            raise HTTPException(
+                429, f"{config.expensive_in_flight} expensive requests (reports, recall) of "
+                "this token are in flight already; retry when one has finished",
+                headers={"Retry-After": str(config.busy_retry_after_s)}) from None
+
+    def campaign(request: Request, campaign_id: str) -> str:
+        """`campaign_id` when it exists and the caller's scope covers it; else 404, the same
+        answer for both, so a scope tells nothing of the campaigns outside it."""
+        who: Identity = request.state.identity
+        if not who.sees(campaign_id) or config.store.campaign(campaign_id) is None:
             raise HTTPException(404, f"no campaign {campaign_id[:64]!r} in this service's store")
         return campaign_id
 
@@ -111,12 +136,14 @@ def create_app(config: ServiceConfig) -> FastAPI:
         return {"status": "ok", "version": installed_version()}
 
     @route("GET", "/api/v1/campaigns", AUTH, ANALYST, OPS)
-    def campaigns() -> list[dict[str, str]]:
-        return [{"id": c.id, "state": c.state.value} for c in config.store.campaigns()]
+    def campaigns(request: Request) -> list[dict[str, str]]:
+        who: Identity = request.state.identity
+        return [{"id": c.id, "state": c.state.value} for c in config.store.campaigns()
+                if who.sees(c.id)]
 
     @route("GET", "/api/v1/campaigns/{campaign_id}/status", AUTH, OPS)
-    def status(campaign_id: str) -> dict[str, Any]:
-        cid = campaign(campaign_id)
+    def status(request: Request, campaign_id: str) -> dict[str, Any]:
+        cid = campaign(request, campaign_id)
         regions = config.store.progress(cid)
         return {"campaign": cid, "regions": {
             r: {"shards_planned": p.shards_planned, "shards_done": p.shards_done,
@@ -132,11 +159,13 @@ def create_app(config: ServiceConfig) -> FastAPI:
         zCDP), in the report's shape (`groups`: level, key, counts) plus a `privacy` object
         (mechanism, sigma, rho per increment, the budget per person, the increments used);
         409 until an increment is measured. The authority gets the exact table with
-        small-cell suppression at the campaign's threshold (`min_cell` may only raise it)."""
+        small-cell suppression at the campaign's threshold (`min_cell` may only raise it).
+        Reports and recall are expensive: at most `expensive_in_flight` per token at once,
+        then 429 with Retry-After."""
         from jobs.report.build import campaign_report, parse_by
         from jobs.report.formats import render
 
-        cid = campaign(campaign_id)
+        cid = campaign(request, campaign_id)
         threshold = _threshold(config, cid)
         if min_cell is not None and min_cell < threshold:
             raise HTTPException(400, f"min_cell {min_cell} is below the campaign's threshold "
@@ -147,18 +176,20 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise HTTPException(400, str(exc)) from None
         cells = max(threshold, min_cell or 0)
         who: Identity = request.state.identity
-        if who.role is ANALYST:
-            return _released_report(request, config.store, cid, grouping)
-        _released(request, by=",".join(grouping), min_cell=cells, format="json", table="exact")
-        built = campaign_report(config.store, cid, by=grouping, min_cell=cells)
-        return JSONResponse(content=json.loads(render(built, "json")))
+        with expensive(request):
+            if who.role is ANALYST:
+                return _released_report(request, config.store, cid, grouping)
+            _released(request, by=",".join(grouping), min_cell=cells, format="json",
+                      table="exact")
+            built = campaign_report(config.store, cid, by=grouping, min_cell=cells)
+            return JSONResponse(content=json.loads(render(built, "json")))
 
     @route("POST", "/api/v1/campaigns/{campaign_id}/recall", AUTH)
     def recall(request: Request, campaign_id: str, min_category: str = "4A") -> Response:
         from jobs.recall import export_recall
 
         who: Identity = request.state.identity
-        cid = campaign(campaign_id)
+        cid = campaign(request, campaign_id)
         spec = config.specs.get(cid)
         if spec is None:
             raise HTTPException(409, f"the service holds no spec for campaign {cid!r}; start "
@@ -169,7 +200,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
             raise HTTPException(400, f"min_category {min_category[:8]!r} is not a Lung-RADS "
                                 "category (e.g. 3, 4A, 4B, 4X)") from None
         _released(request, min_category=category.value, format="csv")
-        with tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
+        with expensive(request), tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
             out = Path(tmp) / "recall.csv"
             try:
                 export_recall(spec, config.store, min_category=category, out=out,

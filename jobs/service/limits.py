@@ -5,19 +5,24 @@
   `uvicorn_options`) and per presented token id. Past `limit` in `window_s` a failing
   request is answered 429 instead of 401; a valid token is always served, so others'
   failures never lock its holder out.
+- `InFlight`: at most `limit` expensive requests (reports, recall) in flight per identity;
+  one more is answered 429 with Retry-After at once, so one caller cannot hold the
+  service's workers while others are still served.
 - `RefusalSummary`: requests the limiter refused are not audited one row each; each window
   is summarised in one `rate_limited` event (how many, from how many addresses, when).
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-__all__ = ["FailedLogins", "RefusalSummary", "uvicorn_options"]
+__all__ = ["Busy", "FailedLogins", "InFlight", "RefusalSummary", "uvicorn_options"]
 
 
 class FailedLogins:
@@ -52,6 +57,34 @@ class FailedLogins:
     def _sweep(self, now: float) -> None:  # forget quiet keys: a flood of ids holds no memory
         for k in [k for k, v in self._seen.items() if not v or v[-1] < now - self.window_s]:
             del self._seen[k]
+
+
+class Busy(Exception):
+    """An identity already has its limit of expensive requests in flight."""
+
+
+class InFlight:
+    """At most `limit` expensive requests in flight per identity (see the module doc)."""
+
+    def __init__(self, limit: int = 2) -> None:
+        self.limit = limit
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self, who: str) -> Iterator[None]:
+        """One of `who`'s slots while the block runs; Busy when none is free."""
+        with self._lock:
+            if self._held.get(who, 0) >= self.limit:
+                raise Busy(who)
+            self._held[who] = self._held.get(who, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held[who] -= 1
+                if not self._held[who]:
+                    del self._held[who]
 
 
 class RefusalSummary:

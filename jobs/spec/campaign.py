@@ -41,7 +41,13 @@ from jobs.spec.sources import (
     without_userinfo,
 )
 from jobs.spec.state import default_state_dir
-from jobs.store.urls import default_sqlite_url, normalize_url, redact, sqlite_path
+from jobs.store.urls import (
+    default_sqlite_url,
+    normalize_url,
+    redact,
+    refuse_password,
+    sqlite_path,
+)
 from kernel.contract import MODEL_NAME
 from kernel.defaults import INFERENCE_TIMEOUT_S, MIN_CELL
 from kernel.errors import BadInput
@@ -125,11 +131,10 @@ def _store(value: str | None, info: ValidationInfo) -> str | None:
         url = normalize_url(value, base_dir=Path(base) if base else None)
     except BadInput as exc:
         raise PydanticCustomError("spec", "{why}", {"why": str(exc)}) from None
-    if url.password:
-        raise PydanticCustomError(
-            "spec", "store: the URL carries a password; expected it outside the spec, which "
-            "is saved and copied: name a variable in store_password_env or a file in "
-            "store_password_file (or use PGPASSWORD / ~/.pgpass)", {})
+    try:
+        refuse_password(url, "the spec, which is saved and copied")
+    except BadInput as exc:
+        raise PydanticCustomError("spec", "{why}", {"why": str(exc)}) from None
     return url.render_as_string(hide_password=False)
 
 

@@ -26,6 +26,8 @@ _ADDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # stores created before minted tokens: their rows have no MAC and are refused until
     # created again with the token key (jobs.store.tokenkey)
     ("tokens", "mac", ("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)",)),
+    # stores created before scoped tokens: every row unscoped (NULL), as its MAC says
+    ("tokens", "campaigns", ("ALTER TABLE tokens ADD COLUMN campaigns VARCHAR(2048)",)),
 )
 
 
@@ -47,7 +49,6 @@ def ensure_schema(conn: Connection) -> tuple[str, str]:
         conn.execute(insert(t.meta).on_conflict_do_nothing(), missing)
         found = _meta(conn)
     return found["store_id"], found["schema_version"]
-
 
 
 def _meta(conn: Connection) -> dict[str, str]:

@@ -139,6 +139,7 @@ tokens = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("mac", String(64)),  # HMAC-SHA256 under the service's token key (tokenkey.py)
+    Column("campaigns", String(2048)),  # the scope: campaign ids, sorted, comma-joined; NULL all
 )
 
 release_increments = Table(

@@ -5,6 +5,8 @@ audit key (jobs.store.anchor). Each token row carries MAC = HMAC-SHA256(token ke
 JSON of its token id, name, role, expiry, salt, digest and campaign scope), so a row written
 with store access alone (an INSERT, the store's own methods without the key) or a row whose
 role, expiry or scope was changed afterwards does not verify, and the service refuses it.
+The scope is the row's `campaigns` (sorted ids, comma-joined; None for a token that sees
+every campaign, so rows minted before scopes existed verify as they did).
 """
 
 from __future__ import annotations
@@ -54,13 +56,14 @@ class TokenKey:
 
     def row_mac(self, row: Mapping[str, Any]) -> str:
         """HMAC-SHA256 over a token row's token id, name, role, expiry (UTC ISO seconds),
-        salt, digest and campaign scope (None when unscoped), as sorted-key JSON; hex."""
+        salt, digest and campaign scope (`campaigns`, None when unscoped), as sorted-key
+        JSON; hex."""
         expires = row["expires_at"]
         body = json.dumps({"token_id": row["token_id"], "name": row["name"],
                            "role": row["role"], "salt": row["salt"], "digest": row["digest"],
                            "expires_at": None if expires is None
                            else as_utc(expires).isoformat(timespec="seconds"),
-                           "campaign": row.get("campaign_id")},
+                           "campaign": row.get("campaigns")},
                           sort_keys=True, separators=(",", ":"), ensure_ascii=True)
         return hmac.new(self.key, b"lungscreen token row " + body.encode(),
                         hashlib.sha256).hexdigest()

@@ -8,6 +8,9 @@ fast keyed hash is as strong as a slow one here and keeps every request cheap.
 Only the holder of the token key (jobs.store.tokenkey: the service's, in its state folder)
 mints: each row carries a MAC over its fields under that key, and `identify` refuses a row
 without one or whose MAC does not verify, so store access alone makes no token.
+
+A token may be scoped to campaigns (`campaigns`, covered by the MAC): its holder sees those
+only, and the service answers any other as it answers one that does not exist.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,15 +36,22 @@ from kernel.roles import Role
 __all__ = ["Identity", "TokenInfo", "TokenRegistry"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+_CAMPAIGN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a spec's id (jobs.spec.campaign)
 _TOKEN = re.compile(r"^ls_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
 
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a request comes from: the token's name and role."""
+    """Who a request comes from: the token's name, role and campaign scope (None: every
+    campaign)."""
 
     name: str
     role: Role
+    campaigns: frozenset[str] | None = None
+
+    def sees(self, campaign_id: str) -> bool:
+        """Whether the holder's scope covers `campaign_id`."""
+        return self.campaigns is None or campaign_id in self.campaigns
 
 
 @dataclass(frozen=True)
@@ -52,6 +63,24 @@ class TokenInfo:
     created_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    campaigns: frozenset[str] | None = None
+
+
+def _scope(campaigns: Iterable[str] | None) -> str | None:
+    """The `campaigns` column for a scope: sorted ids, comma-joined; None when unscoped."""
+    if campaigns is None:
+        return None
+    ids = sorted({c.strip() for c in campaigns})
+    bad = [c for c in ids if not _CAMPAIGN.match(c)]
+    if bad or not ids:
+        raise BadInput(f"campaign scope {bad[0][:64]!r} is not a campaign id; expected "
+                       "lowercase letters, digits and - (a spec's id)" if bad else
+                       "a campaign scope names at least one campaign id")
+    return ",".join(ids)
+
+
+def _campaigns(column: str | None) -> frozenset[str] | None:
+    return None if column is None else frozenset(column.split(","))
 
 
 def _digest(salt: str, secret: str) -> str:
@@ -62,9 +91,9 @@ class TokenRegistry(StoreBase):
     """Tokens in the store's `tokens` table (see the module doc)."""
 
     def create_token(self, name: str, role: Role, expires_at: datetime | None = None, *,
-                     key: TokenKey) -> str:
-        """A new token for `name` (unique, also among revoked ones), its row MAC'd under
-        the token `key`; returned once."""
+                     key: TokenKey, campaigns: Iterable[str] | None = None) -> str:
+        """A new token for `name` (unique, also among revoked ones), scoped to `campaigns`
+        (None: every campaign), its row MAC'd under the token `key`; returned once."""
         if not _NAME.match(name):
             raise BadInput(f"token name {name[:64]!r} is not valid; expected letters, digits "
                            "and . _ @ - (at most 64)")
@@ -72,7 +101,8 @@ class TokenRegistry(StoreBase):
         salt = secrets.token_hex(16)
         expires = None if expires_at is None else as_utc(expires_at).replace(microsecond=0)
         row = {"name": name, "role": role.value, "token_id": token_id, "salt": salt,
-               "digest": _digest(salt, secret), "expires_at": expires}
+               "digest": _digest(salt, secret), "expires_at": expires,
+               "campaigns": _scope(campaigns)}
         with self.write_transaction("creating a token") as conn:
             if conn.execute(select(t.tokens.c.name).where(t.tokens.c.name == name)).first():
                 raise BadInput(f"a token named {name!r} exists already; revoke it and choose "
@@ -102,7 +132,7 @@ class TokenRegistry(StoreBase):
             return None
         if m["expires_at"] is not None and as_utc(m["expires_at"]) <= utc_now():
             return None
-        return Identity(m["name"], Role(m["role"]))
+        return Identity(m["name"], Role(m["role"]), _campaigns(m["campaigns"]))
 
     def tokens(self) -> list[TokenInfo]:
         """Every token, by name."""
@@ -110,7 +140,8 @@ class TokenRegistry(StoreBase):
             rows = conn.execute(select(t.tokens).order_by(t.tokens.c.name)).all()
         return [TokenInfo(m["name"], Role(m["role"]), as_utc(m["created_at"]),
                           as_utc(m["expires_at"]) if m["expires_at"] else None,
-                          as_utc(m["revoked_at"]) if m["revoked_at"] else None)
+                          as_utc(m["revoked_at"]) if m["revoked_at"] else None,
+                          _campaigns(m["campaigns"]))
                 for m in (r._mapping for r in rows)]
 
     def revoke_token(self, name: str) -> None:

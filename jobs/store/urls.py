@@ -3,8 +3,9 @@
 - `sqlite:///relative/path.db` (relative to `base_dir`, e.g. the spec's folder) or
   `sqlite:////absolute/path.db`: a local SQLite file, created with its folder.
 - `postgresql://user@host:port/db` (also `postgres://`, `postgresql+psycopg://`): PostgreSQL
-  through psycopg 3. Passwords are best left to libpq (PGPASSWORD, ~/.pgpass); a password in
-  the URL is never printed (`redact`).
+  through psycopg 3. Passwords are best left to libpq (PGPASSWORD, ~/.pgpass) or a spec's
+  store_password_env / store_password_file: a URL carrying one is refused wherever it is
+  saved or seen (a spec, a command line: `refuse_password`), and never printed (`redact`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ from sqlalchemy.exc import ArgumentError
 
 from kernel.errors import BadInput
 
-__all__ = ["default_sqlite_url", "normalize_url", "redact", "sqlite_path"]
+__all__ = ["default_sqlite_url", "normalize_url", "redact", "refuse_password", "sqlite_path"]
 
+_PASSWORD = ("store: the URL carries a password; expected it outside {place}: name a variable "
+             "in store_password_env or a file in store_password_file of the campaign's spec "
+             "(or use PGPASSWORD / ~/.pgpass)")
 _EXPECTED = "expected sqlite:///PATH or postgresql://USER@HOST:PORT/DATABASE"
 
 
@@ -53,6 +57,23 @@ def normalize_url(url: str, *, base_dir: Path | None = None) -> URL:
             raise BadInput(f"store: {redact(parsed)!r} names no database; {_EXPECTED}")
         return parsed.set(drivername="postgresql+psycopg")
     raise BadInput(f"store: {redact(parsed)!r} uses {backend!r}; {_EXPECTED}")
+
+
+def refuse_password(url: URL | str, place: str) -> None:
+    """BadInput when `url` carries a password (`user:password@`, or `?password=`): `place`
+    says where it would be seen (a spec, saved and copied; a command line, shown by ps and
+    kept in shell history). The message names the remedies and never the password."""
+    parsed = url
+    if isinstance(url, str):
+        try:
+            parsed = make_url(url)
+        except (ArgumentError, ValueError):  # unparseable: look for user:password@ by hand
+            if ":" in url.partition("://")[2].rpartition("@")[0]:
+                raise BadInput(_PASSWORD.format(place=place)) from None
+            return
+    assert isinstance(parsed, URL)
+    if parsed.password or "password" in parsed.query:
+        raise BadInput(_PASSWORD.format(place=place))
 
 
 def sqlite_path(url: URL) -> Path | None:
