@@ -32,6 +32,7 @@ def test_an_ensemble_counts_as_its_members() -> None:
     assert len(networks_in([DEFAULT_WEIGHTS, DEFAULT_WEIGHTS])) == 4
 
 
+@pytest.mark.slow
 def test_dumped_outputs_and_category_are_the_detectors(dumped: Path) -> None:
     rec = torch.load(dumped / f"{SEED}.pt", weights_only=False)
     assert rec["networks"] == 2 and rec["pv"].shape[:2] == (2, 6)

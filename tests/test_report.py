@@ -179,6 +179,7 @@ def test_cli_report_reads_the_store(tmp_path, results, capsys):
     assert main(["report", "north-2027q1", "--store", url, "--min-cell", "5"]) == 2
 
 
+@pytest.mark.slow
 def test_cli_report_store_without_a_spec_uses_the_deployment_floor(tmp_path, results, capsys):
     url = f"sqlite:///{tmp_path / 'results.db'}"
     with ResultsStore.open(url) as store:
@@ -254,6 +255,7 @@ def test_campaign_report_reads_progress_and_throughput(tmp_path, results):
 _GROUPINGS = (("region",), ("region", "sex"), ("region", "site"), ("region", "site", "sex"))
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(n=st.integers(1, 40), seed=st.integers(0, 10_000), regions=st.integers(1, 3),
        sites=st.integers(1, 3), min_cell=st.sampled_from([2, 3, 4, 5, 7, 11]),

@@ -205,6 +205,7 @@ def test_groups_over_the_witness_limit_are_counted_as_unaudited():
         assert sum(c in result.hidden for c in (line.total, *line.members)) != 1
 
 
+@pytest.mark.slow
 def test_a_sparse_four_way_report_is_protected_where_every_related_cell_is_hidden():
     """12 studies over region x site x age band x sex: nearly every cell is small, so a
     group can run out of cells to hide. That used to raise; now every small cell's range,

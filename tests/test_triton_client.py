@@ -55,6 +55,7 @@ def _infer_in_threads(backend: TritonBackend, n: int) -> list[object]:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_killed_server_fails_over_then_comes_back(slow_triton_server: LocalTritonServer) -> None:
     victim = start_test_triton()
     counters = RequestCounters()

@@ -82,6 +82,7 @@ def test_parent_killed_leaves_no_server_behind(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_stop_ends_the_process_group_and_a_taken_port_is_bad_input(
     slow_triton_server: LocalTritonServer,
 ) -> None:
