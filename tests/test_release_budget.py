@@ -66,6 +66,18 @@ def test_a_measurement_past_a_persons_total_is_refused_and_stores_nothing(store)
     assert measure_increment(store, CID, budget=Budget(rho=0.5, total=1.5)) is not None
 
 
+def test_a_rho_override_keeps_the_total_per_person(store):
+    # review: `rho=` once raised the total to match it (a rho of 5 made a budget of 5)
+    store.commit_results(CID, cohort(20, seed=7))
+    with pytest.raises(BadInput, match="above the total per person"):
+        measure_increment(store, CID, rho=5.0, budget=Budget(0.5, 2.0))
+    assert store.increments(CID) == []
+    measured = measure_increment(store, CID, rho=1.0, budget=Budget(0.5, 2.0))
+    assert measured is not None
+    assert measured.measurement.domain["budget"] == {"rho_per_increment": 1.0,
+                                                     "rho_total_per_person": 2.0}
+
+
 def test_spending_counts_across_campaigns(store):
     people = cohort(20, seed=5)
     store.commit_results(CID, people)

@@ -92,7 +92,8 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
                       budget: Budget | None = None, now: datetime | None = None
                       ) -> Measured | None:
     """Measure the results committed since the campaign's last increment into the base, at
-    `budget`'s rho per increment (`rho`, when given, overrides it; default: the defaults).
+    `budget`'s rho per increment (`rho`, when given, overrides it, under the same total
+    per person: a rho above that total is BadInput; default: the defaults).
 
     None when nothing new has committed (nothing is measured, no budget spent). BadInput
     for an unknown campaign or a bad rho; BudgetExhausted (a PermanentError) when the
@@ -102,7 +103,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
     """
     budget = budget or Budget()
     if rho is not None:
-        budget = Budget(rho, max(budget.total, rho))
+        budget = Budget(rho, budget.total)  # never raises the total per person
     if store.campaign(campaign_id) is None:
         known = ", ".join(c.id for c in store.campaigns()) or "none"
         raise BadInput(f"unknown campaign {campaign_id!r}; the store holds: {known}")
