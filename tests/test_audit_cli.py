@@ -68,6 +68,15 @@ def test_verify_without_the_key_is_bad_input_and_creates_none(db: Path, state: P
     assert not (state / "audit.key").exists()
 
 
+def test_show_reads_without_the_key_and_creates_none(db: Path, state: Path,
+                                                     capsys) -> None:
+    # review: `audit show` made an audit key where none was (a read making a secret)
+    (state / "audit.key").unlink()
+    assert main(["audit", "show", "--store", f"sqlite:///{db}", "--json"]) == 0
+    assert "token_created" in capsys.readouterr().out
+    assert not (state / "audit.key").exists()
+
+
 def test_verify_and_show_need_a_store(capsys) -> None:
     assert main(["audit", "verify"]) == 2
     assert "--store URL or --spec SPEC" in capsys.readouterr().err

@@ -49,15 +49,16 @@ def register(subparsers: Any) -> None:
 
 
 @contextmanager
-def _opened(args: argparse.Namespace, *, create_key: bool
+def _opened(args: argparse.Namespace, *, with_key: bool
             ) -> Iterator[tuple[ResultsStore, Path | None, str | None]]:
-    """The store (with the audit key), the file log and the campaign the arguments name."""
+    """The store (with the audit key when `with_key`: BadInput when there is none, and none
+    is created), the file log and the campaign the arguments name."""
     from jobs.spec.secrets import default_audit_key, store_password
     from jobs.store import ResultsStore
 
     if args.store is None and args.spec is None:
         raise BadInput("name the trail's store: --store URL or --spec SPEC")
-    key = default_audit_key(os.environ, create=create_key)
+    key = default_audit_key(os.environ, create=False) if with_key else None
     if args.store is not None:
         with ResultsStore.open(args.store, audit_key=key) as store:
             yield store, None, args.campaign
@@ -74,7 +75,7 @@ def _opened(args: argparse.Namespace, *, create_key: bool
 def _verify(args: argparse.Namespace) -> int:
     from jobs.audit import verify_audit
 
-    with _opened(args, create_key=False) as (store, log_path, campaign):
+    with _opened(args, with_key=True) as (store, log_path, campaign):
         verdict = verify_audit(store, campaign_id=campaign, log_path=log_path)
     for note in verdict.notes:
         print(f"note: {note}")
@@ -100,7 +101,7 @@ def _show(args: argparse.Namespace) -> int:
     from jobs.audit import event_rows
 
     since = _since(args.since)
-    with _opened(args, create_key=True) as (store, _, campaign):
+    with _opened(args, with_key=False) as (store, _, campaign):  # reads only: no key
         rows = event_rows(store.events(campaign, who=args.who, since=since))
     if args.format == "json":
         print(json.dumps(rows, indent=2, sort_keys=True))
