@@ -122,3 +122,28 @@ def test_every_table_publishes_sigma_rho_and_the_budget(store):
                         and float(r["rho_per_increment"]) == 0.5
                         and float(r["rho_total_per_person"]) == 2.0 for r in rows)
     assert "budget 2 per person" in render_released(table, "table").splitlines()[0]
+
+
+def test_two_measurements_at_once_cannot_both_spend_a_persons_last_share(store, monkeypatch):
+    """Campaign A's budget is read; before A stores its increment, campaign B measures the
+    same people (another driver finishing): A must not store on its stale budget."""
+    people = cohort(20, seed=6)
+    budget = Budget(rho=0.5, total=0.5)  # one contribution each
+    store.ensure_campaign("budget-2", spec_digest="d", model_name="m", model_version="1")
+    store.commit_results(CID, people)
+    store.commit_results("budget-2", _again(people, 2))
+    read = store.spent_by_person
+
+    def spent_then_b_measures() -> dict[str, float]:
+        spent = read()
+        monkeypatch.setattr(store, "spent_by_person", read)
+        assert measure_increment(store, "budget-2", budget=budget) is not None
+        return spent
+
+    monkeypatch.setattr(store, "spent_by_person", spent_then_b_measures)
+    with pytest.raises(BadInput, match="another release measurement was stored"):
+        measure_increment(store, CID, budget=budget)
+    assert store.increments(CID) == [] and len(store.increments("budget-2")) == 1
+    assert store.verify_trail().ok
+    with pytest.raises(BudgetExhausted):  # measured again: the budget says no
+        measure_increment(store, CID, budget=budget)

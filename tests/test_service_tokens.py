@@ -72,6 +72,28 @@ def test_rows_written_with_store_access_alone_are_refused(store_url: str, state:
         assert store.identify(forged, key) is None and store.identify(raised, key) is None
 
 
+def test_a_revoked_token_stays_revoked_whatever_the_store_says(store_url: str, state: Path
+                                                               ) -> None:
+    key = TokenKey.load(state, create=True)
+    with ResultsStore.open(store_url, audit_key=audit_key()) as store:
+        token = store.create_token("dr.who", Role.AUTHORITY, key=key)
+        with store._engine.connect() as conn:  # the attacker keeps a copy of the live row
+            copy = dict(conn.execute(text("SELECT * FROM tokens WHERE name = 'dr.who'"))
+                        .one()._mapping)
+        store.revoke_token("dr.who", key)
+        assert store.identify(token, key) is None
+        with store._engine.begin() as conn:  # un-revoke: the row as it was, old MAC and all
+            conn.execute(text("UPDATE tokens SET revoked_at = NULL, mac = :mac "
+                              "WHERE name = 'dr.who'"), {"mac": copy["mac"]})
+        assert key.verifies(copy)  # the restored row's MAC is genuine
+        with running_service(ServiceConfig(store, token_key=key)) as svc:
+            assert svc.call("GET", "/api/v1/whoami", token).status_code == 401
+        assert store.identify(token, key) is None
+    listed = state / "token-revocations"
+    assert listed.stat().st_mode & 0o777 == 0o600
+    assert str(copy["token_id"]) in listed.read_text().split()
+
+
 def test_token_create_needs_the_token_key_and_records_its_creator(
         tmp_path: Path, state: Path, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:

@@ -300,7 +300,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "create_token": lambda: broken.create_token("t1", Role.OPS, key=token_key()),
         "identify": lambda: broken.identify("ls_" + "0" * 32 + "_" + "A" * 43, token_key()),
         "tokens": broken.tokens,
-        "revoke_token": lambda: broken.revoke_token("t1"),
+        "revoke_token": lambda: broken.revoke_token("t1", token_key()),
         "increments": lambda: broken.increments("c1"),
         "measurements": lambda: broken.measurements("c1"),
         "unreleased": lambda: broken.unreleased("c1", None),

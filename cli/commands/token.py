@@ -117,12 +117,13 @@ def _list(args: argparse.Namespace) -> int:
 
 def _revoke(args: argparse.Namespace) -> int:
     from jobs.spec.operator import os_operator
-    from jobs.spec.secrets import default_audit_key
+    from jobs.spec.secrets import default_audit_key, default_token_key
     from jobs.store import ResultsStore
 
+    key = default_token_key(os.environ)  # revocations are kept beside the service's key
     with ResultsStore.open(args.store, audit_key=default_audit_key(os.environ),
                            operator=os_operator()) as store:
-        store.revoke_token(args.name)
+        store.revoke_token(args.name, key)
         store.audit(None, "token_revoked", name=args.name)
     print(f"revoked the token of {args.name}")
     return 0

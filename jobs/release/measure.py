@@ -112,6 +112,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
     found = store.unreleased(campaign_id, after)
     if found is None:
         return None
+    version = store.release_version()  # what the budget below is read at
     check_budget(found.persons, store.spent_by_person(), budget)
     domain = Domain.over(_sites(store, campaign_id, store.measurements(campaign_id),
                                 found.cells))
@@ -131,7 +132,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
                                      noisy.rho, int(measured.size),
                                      {**domain.to_json(), "families": list(FAMILIES),
                                       "budget": budget.to_json()})
-    store.append_increment(increment, measurement, cells)
+    store.append_increment(increment, measurement, cells, version=version)
     log.info("release: campaign %s increment %d measured (%d counts, sigma %.3f, rho %s)",
              campaign_id, seq, measured.size, noisy.sigma, noisy.rho)
     return Measured(increment, measurement, len(cells))

@@ -183,10 +183,20 @@ class ReleaseStore(StoreBase):
         with mapped_errors(self._url, "counting results"), self._engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    def release_version(self) -> int:
+        """How many measurements the store holds, every campaign's: read before the budget
+        is, and given to `append_increment`, which refuses if another was stored since."""
+        q = select(func.count()).select_from(t.release_measurements)
+        with mapped_errors(self._url, "reading the release version"), \
+                self._engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
     def append_increment(self, increment: ReleaseIncrement, measurement: ReleaseMeasurement,
-                         cells: Iterable[BaseCell]) -> None:
+                         cells: Iterable[BaseCell], *, version: int | None = None) -> None:
         """Store an increment, its measurement and its base in one transaction. BadInput if
-        it is not the next increment of its campaign (another measurement got there first)."""
+        it is not the next increment of its campaign, or if `version` is given and another
+        measurement (of any campaign) was stored since it was read: the budget that allowed
+        this one was read before that measurement spent its persons' share."""
         campaign_id, seq = increment.campaign_id, increment.seq
         if measurement.seq != seq:
             raise ValueError(f"measurement of increment {measurement.seq} given for {seq}")
@@ -224,6 +234,15 @@ class ReleaseStore(StoreBase):
             self._audit(conn, campaign_id, "release_measured",
                         {"increment": seq, "mechanism": measurement.mechanism,
                          "sigma": measurement.sigma, "rho": measurement.rho})
+            if version is not None:
+                # after the audit append: it holds the trail's lock to the commit, so two
+                # measurements get here one after the other and the second sees the first
+                stored = conn.execute(select(func.count()).select_from(
+                    t.release_measurements)).scalar_one()
+                if int(stored) - 1 != version:
+                    raise BadInput(f"campaign {campaign_id!r}: another release measurement "
+                                   "was stored while this one was computed, so its privacy "
+                                   "budget check is stale; measure again")
 
     def release_base(self, campaign_id: str, seqs: Sequence[int]) -> list[BaseCell]:
         """The base cells of the given increments, in key order."""

@@ -7,6 +7,11 @@ with store access alone (an INSERT, the store's own methods without the key) or 
 role, expiry or scope was changed afterwards does not verify, and the service refuses it.
 The scope is the row's `campaigns` (sorted ids, comma-joined; None for a token that sees
 every campaign, so rows minted before scopes existed verify as they did).
+
+Revocation is kept beside the key as well: `<state>/token-revocations` (owner-only, one
+token id a line, append-only). The row's `revoked_at` is for people; the service refuses a
+token listed there whatever the row says, so store access cannot un-revoke a token (setting
+`revoked_at` back to NULL, or restoring a copy of the row with its old MAC).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import secrets
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,9 +31,10 @@ from jobs.store.anchor import _create_private, _read_private
 from jobs.store.rows import as_utc
 from kernel.errors import BadInput
 
-__all__ = ["TOKEN_KEY_FILE", "TokenKey"]
+__all__ = ["REVOCATIONS_FILE", "TOKEN_KEY_FILE", "TokenKey"]
 
 TOKEN_KEY_FILE = "token.key"
+REVOCATIONS_FILE = "token-revocations"
 _KEY_BYTES = 32
 
 
@@ -35,6 +43,7 @@ class TokenKey:
     """The service's token key (see the module doc); never printed."""
 
     key: bytes
+    state_dir: Path | None = None  # where the revocation list lives (None: a key in memory)
 
     def __repr__(self) -> str:
         return "TokenKey(...)"
@@ -52,7 +61,34 @@ class TokenKey:
                                "folder (LUNGSCREEN_STATE_DIR), after `lungscreen token init` "
                                "or the first `lungscreen serve`")
             _create_private(path, secrets.token_bytes(_KEY_BYTES))
-        return cls(_read_private(path, "token key"))
+        return cls(_read_private(path, "token key"), path.parent)
+
+    def _revocations(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / REVOCATIONS_FILE
+
+    def revoke(self, token_id: str) -> None:
+        """List `token_id` as revoked beside the key (created owner-only; appended)."""
+        path = self._revocations()
+        if path is None:
+            raise BadInput("this token key has no state folder to keep revocations in; "
+                           "load it with TokenKey.load(state folder)")
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a", encoding="ascii") as fh:
+            fh.write(f"{token_id}\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def revoked(self, token_id: str) -> bool:
+        """Whether `token_id` is on the revocation list beside the key. A list readable by
+        group or others is refused (BadInput, with the chmod fix), as the key is."""
+        path = self._revocations()
+        if path is None or not path.exists():
+            return False
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise BadInput(f"token revocation list {str(path)!r} is readable by group or "
+                           f"others (mode {mode:04o}); run `chmod 600 {path}`")
+        return token_id in path.read_text(encoding="ascii").split()
 
     def row_mac(self, row: Mapping[str, Any]) -> str:
         """HMAC-SHA256 over a token row's token id, name, role, expiry (UTC ISO seconds),

@@ -128,7 +128,7 @@ class TokenRegistry(StoreBase):
             return None
         if not key.verifies(dict(m)):
             return None
-        if m["revoked_at"] is not None:
+        if m["revoked_at"] is not None or key.revoked(token_id):
             return None
         if m["expires_at"] is not None and as_utc(m["expires_at"]) <= utc_now():
             return None
@@ -144,11 +144,16 @@ class TokenRegistry(StoreBase):
                           _campaigns(m["campaigns"]))
                 for m in (r._mapping for r in rows)]
 
-    def revoke_token(self, name: str) -> None:
-        """Revoke `name`'s token at once; BadInput when there is none."""
+    def revoke_token(self, name: str, key: TokenKey) -> None:
+        """Revoke `name`'s token at once: listed beside the token `key` (what the service
+        checks, out of the store's reach) and marked in its row; BadInput when there is no
+        live token of that name."""
         with self.write_transaction("revoking a token") as conn:
-            done = conn.execute(update(t.tokens).where(t.tokens.c.name == name,
-                                                       t.tokens.c.revoked_at.is_(None))
-                                .values(revoked_at=utc_now()))
-        if done.rowcount == 0:
-            raise BadInput(f"no live token named {name[:64]!r}; see `lungscreen token list`")
+            token_id = conn.execute(select(t.tokens.c.token_id).where(
+                t.tokens.c.name == name, t.tokens.c.revoked_at.is_(None))).scalar()
+            if token_id is None:
+                raise BadInput(f"no live token named {name[:64]!r}; see `lungscreen token "
+                               "list`")
+            key.revoke(str(token_id))
+            conn.execute(update(t.tokens).where(t.tokens.c.token_id == token_id)
+                         .values(revoked_at=utc_now()))
