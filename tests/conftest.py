@@ -18,3 +18,27 @@ def pytest_configure(config: object) -> None:
     import tempfile
 
     os.environ.setdefault("LUNGSCREEN_STATE_DIR", tempfile.mkdtemp(prefix="lungscreen-state-"))
+
+
+# Test files that start Ray (embedded, a multi-node `ray.cluster_utils.Cluster`, or a CLI
+# campaign that embeds one) or Ray's dashboard: under pytest-xdist they run one after
+# another on one worker (Ray's dashboard and cluster-utility ports are machine-wide).
+RAY_FILES = frozenset({
+    "test_bench_parallel", "test_bench_suites", "test_campaign_canary", "test_campaign_cli",
+    "test_campaign_inprocess", "test_cli_newcomer", "test_dashboard",
+    "test_dashboard_campaign", "test_demo", "test_demo_floor", "test_faults_ray",
+    "test_faults_triton", "test_k8s_rehearsal", "test_metrics", "test_ray_job",
+    "test_residency",
+})
+
+
+def pytest_collection_modifyitems(config: object, items: list[object]) -> None:
+    """Under `-n N --dist loadgroup` (pytest-xdist), a file's tests stay on one worker (its
+    module fixtures are built once) and the Ray files share one worker; without xdist the
+    marks change nothing."""
+    import pytest
+
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+        group = "ray" if module in RAY_FILES else module
+        item.add_marker(pytest.mark.xdist_group(group))  # type: ignore[attr-defined]
