@@ -32,13 +32,33 @@ RAY_FILES = frozenset({
 })
 
 
+# The longest files after the Ray group (minutes on this machine): started first, so the
+# two workers do not end with one of them running a long file alone.
+LONG_FILES = ("test_model_foreign", "test_detector_phantoms", "test_triton_model",
+              "test_model_tuning", "test_model_train", "test_report", "test_suppression",
+              "test_triton_client", "test_contract_model", "test_store_crash")
+
+
+def _module(item: object) -> str:
+    return str(item.module.__name__).rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+
+
 def pytest_collection_modifyitems(config: object, items: list[object]) -> None:
     """Under `-n N --dist loadgroup` (pytest-xdist), a file's tests stay on one worker (its
-    module fixtures are built once) and the Ray files share one worker; without xdist the
-    marks change nothing."""
+    module fixtures are built once) and the Ray files share one worker; the Ray group and
+    the long files go first (xdist hands groups out in this order). Without xdist the marks
+    change nothing; the order is a file order as any other."""
     import pytest
 
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1]  # type: ignore[attr-defined]
+        module = _module(item)
         group = "ray" if module in RAY_FILES else module
         item.add_marker(pytest.mark.xdist_group(group))  # type: ignore[attr-defined]
+
+    def rank(item: object) -> int:
+        module = _module(item)
+        if module in RAY_FILES:
+            return 0
+        return 1 + LONG_FILES.index(module) if module in LONG_FILES else 1 + len(LONG_FILES)
+
+    items.sort(key=rank)  # stable: each file keeps its own order
