@@ -5,11 +5,16 @@ own refusal (jobs.store.urls.refuse_password), never echoing the password."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kernel.errors import BadInput
 
-__all__ = ["add_store", "store_url"]
+if TYPE_CHECKING:
+    from jobs.spec.campaign import CampaignSpec
+
+__all__ = ["add_campaign_store", "add_store", "campaign_store", "store_url"]
 
 _PLACE = "the command line, which ps shows and the shell's history keeps"
 
@@ -28,3 +33,35 @@ def store_url(text: str) -> str:
 def add_store(parser: argparse._ActionsContainer, help: str, **kwargs: Any) -> None:
     """Add `--store URL` (checked by `store_url`) to `parser`."""
     parser.add_argument("--store", type=store_url, metavar="URL", help=help, **kwargs)
+
+
+def add_campaign_store(p: argparse.ArgumentParser) -> None:
+    """--store, --spec, --state-dir, --data-dir: where a campaign's store is."""
+    add_store(p, default=None, help="the results store URL (default: the campaign spec's)")
+    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
+    p.add_argument("--state-dir", type=Path, default=None,
+                   help="where campaign specs are registered (see `campaign resume`)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="a data folder to look for the saved spec in")
+
+
+def campaign_store(args: argparse.Namespace
+                   ) -> tuple[str, str | None, CampaignSpec | None]:
+    """The store URL, its password (None: the URL's or libpq's own) and the campaign's spec
+    (None when --store alone names the store) for `add_campaign_store`'s options."""
+    if args.store is not None and args.spec is None:
+        return args.store, None, None
+    from jobs.spec.campaign import load_spec
+    from jobs.spec.registry import SpecRegistry, default_state_dir
+    from jobs.spec.secrets import store_password
+
+    if args.spec is not None:
+        spec = load_spec(args.spec, check_paths=False)
+        if spec.id != args.campaign_id:
+            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
+                           f"not {args.campaign_id!r}")
+    else:
+        spec = SpecRegistry(args.state_dir or default_state_dir(os.environ)).load(
+            args.campaign_id, args.data_dir)
+    password = None if args.store else store_password(spec, os.environ)
+    return args.store or spec.store_url, password, spec

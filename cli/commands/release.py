@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
-from cli.store_option import add_store
-from kernel.errors import BadInput
+from cli.store_option import add_campaign_store, campaign_store
 
-__all__ = ["register", "store_of"]
+__all__ = ["register"]
 
 
 def register(subparsers: Any) -> None:
@@ -27,38 +25,8 @@ def register(subparsers: Any) -> None:
                     "LUNGSCREEN_RELEASE_RHO_TOTAL per person (default 2); a measurement that "
                     "would take anyone past the total is refused.")
     measure.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
-    add_store_options(measure)
+    add_campaign_store(measure)
     measure.set_defaults(func=_measure)
-
-
-def add_store_options(p: argparse.ArgumentParser) -> None:
-    """--store, --spec, --state-dir, --data-dir: where a campaign's store is."""
-    add_store(p, default=None, help="the results store URL (default: the campaign spec's)")
-    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs are registered (see `campaign resume`)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="a data folder to look for the saved spec in")
-
-
-def store_of(args: argparse.Namespace) -> tuple[str, str | None]:
-    """The store URL and its password (None: the URL's or libpq's own) for these options."""
-    if args.store is not None and args.spec is None:
-        return args.store, None
-    from jobs.spec.campaign import load_spec
-    from jobs.spec.registry import SpecRegistry, default_state_dir
-    from jobs.spec.secrets import store_password
-
-    if args.spec is not None:
-        spec = load_spec(args.spec, check_paths=False)
-        if spec.id != args.campaign_id:
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-    else:
-        spec = SpecRegistry(args.state_dir or default_state_dir(os.environ)).load(
-            args.campaign_id, args.data_dir)
-    password = None if args.store else store_password(spec, os.environ)
-    return args.store or spec.store_url, password
 
 
 def _measure(args: argparse.Namespace) -> int:
@@ -67,7 +35,7 @@ def _measure(args: argparse.Namespace) -> int:
     from jobs.spec.secrets import default_audit_key
     from jobs.store import ResultsStore
 
-    url, password = store_of(args)
+    url, password, _ = campaign_store(args)
     # measuring appends a release_measured event to the keyed audit trail
     with ResultsStore.open(url, password=password,
                            audit_key=default_audit_key(os.environ),

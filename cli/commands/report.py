@@ -4,11 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from cli.output import add_format
-from cli.store_option import add_store
+from cli.store_option import add_campaign_store, campaign_store
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
@@ -32,12 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                help="table for a terminal (default), csv, json or parquet (with --out) for "
                     "tools, html to share")
     p.add_argument("--out", type=Path, default=None, help="write to FILE instead of stdout")
-    add_store(p, default=None, help="the results store URL (default: the campaign spec's)")
-    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs are registered (see `campaign resume`)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="a data folder to look for the saved spec in")
+    add_campaign_store(p)
     p.add_argument("--min-cell", type=int, default=None,
                    help="suppression threshold: may raise, never lower, the spec's "
                         f"(default: the spec's, or the deployment's floor {MIN_CELL} without one)")
@@ -52,24 +46,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None]:
     """The store URL, the threshold and the store's password (None: libpq's own)."""
-    if args.store is not None and args.spec is None:  # no spec: the deployment's floor
-        return args.store, _threshold(args.min_cell, MIN_CELL, "the deployment's floor"), None
-    from jobs.spec.campaign import load_spec
-    from jobs.spec.registry import SpecRegistry, default_state_dir
-    from jobs.spec.secrets import store_password
-
-    if args.spec is not None:
-        spec = load_spec(args.spec, check_paths=False)
-        if spec.id != args.campaign_id:
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-    else:
-        state_dir = args.state_dir or default_state_dir(os.environ)
-        spec = SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
-    password = None if args.store else store_password(spec, os.environ)
+    url, password, spec = campaign_store(args)
+    if spec is None:  # no spec: the deployment's floor
+        return url, _threshold(args.min_cell, MIN_CELL, "the deployment's floor"), None
     floor = max(spec.privacy.min_cell, MIN_CELL)
-    return (args.store or spec.store_url, _threshold(args.min_cell, floor,
-                                                     "the campaign's threshold"), password)
+    return url, _threshold(args.min_cell, floor, "the campaign's threshold"), password
 
 
 def _threshold(asked: int | None, floor: int, whose: str) -> int:

@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from models.detection.lungparts import keep_lungs
 from models.detection.morphology import dilate
 
 __all__ = ["AIR_HU", "LungMask", "lung_mask"]
@@ -46,29 +46,11 @@ def _close(x: torch.Tensor, kernel: tuple[int, int, int]) -> torch.Tensor:
     return y[p[4] : p[4] + x.shape[0], p[2] : p[2] + x.shape[1], p[0] : p[0] + x.shape[2]]
 
 
-def _keep_lungs(air: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    labels, n = ndimage.label(air)
-    if n == 0:
-        return np.zeros_like(air)
-    border = np.unique(np.concatenate([
-        labels[:, 0, :].ravel(), labels[:, -1, :].ravel(),
-        labels[:, :, 0].ravel(), labels[:, :, -1].ravel(),
-    ]))
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    sizes[border] = 0
-    order = np.argsort(sizes)[::-1]
-    keep = [int(order[0])] if sizes[order[0]] > 0 else []
-    if n > 1 and sizes[order[1]] > 0 and sizes[order[1]] >= 0.15 * sizes[order[0]]:
-        keep.append(int(order[1]))
-    return np.isin(labels, keep) if keep else np.zeros_like(air)
-
-
 def lung_mask(coarse: torch.Tensor, spacing: tuple[float, float, float],
               closing_mm: float = 12.0, dilation_mm: float = 3.0) -> LungMask:
     """The lung mask of a coarse HU volume (float [D, H, W], `spacing` mm)."""
     air = (coarse < AIR_HU).cpu().numpy()
-    lungs = _keep_lungs(air)
+    lungs = keep_lungs(air)
     lungs = ndimage.binary_fill_holes(lungs, structure=_SLICE_FILL)
     m = torch.from_numpy(lungs.astype(np.float32)).to(coarse.device)
     if bool(m.any()):

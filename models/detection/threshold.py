@@ -45,6 +45,7 @@ from scipy import ndimage
 from kernel.contract import NODULE_COLUMNS, NoduleType
 from kernel.errors import LungsNotCovered, PermanentError
 from models.detection.inputs import check_volume
+from models.detection.lungparts import keep_lungs
 
 __all__ = [
     "POISON_HU",
@@ -101,29 +102,12 @@ def _is_marked(volume: npt.NDArray[np.int16]) -> bool:
     return bool(np.any(np.all(volume[:, :2, :2] == POISON_HU, axis=(1, 2))))
 
 
-def _keep_lungs(air: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-    """The one or two largest air components not touching the in-plane border."""
-    labels, n = ndimage.label(air)
-    if n == 0:
-        return np.zeros_like(air)
-    border = np.unique(np.concatenate([labels[:, 0, :].ravel(), labels[:, -1, :].ravel(),
-                                       labels[:, :, 0].ravel(), labels[:, :, -1].ravel()]))
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    sizes[0] = 0
-    sizes[border] = 0
-    order = np.argsort(sizes)[::-1]
-    keep = [int(order[0])] if sizes[order[0]] > 0 else []
-    if n > 1 and sizes[order[1]] > 0 and sizes[order[1]] >= 0.15 * sizes[order[0]]:
-        keep.append(int(order[1]))
-    return np.isin(labels, keep) if keep else np.zeros_like(air)
-
-
 def _lungs(volume: npt.NDArray[np.int16], spacing: tuple[float, float, float]
            ) -> npt.NDArray[np.bool_]:
     """The filled lung mask at full resolution; raises LungsNotCovered."""
     step = max(1, round(2.5 / min(spacing[1], spacing[2])))
     coarse = volume[:, ::step, ::step]
-    filled = ndimage.binary_fill_holes(_keep_lungs(coarse < _AIR_HU), structure=_SLICE)
+    filled = ndimage.binary_fill_holes(keep_lungs(coarse < _AIR_HU), structure=_SLICE)
     voxel_ml = spacing[0] * spacing[1] * spacing[2] * step * step / 1000.0
     volume_ml = float(filled.sum()) * voxel_ml
     if volume_ml < _MIN_LUNG_ML:
