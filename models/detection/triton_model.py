@@ -22,12 +22,16 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from kernel.contract import INPUT_SPACING, INPUT_VOLUME, NODULE_COLUMNS, OUTPUT_NODULES
 from kernel.errors import BadInput
+
+if TYPE_CHECKING:
+    from models.detection.detector import NoduleDetector
+    from models.detection.inprocess import Detector
 
 __all__ = ["TritonPythonModel", "cpu_threads"]
 
@@ -58,7 +62,12 @@ def _weights_parameter(args: dict[str, str]) -> Path | None:
 
 
 class TritonPythonModel:
-    """Triton's python-backend entry points: initialize, execute, finalize."""
+    """Triton's python-backend entry points: initialize, execute, finalize. `execute`
+    answers through `self._detector` (any contract-v1 `detect`); a subclass may load
+    another detector in its own `initialize` (models.detection.threshold_triton)."""
+
+    _name = "lung_nodule_detector"
+    _detector: NoduleDetector | Detector
 
     def initialize(self, args: dict[str, str]) -> None:
         from models.detection.detector import load_detector
@@ -101,7 +110,7 @@ class TritonPythonModel:
         except BadInput as exc:
             return pb.InferenceResponse(error=pb.TritonError(str(exc), pb.TritonError.INVALID_ARG))
         except Exception as exc:  # one failing request must not fail the instance
-            _log.exception("lung_nodule_detector failed on one request")
+            _log.exception("%s failed on one request", self._name)
             message = f"the model failed on this volume ({type(exc).__name__}: {exc})"
             return pb.InferenceResponse(error=pb.TritonError(message, pb.TritonError.INTERNAL))
 
