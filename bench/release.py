@@ -96,7 +96,11 @@ def _store(path: Path, key: AuditKey, results: Sequence[StudyResult], increments
     step = -(-len(results) // increments)
     errors: list[dict[str, Any]] = []
     with _open(path, key) as store:
-        store.ensure_campaign(_CAMPAIGN, spec_digest="bench", model_name="m", model_version="1")
+        sites: dict[str, set[str]] = {}
+        for r in results:
+            sites.setdefault(r.region, set()).add(r.site)
+        store.ensure_campaign(_CAMPAIGN, spec_digest="bench", model_name="m", model_version="1",
+                              sites={region: sorted(s) for region, s in sites.items()})
         for at in range(0, len(results), step):
             part = results[at:at + step]
             store.commit_results(_CAMPAIGN, part)

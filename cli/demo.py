@@ -94,7 +94,10 @@ def _region_folders(cohort: Path) -> list[Path]:
 
 
 def _spec(options: DemoOptions, cohort: Path) -> Path:
+    from synth.cohort import read_declared_sites
+
     path = options.out / "campaign.yaml"
+    sites = read_declared_sites(cohort)
     doc = {
         "id": DEMO_ID,
         "model": {"name": "lung_nodule_detector", "version": 1},
@@ -104,8 +107,10 @@ def _spec(options: DemoOptions, cohort: Path) -> Path:
         # the key apart from the store's folder: a copy of one cannot re-identify the other
         # min_cell left out: the deployment's floor (the demo's override is not the spec's)
         "privacy": {"key_file": "keys/pseudonym.key"},
+        # sites are declared, never taken from the data (RegionSpec.sites)
         "regions": [
-            {"name": folder.name, "sources": [{"folder": str(folder.relative_to(options.out))}]}
+            {"name": folder.name, "sources": [{"folder": str(folder.relative_to(options.out))}],
+             "sites": sites.get(folder.name, [])}
             for folder in _region_folders(cohort)
         ],
     }

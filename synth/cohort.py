@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -43,7 +44,8 @@ from synth.params import PROFILES
 from synth.plan import StudyPlan, plan_cohort
 from synth.study import write_study
 
-__all__ = ["GENERATOR_VERSION", "CohortSummary", "write_cohort"]
+__all__ = ["GENERATOR_VERSION", "CohortSummary", "declared_sites", "read_declared_sites",
+           "write_cohort"]
 
 GENERATOR_VERSION = "1.0"
 
@@ -70,6 +72,27 @@ class CohortSummary:
     def region_dirs(self) -> tuple[Path, ...]:
         """One folder per region (the folder a campaign's region source points at)."""
         return tuple(self.dicom_root / r for r in sorted(self.regions))
+
+
+def declared_sites(plans: Sequence[StudyPlan]) -> dict[str, list[dict[str, Any]]]:
+    """Region -> its sites as a spec's `regions[].sites` lists them: every site a study
+    was planned at, with its institution."""
+    sites: dict[str, dict[str, str]] = {}
+    for p in plans:
+        sites.setdefault(p.site.region, {})[p.site.name] = p.site.institution
+    return {region: [{"name": name, "institutions": [inst]}
+                     for name, inst in sorted(named.items())]
+            for region, named in sorted(sites.items())}
+
+
+def read_declared_sites(cohort: Path) -> dict[str, list[dict[str, Any]]]:
+    """The declared sites a cohort's `cohort.json` holds (empty for an older cohort, or a
+    folder without one)."""
+    path = cohort / "cohort.json"
+    if not path.is_file():
+        return {}
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return dict(doc.get("declared_sites", {}))
 
 
 def _check(studies: int, regions: int, profile: str, workers: int | None) -> None:
@@ -134,6 +157,8 @@ def write_cohort(out: Path, *, studies: int, regions: int, seed: int, profile: s
                  "defects": defects, "defect_share": defect_share, "canary": canary},
         "regions": summary.regions,
         "sites": dict(sorted(Counter(t["site"] for t in truths).items())),
+        # the facilities, as a campaign spec declares them (RegionSpec.sites)
+        "declared_sites": declared_sites(plans),
         "defects": summary.defects, "transfer_syntaxes": summary.syntaxes,
         "skipped_syntaxes": list(skipped), "expected_selected": summary.expected_selected,
         "lung_rads": dict(sorted(Counter(t["lung_rads"] for t in truths).items())),

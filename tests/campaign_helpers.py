@@ -79,14 +79,17 @@ def region_folders(cohort: Path) -> dict[str, Path]:
 
 
 def write_spec(path: Path, sources: Mapping[str, Sequence[Path]], *, campaign_id: str,
+               sites: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
                **fields: Any) -> Path:
-    """A campaign spec at `path` with one folder source list per region."""
+    """A campaign spec at `path` with one folder source list per region, and the regions'
+    declared sites (`synth.cohort.read_declared_sites(cohort)`; none: every study `other`)."""
     doc: dict[str, Any] = {
         "id": campaign_id,
         "model": TEST_MODEL,
         "shard_size": 2,
         "max_shards_in_flight": 2,
-        "regions": [{"name": name, "sources": [{"folder": str(f)} for f in folders]}
+        "regions": [{"name": name, "sources": [{"folder": str(f)} for f in folders],
+                     **({"sites": list(sites[name])} if sites and name in sites else {})}
                     for name, folders in sources.items()],
         **fields,
     }

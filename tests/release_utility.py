@@ -25,7 +25,7 @@ from jobs.release.domain import CAMPAIGN, REGION, SITE, Domain, outcome_of
 from jobs.store import ResultsStore
 from kernel.lungrads import POSITIVE_CATEGORIES
 from kernel.records import Outcome, StudyResult
-from tests.report_results import cohort
+from tests.report_results import cohort, sites_of
 from tests.store_helpers import audit_key
 
 BYS = (("region",), ("region", "site"), ("sex",), ("region", "sex"), ("age_band",),
@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> None:
     kwargs = {} if args.rho is None else {"rho": args.rho}
     with tempfile.TemporaryDirectory() as tmp, ResultsStore.open(
             f"sqlite:///{Path(tmp) / 'r.db'}", audit_key=audit_key()) as store:
-        store.ensure_campaign("u", spec_digest="d", model_name="m", model_version="1")
+        store.ensure_campaign("u", spec_digest="d", model_name="m", model_version="1",
+                              sites=sites_of(results))
         cell_errors: dict[str, list[float]] = {}
         margin_errors: dict[str, list[float]] = {}
         spent = 0.0

@@ -56,4 +56,14 @@ def cohort(n: int, seed: int = 0, regions: int = 3, sites: int = 3) -> list[Stud
     return out
 
 
-__all__ = ["AGE_BANDS", "Category", "cohort", "opted_out", "quarantined", "screened", "solid"]
+def sites_of(results: list[StudyResult]) -> dict[str, list[str]]:
+    """Region -> the sites `results` hold, as a campaign declares them (ensure_campaign's
+    `sites`)."""
+    out: dict[str, set[str]] = {}
+    for r in results:
+        out.setdefault(r.region, set()).add(r.site)
+    return {region: sorted(codes) for region, codes in out.items()}
+
+
+__all__ = ["AGE_BANDS", "Category", "cohort", "opted_out", "quarantined", "screened", "sites_of",
+           "solid"]

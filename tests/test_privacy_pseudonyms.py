@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 from dataclasses import asdict, fields
@@ -20,6 +21,7 @@ from jobs.ingest.privacy import (
     unscreened_result,
 )
 from jobs.ingest.privacy.age import AGE_BANDS
+from jobs.spec.sources import RegionSpec
 from kernel.errors import BadInput
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyRecord
@@ -134,14 +136,29 @@ PHI = StudyFields(
 )
 
 
+def test_the_site_is_the_declared_one_else_other() -> None:
+    """Sites come from the spec's declaration: case and spacing of the free text do not
+    matter, and an institution no site declares is `other`, never a code of its own."""
+    p = Pseudonymizer(KEY)
+    sites = RegionSpec.model_validate({
+        "name": "north", "sources": [{"dicomweb": {"url": "https://pacs.example/dicom-web"}}],
+        "sites": [{"name": "canary-general", "institutions": ["St Canary  Hospital"]}],
+    }).site_of()
+    for institution, want in (("st canary hospital ", "canary-general"),
+                              ("St Canary Hosp.", "other"), (None, "other")):
+        fields = dataclasses.replace(PHI, institution=institution)
+        assert minimise(fields, region="north", pseudonymizer=p, sites=sites).site == want
+
+
 def test_minimise_keeps_only_pseudonyms_and_needed_fields() -> None:
     p = Pseudonymizer(KEY)
-    rec = minimise(PHI, region="north", pseudonymizer=p)
+    rec = minimise(PHI, region="north", pseudonymizer=p,
+                   sites={"ST CANARY HOSPITAL": "canary-general"})
     assert rec == StudyRecord(
         study_pid=p.study("MRN-778899", "1.2.840.99999.1.2.3"),
         patient_pid=p.patient("MRN-778899"),
         region="north",
-        site=p.site("north", "St Canary Hospital"),
+        site="canary-general",
         age_band="75-79",
         sex="F",
         slice_count=240,

@@ -17,7 +17,7 @@ import pytest
 from jobs.release import measure_increment
 from jobs.store import ResultsStore
 from tests.release_attack import attack, single_measurement_rate, truth
-from tests.report_results import cohort
+from tests.report_results import cohort, sites_of
 from tests.store_helpers import audit_key
 
 CID = "attack-1"
@@ -42,7 +42,8 @@ def store(tmp_path_factory):
     batches = [results[k * PER_INCREMENT:(k + 1) * PER_INCREMENT] for k in range(INCREMENTS)]
     url = f"sqlite:///{tmp_path_factory.mktemp('attack') / 'r.db'}"
     with ResultsStore.open(url, audit_key=audit_key()) as s:
-        s.ensure_campaign(CID, spec_digest="d", model_name="m", model_version="1")
+        s.ensure_campaign(CID, spec_digest="d", model_name="m", model_version="1",
+                          sites=sites_of(results))
         for batch in batches:
             s.commit_results(CID, batch)
             assert measure_increment(s, CID) is not None

@@ -17,7 +17,7 @@ from jobs.release.domain import CAMPAIGN, REGION, SITE
 from jobs.store import ResultsStore
 from jobs.store import schema as t
 from kernel.errors import BadInput
-from tests.report_results import cohort
+from tests.report_results import cohort, sites_of
 from tests.store_helpers import audit_key
 
 CAMPAIGN_ID = "north-2027q1"
@@ -34,7 +34,7 @@ def store(tmp_path_factory, results):
     url = f"sqlite:///{tmp_path_factory.mktemp('release') / 'results.db'}"
     with ResultsStore.open(url, audit_key=audit_key()) as s:
         s.ensure_campaign(CAMPAIGN_ID, spec_digest="d", model_name="lung_nodule_detector",
-                          model_version="1")
+                          model_version="1", sites=sites_of(results))
         start = 0
         for n in BATCHES:
             s.commit_results(CAMPAIGN_ID, results[start:start + n])
@@ -96,7 +96,7 @@ def test_the_base_is_noisy_not_the_truth(store, results):
     truth = Counter((r.region, r.site) for r in results)
     table = _table(store, ("region", "site"))
     site_rows = {r.key: r.counts["seen"] for r in table.rows if len(r.level) == 2}
-    assert set(site_rows) <= set(truth)
+    assert set(site_rows) <= set(truth) | {(region, "other") for region, _ in truth}
     assert any(site_rows.get(k, 0) != n for k, n in truth.items())
 
 
@@ -207,3 +207,28 @@ def test_a_result_committed_behind_the_boundary_stops_the_next_measurement(tmp_p
         with pytest.raises(PermanentError, match="behind the boundary"):
             measure_increment(s, "c")
         assert len(s.increments("c")) == 1
+
+
+def test_sites_are_the_declared_ones_never_the_data(tmp_path, results):
+    """A result at a site its region did not declare (a one-off spelling of an institution
+    would be one) counts under the region's `other`; no table names its site, so the table
+    does not reveal that one person was screened there. A campaign that declares no site
+    has `other` alone."""
+    odd = dataclasses.replace(results[0], site="r0-site-misspelt", region="region-0")
+    with ResultsStore.open(f"sqlite:///{tmp_path / 'r.db'}", audit_key=audit_key()) as s:
+        s.ensure_campaign("c", spec_digest="d", model_name="m", model_version="1",
+                          sites=sites_of(results[1:200]))
+        s.ensure_campaign("bare", spec_digest="d", model_name="m", model_version="1")
+        s.commit_results("c", [odd, *results[1:200]])
+        s.commit_results("bare", results[200:300])
+        assert measure_increment(s, "c") is not None
+        assert measure_increment(s, "bare") is not None
+        named = {r.key[1] for r in released_table(s, "c", by=("region", "site")).rows
+                 if len(r.key) == 2}
+        bare = {r.key[1] for r in released_table(s, "bare", by=("region", "site")).rows
+                if len(r.key) == 2}
+        measured = s.measurements("c")[0].domain["regions"]
+    assert "r0-site-misspelt" not in named
+    assert "r0-site-misspelt" not in measured["region-0"]
+    assert measured["region-0"] == sorted({*sites_of(results[1:200])["region-0"], "other"})
+    assert bare <= {"other"}

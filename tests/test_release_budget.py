@@ -12,8 +12,7 @@ import json
 
 import pytest
 
-from jobs.release import Budget, BudgetExhausted, measure_increment, released_table
-from jobs.release.formats import render_released
+from jobs.release import Budget, BudgetExhausted, measure_increment, released_table, render_released
 from jobs.store import ResultsStore
 from kernel.errors import BadInput
 from tests.report_results import cohort

@@ -67,7 +67,7 @@ def test_measure_then_report_released(url, capsys):
     assert f"discrete_gaussian noise, sigma {SIGMA:.3g}, rho {DEFAULT_RHO:g}" in out
 
 
-@pytest.mark.parametrize("extra", [["--format", "html"], ["--increments", "7"],
+@pytest.mark.parametrize("extra", [["--format", "parquet"], ["--increments", "7"],
                                    ["--increments", "x"], ["--min-cell", "20"]])
 def test_released_refuses_what_it_cannot_answer(url, extra, capsys):
     _commit(url, cohort(50, seed=1))

@@ -226,11 +226,36 @@ def test_digest_covers_results_not_runtime_settings(tmp_path: Path) -> None:
 
 def test_an_unknown_field_deep_in_a_list_names_the_fields_allowed_there(tmp_path):
     doc = _minimal(tmp_path)
-    doc["regions"][0]["sitez"] = 1
+    doc["regions"][0]["colour"] = 1
     with pytest.raises(BadInput) as info:
         load_spec(_write(tmp_path, doc))
-    assert "regions[0].sitez: is not a known field; known here: name, sources" in str(info.value)
+    assert ("regions[0].colour: is not a known field; known here: name, sites, sources"
+            in str(info.value))
     assert "DESIGN.md" not in str(info.value)
+
+
+@pytest.mark.parametrize(("sites", "message"), [
+    ([{"name": "a", "institutions": ["X"]}, {"name": "a", "institutions": ["Y"]}],
+     "sites[1].name: 'a' is declared twice"),
+    ([{"name": "other", "institutions": ["X"]}], "sites[0].name: 'other' is reserved"),
+    ([{"name": "a", "institutions": ["St Mary"]}, {"name": "b", "institutions": ["ST  MARY"]}],
+     "institution 'ST  MARY' is also listed under site 'a'"),
+    ([{"name": "a", "institutions": []}], "institutions"),
+])
+def test_declared_sites_are_unique_and_other_is_reserved(tmp_path, sites, message):
+    doc = _minimal(tmp_path)
+    doc["regions"][0]["sites"] = sites
+    with pytest.raises(BadInput, match=re.escape(message)):
+        load_spec(_write(tmp_path, doc))
+
+
+def test_declared_sites_give_every_study_a_site(tmp_path):
+    doc = _minimal(tmp_path)
+    doc["regions"][0]["sites"] = [{"name": "b-site", "institutions": ["B"]},
+                                  {"name": "a-site", "institutions": ["A", "A annexe"]}]
+    region = load_spec(_write(tmp_path, doc)).regions[0]
+    assert region.site_codes == ("a-site", "b-site", "other")
+    assert region.site_of() == {"A": "a-site", "A ANNEXE": "a-site", "B": "b-site"}
 
 
 @pytest.mark.parametrize(("text", "message"), [

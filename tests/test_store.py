@@ -280,6 +280,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         ),
         "campaign": lambda: broken.campaign("c1"),
         "campaigns": broken.campaigns,
+        "declared_sites": lambda: broken.declared_sites("c1"),
         "set_state": lambda: broken.set_state("c1", CampaignState.DONE),
         "record_plan": lambda: broken.record_plan("c1", shards),
         "pending_shards": lambda: list(broken.pending_shards("c1")),

@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--released", action="store_true",
                    help="the analysts' table, derived from the differentially private base "
                         "(`lungscreen release measure`), instead of the exact, suppressed one "
-                        "(formats: table, csv, json)")
+                        "(every format)")
     p.add_argument("--increments", default=None, metavar="N,...",
                    help="with --released: the increments to cover (default: all of them)")
     p.set_defaults(func=run)
@@ -65,20 +65,25 @@ def _threshold(asked: int | None, floor: int, whose: str) -> int:
 
 
 def _released(args: argparse.Namespace, by: tuple[str, ...]) -> int:
-    from jobs.release import RELEASE_FORMATS, released_table, render_released
+    from jobs.release import released_table, render_released
+    from jobs.release.formats import to_parquet
     from jobs.release.tables import parse_increments
     from jobs.store import ResultsStore
 
-    if args.format not in RELEASE_FORMATS:
-        raise BadInput(f"--released renders as {', '.join(RELEASE_FORMATS)}, "
-                       f"not {args.format!r}")
     if args.min_cell is not None:
         raise BadInput("--min-cell is the exact table's threshold; a --released table is "
                        "noisy instead and takes none")
+    if args.format == "parquet" and args.out is None:
+        raise BadInput("--format parquet writes a file: add --out FILE.parquet")
     increments = parse_increments(args.increments)
     url, _, password = _store_and_threshold(args)
     with ResultsStore.open(url, password=password) as store:
         table = released_table(store, args.campaign_id, by=by, increments=increments)
+    if args.format == "parquet":
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_bytes(to_parquet(table))
+        print(f"report written to {args.out}")
+        return 0
     _write(args, render_released(table, args.format))
     return 0
 

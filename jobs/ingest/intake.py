@@ -78,11 +78,13 @@ def take_in(
 
     seen: set[str] = set()
     for region in spec.regions:
+        sites = region.site_of()
         for study in discover(region_sources(region, env), on_file=count_file):
             decision = select_series(study)
             selected = decision if isinstance(decision, Selected) else None
             header = _fields(study, selected)
-            record = minimise(header, region=region.name, pseudonymizer=pseudonymizer)
+            record = minimise(header, region=region.name, pseudonymizer=pseudonymizer,
+                              sites=sites)
             pid = record.study_pid
             if pid in seen:
                 continue  # the same study seen twice (another region's source): once only

@@ -205,7 +205,8 @@ def study_line(
     patient = (first.patient_id if first else "").strip()
     region_name = region or (study.series[0].source.label if study.series else "unknown")
     institution = first.institution if first else None
-    # the same site code as jobs.ingest.privacy.minimise gives the campaign's records
+    # a pseudonymous code per institution, to check the data before declaring sites; a
+    # campaign's records carry the declared site instead (RegionSpec.sites)
     site = pseudonyms.site(region_name, institution or "")
     study_pid = pseudonyms.study(patient, study.study_uid)
     considered = len(study.series)

@@ -4,8 +4,9 @@ as the base; every analyst table is derived from that base (jobs.release.derive)
 
 from jobs.release.budget import Budget, BudgetExhausted
 from jobs.release.derive import ReleasedTable, derive_table
-from jobs.release.formats import RELEASE_FORMATS, render_released
+from jobs.release.formats import RELEASE_FORMATS
 from jobs.release.measure import DEFAULT_RHO, Measured, measure_increment
+from jobs.release.render import render_released
 from jobs.release.tables import released_table
 
 __all__ = [

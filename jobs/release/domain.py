@@ -3,7 +3,8 @@ measured whole at every node of it.
 
 The demographic and outcome codes are fixed lists (every age band, sex code, Lung-RADS
 category, quarantine reason), never read from the data, so which cells exist says nothing
-about anyone. The geography (regions and their sites) is the campaign's: site codes are
+about anyone. The geography is the campaign's declared one (its regions, each with the
+sites its spec declares and `other`), never read from the results; site codes are
 facilities, public, and each increment records the tree it was measured over.
 """
 

@@ -1,6 +1,7 @@
-"""Renderers of a released table: a terminal table, CSV and JSON. Each names the noise (the
-JSON's `privacy` object, the table's first line); the output depends only on the table, so
-the same request renders byte for byte the same."""
+"""Renderers of a released table: a terminal table, CSV, JSON, HTML (jobs.release.html) and
+Parquet. Each names the noise (the JSON's `privacy` object, the table's first line, the CSV's
+and Parquet's columns and metadata, the HTML's section); the output depends only on the
+table, so the same request renders byte for byte the same."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ import json
 from typing import Any
 
 from jobs.release.derive import Privacy, ReleasedRow, ReleasedTable
+from kernel.errors import BadInput
 
-__all__ = ["RELEASE_FORMATS", "RELEASE_SCHEMA_VERSION", "privacy_json", "render_released",
-           "to_csv", "to_json", "to_table"]
+__all__ = ["RELEASE_FORMATS", "RELEASE_SCHEMA_VERSION", "privacy_json", "to_csv", "to_json",
+           "to_parquet", "to_table"]
 
-RELEASE_FORMATS = ("table", "csv", "json")
+RELEASE_FORMATS = ("table", "csv", "json", "html", "parquet")
+"""Every format; all but parquet are text (jobs.release.render.render_released)."""
 RELEASE_SCHEMA_VERSION = "released-1"
 
 
@@ -63,6 +66,41 @@ def to_json(table: ReleasedTable) -> str:
         ],
     }
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _columns(table: ReleasedTable) -> dict[str, list[Any]]:
+    """The CSV's columns, typed: group values (None where the row is coarser), counts,
+    rates as fractions."""
+    cols: dict[str, list[Any]] = {"level": [_level(r) for r in table.rows]}
+    for d in table.by:
+        cols[d] = [r.key[r.level.index(d)] if d in r.level else None for r in table.rows]
+    for m in table.measures:
+        cols[m] = [r.counts[m] for r in table.rows]
+    cols["positive_rate"] = [r.positive_rate.value for r in table.rows]
+    cols["positive_rate_ci95_low"] = [r.positive_rate.low for r in table.rows]
+    cols["positive_rate_ci95_high"] = [r.positive_rate.high for r in table.rows]
+    return cols
+
+
+def to_parquet(table: ReleasedTable) -> bytes:
+    """The table as a Parquet file: a column per group dimension and measure, rates as
+    fractions, and the `privacy` object (JSON) and schema version in the file's metadata.
+    Needs pyarrow (`pip install 'lungscreen[parquet]'`)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise BadInput("parquet needs pyarrow: pip install 'lungscreen[parquet]'") from None
+    cols = _columns(table)
+    types = {"level": pa.string(), **{d: pa.string() for d in table.by},
+             **{m: pa.int64() for m in table.measures}}
+    arrays = {k: pa.array(v, types.get(k, pa.float64())) for k, v in cols.items()}
+    data = pa.table(arrays).replace_schema_metadata({
+        "schema_version": RELEASE_SCHEMA_VERSION, "campaign": table.campaign_id,
+        "by": ",".join(table.by), "privacy": json.dumps(privacy_json(table.privacy))})
+    buf = io.BytesIO()
+    pq.write_table(data, buf)
+    return buf.getvalue()
 
 
 def to_csv(table: ReleasedTable) -> str:
@@ -115,12 +153,3 @@ def to_table(table: ReleasedTable) -> str:
         lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                                for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
     return "\n".join(lines) + "\n"
-
-
-def render_released(table: ReleasedTable, fmt: str) -> str:
-    """The released table in `fmt`: table, csv or json."""
-    renderers = {"table": to_table, "csv": to_csv, "json": to_json}
-    if fmt not in renderers:
-        raise ValueError(f"released tables render as {', '.join(RELEASE_FORMATS)}; "
-                         f"not {fmt!r}")
-    return renderers[fmt](table)

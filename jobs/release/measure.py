@@ -23,6 +23,7 @@ from jobs.release.budget import DEFAULT_RHO, Budget, check_budget
 from jobs.release.domain import LEVELS, Domain, outcome_of
 from jobs.release.marginals import FAMILIES, queries, reconcile_families
 from jobs.release.noise import MECHANISM, noisy_counts
+from jobs.spec.sources import OTHER_SITE
 from jobs.store import ResultsStore
 from jobs.store.release import BaseCell, Cell, ReleaseIncrement, ReleaseMeasurement
 from kernel.errors import BadInput, PermanentError
@@ -57,18 +58,17 @@ def _check_boundary(store: ResultsStore, campaign_id: str,
     return after
 
 
-def _sites(store: ResultsStore, campaign_id: str, previous: list[ReleaseMeasurement],
-           cells: Iterable[Cell]) -> dict[str, set[str]]:
-    """The geography the increment is measured over: the planned regions, the tree of the
-    last measurement (every site with results up to its boundary) and the increment's own
-    sites: the campaign's regions and every site with a result, without reading them all."""
-    sites: dict[str, set[str]] = {r: set() for r in store.planned_regions(campaign_id)}
-    if previous:
-        for region, codes in previous[-1].domain["regions"].items():
-            sites.setdefault(region, set()).update(codes)
-    for region, site, *_ in cells:
-        sites.setdefault(region, set()).add(site)
-    return sites
+def _sites(store: ResultsStore, campaign_id: str, cells: Iterable[Cell]
+           ) -> dict[str, set[str]]:
+    """The geography the increment is measured over: the campaign's regions, each with the
+    sites it declared (jobs.spec.sources.RegionSpec.sites, recorded at the campaign's
+    start) and `other`. Never a site read from the results: which sites exist then says
+    nothing about anyone (a one-off spelling of an institution is not a one-person site).
+    A result at a site its region did not declare (a store from before declared sites)
+    counts under the region's `other`."""
+    declared = store.declared_sites(campaign_id)
+    regions = store.planned_regions(campaign_id) | set(declared) | {c[0] for c in cells}
+    return {r: {OTHER_SITE, *declared.get(r, ())} for r in regions}
 
 
 def _counts(domain: Domain, cells: Counter[Cell]) -> tuple[NDArray[np.int64], int]:
@@ -82,8 +82,9 @@ def _counts(domain: Domain, cells: Counter[Cell]) -> tuple[NDArray[np.int64], in
         if not domain.in_domain(age_band, sex):
             recoded += n
         cell = domain.cell_index(age_band, sex, outcome_of(outcome, category, reason))
+        known = index.get((LEVELS[2], region, site))
         for node in (index[(LEVELS[0], "", "")], index[(LEVELS[1], region, "")],
-                     index[(LEVELS[2], region, site)]):
+                     index[(LEVELS[2], region, OTHER_SITE)] if known is None else known):
             counts[node, cell] += n
     return counts, recoded
 
@@ -114,8 +115,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
         return None
     version = store.release_version()  # what the budget below is read at
     check_budget(found.persons, store.spent_by_person(), budget)
-    domain = Domain.over(_sites(store, campaign_id, store.measurements(campaign_id),
-                                found.cells))
+    domain = Domain.over(_sites(store, campaign_id, found.cells))
     counts, recoded = _counts(domain, found.cells)
     shape = (len(domain.age_bands), len(domain.sexes), len(domain.outcomes))
     measured = queries(counts, shape, FAMILIES)

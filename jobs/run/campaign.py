@@ -174,7 +174,8 @@ def run_campaign(
                     "it (e.g. a secret mount)", spec.key_path)
     store.ensure_campaign(spec.id, spec_digest=digest, model_name=spec.model.name,
                           model_version=spec.model.version,
-                          key_fingerprint=pseudonymizer.fingerprint())
+                          key_fingerprint=pseudonymizer.fingerprint(),
+                          sites={r.name: r.site_codes for r in spec.regions})
     if registry is not None:
         registry.save(spec)
     lease = DriverLease(store, spec.id)

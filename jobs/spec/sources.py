@@ -18,18 +18,23 @@ from kernel.errors import BadInput
 __all__ = [
     "ENV_PATTERN",
     "NAME_PATTERN",
+    "OTHER_SITE",
     "Credentials",
     "DicomWebSpec",
     "RegionSpec",
+    "SiteSpec",
     "SourceSpec",
     "SpecModel",
     "SpecPath",
+    "institution_key",
     "resolve_credentials",
     "without_userinfo",
 ]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 ENV_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
+OTHER_SITE = "other"
+"""The site of a region's studies whose institution no declared site names."""
 
 
 class SpecModel(BaseModel):
@@ -127,12 +132,62 @@ class SourceSpec(SpecModel):
         return "folder" if self.folder is not None else "dicomweb"
 
 
+def institution_key(name: str) -> str:
+    """How institution names are compared: case, outer and repeated spaces ignored."""
+    return " ".join(name.split()).upper()
+
+
+class SiteSpec(SpecModel):
+    """A declared imaging site: a public code (reports and tables show it) and the
+    InstitutionName values its studies carry."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
+    institutions: Annotated[list[Annotated[str, Field(min_length=1, max_length=200)]],
+                            Field(min_length=1)]
+
+
 class RegionSpec(SpecModel):
     """A region: a name (lowercase letters, digits, '-'; used in shard ids, metric labels
-    and Ray resources) and its sources."""
+    and Ray resources), its sources and its declared sites.
+
+    A study's site is the declared site whose `institutions` hold its InstitutionName, else
+    `other`: sites come from this declaration, never from the data, so a one-off spelling
+    cannot make a one-person site whose existence a table would reveal."""
 
     name: Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)]
     sources: Annotated[list[SourceSpec], Field(min_length=1)]
+    sites: list[SiteSpec] = []
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> RegionSpec:
+        names: set[str] = set()
+        owner: dict[str, str] = {}
+        for i, site in enumerate(self.sites):
+            if site.name == OTHER_SITE or site.name in names:
+                raise PydanticCustomError(
+                    "sites", "sites[{i}].name: '{name}' is {why}; expected a unique name "
+                    "other than '{other}'", {"i": i, "name": site.name, "other": OTHER_SITE,
+                                              "why": "reserved" if site.name == OTHER_SITE
+                                              else "declared twice"})
+            names.add(site.name)
+            for institution in site.institutions:
+                key = institution_key(institution)
+                if key in owner:
+                    raise PydanticCustomError(
+                        "sites", "sites[{i}]: institution '{inst}' is also listed under site "
+                        "'{other}'; expected each institution under one site",
+                        {"i": i, "inst": institution, "other": owner[key]})
+                owner[key] = site.name
+        return self
+
+    def site_of(self) -> dict[str, str]:
+        """Institution (compared as `institution_key`) -> declared site code."""
+        return {institution_key(i): s.name for s in self.sites for i in s.institutions}
+
+    @property
+    def site_codes(self) -> tuple[str, ...]:
+        """Every site a study of this region can have: the declared ones and `other`."""
+        return (*sorted(s.name for s in self.sites), OTHER_SITE)
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ class StoreBase:
             last = tuple(rows[-1][col.name] for col in key)
 
     def _insert_ignore(self, conn: Connection, table: Any, rows: list[dict[str, Any]]) -> int:
+        if not rows:
+            return 0
         dialect_insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
         # RETURNING yields only the rows actually inserted (conflicts are skipped), which
         # counts reliably for executemany, unlike rowcount.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from sqlalchemy import select, update
 
 from jobs.store import schema as t
@@ -25,11 +27,13 @@ class CampaignTable(StoreBase):
         model_name: str,
         model_version: str,
         key_fingerprint: str | None = None,
+        sites: Mapping[str, Sequence[str]] | None = None,
     ) -> Campaign:
         """The campaign, created in state running if new. BadInput if it exists with a
         different spec digest or model (a new campaign needs a new id), or was pseudonymised
         under another key (`Pseudonymizer.fingerprint()`; fail closed: a new key would
-        change every pseudonym)."""
+        change every pseudonym). `sites` (region -> site codes) is recorded with a new
+        campaign: its declared geography (`declared_sites`)."""
         now = utc_now()
         with mapped_errors(self._url, "creating a campaign"), self._writer.begin() as conn:
             self._insert_ignore(
@@ -48,6 +52,9 @@ class CampaignTable(StoreBase):
                     }
                 ],
             )
+            self._insert_ignore(conn, t.campaign_sites, [
+                {"campaign_id": campaign_id, "region": region, "site": site}
+                for region, codes in (sites or {}).items() for site in codes])
             camp = self._campaign(conn, campaign_id)
             assert camp is not None
             if camp.key_fingerprint is None and key_fingerprint is not None:
@@ -82,6 +89,18 @@ class CampaignTable(StoreBase):
     def campaign(self, campaign_id: str) -> Campaign | None:
         with mapped_errors(self._url, "reading a campaign"), self._engine.connect() as conn:
             return self._campaign(conn, campaign_id)
+
+    def declared_sites(self, campaign_id: str) -> dict[str, tuple[str, ...]]:
+        """Region -> its declared site codes, as the campaign recorded them at its start;
+        empty for a campaign from before declared sites."""
+        c = t.campaign_sites.c
+        with mapped_errors(self._url, "reading the sites"), self._engine.connect() as conn:
+            rows = conn.execute(select(c.region, c.site).where(c.campaign_id == campaign_id)
+                                .order_by(c.region, c.site)).all()
+        out: dict[str, tuple[str, ...]] = {}
+        for region, site in rows:
+            out[str(region)] = (*out.get(str(region), ()), str(site))
+        return out
 
     def campaigns(self) -> list[Campaign]:
         """Every campaign in the store, oldest first."""

@@ -33,6 +33,7 @@ _EVENTS_SEQ = "events_id_seq"  # SERIAL of events.id
 DRIVER_TABLES: dict[str, tuple[str, ...]] = {
     t.meta.name: (),
     t.campaigns.name: ("INSERT", "UPDATE"),
+    t.campaign_sites.name: ("INSERT",),
     t.shards.name: ("INSERT", "UPDATE"),
     t.results.name: ("INSERT",),
     t.drivers.name: ("INSERT", "UPDATE", "DELETE"),
@@ -44,6 +45,7 @@ DRIVER_TABLES: dict[str, tuple[str, ...]] = {
 SERVICE_TABLES: dict[str, tuple[str, ...]] = {
     t.meta.name: (),
     t.campaigns.name: (),
+    t.campaign_sites.name: (),
     t.shards.name: (),
     t.results.name: (),
     t.drivers.name: (),

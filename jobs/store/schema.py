@@ -32,7 +32,7 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["SCHEMA_VERSION", "campaigns", "drivers", "events", "meta", "metadata",
+__all__ = ["SCHEMA_VERSION", "campaign_sites", "campaigns", "drivers", "events", "meta", "metadata",
            "release_base", "release_increments", "release_measurements", "results", "shards",
            "tokens"]
 
@@ -61,6 +61,17 @@ campaigns = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     Column("key_fingerprint", String(32)),  # Pseudonymizer.fingerprint(); never the key
+)
+
+# The campaign's declared geography (jobs.spec.sources.RegionSpec.sites, with `other`), as
+# it started: the release measures these sites, never sites read from the results.
+campaign_sites = Table(
+    "campaign_sites",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("region", String(64), nullable=False),
+    Column("site", String(64), nullable=False),
+    PrimaryKeyConstraint("campaign_id", "region", "site"),
 )
 
 shards = Table(

@@ -7,12 +7,14 @@ band and a sex code, plus geometry the campaign needs. Nothing else survives.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
 from jobs.ingest.privacy.age import age_band, age_from_header
 from jobs.ingest.privacy.pseudonyms import Pseudonymizer
+from jobs.spec.sources import OTHER_SITE, institution_key
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyRecord, StudyResult
 
@@ -63,8 +65,12 @@ class StudyFields:
         return f"StudyFields(<{self.slice_count} slices, identifiers hidden>)"
 
 
-def minimise(header: StudyHeader, *, region: str, pseudonymizer: Pseudonymizer) -> StudyRecord:
+def minimise(header: StudyHeader, *, region: str, pseudonymizer: Pseudonymizer,
+             sites: Mapping[str, str] | None = None) -> StudyRecord:
     """The `StudyRecord` of one study: pseudonyms, site code, age band, sex, geometry.
+
+    The site is the declared site of the study's institution (`sites`: institution key ->
+    code, `RegionSpec.site_of()`), else `other`: never a code made from the free text.
 
     A study without a PatientID gets a patient pseudonym of its own (derived from its study
     UID), so anonymous studies are not merged into one "patient".
@@ -81,7 +87,7 @@ def minimise(header: StudyHeader, *, region: str, pseudonymizer: Pseudonymizer) 
         study_pid=pseudonymizer.study(patient_id, header.study_uid),
         patient_pid=patient_pid,
         region=region,
-        site=pseudonymizer.site(region, header.institution or ""),
+        site=(sites or {}).get(institution_key(header.institution or ""), OTHER_SITE),
         age_band=age_band(age),
         sex=_sex_code(header.sex),
         slice_count=int(header.slice_count),
