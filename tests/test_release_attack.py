@@ -5,7 +5,8 @@ squares and rounding, and by averaging. The integer programme and averaging reco
 counts 1-10 exactly no more often than reading the noisy base itself (about one noisy
 measurement's rate), with 10 releases or 50; least squares, whose rounding drifts towards
 "every cell holds 1", stays below a guess that reads no count and does not gain from more
-releases. (Not here yet: the same attack over today's suppressed tables.)"""
+releases. The recovery the release removed is kept beside it: tests/test_release_differencing.py
+(the exact, suppressed tables place a newcomer by difference; the released ones do not)."""
 
 from __future__ import annotations
 
