@@ -1,19 +1,26 @@
 """A running `lungscreen serve` app for tests: real uvicorn on a free loopback port, in a
-thread, over a real store; `call` speaks real HTTP."""
+thread, over a real store; `call` speaks real HTTP. `seeded_store`: a SQLite store with
+measured campaigns and a token per role."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import requests
 
+from jobs.release import measure_increment
 from jobs.service import ServiceConfig, create_app
+from jobs.store import ResultsStore, TokenKey
+from kernel.roles import Role
+from tests.report_results import cohort
+from tests.store_helpers import audit_key
 
-__all__ = ["Service", "running_service"]
+__all__ = ["Service", "running_service", "seeded_store"]
 
 
 class Service:
@@ -51,3 +58,18 @@ def running_service(config: ServiceConfig, forwarded_allow_ips: str | None = Non
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+@contextlib.contextmanager
+def seeded_store(folder: Path, campaigns: Sequence[str], studies: int = 150
+                 ) -> Iterator[tuple[ResultsStore, TokenKey, dict[Role, str]]]:
+    """A SQLite store in `folder` holding `campaigns`, each with `studies` results and one
+    measured release increment; its token key and a token per role (named after it)."""
+    key = TokenKey.load(folder / "state", create=True)
+    with ResultsStore.open(f"sqlite:///{folder / 'svc.db'}", audit_key=audit_key()) as store:
+        for i, cid in enumerate(campaigns):
+            store.ensure_campaign(cid, spec_digest="d", model_name="m", model_version="1")
+            store.commit_results(cid, cohort(studies, seed=i))
+            assert measure_increment(store, cid) is not None
+        tokens = {r: store.create_token(f"{r.value}-tok", r, key=key) for r in Role}
+        yield store, key, tokens

@@ -33,6 +33,7 @@ PUBLIC: dict[str, list[str]] = {
     "jobs.report": ["FORMATS", "Report", "build_report", "campaign_report", "render"],
     "jobs.run": ["CampaignRun", "RunOptions", "cancel_campaign", "run_campaign"],
     "jobs.service": ["ServiceConfig", "create_app"],
+    "jobs.service.routes": [],
     "jobs.spec": ["CampaignSpec", "SpecRegistry", "load_spec", "parse_spec"],
     "jobs.store": ["AuditEvent", "AuditKey", "Campaign", "CampaignState", "OutcomeCount",
                    "RegionProgress", "ResultsStore", "TokenKey", "default_sqlite_url",

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.output import add_format
 from cli.store_option import add_campaign_store, campaign_store
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
+
+if TYPE_CHECKING:
+    from jobs.report.threshold import Threshold
 
 __all__ = ["register", "run"]
 
@@ -46,22 +50,27 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None]:
     """The store URL, the threshold and the store's password (None: libpq's own)."""
+    from jobs.report.threshold import threshold_in_force
+
     url, password, spec = campaign_store(args)
     if spec is None:  # no spec: the deployment's floor
-        return url, _threshold(args.min_cell, MIN_CELL, "the deployment's floor"), None
-    floor = max(spec.privacy.min_cell, MIN_CELL)
-    return url, _threshold(args.min_cell, floor, "the campaign's threshold"), password
+        return url, _threshold(args.min_cell, threshold_in_force()), None
+    in_force = threshold_in_force(spec.id, spec.privacy.min_cell)
+    return url, _threshold(args.min_cell, in_force), password
 
 
-def _threshold(asked: int | None, floor: int, whose: str) -> int:
-    """The report's threshold: `floor` unless --min-cell raises it; BadInput (exit 2) below."""
-    if asked is None:
-        return floor
-    if asked < floor:
+def _threshold(asked: int | None, in_force: Threshold) -> int:
+    """The report's threshold (jobs.report.threshold); BadInput (exit 2) in CLI terms below."""
+    from jobs.report.threshold import BelowThreshold, report_threshold
+
+    try:
+        return report_threshold(asked, in_force)
+    except BelowThreshold:
+        whose = "the campaign's threshold" if in_force.from_campaign else "the deployment's floor"
+        floor = in_force.value
         raise BadInput(f"--min-cell {asked} is below {whose} {floor}; a report may only "
                        f"suppress more, never less: give --min-cell {floor} or more, or leave "
-                       "it out")
-    return asked
+                       "it out") from None
 
 
 def _released(args: argparse.Namespace, by: tuple[str, ...]) -> int:

@@ -22,9 +22,12 @@ __all__ = ["register"]
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "serve", help="the HTTP API with roles: each user reaches only what is theirs",
-        description="Serve the results store over HTTP (OpenAPI at /openapi.json). Every route "
-        "names its roles; requests need a bearer token (lungscreen token create) and are "
-        "audited in the store. The store credentials stay with the service.")
+        description="Serve the results store over HTTP (OpenAPI at /openapi.json, its docs "
+        "at /docs and /redoc, served without internet). Every /api/v1 route names its roles; "
+        "requests need a bearer token (lungscreen token create) and are audited in the "
+        "store. Open and unaudited: /healthz (liveness), /readyz (the store answers), "
+        "/metrics (the service's own series, nothing clinical). The store credentials stay "
+        "with the service.")
     add_store(p, required=True, help="results store URL (the service holds it)")
     p.add_argument("--spec", type=Path, action="append", default=[],
                    help="a campaign's spec (its threshold, sources and key, for reports and "

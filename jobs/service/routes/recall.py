@@ -1,0 +1,53 @@
+"""The authority's recall list, re-derived from the sources and audited (jobs.recall)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, Response
+
+from jobs.recall import export_recall
+from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release, serves
+from kernel.errors import BadInput, LungscreenError
+from kernel.lungrads import Category
+from kernel.roles import Role
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["recall"])
+
+
+@router.post("/campaigns/{campaign_id}/recall", response_class=Response,
+             **serves(Role.AUTHORITY, errors=(400, 404, 409),
+                      ok={"text/csv": {"schema": {"type": "string", "description":
+                                                  "one row per person to call back"}}}))
+def recall(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
+           _slot: Slot, min_category: Annotated[str, Query(
+               description="the lowest Lung-RADS category recalled (3, 4A, 4B, 4X)")] = "4A",
+           ) -> Response:
+    """Who to call back (CSV), re-derived from the campaign's sources with its key; needs
+    the campaign's spec (`serve --spec`), else 409. Expensive: shares the report's
+    in-flight limit per token."""
+    spec = config.specs.get(campaign_id)
+    if spec is None:
+        raise HTTPException(409, f"the service holds no spec for campaign {campaign_id!r}; "
+                            "start it with --spec SPEC to serve recall (it reads the sources)")
+    try:
+        category = Category(min_category.upper())
+    except ValueError:
+        raise HTTPException(400, f"query parameter 'min_category': {min_category[:8]!r} is "
+                            "not a Lung-RADS category (e.g. 3, 4A, 4B, 4X)") from None
+    record_release(request, min_category=category.value, format="csv")
+    with tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
+        out = Path(tmp) / "recall.csv"
+        try:
+            export_recall(spec, config.store, min_category=category, out=out,
+                          operator=who.name, env=config.env)
+        except BadInput as exc:
+            raise HTTPException(400, str(exc)) from None
+        except LungscreenError as exc:
+            raise HTTPException(500, str(exc)) from None
+        data = out.read_bytes()
+    return Response(data, media_type="text/csv", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,114 @@
+"""A campaign's regional table, as JSON (the default) or CSV: `?format=json|csv` or the
+Accept header (the query parameter wins). An analyst gets the released table, derived from
+the release base; the authority the exact one, suppressed at the threshold in force."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+
+from jobs import release
+from jobs.report import build, formats
+from jobs.report.aggregate import DIMENSIONS
+from jobs.report.threshold import BelowThreshold, report_threshold, threshold_in_force
+from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release, serves
+from jobs.service.models import Report
+from jobs.service.negotiate import NotAcceptable, UnknownFormat, choose
+from kernel.errors import BadInput
+from kernel.roles import Role
+
+__all__ = ["MEDIA", "router"]
+
+router = APIRouter(prefix="/api/v1", tags=["reports"])
+
+MEDIA = {"json": "application/json", "csv": "text/csv"}  # the first is the default
+_EXPECTED = f"expected a comma-separated list of {', '.join(DIMENSIONS)}"
+
+
+def _grouping(by: Annotated[str, Query(description=f"comma-separated, from: "
+                                       f"{', '.join(DIMENSIONS)}")] = "region",
+              ) -> tuple[str, ...]:
+    """`by` as a tuple of distinct dimensions; 400 naming the parameter otherwise."""
+    names = tuple(d.strip() for d in by.split(",") if d.strip())
+    unknown = [d for d in names if d not in DIMENSIONS]
+    if not names:
+        raise HTTPException(400, f"query parameter 'by' is empty; {_EXPECTED}")
+    if unknown:
+        raise HTTPException(400, f"query parameter 'by': unknown dimension "
+                            f"{unknown[0][:32]!r}; {_EXPECTED}")
+    if len(set(names)) != len(names):
+        twice = next(d for d in names if names.count(d) > 1)
+        raise HTTPException(400, f"query parameter 'by': dimension {twice!r} is given "
+                            f"twice; {_EXPECTED}, each once")
+    return names
+
+
+def _threshold(campaign_id: CampaignId, config: Config,
+               min_cell: Annotated[int | None, Query(
+                   ge=1, le=1000, description="the exact table's suppression threshold: "
+                   "may raise the one in force, never lower it")] = None) -> int:
+    """The exact table's threshold (jobs.report.threshold); 400 naming its source below."""
+    spec = config.specs.get(campaign_id)
+    in_force = threshold_in_force(campaign_id, spec.privacy.min_cell if spec else None,
+                                  floor=config.min_cell_floor)
+    try:
+        return report_threshold(min_cell, in_force)
+    except BelowThreshold as exc:
+        raise HTTPException(400, f"query parameter 'min_cell': {exc.asked} is below "
+                            f"{in_force.describe()}; a report may only suppress more, never "
+                            f"less: give min_cell={in_force.value} or more, or leave it out"
+                            ) from None
+
+
+def _media(request: Request,
+           fmt: Annotated[str | None, Query(alias="format", description="json (default) "
+                                            "or csv; wins over the Accept header")] = None,
+           ) -> str:
+    """"json" or "csv", from `format` or the Accept header; 400 / 406 otherwise."""
+    try:
+        return choose(MEDIA, fmt, request.headers.get("accept"))
+    except UnknownFormat:
+        raise HTTPException(400, f"query parameter 'format': unknown format {str(fmt)[:16]!r}; "
+                            f"expected {' or '.join(MEDIA)}") from None
+    except NotAcceptable:
+        raise HTTPException(406, "the Accept header names no media type this route serves; "
+                            f"it serves {' and '.join(MEDIA.values())} (or give "
+                            "?format=json or ?format=csv)") from None
+
+
+@router.get("/campaigns/{campaign_id}/report", response_model=Report,
+            **serves(Role.AUTHORITY, Role.ANALYST, errors=(400, 404, 406, 409),
+                     ok={"text/csv": {"schema": {"type": "string"},
+                                      "example": "level,region,seen,...\n"}}))
+def report(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
+           grouping: Annotated[tuple[str, ...], Depends(_grouping)],
+           min_cell: Annotated[int, Depends(_threshold)],
+           media: Annotated[str, Depends(_media)], _slot: Slot) -> Response:
+    """The campaign's table by `by`. An analyst gets the released table: derived from
+    the release base (counts measured once per increment with discrete Gaussian noise,
+    zCDP), in the report's shape (`groups`: level, key, counts) plus a `privacy` object
+    (mechanism, sigma, rho per increment, the budget per person, the increments used);
+    409 until an increment is measured. The authority gets the exact table with
+    small-cell suppression at the threshold in force: the deployment's floor or the
+    campaign's `min_cell`, whichever is higher (`min_cell` may only raise it). Reports are
+    expensive: at most `expensive_in_flight` per token at once, then 429 with Retry-After."""
+    by = ",".join(grouping)
+    if who.role is Role.ANALYST:
+        record_release(request, by=by, format=media, table="released")
+        try:
+            table = release.released_table(config.store, campaign_id, by=grouping)
+        except BadInput as exc:
+            raise HTTPException(409, str(exc)) from None
+        text = release.render_released(table, media)
+    else:
+        record_release(request, by=by, min_cell=min_cell, format=media, table="exact")
+        built = build.campaign_report(config.store, campaign_id, by=grouping,
+                                      min_cell=min_cell)
+        text = formats.render(built, media)
+    headers = {"Vary": "Accept"}
+    if media == "csv":
+        headers["Content-Disposition"] = (f'attachment; filename="{campaign_id}-by-'
+                                          f'{"-".join(grouping)}.csv"')
+    return Response(text, media_type=MEDIA[media], headers=headers)
+
