@@ -29,7 +29,7 @@ PUBLIC: dict[str, list[str]] = {
     "jobs.ingest.sources": [],
     "jobs.release": ["Budget", "BudgetExhausted", "DEFAULT_RHO", "RELEASE_FORMATS", "Measured",
                      "ReleasedTable", "derive_table", "measure_increment", "released_table",
-                     "render_released"],
+                     "render_released", "to_parquet"],
     "jobs.report": ["FORMATS", "Report", "build_report", "campaign_report", "render"],
     "jobs.run": ["CampaignRun", "RunOptions", "cancel_campaign", "run_campaign"],
     "jobs.service": ["ServiceConfig", "create_app"],

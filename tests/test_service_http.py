@@ -1,7 +1,8 @@
 """The report route in HTTP terms, over real HTTP and a real store: errors name the query
 parameter (never a CLI flag) and the threshold's source (the deployment floor or the
-campaign's own); `format` and `Accept` pick JSON or CSV for the analyst's released table and
-the authority's exact one; 406 and 400 for what it cannot serve; the format is audited."""
+campaign's own); `format` and `Accept` pick JSON, CSV, Parquet or HTML for the analyst's
+released table and the authority's exact one; 406 and 400 for what it cannot serve; the
+format is audited."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from jobs.release import released_table, render_released
+from jobs.release import released_table, render_released, to_parquet
 from jobs.report.build import campaign_report
 from jobs.report.formats import render
 from jobs.service import ServiceConfig
@@ -93,15 +94,30 @@ def test_json_is_the_default_and_csv_is_served_on_request(service):
         assert wins.headers["content-type"] == "application/json"
 
 
+def test_analysts_download_the_released_table_as_parquet_and_html(service):
+    """The same released table in every format: the download is the export's bytes."""
+    _, _, store = service
+    table = released_table(store, A, by=("region", "sex"))
+    for fmt, media, body in (("parquet", "application/vnd.apache.parquet", to_parquet(table)),
+                             ("html", "text/html", render_released(table, "html").encode())):
+        got = _report(service, Role.ANALYST, query=f"?by=region,sex&format={fmt}")
+        assert got.status_code == 200, got.text
+        assert got.headers["content-type"].startswith(media)
+        assert got.content == body
+        assert f'filename="http-a-by-region-sex.{fmt}"' in got.headers["content-disposition"]
+    exact = _report(service, Role.AUTHORITY, query="?format=parquet")
+    assert exact.status_code == 200 and exact.content.startswith(b"PAR1")
+
+
 def test_what_the_route_cannot_serve_is_406_or_400(service):
     for role in (Role.ANALYST, Role.AUTHORITY):
         refused = _report(service, role, headers={"Accept": "application/xml"})
         assert refused.status_code == 406
         assert "text/csv" in refused.json()["detail"]
-        unknown = _report(service, role, query="?format=parquet")
+        unknown = _report(service, role, query="?format=xlsx")
         assert unknown.status_code == 400
         assert unknown.json()["detail"] == ("query parameter 'format': unknown format "
-                                            "'parquet'; expected json or csv")
+                                            "'xlsx'; expected one of json, csv, parquet, html")
     assert _report(service, Role.ANALYST, headers={"Accept": "text/*"}).headers[
         "content-type"].startswith("text/csv")
 

@@ -4,7 +4,7 @@ as the base; every analyst table is derived from that base (jobs.release.derive)
 
 from jobs.release.budget import Budget, BudgetExhausted
 from jobs.release.derive import ReleasedTable, derive_table
-from jobs.release.formats import RELEASE_FORMATS
+from jobs.release.formats import RELEASE_FORMATS, to_parquet
 from jobs.release.measure import DEFAULT_RHO, Measured, measure_increment
 from jobs.release.render import render_released
 from jobs.release.tables import released_table
@@ -20,4 +20,5 @@ __all__ = [
     "measure_increment",
     "released_table",
     "render_released",
+    "to_parquet",
 ]

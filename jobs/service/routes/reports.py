@@ -1,9 +1,12 @@
-"""A campaign's regional table, as JSON (the default) or CSV: `?format=json|csv` or the
-Accept header (the query parameter wins). An analyst gets the released table, derived from
-the release base; the authority the exact one, suppressed at the threshold in force."""
+"""A campaign's regional table, as JSON (the default), CSV, Parquet or HTML:
+`?format=json|csv|parquet|html` or the Accept header (the query parameter wins). An analyst
+gets the released table, derived from the release base; the authority the exact one,
+suppressed at the threshold in force."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -22,7 +25,10 @@ __all__ = ["MEDIA", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
-MEDIA = {"json": "application/json", "csv": "text/csv"}  # the first is the default
+MEDIA = {"json": "application/json", "csv": "text/csv",
+         "parquet": "application/vnd.apache.parquet", "html": "text/html"}
+"""Format -> media type; the first is the default."""
+_DOWNLOADS = ("csv", "parquet", "html")  # sent as attachments
 _EXPECTED = f"expected a comma-separated list of {', '.join(DIMENSIONS)}"
 
 
@@ -62,25 +68,29 @@ def _threshold(campaign_id: CampaignId, config: Config,
 
 
 def _media(request: Request,
-           fmt: Annotated[str | None, Query(alias="format", description="json (default) "
-                                            "or csv; wins over the Accept header")] = None,
+           fmt: Annotated[str | None, Query(alias="format", description="json (default), "
+                                            "csv, parquet or html; wins over the Accept "
+                                            "header")] = None,
            ) -> str:
-    """"json" or "csv", from `format` or the Accept header; 400 / 406 otherwise."""
+    """A key of MEDIA, from `format` or the Accept header; 400 / 406 otherwise."""
     try:
         return choose(MEDIA, fmt, request.headers.get("accept"))
     except UnknownFormat:
         raise HTTPException(400, f"query parameter 'format': unknown format {str(fmt)[:16]!r}; "
-                            f"expected {' or '.join(MEDIA)}") from None
+                            f"expected one of {', '.join(MEDIA)}") from None
     except NotAcceptable:
         raise HTTPException(406, "the Accept header names no media type this route serves; "
-                            f"it serves {' and '.join(MEDIA.values())} (or give "
-                            "?format=json or ?format=csv)") from None
+                            f"it serves {', '.join(MEDIA.values())} (or give "
+                            f"?format= one of {', '.join(MEDIA)})") from None
 
 
 @router.get("/campaigns/{campaign_id}/report", response_model=Report,
             **serves(Role.AUTHORITY, Role.ANALYST, errors=(400, 404, 406, 409),
                      ok={"text/csv": {"schema": {"type": "string"},
-                                      "example": "level,region,seen,...\n"}}))
+                                      "example": "level,region,seen,...\n"},
+                         "application/vnd.apache.parquet": {
+                             "schema": {"type": "string", "format": "binary"}},
+                         "text/html": {"schema": {"type": "string"}}}))
 def report(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
            grouping: Annotated[tuple[str, ...], Depends(_grouping)],
            min_cell: Annotated[int, Depends(_threshold)],
@@ -100,15 +110,22 @@ def report(request: Request, campaign_id: CampaignId, who: Caller, config: Confi
             table = release.released_table(config.store, campaign_id, by=grouping)
         except BadInput as exc:
             raise HTTPException(409, str(exc)) from None
-        text = release.render_released(table, media)
+        body = (release.to_parquet(table) if media == "parquet"
+                else release.render_released(table, media))
     else:
         record_release(request, by=by, min_cell=min_cell, format=media, table="exact")
         built = build.campaign_report(config.store, campaign_id, by=grouping,
                                       min_cell=min_cell)
-        text = formats.render(built, media)
+        body = _exact_parquet(built) if media == "parquet" else formats.render(built, media)
     headers = {"Vary": "Accept"}
-    if media == "csv":
+    if media in _DOWNLOADS:
         headers["Content-Disposition"] = (f'attachment; filename="{campaign_id}-by-'
-                                          f'{"-".join(grouping)}.csv"')
-    return Response(text, media_type=MEDIA[media], headers=headers)
+                                          f'{"-".join(grouping)}.{media}"')
+    return Response(body, media_type=MEDIA[media], headers=headers)
 
+
+def _exact_parquet(built: build.Report) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="lungscreen-report-") as tmp:
+        path = Path(tmp) / "report.parquet"
+        formats.to_parquet(built, path)
+        return path.read_bytes()
