@@ -72,6 +72,9 @@ class ReleaseFigures:
                        f"{s['measure_s']:.3f} s; {t['count']} tables ({t['distinct']} "
                        f"requests, JSON) {t['median_s']:.3f} s ({1000 * t['per_table_s']:.2f} "
                        f"ms each){'' if t['identical'] else '; REPEATS DIFFER'}")
+            out.append("      measuring increments 1.." + str(len(s["increment_measure_s"]))
+                       + " in turn (a later one reads every earlier result's budget): "
+                       + ", ".join(f"{v:.3f}" for v in s["increment_measure_s"]) + " s")
             cells = s["cell_error"]
             out.append("      |published - exact| per base cell: " + "; ".join(
                 f"{level} median {cells[level]['median']:g} p95 {cells[level]['p95']:g}"
@@ -90,11 +93,12 @@ def _open(path: Path, key: AuditKey) -> ResultsStore:
 
 
 def _store(path: Path, key: AuditKey, results: Sequence[StudyResult], increments: int
-           ) -> list[dict[str, Any]]:
+           ) -> tuple[list[dict[str, Any]], list[float]]:
     """A store of `results`, committed in `increments` parts; measured after each when
-    `increments` > 1 (then each part's cell errors are returned)."""
+    `increments` > 1 (then each part's cell errors and measuring time are returned)."""
     step = -(-len(results) // increments)
     errors: list[dict[str, Any]] = []
+    times: list[float] = []
     with _open(path, key) as store:
         sites: dict[str, set[str]] = {}
         for r in results:
@@ -105,12 +109,14 @@ def _store(path: Path, key: AuditKey, results: Sequence[StudyResult], increments
             part = results[at:at + step]
             store.commit_results(_CAMPAIGN, part)
             if increments > 1:
+                started = time.perf_counter()
                 measured = measure_increment(store, _CAMPAIGN)
+                times.append(time.perf_counter() - started)
                 assert measured is not None
                 seq = measured.increment.seq
                 errors.append(cell_errors(Domain.from_json(measured.measurement.domain), part,
                                           store.release_base(_CAMPAIGN, [seq])))
-    return errors
+    return errors, times
 
 
 def _measure_s(template: Path, work: Path, key: AuditKey) -> float:
@@ -154,7 +160,7 @@ def _one_size(n: int, o: ReleaseBenchOptions, work: Path, key: AuditKey) -> dict
     measure = [_measure_s(work / "template.db", work, key) for _ in range(o.runs)]
     (work / "template.db").unlink()
     tables_db = work / "tables.db"
-    per_increment = _store(tables_db, key, results, o.increments)
+    per_increment, later = _store(tables_db, key, results, o.increments)
     requests = _requests(len(per_increment), o.tables)
     timed = [_tables_s(tables_db, key, requests) for _ in range(o.runs)]
     clear_parsed()
@@ -166,6 +172,9 @@ def _one_size(n: int, o: ReleaseBenchOptions, work: Path, key: AuditKey) -> dict
         "results": n,
         "measure_s": round(statistics.median(measure), 4),
         "measure_runs_s": [round(t, 4) for t in measure],
+        # each increment of the tables' store, in order: a later one reads the budget
+        # spent by every earlier result (jobs.store.release.spent_by_person)
+        "increment_measure_s": [round(t, 4) for t in later],
         "tables": {"count": len(requests), "distinct": len(set(requests)),
                    "increments": len(per_increment), "median_s": round(median, 4),
                    "per_table_s": round(median / max(len(requests), 1), 6),
