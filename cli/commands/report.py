@@ -77,7 +77,7 @@ def _released(args: argparse.Namespace, by: tuple[str, ...]) -> int:
                        "noisy instead and takes none")
     increments = parse_increments(args.increments)
     url, _, password = _store_and_threshold(args)
-    with ResultsStore.open(url, password=password) as store:
+    with ResultsStore.open(url, password=password, create=False) as store:
         table = released_table(store, args.campaign_id, by=by, increments=increments)
     _write(args, render_released(table, args.format))
     return 0
@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     if args.increments is not None:
         raise BadInput("--increments selects increments of a --released table; add --released")
     url, min_cell, password = _store_and_threshold(args)
-    with ResultsStore.open(url, password=password) as store:
+    with ResultsStore.open(url, password=password, create=False) as store:
         report = campaign_report(store, args.campaign_id, by=by, min_cell=min_cell)
     if args.format == "parquet":
         if args.out is None:
