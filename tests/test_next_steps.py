@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from kernel.lungrads import Category
@@ -44,3 +47,14 @@ def test_technical_recall_of_a_result():
     assert technical_recall(_result(Outcome.SCREENED, category=Category.INCOMPLETE)) == (
         "incomplete_lung_coverage", NextStep.REPEAT_SCAN)
     assert technical_recall(_result(Outcome.SCREENED, category=Category.NEGATIVE)) is None
+
+
+def test_the_data_dictionary_lists_the_same_table():
+    text = (Path(__file__).resolve().parents[1] / "jobs/report/DATA_DICTIONARY.md").read_text()
+    listed = {}
+    for step in NextStep:
+        (row,) = [line for line in text.splitlines() if line.startswith(f"| `{step.value}` |")]
+        for code in re.findall(r"`([a-z_]+)`", row.split("|")[2]):
+            listed[code] = step
+    assert {r.value: s for r, s in NEXT_STEPS.items()} | {UNSPECIFIED: NextStep.MANUAL_READ} \
+        == listed
