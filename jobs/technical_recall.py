@@ -112,6 +112,6 @@ def export_technical_recall(spec: CampaignSpec, store: ResultsStore, *, out: Pat
         spec, store, kind="technical_recall_export", what="technical recall", data=data,
         out=out, detail={"operator": operator, "count": count, "not_found": not_found,
                          **by_step})
-    log.info("technical recall export: campaign %s, %d studies, %d not found in the "
+    log.info("technical recall export: campaign %s, %d people, %d not found in the "
              "sources", spec.id, count, not_found)
     return TechnicalExport(out, count, not_found, by_step, digest, audit_path)
