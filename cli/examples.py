@@ -24,6 +24,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen audit show --spec campaign.yaml --who dr.smith --since 2027-01-01",
         "lungscreen audit show --store sqlite:///lungscreen-data/results.db --json",
     ),
+    "store init": (
+        "lungscreen store init --store postgresql://ls@db/ls   # as the schema owner, once",
+        "lungscreen store init --store sqlite:///lungscreen-data/results.db",
+    ),
     "store roles": (
         "lungscreen store roles --driver lungscreen_driver --service lungscreen_service  "
         "# pipe to psql as the owner",
@@ -70,6 +74,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "recall": (
         "lungscreen recall north-2027q1 --out recall.csv --min-category 4A",
+        "lungscreen recall north-2027q1 --technical --out technical.csv  # repeat scan or "
+        "manual read",
     ),
     "triton serve": ("lungscreen triton serve --grpc-port 8001",),
     "model train": ("lungscreen model train --out weights.pt --phantoms 200 --epochs 8",),

@@ -30,7 +30,8 @@ __all__ = ["AUDIT_LOG", "EXPORT_KINDS", "TrailBroken", "TrailVerdict", "append_a
            "check_file_log", "event_rows", "guard_export", "verify_audit", "verify_audit_log"]
 
 AUDIT_LOG = "audit.log"
-EXPORT_KINDS = ("recall_export", "recall_export_failed")
+EXPORT_KINDS = ("recall_export", "recall_export_failed", "technical_recall_export",
+                "technical_recall_export_failed")
 _GENESIS = "0" * 64
 
 

@@ -17,7 +17,6 @@ from jobs.spec.campaign import CampaignSpec
 from jobs.spec.secrets import store_password
 from jobs.store import ResultsStore
 from jobs.store.progress import campaign_progress
-from jobs.store.urls import normalize_url, redact, sqlite_path
 from kernel.errors import BadInput
 from kernel.progress import CampaignProgress
 from monitoring.observer import deadline_timestamp
@@ -97,7 +96,7 @@ def _stores(request: StatusRequest) -> Iterator[list[tuple[ResultsStore, list[st
     opened: list[tuple[ResultsStore, list[str] | None]] = []
     try:
         for url, ids in plan.items():
-            store = _open_existing(url, passwords.get(url))
+            store = ResultsStore.open(url, password=passwords.get(url), create=False)
             opened.append((store, ids))
             for cid in ids or ():
                 if store.campaign(cid) is None:
@@ -111,13 +110,3 @@ def _stores(request: StatusRequest) -> Iterator[list[tuple[ResultsStore, list[st
         for store, _ in opened:
             store.close()
 
-
-def _open_existing(url: str, password: str | None = None) -> ResultsStore:
-    """Open a store without creating one where there is none (status only reads)."""
-    db = sqlite_path(normalize_url(url))
-    if db is not None and not db.exists():
-        raise BadInput(
-            f"no results store at {redact(url)!r}; check --store (or the spec's store:), or "
-            "run the campaign first"
-        )
-    return ResultsStore.open(url, password=password)

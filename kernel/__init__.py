@@ -1,6 +1,7 @@
 """The kernel: what every layer shares and that imports nothing else of the project.
 
-Errors (`kernel.errors`), reason codes (`kernel.reasons`), domain records (`kernel.records`,
+Errors (`kernel.errors`), reason codes (`kernel.reasons`) and their next steps
+(`kernel.next_steps`), domain records (`kernel.records`,
 `kernel.plans`, `kernel.progress`), the model contract (`kernel.contract`), the Lung-RADS rules
 (`kernel.lungrads`), the campaign observer protocol (`kernel.observer`) and the defaults that
 several layers read (`kernel.defaults`).

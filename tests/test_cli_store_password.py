@@ -49,5 +49,6 @@ def test_a_password_in_a_store_url_is_refused(words: tuple[str, ...], url: str,
 
 def test_a_url_without_a_password_is_taken(tmp_path, capsys) -> None:
     url = f"sqlite:///{tmp_path / 'results.db'}"
+    assert main(["store", "init", "--store", url]) == 0
     assert main(["token", "list", "--store", url]) == 0
     assert "NAME" in capsys.readouterr().out

@@ -92,7 +92,7 @@ def test_json_and_csv(report):
     for g, row in zip(doc["groups"], report.rows, strict=True):
         assert g["counts"] == dict(row.counts)
         assert sorted(g["suppressed"]) == sorted(m for m, v in row.counts.items() if v is None)
-    assert doc["schema_version"] == "2" and doc["generated_at"].endswith("+00:00")
+    assert doc["schema_version"] == "3" and doc["generated_at"].endswith("+00:00")
     rows = list(csv.DictReader(io.StringIO(render(report, "csv"))))
     assert len(rows) == len(report.rows)
     for line, row in zip(rows, report.rows, strict=True):
@@ -322,7 +322,7 @@ def test_parquet_keeps_counts_numeric_with_nulls_where_hidden(report, tmp_path):
     table = pq.read_table(path)
     assert table.num_rows == len(report.rows)
     assert table.schema.field("seen").type == pa.int64()
-    assert table.schema.metadata[b"schema_version"] == b"2"
+    assert table.schema.metadata[b"schema_version"] == b"3"
     seen = table.column("seen").to_pylist()
     assert seen == [r.counts["seen"] for r in report.rows]
     hidden = 0

@@ -60,7 +60,7 @@ def _opened(args: argparse.Namespace, *, with_key: bool
         raise BadInput("name the trail's store: --store URL or --spec SPEC")
     key = default_audit_key(os.environ, create=False) if with_key else None
     if args.store is not None:
-        with ResultsStore.open(args.store, audit_key=key) as store:
+        with ResultsStore.open(args.store, audit_key=key, create=False) as store:
             yield store, None, args.campaign
         return
     from jobs.audit import AUDIT_LOG
@@ -68,7 +68,7 @@ def _opened(args: argparse.Namespace, *, with_key: bool
 
     spec = load_spec(args.spec, check_paths=False)
     with ResultsStore.open(spec.store_url, password=store_password(spec, os.environ),
-                           audit_key=key) as store:
+                           audit_key=key, create=False) as store:
         yield store, Path(spec.data_dir) / AUDIT_LOG, args.campaign or spec.id
 
 

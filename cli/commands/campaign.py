@@ -178,7 +178,7 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
     spec = _find_spec(args)
-    with open_spec_store(spec, default_env()) as store:
+    with open_spec_store(spec, default_env(), create=False) as store:
         print(cancel_campaign(spec, store))
     return 0
 

@@ -1,13 +1,19 @@
-"""`lungscreen recall ID --out FILE [--min-category 4A]`: the authority's call-back list."""
+"""`lungscreen recall ID --out FILE [--min-category 4A | --technical]`: the authority's
+call-back list, or its technical recall list (repeat scan or manual read)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.spec.secrets import open_spec_store
 from kernel.errors import BadInput
+
+if TYPE_CHECKING:
+    from jobs.spec.campaign import CampaignSpec
+    from jobs.store import ResultsStore
 
 __all__ = ["register", "run"]
 
@@ -20,13 +26,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "Match the campaign's screened studies at or above --min-category back to the "
             "people in the sources (with the pseudonym key) and write them to FILE as CSV, "
             "owner-only. Identifiers go to FILE only; every export is written to the audit "
-            "log (<data_dir>/audit.log)."
+            "log (<data_dir>/audit.log). With --technical: the people whose study needs a "
+            "repeat scan or a manual read instead, with its reason and next_step."
         ),
     )
     p.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     p.add_argument("--out", type=Path, required=True, help="the CSV file to write (mode 0600)")
-    p.add_argument("--min-category", default="4A",
+    p.add_argument("--min-category", default=None,
                    help="lowest Lung-RADS category to recall: 3, 4A, 4B or 4X (default 4A)")
+    p.add_argument("--technical", action="store_true",
+                   help="the technical recall list: studies the model could not read that "
+                   "need a repeat scan or a manual read (columns reason, next_step)")
     p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where campaign specs are registered (see `campaign resume`)")
@@ -36,28 +46,52 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.recall import export_recall
-    from jobs.spec.campaign import load_spec
     from jobs.spec.operator import os_operator
-    from jobs.spec.registry import SpecRegistry, default_state_dir
     from kernel.lungrads import Category
 
+    if args.technical and args.min_category is not None:
+        raise BadInput("--technical lists the studies that could not be screened; "
+                       "--min-category is for the recall list: give one of them")
     try:
-        min_category = Category.parse(args.min_category)
+        min_category = Category.parse(args.min_category or "4A")
     except ValueError as exc:
         raise BadInput(f"--min-category: {exc}") from None
-    if args.spec is not None:
-        spec = load_spec(args.spec)
-        if spec.id != args.campaign_id:
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-    else:
-        state_dir = args.state_dir or default_state_dir(os.environ)
-        spec = SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
-    with open_spec_store(spec, os.environ) as store:
+    spec = _spec(args)
+    with open_spec_store(spec, os.environ, create=False) as store:
+        if args.technical:
+            return _technical(args, spec, store, os_operator())
+        from jobs.recall import export_recall
+
         done = export_recall(spec, store, min_category=min_category, out=args.out,
                              operator=os_operator(), env=dict(os.environ))
     print(f"recall list: {done.count} studies at category {min_category.value} or above "
           f"written to {done.path} (sha256 {done.sha256[:12]}...); "
           f"{done.not_found} not found in the sources; audited in {done.audit_log}")
+    return 0
+
+
+def _spec(args: argparse.Namespace) -> CampaignSpec:
+    from jobs.spec.campaign import load_spec
+    from jobs.spec.registry import SpecRegistry, default_state_dir
+
+    if args.spec is not None:
+        spec = load_spec(args.spec)
+        if spec.id != args.campaign_id:
+            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
+                           f"not {args.campaign_id!r}")
+        return spec
+    state_dir = args.state_dir or default_state_dir(os.environ)
+    return SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
+
+
+def _technical(args: argparse.Namespace, spec: CampaignSpec, store: ResultsStore,
+               operator: str) -> int:
+    from jobs.technical_recall import export_technical_recall
+
+    done = export_technical_recall(spec, store, out=args.out, operator=operator,
+                                   env=dict(os.environ))
+    steps = ", ".join(f"{n} {step.replace('_', ' ')}" for step, n in done.by_step.items())
+    print(f"technical recall list: {done.count} people ({steps}) written to {done.path} "
+          f"(sha256 {done.sha256[:12]}...); {done.not_found} not found in the sources; "
+          f"audited in {done.audit_log}")
     return 0

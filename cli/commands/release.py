@@ -39,7 +39,7 @@ def _measure(args: argparse.Namespace) -> int:
     # measuring appends a release_measured event to the keyed audit trail
     with ResultsStore.open(url, password=password,
                            audit_key=default_audit_key(os.environ),
-                           operator=os_operator()) as store:
+                           operator=os_operator(), create=False) as store:
         measured = measure_increment(store, args.campaign_id, budget=Budget.from_env(os.environ))
     if measured is None:
         print(f"campaign {args.campaign_id}: nothing committed since the last increment; "

@@ -86,7 +86,7 @@ def _released(args: argparse.Namespace, by: tuple[str, ...]) -> int:
         raise BadInput("--format parquet writes a file: add --out FILE.parquet")
     increments = parse_increments(args.increments)
     url, _, password = _store_and_threshold(args)
-    with ResultsStore.open(url, password=password) as store:
+    with ResultsStore.open(url, password=password, create=False) as store:
         table = released_table(store, args.campaign_id, by=by, increments=increments)
     if args.format == "parquet":
         args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     if args.increments is not None:
         raise BadInput("--increments selects increments of a --released table; add --released")
     url, min_cell, password = _store_and_threshold(args)
-    with ResultsStore.open(url, password=password) as store:
+    with ResultsStore.open(url, password=password, create=False) as store:
         report = campaign_report(store, args.campaign_id, by=by, min_cell=min_cell)
     if args.format == "parquet":
         if args.out is None:

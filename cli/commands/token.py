@@ -103,7 +103,7 @@ def _create(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from jobs.store import ResultsStore
 
-    with ResultsStore.open(args.store) as store:
+    with ResultsStore.open(args.store, create=False) as store:
         tokens = store.tokens()
     print(f"{'NAME':<24} {'ROLE':<10} {'EXPIRES':<20} {'STATE':<8} CAMPAIGNS")
     for t in tokens:

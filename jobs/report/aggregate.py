@@ -12,9 +12,13 @@ Measure names (the columns of every report):
     quarantined.<reason>                                    quarantined studies by Reason
     category.<0|1|2|3|4A|4B|4X>                             screened studies by Lung-RADS
     largest_nodule.<none|<4|4-6|6-8|8-15|15-30|>=30>        screened studies by size (mm)
+    technical_recall, technical_recall.<repeat_scan|manual_read>
+                                 studies to re-scan or read by hand (kernel.next_steps)
 
 with, per group: seen = screened + quarantined + opted_out; quarantined = sum of its
-reasons; screened = sum of categories = sum of size bins; positive = categories 3 and up.
+reasons; screened = sum of categories = sum of size bins; positive = categories 3 and up;
+technical_recall = repeat_scan + manual_read, each the sum of the reasons (and category 0)
+whose next step it is.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from types import MappingProxyType
 
 from kernel.contract import Nodule
 from kernel.lungrads import POSITIVE_CATEGORIES, Category
+from kernel.next_steps import UNSPECIFIED, NextStep, technical_recall
 from kernel.records import Outcome, StudyResult
 
 __all__ = [
@@ -34,6 +39,8 @@ __all__ = [
     "DIMENSIONS",
     "SIZE_BINS",
     "SIZE_MEASURES",
+    "TECHNICAL",
+    "TECHNICAL_MEASURES",
     "Aggregation",
     "GroupKey",
     "StageTiming",
@@ -60,10 +67,14 @@ SIZE_BINS: tuple[tuple[str, float, float], ...] = (
 )
 NO_NODULE = "none"
 
+TECHNICAL = "technical_recall"
+TECHNICAL_MEASURES = (TECHNICAL, *(f"{TECHNICAL}.{s.value}" for s in
+                                   (NextStep.REPEAT_SCAN, NextStep.MANUAL_READ)))
+"""Studies that need a repeat scan or a manual read: in total, then by next step."""
 CATEGORY_MEASURES = tuple(f"category.{c.value}" for c in Category)
 SIZE_MEASURES = tuple(f"largest_nodule.{b}" for b in (NO_NODULE, *(b[0] for b in SIZE_BINS)))
 _MISSING_CATEGORY = "category.missing"
-_UNSPECIFIED_REASON = "unspecified"
+_UNSPECIFIED_REASON = UNSPECIFIED
 
 GroupKey = tuple[str, ...]
 """The values of a group's dimensions, in the order of the level's dimensions."""
@@ -142,7 +153,7 @@ class Aggregation:
         """Every measure, in report order (reasons only where some study had them)."""
         extra = (_MISSING_CATEGORY,) if any(
             g.get(_MISSING_CATEGORY) for g in self.groups.values()) else ()
-        return (SEEN, SCREENED, QUARANTINED, OPTED_OUT, POSITIVE,
+        return (SEEN, SCREENED, QUARANTINED, OPTED_OUT, POSITIVE, *TECHNICAL_MEASURES,
                 *(reason_measure(r) for r in self.reasons),
                 *CATEGORY_MEASURES, *extra, *SIZE_MEASURES)
 
@@ -181,6 +192,10 @@ def _check_by(by: Sequence[str]) -> tuple[str, ...]:
 
 def _count(result: StudyResult, counts: Counter[str]) -> None:
     counts[SEEN] += 1
+    due = technical_recall(result)
+    if due is not None:
+        counts[TECHNICAL] += 1
+        counts[f"{TECHNICAL}.{due[1].value}"] += 1
     if result.outcome is Outcome.OPTED_OUT:
         counts[OPTED_OUT] += 1
     elif result.outcome is Outcome.QUARANTINED:

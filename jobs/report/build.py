@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING
 
 from jobs.report.aggregate import (
     DIMENSIONS,
+    OPTED_OUT,
     POSITIVE,
+    QUARANTINED,
     SCREENED,
     SEEN,
+    TECHNICAL,
     Aggregation,
     GroupKey,
     StageTiming,
@@ -64,6 +67,9 @@ class ReportRow:
     """Measure -> count; None when suppressed."""
     positive_rate: Rate
     timing: StageTiming | None
+    technical_recall_rate: Rate = Rate(None, None, None)
+    """Studies to re-scan or read by hand over the studies examined (screened +
+    quarantined), with its Wilson 95% interval."""
 
     @property
     def label(self) -> str:
@@ -99,7 +105,21 @@ class Report:
 
 
 def _rate(counts: Mapping[str, int | None]) -> Rate:
-    k, n = counts.get(POSITIVE), counts.get(SCREENED)
+    return _proportion(counts.get(POSITIVE), counts.get(SCREENED))
+
+
+def _technical_rate(counts: Mapping[str, int | None]) -> Rate:
+    """technical_recall / examined, examined = screened + quarantined = seen - opted_out
+    (whichever pair is published)."""
+    screened, quarantined = counts.get(SCREENED), counts.get(QUARANTINED)
+    seen, opted_out = counts.get(SEEN), counts.get(OPTED_OUT)
+    examined = (screened + quarantined if screened is not None and quarantined is not None
+                else seen - opted_out if seen is not None and opted_out is not None else None)
+    return _proportion(counts.get(TECHNICAL), examined)
+
+
+def _proportion(k: int | None, n: int | None) -> Rate:
+    """k / n with its Wilson 95% interval; all None when either is hidden or n is 0."""
     if k is None or n is None or n == 0:
         return Rate(None, None, None)
     low, high = wilson_interval(k, n)
@@ -157,7 +177,8 @@ def build_report(
                 counts[PENDING] = (None if counts[SEEN] is None and not finished
                                    else pending_at[level].get(key, 0))
             timing = timings.get(key) if counts[SEEN] is not None else None
-            rows.append(ReportRow(level, key, counts, _rate(counts), timing))
+            rows.append(ReportRow(level, key, counts, _rate(counts), timing,
+                                  _technical_rate(counts)))
     rows.sort(key=lambda r: (len(r.level), r.key))
     progress = (PENDING,) if pending is not None else ()
     return Report(campaign_id, by, min_cell, cube.measures + progress, tuple(rows),

@@ -25,10 +25,13 @@ from jobs.report.aggregate import (
     SCREENED,
     SEEN,
     SIZE_MEASURES,
+    TECHNICAL_MEASURES,
     Aggregation,
     GroupKey,
 )
 from jobs.report.suppression import Line
+from kernel.lungrads import Category
+from kernel.next_steps import NEXT_STEPS, UNSPECIFIED, NextStep
 
 __all__ = ["Cube", "CubeCell", "Level", "build_cube"]
 
@@ -70,8 +73,21 @@ def _group_lines(level: Level, key: GroupKey, counts: Mapping[str, int],
         Line(cell(SCREENED), tuple(cell(m) for m in categories)),
         Line(cell(SCREENED), tuple(cell(m) for m in SIZE_MEASURES)),
         Line(cell(POSITIVE), tuple(cell(m) for m in positives)),
+        Line(cell(TECHNICAL_MEASURES[0]), tuple(cell(m) for m in TECHNICAL_MEASURES[1:])),
     ]
+    for step, measure in zip((NextStep.REPEAT_SCAN, NextStep.MANUAL_READ),
+                             TECHNICAL_MEASURES[1:], strict=True):
+        out.append(Line(cell(measure), tuple(cell(m) for m in _of_step(step, measures))))
     return out
+
+
+def _of_step(step: NextStep, measures: Sequence[str]) -> list[str]:
+    """The measures whose studies all need `step` (kernel.next_steps): their reasons, and
+    Lung-RADS 0 for a repeat scan, a quarantine without a reason for a manual read."""
+    steps = {f"{QUARANTINED}.{r.value}": s for r, s in NEXT_STEPS.items()}
+    steps[f"{QUARANTINED}.{UNSPECIFIED}"] = NextStep.MANUAL_READ
+    steps[f"category.{Category.INCOMPLETE.value}"] = NextStep.REPEAT_SCAN
+    return [m for m in measures if steps.get(m) is step]
 
 
 def build_cube(aggregation: Aggregation, dims: Sequence[str] | None = None) -> Cube:

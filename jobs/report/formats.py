@@ -11,8 +11,8 @@ import json
 from datetime import datetime
 from pathlib import Path
 
-from jobs.report.aggregate import POSITIVE, SCREENED, SEEN
-from jobs.report.build import PENDING, STAGES, SUPPRESSED, Report, ReportRow
+from jobs.report.aggregate import POSITIVE, SCREENED, SEEN, TECHNICAL
+from jobs.report.build import PENDING, STAGES, SUPPRESSED, Rate, Report, ReportRow
 from jobs.report.html import to_html
 from jobs.report.suppression import protection_span
 from kernel.errors import BadInput
@@ -32,7 +32,7 @@ def _pct(v: float | None) -> str:
     return "" if v is None else f"{100 * v:.1f}"
 
 
-REPORT_SCHEMA_VERSION = "2"
+REPORT_SCHEMA_VERSION = "3"
 """Of the JSON and CSV layouts; DATA_DICTIONARY.md beside this module describes them."""
 
 
@@ -50,6 +50,12 @@ def _hidden(report: Report, row: ReportRow) -> str:
     return ";".join(m for m in report.measures if m in row.counts and row.counts[m] is None)
 
 
+def _rates(row: ReportRow) -> dict[str, Rate]:
+    """The row's rates by column stem (`<stem>_pct`, `<stem>_ci95_low_pct`, ...)."""
+    return {"positive_rate": row.positive_rate,
+            "technical_recall_rate": row.technical_recall_rate}
+
+
 def _flat(report: Report, row: ReportRow) -> dict[str, str]:
     out = {"level": _level(row)}
     out.update({d: row.value(d) for d in report.by})
@@ -58,9 +64,10 @@ def _flat(report: Report, row: ReportRow) -> dict[str, str]:
     out.update({m: "" if row.counts.get(m) is None else str(row.counts[m])
                 for m in report.measures})
     out["suppressed"] = _hidden(report, row)
-    out["positive_rate_pct"] = _pct(row.positive_rate.value)
-    out["positive_rate_ci95_low_pct"] = _pct(row.positive_rate.low)
-    out["positive_rate_ci95_high_pct"] = _pct(row.positive_rate.high)
+    for stem, rate in _rates(row).items():
+        out[f"{stem}_pct"] = _pct(rate.value)
+        out[f"{stem}_ci95_low_pct"] = _pct(rate.low)
+        out[f"{stem}_ci95_high_pct"] = _pct(rate.high)
     return out
 
 
@@ -87,9 +94,9 @@ def to_parquet(report: Report, path: Path) -> None:
                        ) from None
     columns: dict[str, list[object]] = {"level": [], **{d: [] for d in report.by}}
     counts: dict[str, list[int | None]] = {m: [] for m in report.measures}
-    rates: dict[str, list[float | None]] = {k: [] for k in
-                                           ("positive_rate", "positive_rate_ci95_low",
-                                            "positive_rate_ci95_high")}
+    rates: dict[str, list[float | None]] = {
+        f"{stem}{end}": [] for stem in ("positive_rate", "technical_recall_rate")
+        for end in ("", "_ci95_low", "_ci95_high")}
     suppressed: list[str] = []
     for row in report.rows:
         columns["level"].append(_level(row))
@@ -97,8 +104,8 @@ def to_parquet(report: Report, path: Path) -> None:
             columns[d].append(row.value(d) or None)
         for m in report.measures:
             counts[m].append(row.counts.get(m))
-        for key, value in zip(rates, (row.positive_rate.value, row.positive_rate.low,
-                                      row.positive_rate.high), strict=True):
+        values = [v for r in _rates(row).values() for v in (r.value, r.low, r.high)]
+        for key, value in zip(rates, values, strict=True):
             rates[key].append(value)
         suppressed.append(_hidden(report, row))
     arrays = {k: pa.array(v, pa.string()) for k, v in columns.items()}
@@ -134,8 +141,8 @@ def to_json(report: Report) -> str:
                 "key": dict(zip(r.level, r.key, strict=True)),
                 "counts": dict(r.counts),
                 "suppressed": sorted(m for m, v in r.counts.items() if v is None),
-                "positive_rate": {"value": r.positive_rate.value, "ci95_low": r.positive_rate.low,
-                                  "ci95_high": r.positive_rate.high},
+                **{stem: {"value": rate.value, "ci95_low": rate.low, "ci95_high": rate.high}
+                   for stem, rate in _rates(r).items()},
                 "mean_stage_seconds": {s: r.timing.mean(s) for s in STAGES} if r.timing else None,
             }
             for r in report.rows
@@ -145,20 +152,22 @@ def to_json(report: Report) -> str:
 
 
 _TABLE_COLUMNS = (SEEN, SCREENED, "quarantined", "opted_out", "category.1", "category.2",
-                  "category.3", "category.4A", "category.4B", "category.4X", POSITIVE)
+                  "category.3", "category.4A", "category.4B", "category.4X", POSITIVE,
+                  TECHNICAL)
 
 
 def to_table(report: Report) -> str:
     """A fixed-width text table of the main columns, for a terminal."""
     columns = [m for m in (*_TABLE_COLUMNS, PENDING) if m in report.measures]
-    heads = ["group", *(m.removeprefix("category.") for m in columns), "pos %", "95% CI"]
+    heads = ["group", *(m.removeprefix("category.").replace("technical_recall", "tech")
+                        for m in columns), "pos %", "95% CI", "tech %"]
     body = []
     for r in report.rows:
         ci = (f"{_pct(r.positive_rate.low)}-{_pct(r.positive_rate.high)}"
               if r.positive_rate.low is not None else "")
         body.append([("  " * len(r.level)) + r.label,
                      *(_fmt(r.counts[m]) if m in r.counts else "" for m in columns),
-                     _pct(r.positive_rate.value), ci])
+                     _pct(r.positive_rate.value), ci, _pct(r.technical_recall_rate.value)])
     widths = [max(len(str(x)) for x in col) for col in zip(heads, *body, strict=True)]
     lines = [f"campaign {report.campaign_id}: by {', '.join(report.by)}; counts under "
              f"{report.min_cell} and cells that would reveal them read '{SUPPRESSED}'"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from html import escape
 
-from jobs.report.aggregate import CATEGORY_MEASURES, SIZE_MEASURES
+from jobs.report.aggregate import CATEGORY_MEASURES, SIZE_MEASURES, TECHNICAL_MEASURES
 from jobs.report.build import PENDING, SUPPRESSED, Report, ReportRow
 from jobs.report.svg import (
     HATCH,
@@ -106,10 +106,19 @@ def _cards(report: Report) -> str:
              _card(_fmt(total.counts.get("screened")), "screened"),
              _card(_fmt(total.counts.get("quarantined")), "quarantined"),
              _card(_fmt(total.counts.get("opted_out")), "opted out"),
-             _card(rate_text, ci)]
+             _card(rate_text, ci), _technical_card(total)]
     if PENDING in report.measures:
         cards.append(_card(_fmt(total.counts.get(PENDING)), "pending"))
     return f'<div class="cards">{"".join(cards)}</div>'
+
+
+def _technical_card(total: ReportRow) -> str:
+    rate = total.technical_recall_rate
+    count = _fmt(total.counts.get(TECHNICAL_MEASURES[0]))
+    if rate.value is None or rate.low is None or rate.high is None:
+        return _card(count, "technical recall: repeat scan or manual read")
+    return _card(f"{100 * rate.value:.1f}%", f"technical recall ({count}), 95% CI "
+                 f"{100 * rate.low:.1f}-{100 * rate.high:.1f}%")
 
 
 def _category_section(report: Report, dim: str, rows: list[ReportRow]) -> str:
@@ -173,7 +182,8 @@ def _size_section(report: Report) -> str:
 
 def _table(report: Report, measures: Sequence[str], title: str, rates: bool) -> str:
     names = [m.removeprefix("category.").removeprefix("quarantined.")
-             .removeprefix("largest_nodule.") for m in measures]
+             .removeprefix("largest_nodule.").replace("technical_recall.", "")
+             for m in measures]
     heads = ["group", *names, *(("positive %", "95% CI") if rates else ())]
     body = []
     for r in report.rows:
@@ -202,8 +212,9 @@ def _tables(report: Report) -> str:
             if m in report.measures]
     reasons = [m for m in report.measures if m.startswith("quarantined.")]
     return (_table(report, main, "Outcomes and Lung-RADS categories", rates=True)
-            + _table(report, [*reasons, *SIZE_MEASURES],
-                     "Quarantine reasons and largest nodule (mm)", rates=False))
+            + _table(report, [*TECHNICAL_MEASURES, *reasons, *SIZE_MEASURES],
+                     "Technical recall, quarantine reasons and largest nodule (mm)",
+                     rates=False))
 
 
 def _when(t: datetime | None) -> str:
@@ -233,7 +244,11 @@ def _about(report: Report) -> str:
         "<dt>positive</dt><dd>screened studies in Lung-RADS category 3 or above (3, 4A, 4B, "
         "4X); the rate is positive / screened with its Wilson 95% interval.</dd>"
         "<dt>quarantined</dt><dd>studies that could not be screened (reason per study, e.g. "
-        "slice gap, not CT); they need a repeat scan or a manual read.</dd>"
+        "slice gap, not CT).</dd>"
+        "<dt>technical recall</dt><dd>studies that need a repeat scan (e.g. lungs not "
+        "covered, Lung-RADS 0, thick slices, slice gaps) or a manual read (e.g. decoding or "
+        "inference failed), by reason; the rate is over screened + quarantined studies, with "
+        "its Wilson 95% interval. Not CT and opted out need neither.</dd>"
         "<dt>suppressed</dt><dd>counts from 1 to "
         f"{report.min_cell - 1}, and counts that would reveal them, are not shown.</dd></dl>"
         "<p class=\"note\">Automated findings from a screening model, for programme "

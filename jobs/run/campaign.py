@@ -24,8 +24,9 @@ from typing import Literal
 
 from cluster.ray.connect import RayOptions, connect
 from jobs.ingest.intake import Intake, take_in
-from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_create_key
+from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer
 from jobs.run.backends import BackendConfig, InProcessBackendConfig, TritonBackendConfig
+from jobs.run.campaignkey import campaign_key
 from jobs.run.driver import Driver, DriveReport, DriverSettings
 from jobs.run.executor import Executor, InProcessExecutor, RayExecutor
 from jobs.run.planning import plan_shards
@@ -166,7 +167,8 @@ def run_campaign(
                            f"campaign {spec.id} is already complete "
                            f"({sum(counts.values())} studies); nothing to do",
                            store_url=store.url)
-    key = load_or_create_key(spec.key_path)
+    # a campaign that started reads its key, never a new one, and checks it is its own
+    key = campaign_key(spec.key_path, existing, "resume", create=True)
     pseudonymizer = Pseudonymizer(key)
     if spec.key_beside_store():
         log.warning("the pseudonym key %s sits in the store's folder: a copy of that folder "

@@ -62,9 +62,12 @@ def default_token_key(env: Mapping[str, str], *, create: bool = False) -> TokenK
     return TokenKey.load(default_state_dir(env), create=create)
 
 
-def open_spec_store(spec: CampaignSpec, env: Mapping[str, str]) -> ResultsStore:
+def open_spec_store(spec: CampaignSpec, env: Mapping[str, str], *,
+                    create: bool = True) -> ResultsStore:
     """The campaign's results store, opened with the password the spec points at and the
     state folder's audit key (its trail is appended to and verified with it); the events
-    it appends name the OS account and host running it as their operator."""
+    it appends name the OS account and host running it as their operator. `create`: as
+    `ResultsStore.open` (False: an existing store only, nothing created)."""
     return ResultsStore.open(spec.store_url, password=store_password(spec, env),
-                             audit_key=default_audit_key(env), operator=os_operator())
+                             audit_key=default_audit_key(env), operator=os_operator(),
+                             create=create)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from jobs.store.urls import redact, sqlite_path
 from kernel.errors import BadInput, PermanentError, RetryableError
 
-__all__ = ["WRITE", "make_engine", "mapped_errors"]
+__all__ = ["WRITE", "absent_store", "make_engine", "mapped_errors"]
 
 log = logging.getLogger("jobs")
 
@@ -32,8 +32,10 @@ log = logging.getLogger("jobs")
 WRITE = "lungscreen_write"
 
 
-def make_engine(url: URL, *, busy_timeout_s: float) -> Engine:
-    """An engine for a normalised store URL (see urls.normalize_url)."""
+def make_engine(url: URL, *, busy_timeout_s: float, create: bool = True) -> Engine:
+    """An engine for a normalised store URL (see urls.normalize_url). A SQLite file (and its
+    folder) is created only when `create`; without, a missing file is BadInput
+    (`absent_store`) and nothing is created."""
     path = sqlite_path(url)
     if path is None:
         return create_engine(
@@ -41,6 +43,8 @@ def make_engine(url: URL, *, busy_timeout_s: float) -> Engine:
             pool_pre_ping=True,
             connect_args={"connect_timeout": max(1, round(busy_timeout_s))},
         )
+    if not create and not path.is_file():
+        raise absent_store(url, "no such file")
     try:
         _private_file(path)
     except OSError as exc:
@@ -67,6 +71,13 @@ def make_engine(url: URL, *, busy_timeout_s: float) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def absent_store(url: URL, why: str) -> BadInput:
+    """The refusal of a command that only reads, for a URL that names no store: the URL
+    (password hidden), why, and how to create one."""
+    return BadInput(f"no results store at {redact(url)!r} ({why}); check the URL, or create "
+                    "it with `lungscreen campaign run` or `lungscreen store init`")
 
 
 def _private_file(path: Path) -> None:
@@ -99,6 +110,9 @@ def mapped_errors(url: URL, action: str) -> Iterator[None]:
             raise BadInput(
                 f"store: cannot open {redact(url)!r} ({why}); expected a writable local file"
             ) from exc
+        if "database \"" in why and "does not exist" in why:
+            raise absent_store(url, "the database does not exist: lungscreen creates "
+                               "tables, never databases") from exc
         raise RetryableError(
             f"results store {redact(url)!r} unavailable while {action}: {why}; retry later"
         ) from exc

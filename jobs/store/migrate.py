@@ -11,8 +11,9 @@ from sqlalchemy import Connection, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from jobs.store import schema as t
+from kernel.errors import BadInput
 
-__all__ = ["ensure_schema"]
+__all__ = ["ensure_schema", "read_schema"]
 
 # Columns added after a table's first release: (table, column, DDL to add it).
 _ADDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -48,6 +49,26 @@ def ensure_schema(conn: Connection) -> tuple[str, str]:
         insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         conn.execute(insert(t.meta).on_conflict_do_nothing(), missing)
         found = _meta(conn)
+    return found["store_id"], found["schema_version"]
+
+
+def read_schema(conn: Connection) -> tuple[str, str] | None:
+    """The store's (store_id, schema_version) without any DDL or write: None when the
+    database holds none of lungscreen's tables; BadInput when it holds some but not all of
+    the current schema (created by an older version: `lungscreen store init` migrates it)."""
+    inspector = inspect(conn)
+    present = set(inspector.get_table_names())
+    if not present & set(t.metadata.tables):
+        return None
+    missing = sorted(set(t.metadata.tables) - present)
+    missing += [f"{table}.{column}" for table, column, _ in _ADDED
+                if table in present and column not in
+                {c["name"] for c in inspector.get_columns(table)}]
+    found = _meta(conn) if t.meta.name in present else {}
+    if missing or not {"store_id", "schema_version"} <= set(found):
+        raise BadInput(f"the store lacks {', '.join(missing) or 'its meta rows'} (made by an "
+                       "older lungscreen, or half created): run `lungscreen store init` on "
+                       "it (as its schema owner) to migrate it, then read it")
     return found["store_id"], found["schema_version"]
 
 

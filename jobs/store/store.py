@@ -16,9 +16,9 @@ from jobs.store import schema as t
 from jobs.store.anchor import AuditKey
 from jobs.store.audit import AuditLog
 from jobs.store.campaigns import CampaignTable
-from jobs.store.engine import make_engine, mapped_errors
+from jobs.store.engine import absent_store, make_engine, mapped_errors
 from jobs.store.ledger import ShardLedger
-from jobs.store.migrate import ensure_schema
+from jobs.store.migrate import ensure_schema, read_schema
 from jobs.store.reading import ResultReads
 from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
 from jobs.store.release import ReleaseStore
@@ -56,6 +56,7 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
         password: str | None = None,
         audit_key: AuditKey | None = None,
         operator: str | None = None,
+        create: bool = True,
     ) -> ResultsStore:
         """Open (creating or migrating the tables only if needed: a current store is opened
         with reads alone, so the driver's and service's roles, jobs.store.roles, can open
@@ -67,14 +68,17 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
         `audit_key` (jobs.store.anchor.AuditKey, from the state folder) is needed to append
         to the audit trail or verify it; a store opened without it only reads. `operator`
         (the CLI's OS account@host, jobs.spec.operator) is recorded on every event this
-        store appends that names no operator or requester itself."""
+        store appends that names no operator or requester itself. `create=False` (every
+        command that only reads) creates nothing and runs no DDL: a URL naming no store (no
+        SQLite file; a database without lungscreen's tables) is BadInput naming the URL
+        and how to create it, and a store of an older schema is BadInput too."""
         parsed = normalize_url(url, base_dir=base_dir)
         if password is not None:
             parsed = parsed.set(password=password)
-        engine = make_engine(parsed, busy_timeout_s=busy_timeout_s)
+        engine = make_engine(parsed, busy_timeout_s=busy_timeout_s, create=create)
         store = cls(engine, audit_key, operator)
         try:
-            store._init_schema()
+            store._init_schema(create)
         except BaseException:
             engine.dispose()
             raise
@@ -89,10 +93,19 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def _init_schema(self) -> None:
-        # DDL and meta writes only when the schema is not current (jobs.store.migrate)
-        with mapped_errors(self._url, "opening the store"), self._writer.begin() as conn:
-            self._store_id, found = ensure_schema(conn)
+    def _init_schema(self, create: bool) -> None:
+        # DDL and meta writes only when the schema is not current (jobs.store.migrate), and
+        # never for a store opened to read (`create=False`)
+        with mapped_errors(self._url, "opening the store"):
+            if create:
+                with self._writer.begin() as conn:
+                    self._store_id, found = ensure_schema(conn)
+            else:
+                with self._engine.connect() as conn:
+                    read = read_schema(conn)
+                if read is None:
+                    raise absent_store(self._url, "it holds no lungscreen tables")
+                self._store_id, found = read
         if found != t.SCHEMA_VERSION:
             raise BadInput(
                 f"store {self.url!r} has schema version {found}; expected "

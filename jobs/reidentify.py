@@ -1,0 +1,177 @@
+"""Re-identification, shared by the recall list (jobs.recall) and the technical recall list
+(jobs.technical_recall): the campaign's key (read, never created, its fingerprint checked),
+the studies matched back to people in the sources, and the audited, owner-only CSV.
+
+This is the one place identifiers are put together with results; they go only to the CSV
+file the authority names (owner-only, written atomically), never to logs, stdout or the
+store. Every export first checks the audit trail (jobs.audit.guard_export: refused, nothing
+written, when it is broken), then appends an event to the store's keyed chain and a line
+carrying that event's seq and MAC to the data folder's `audit.log` (JSON lines, owner-only,
+no PHI).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jobs.audit import AUDIT_LOG, TrailBroken, append_audit, guard_export
+from kernel.errors import BadInput, LungscreenError, PermanentError
+from kernel.records import StudyResult
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from jobs.ingest.privacy import Pseudonymizer
+    from jobs.ingest.sources.base import Source
+    from jobs.spec.campaign import CampaignSpec
+    from jobs.store import ResultsStore
+
+__all__ = ["audited_export", "csv_cell", "identity", "match_sources", "reidentification_key",
+           "render_csv", "spec_regions"]
+
+
+def reidentification_key(spec: CampaignSpec, store: ResultsStore, action: str
+                         ) -> Pseudonymizer:
+    """The pseudonymizer of campaign `spec` under the key it ran with. BadInput for an
+    unknown campaign, a missing key (never created here: a new key would match nobody) or
+    another key than the campaign's (jobs.store.keycheck)."""
+    from jobs.ingest.privacy import Pseudonymizer
+    from jobs.run.campaignkey import campaign_key
+
+    campaign = store.campaign(spec.id)
+    if campaign is None:
+        raise BadInput(f"unknown campaign {spec.id!r} in the store; run it first")
+    return Pseudonymizer(campaign_key(Path(spec.key_path), campaign, action))
+
+
+def spec_regions(spec: CampaignSpec, env: Mapping[str, str]
+                 ) -> Iterator[tuple[str, Sequence[Source]]]:
+    """(region, its sources) for every region of `spec`."""
+    from jobs.ingest.sources.factory import region_sources
+
+    return ((r.name, region_sources(r, env)) for r in spec.regions)
+
+
+def match_sources(due: Mapping[str, StudyResult],
+                  regions: Iterable[tuple[str, Sequence[Source]]],
+                  pseudonymizer: Pseudonymizer) -> Iterator[tuple[StudyResult, Dataset]]:
+    """Scan each region's sources, recompute each study's pseudonym exactly as intake did
+    (jobs.ingest.privacy.minimise), and yield (result, first image) for every study in
+    `due`, once."""
+    from jobs.ingest.discovery import discover
+    from jobs.ingest.privacy import StudyFields, minimise
+
+    found: set[str] = set()
+    for region, sources in regions:
+        for study in discover(sources):
+            first = next(((s.source, s.headers[0]) for s in study.series if s.headers), None)
+            if first is None:
+                continue
+            source, header = first
+            fields_ = StudyFields(patient_id=header.patient_id, study_uid=study.study_uid,
+                                  institution=header.institution)
+            pid = minimise(fields_, region=region, pseudonymizer=pseudonymizer).study_pid
+            result = due.get(pid)
+            if result is None or pid in found:
+                continue
+            found.add(pid)
+            _, ds = next(iter(source.read_instances([header])))
+            yield result, ds
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword, "")
+    return "" if value is None else str(value).strip()
+
+
+def identity(ds: Dataset, result: StudyResult) -> dict[str, str]:
+    """The identity columns of every re-identified list (PHI: for its CSV only)."""
+    return {"patient_id": _text(ds, "PatientID"), "patient_name": _text(ds, "PatientName"),
+            "study_date": _text(ds, "StudyDate"),
+            "accession_number": _text(ds, "AccessionNumber"),
+            "institution": _text(ds, "InstitutionName"), "region": result.region,
+            "site": result.site}
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    """A cell a spreadsheet shows as text: one that would start a formula (`=`, `+`, `-`,
+    `@`, tab, carriage return; OWASP CSV injection) gets a leading apostrophe."""
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def render_csv(row_type: type, rows: Sequence[Any]) -> tuple[int, bytes]:
+    """`rows` (dataclasses of `row_type`, already in order) as CSV, a column per field,
+    cells escaped; (rows, bytes)."""
+    names = [f.name for f in fields(row_type)]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(names)
+    for row in rows:
+        writer.writerow([csv_cell(getattr(row, n)) for n in names])
+    return len(rows), buf.getvalue().encode("utf-8")
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".recall-")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _audit_both(store: ResultsStore, audit_path: Path, campaign_id: str, kind: str,
+                detail: dict[str, str | int]) -> None:
+    """The store's chained event first, then its mirror line in the file log."""
+    head = store.audit(campaign_id, kind, **detail)
+    append_audit(audit_path, {"time": datetime.now(UTC).isoformat(timespec="seconds"),
+                              "event": kind, "campaign": campaign_id, **detail,
+                              "seq": head.seq, "mac": head.mac})
+
+
+def audited_export(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: str,
+                   data: bytes, out: Path, detail: dict[str, str | int]) -> tuple[str, Path]:
+    """Audit event `kind` (with `detail` and the file's sha256), then write `data` to `out`
+    (owner-only, atomic); (sha256, the file log). Fail closed: the trail is checked and the
+    export audited before any identity reaches a file; when the trail is broken or an audit
+    write fails, nothing is written. A failed write is audited as `<kind>_failed`."""
+    digest = hashlib.sha256(data).hexdigest()
+    audit_path = Path(spec.data_dir) / AUDIT_LOG
+    detail = {**detail, "output_sha256": digest}
+    try:
+        guard_export(store, audit_path, spec.id)
+        _audit_both(store, audit_path, spec.id, kind, detail)
+    except TrailBroken:
+        raise
+    except (OSError, LungscreenError) as exc:
+        raise PermanentError(
+            f"{what} for campaign {spec.id}: the audit log could not be written "
+            f"({type(exc).__name__}); nothing was exported. Fix {audit_path.parent} or the "
+            f"store, then run {what} again") from None
+    try:
+        _write_private(out, data)
+    except OSError as exc:
+        _audit_both(store, audit_path, spec.id, f"{kind}_failed",
+                    {**detail, "error": type(exc).__name__})
+        raise PermanentError(f"{what}: cannot write {out} ({exc.strerror}); the attempt "
+                             "is audited, nothing was exported") from None
+    return digest, audit_path
