@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import stat
 
 import pytest
@@ -142,3 +143,28 @@ def test_resume_refuses_a_replaced_key_and_never_makes_one(campaign, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err
     assert "resume refused" in err and str(spec.key_path) in err
+
+
+def test_the_service_serves_technical_recall_to_the_authority_only(campaign):
+    """POST /api/v1/campaigns/{id}/recall/technical: the CLI's list, authority only."""
+    from jobs.service import ServiceConfig
+    from jobs.spec.secrets import default_audit_key
+    from kernel.roles import Role
+    from tests.service_helpers import running_service
+    from tests.store_helpers import token_key
+
+    _, spec, who = campaign
+    with ResultsStore.open(spec.store_url, audit_key=default_audit_key(os.environ)) as store:
+        tokens = {role: store.create_token(f"{role.value}-t", role, key=token_key())
+                  for role in (Role.AUTHORITY, Role.ANALYST)}
+        config = ServiceConfig(store, {CAMPAIGN: spec}, token_key=token_key())
+        with running_service(config) as svc:
+            path = f"/api/v1/campaigns/{CAMPAIGN}/recall/technical"
+            assert svc.call("POST", path, tokens[Role.ANALYST]).status_code == 403
+            got = svc.call("POST", path, tokens[Role.AUTHORITY])
+    assert got.status_code == 200, got.text
+    assert got.headers["cache-control"] == "no-store"
+    rows = list(csv.DictReader(got.text.splitlines()))
+    assert {(r["patient_id"], r["accession_number"]): r["next_step"] for r in rows} == {
+        who[Reason.DECODE_FAILED]: "manual_read", who[Reason.SLICE_GAP]: "repeat_scan",
+        who[Category.INCOMPLETE]: "repeat_scan"}

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     specs = {s.id: s for s in (load_spec(p, check_paths=False) for p in args.spec)}
     audit_key = default_audit_key(os.environ)  # both refused when others can read them
     token_key = default_token_key(os.environ, create=True)  # the service mints tokens
-    with ResultsStore.open(args.store, audit_key=audit_key) as store:
+    # a store the service serves must exist: a mistyped URL is refused, never created
+    with ResultsStore.open(args.store, audit_key=audit_key, create=False) as store:
         app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ),
                                        token_key=token_key))
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",

@@ -14,6 +14,7 @@ as for a campaign that does not exist.
 | GET /api/v1/campaigns/{id}/status | authority, ops |
 | GET /api/v1/campaigns/{id}/report | authority, analyst |
 | POST /api/v1/campaigns/{id}/recall | authority |
+| POST /api/v1/campaigns/{id}/recall/technical | authority |
 | GET /healthz, /readyz, /metrics | open, unaudited (jobs.service.routes.ops) |
 | GET /docs, /redoc, /openapi.json | open (jobs.service.routes.docs) |
 

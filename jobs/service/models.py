@@ -66,6 +66,9 @@ class Group(_Model):
     key: dict[str, str] = Field(examples=[{"region": "north"}])
     counts: dict[str, int | None]
     positive_rate: PositiveRate
+    technical_recall_rate: PositiveRate | None = Field(
+        None, description="the authority's exact table: the share of seen studies (opted out "
+        "aside) that need a repeat scan or a manual read, with its 95% interval")
     suppressed: list[str] | None = None
     mean_stage_seconds: dict[str, float | None] | None = None
 

@@ -1,8 +1,11 @@
-"""The authority's recall list, re-derived from the sources and audited (jobs.recall)."""
+"""The authority's recall lists, re-derived from the sources and audited: who to call back
+for their category (jobs.recall), and whose study needs a repeat scan or a manual read
+(jobs.technical_recall)."""
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 
 from jobs.recall import export_recall
 from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release, serves
+from jobs.technical_recall import export_technical_recall
 from kernel.errors import BadInput, LungscreenError
 from kernel.lungrads import Category
 from kernel.roles import Role
@@ -40,11 +44,35 @@ def recall(request: Request, campaign_id: CampaignId, who: Caller, config: Confi
         raise HTTPException(400, f"query parameter 'min_category': {min_category[:8]!r} is "
                             "not a Lung-RADS category (e.g. 3, 4A, 4B, 4X)") from None
     record_release(request, min_category=category.value, format="csv")
+    return _csv(lambda out: export_recall(spec, config.store, min_category=category, out=out,
+                                          operator=who.name, env=config.env))
+
+
+@router.post("/campaigns/{campaign_id}/recall/technical", response_class=Response,
+             **serves(Role.AUTHORITY, errors=(400, 404, 409),
+                      ok={"text/csv": {"schema": {"type": "string", "description":
+                                                  "one row per person to re-scan or read by "
+                                                  "hand, with reason and next_step"}}}))
+def technical_recall(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
+                     _slot: Slot) -> Response:
+    """The people whose study could not be read (CSV): the recall list's identity columns
+    plus `reason` and `next_step` (repeat scan or manual read; kernel.next_steps). Needs
+    the campaign's spec (`serve --spec`), else 409; audited; expensive like recall."""
+    spec = config.specs.get(campaign_id)
+    if spec is None:
+        raise HTTPException(409, f"the service holds no spec for campaign {campaign_id!r}; "
+                            "start it with --spec SPEC to serve recall (it reads the sources)")
+    record_release(request, table="technical_recall", format="csv")
+    return _csv(lambda out: export_technical_recall(spec, config.store, out=out,
+                                                    operator=who.name, env=config.env))
+
+
+def _csv(export: Callable[[Path], object]) -> Response:
+    """Run `export` into a private temporary file; its bytes as CSV, never cached."""
     with tempfile.TemporaryDirectory(prefix="lungscreen-recall-") as tmp:
         out = Path(tmp) / "recall.csv"
         try:
-            export_recall(spec, config.store, min_category=category, out=out,
-                          operator=who.name, env=config.env)
+            export(out)
         except BadInput as exc:
             raise HTTPException(400, str(exc)) from None
         except LungscreenError as exc:
