@@ -308,6 +308,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "planned_regions": lambda: broken.planned_regions("c1"),
         "measured_before": lambda: broken.measured_before("c1", datetime.now(UTC)),
         "spent_by_person": broken.spent_by_person,
+        "spent_over": lambda: broken.spent_over(0.0),
         "release_version": broken.release_version,
         "append_increment": lambda: broken.append_increment(*_release_increment()),
         "release_base": lambda: broken.release_base("c1", [1]),
