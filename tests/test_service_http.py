@@ -94,6 +94,18 @@ def test_json_is_the_default_and_csv_is_served_on_request(service):
         assert wins.headers["content-type"] == "application/json"
 
 
+def test_an_analyst_picks_a_period_of_whole_increments(service):
+    _, _, store = service
+    want = render_released(released_table(store, A, by=("sex",), increments=[1]), "csv")
+    got = _report(service, Role.ANALYST, query="?by=sex&increments=1&format=csv")
+    assert got.status_code == 200 and got.text == want
+    assert _report(service, Role.ANALYST, query="?increments=9").status_code == 409
+    bad = _report(service, Role.ANALYST, query="?increments=1;DROP")
+    assert bad.status_code == 400 and "query parameter 'increments'" in bad.json()["detail"]
+    exact = _report(service, Role.AUTHORITY, query="?increments=1")
+    assert exact.status_code == 400 and "every result" in exact.json()["detail"]
+
+
 def test_analysts_download_the_released_table_as_parquet_and_html(service):
     """The same released table in every format: the download is the export's bytes."""
     _, _, store = service

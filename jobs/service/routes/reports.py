@@ -67,6 +67,20 @@ def _threshold(campaign_id: CampaignId, config: Config,
                             ) from None
 
 
+def _increments(increments: Annotated[str | None, Query(
+        description="an analyst's period: the increments to cover, comma-separated (e.g. "
+        "1,2,3; default every one); the released table only", examples=["1,2"])] = None,
+        ) -> tuple[int, ...] | None:
+    """The increments asked for; 400 naming the parameter for anything but numbers."""
+    if increments is None:
+        return None
+    parts = [x.strip() for x in increments.split(",") if x.strip()]
+    if not parts or not all(x.isdigit() and len(x) < 10 for x in parts):
+        raise HTTPException(400, f"query parameter 'increments': {increments[:40]!r}; "
+                            "expected increment numbers, comma-separated (e.g. 1,2,3)")
+    return tuple(sorted({int(x) for x in parts}))
+
+
 def _media(request: Request,
            fmt: Annotated[str | None, Query(alias="format", description="json (default), "
                                             "csv, parquet or html; wins over the Accept "
@@ -94,25 +108,34 @@ def _media(request: Request,
 def report(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
            grouping: Annotated[tuple[str, ...], Depends(_grouping)],
            min_cell: Annotated[int, Depends(_threshold)],
-           media: Annotated[str, Depends(_media)], _slot: Slot) -> Response:
+           media: Annotated[str, Depends(_media)], _slot: Slot,
+           increments: Annotated[tuple[int, ...] | None, Depends(_increments)] = None,
+           ) -> Response:
     """The campaign's table by `by`. An analyst gets the released table: derived from
     the release base (counts measured once per increment with discrete Gaussian noise,
     zCDP), in the report's shape (`groups`: level, key, counts) plus a `privacy` object
     (mechanism, sigma, rho per increment, the budget per person, the increments used);
     409 until an increment is measured. The authority gets the exact table with
     small-cell suppression at the threshold in force: the deployment's floor or the
-    campaign's `min_cell`, whichever is higher (`min_cell` may only raise it). Reports are
-    expensive: at most `expensive_in_flight` per token at once, then 429 with Retry-After."""
+    campaign's `min_cell`, whichever is higher (`min_cell` may only raise it). `increments`
+    picks an analyst's period (whole increments); the exact table covers every result.
+    Reports are expensive: at most `expensive_in_flight` per token at once, then 429 with
+    Retry-After."""
     by = ",".join(grouping)
     if who.role is Role.ANALYST:
-        record_release(request, by=by, format=media, table="released")
+        period = ",".join(map(str, increments)) if increments else "all"
+        record_release(request, by=by, format=media, table="released", increments=period)
         try:
-            table = release.released_table(config.store, campaign_id, by=grouping)
+            table = release.released_table(config.store, campaign_id, by=grouping,
+                                           increments=increments)
         except BadInput as exc:
             raise HTTPException(409, str(exc)) from None
         body = (release.to_parquet(table) if media == "parquet"
                 else release.render_released(table, media))
     else:
+        if increments is not None:
+            raise HTTPException(400, "query parameter 'increments': the exact table covers "
+                                "every result; increments pick a released table's period")
         record_release(request, by=by, min_cell=min_cell, format=media, table="exact")
         built = build.campaign_report(config.store, campaign_id, by=grouping,
                                       min_cell=min_cell)
