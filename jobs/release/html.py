@@ -17,14 +17,10 @@ from markupsafe import Markup
 
 from jobs.release.derive import ReleasedRow, ReleasedTable
 from jobs.release.formats import privacy_json
-from jobs.report.html import CATEGORY_COLOURS, CATEGORY_NAMES
+from jobs.report.html import CATEGORY_COLOURS, CATEGORY_NAMES, MAX_CHART_ROWS, measure_label
 from jobs.report.svg import Dot, Segment, StackedRow, dot_chart, legend, stacked_bars
 
 __all__ = ["MAX_CHART_ROWS", "measure_label", "page_context", "templates", "to_html"]
-
-MAX_CHART_ROWS = 40
-"""Groups drawn in a chart; a finer table is shown in full below it."""
-
 
 @cache
 def templates() -> Environment:
@@ -34,13 +30,6 @@ def templates() -> Environment:
     return Environment(loader=PackageLoader("jobs.release", "templates"),
                        autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)
-
-
-def measure_label(measure: str) -> str:
-    """A column's words: "4A suspicious", "slice gap", "opted out"."""
-    if measure in CATEGORY_NAMES:
-        return CATEGORY_NAMES[measure]
-    return measure.removeprefix("quarantined.").replace("_", " ")
 
 
 def _label(row: ReleasedRow) -> str:

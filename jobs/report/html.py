@@ -13,6 +13,7 @@ from html import escape
 
 from jobs.report.aggregate import CATEGORY_MEASURES, SIZE_MEASURES, TECHNICAL_MEASURES
 from jobs.report.build import PENDING, SUPPRESSED, Report, ReportRow
+from jobs.report.html_style import CSS
 from jobs.report.svg import (
     HATCH,
     Dot,
@@ -24,7 +25,12 @@ from jobs.report.svg import (
     stacked_bars,
 )
 
-__all__ = ["to_html"]
+__all__ = ["CATEGORY_COLOURS", "CATEGORY_NAMES", "MAX_CHART_ROWS", "measure_label",
+           "suppression_sentence", "to_html"]
+
+MAX_CHART_ROWS = 40
+"""Groups drawn in a chart; a finer table is shown in full below it."""
+QUARANTINE_COLOUR = "#7048e8"  # apart from every Lung-RADS colour
 
 CATEGORY_COLOURS = {
     "category.0": "#9aa4b1", "category.1": "#2f9e44", "category.2": "#8ccf7e",
@@ -36,39 +42,36 @@ CATEGORY_NAMES = {
     "category.3": "3 probably benign", "category.4A": "4A suspicious",
     "category.4B": "4B very suspicious", "category.4X": "4X", "category.missing": "missing",
 }
-PROGRESS = (("screened", "screened", "#2f6fb5"), ("quarantined", "quarantined", "#e8590c"),
+PROGRESS = (("screened", "screened", "#2f6fb5"),
+            ("quarantined", "quarantined", QUARANTINE_COLOUR),
             ("opted_out", "opted out", "#868e96"), (PENDING, "pending", "#dee2e6"))
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2630;
-margin:0;background:#f6f7f9}
-main{max-width:1100px;margin:0 auto;padding:24px 28px 48px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:17px;margin:0 0 10px}
-.sub{color:#4a5260;margin:0 0 18px;font-size:14px}
-.cards{display:flex;flex-wrap:wrap;gap:12px;margin-bottom:18px}
-.card{background:#fff;border-radius:8px;padding:12px 16px;min-width:130px;
-box-shadow:0 1px 2px rgba(0,0,0,.08)}
-.card b{display:block;font-size:22px}.card span{color:#4a5260;font-size:13px}
-section{background:#fff;border-radius:8px;padding:16px 18px;margin-bottom:16px;
-box-shadow:0 1px 2px rgba(0,0,0,.08)}
-.note{color:#4a5260;font-size:13px;margin:8px 0 0}
-.legend{display:flex;flex-wrap:wrap;gap:6px 14px;font-size:13px;margin:0 0 8px}
-.key i{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:5px;
-vertical-align:-1px}
-table{border-collapse:collapse;font-size:11.5px;width:100%}
-th,td{padding:4px 5px;border-bottom:1px solid #e3e7ec;text-align:right;white-space:nowrap}
-th:first-child,td:first-child{text-align:left}
-th{background:#f0f2f5;position:sticky;top:0}
-td.s{color:#868e96;font-style:italic}
-.scroll{overflow-x:auto}
-"""
+def measure_label(measure: str) -> str:
+    """A column's words: "4A suspicious", "slice gap", "opted out", "4-6 mm"."""
+    if measure in CATEGORY_NAMES:
+        return CATEGORY_NAMES[measure]
+    if measure.startswith("largest_nodule."):
+        size = measure.removeprefix("largest_nodule.")
+        return "no nodule" if size == "none" else f"{size} mm"
+    if measure.startswith("technical_recall."):
+        return measure.removeprefix("technical_recall.").replace("_", " ")
+    return measure.removeprefix("quarantined.").replace("_", " ")
+
+
+def suppression_sentence(min_cell: int) -> str:
+    """What the threshold hides, in words (none at 1, "counts of 1" at 2)."""
+    if min_cell <= 1:
+        return "No count is suppressed (threshold 1)."
+    hidden = "Counts of 1" if min_cell == 2 else f"Counts from 1 to {min_cell - 1}"
+    return f"{hidden}, and the cells that would let one work them out, are suppressed"
 
 
 def _groups(report: Report) -> tuple[str, list[ReportRow]]:
-    """The first level of `by` (e.g. region) and its rows, for the charts."""
+    """The grouping the table is split by (e.g. "region, site") and its finest rows, at
+    most MAX_CHART_ROWS of them, for the charts."""
     if not report.by:
-        return ("all", report.rows_at(()))
-    return (report.by[0], report.rows_at(report.by[:1]))
+        return ("campaign", report.rows_at(()))
+    return (", ".join(report.by), report.rows_at(report.by)[:MAX_CHART_ROWS])
 
 
 def _stack(row: ReportRow, total_measures: Sequence[str],
@@ -169,7 +172,7 @@ def _reason_section(report: Report) -> str:
     items = [(m.removeprefix("quarantined.").replace("_", " "), total.counts.get(m))
              for m in reasons]
     return ("<section><h2>Quarantine reasons (all studies)</h2>"
-            f"{bar_list(items, 'Quarantine reasons', colour='#e8590c')}</section>")
+            f"{bar_list(items, 'Quarantine reasons', colour=QUARANTINE_COLOUR)}</section>")
 
 
 def _size_section(report: Report) -> str:
@@ -181,9 +184,7 @@ def _size_section(report: Report) -> str:
 
 
 def _table(report: Report, measures: Sequence[str], title: str, rates: bool) -> str:
-    names = [m.removeprefix("category.").removeprefix("quarantined.")
-             .removeprefix("largest_nodule.").replace("technical_recall.", "")
-             for m in measures]
+    names = [measure_label(m) for m in measures]
     heads = ["group", *names, *(("positive %", "95% CI") if rates else ())]
     body = []
     for r in report.rows:
@@ -232,10 +233,7 @@ def _provenance(report: Report) -> str:
 
 
 def _about(report: Report) -> str:
-    """Definitions, the disclaimer, and the operational figure, apart from the findings."""
-    ops = ("" if report.studies_per_second is None else
-           f"<p class=\"note\">Operations: {report.studies_per_second:.2f} studies per second "
-           "over the campaign so far.</p>")
+    """Definitions and the disclaimer, apart from the findings."""
     return (
         "<section><h2>About these figures</h2><dl>"
         "<dt>seen</dt><dd>studies the campaign received in the group: screened + "
@@ -249,13 +247,23 @@ def _about(report: Report) -> str:
         "covered, Lung-RADS 0, thick slices, slice gaps) or a manual read (e.g. decoding or "
         "inference failed), by reason; the rate is over screened + quarantined studies, with "
         "its Wilson 95% interval. Not CT and opted out need neither.</dd>"
-        "<dt>suppressed</dt><dd>counts from 1 to "
-        f"{report.min_cell - 1}, and counts that would reveal them, are not shown.</dd></dl>"
+        f"<dt>suppressed</dt><dd>{escape(suppression_sentence(report.min_cell))}.</dd></dl>"
         "<p class=\"note\">Automated findings from a screening model, for programme "
         "monitoring: not a diagnosis. Every positive study is read by a radiologist before "
-        "any recall; figures change while a campaign runs.</p>"
-        f"{ops}</section>"
+        "any recall; figures change while a campaign runs.</p></section>"
     )
+
+
+def _too_few(report: Report) -> str:
+    """A notice when the threshold hides the whole campaign's mix: nothing to chart yet."""
+    total = report.rows_at(())[0]
+    shown = [total.counts.get(m) for m in CATEGORY_MEASURES if m in total.counts]
+    if total.counts.get("screened") != 0 and not any(v for v in shown if v is not None):
+        return ("<section class=\"notice\"><h2>Too few results to publish yet</h2><p>Every "
+                "Lung-RADS count of this campaign is below the publication threshold "
+                f"({report.min_cell}), so the charts below are empty. They fill in as more "
+                "results commit.</p></section>")
+    return ""
 
 
 def to_html(report: Report) -> str:
@@ -263,8 +271,9 @@ def to_html(report: Report) -> str:
     dim, rows = _groups(report)
     total = report.rows_at(())[0]
     by = ", ".join(report.by) or "campaign"
-    sub = (f"Grouped by {by}. Counts from 1 to {report.min_cell - 1}, and the cells that "
-           f"would let one work them out, are suppressed ({report.hidden_cells} cells).")
+    sub = f"Grouped by {by}. {suppression_sentence(report.min_cell)}"
+    if report.min_cell > 1:
+        sub += f" ({report.hidden_cells} cells)."
     if report.unaudited_cells:
         sub += (f" {report.unaudited_cells} of them are protected by row and column rules "
                 "only (too many for the full audit).")
@@ -272,10 +281,10 @@ def to_html(report: Report) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
         f"<title>lungscreen report: {escape(report.campaign_id)}</title>"
-        f"<style>{_CSS}</style></head><body><main>"
+        f"<style>{CSS}</style></head><body><main>"
         f"<h1>Campaign {escape(report.campaign_id)}</h1><p class=\"sub\">{escape(sub)}</p>"
         f"<p class=\"sub\">{escape(_provenance(report))}</p>"
-        f"{_cards(report)}"
+        f"{_too_few(report)}{_cards(report)}"
         f"{_category_section(report, dim, rows)}"
         f"{_rate_section(dim, rows, total)}"
         f"{_progress_section(report, dim, rows)}"

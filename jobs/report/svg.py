@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["HATCH", "Dot", "Segment", "StackedRow", "bar_list", "dot_chart", "legend",
+__all__ = ["HATCH", "Dot", "Segment", "StackedRow", "axis_ticks", "bar_list", "dot_chart", "legend",
            "stacked_bars"]
 
 HATCH = "url(#hatch)"
@@ -110,18 +110,32 @@ def _dark(colour: str) -> bool:
     return 0.299 * r + 0.587 * g + 0.114 * b < 150
 
 
+_STEPS = (0.01, 0.02, 0.025, 0.05, 0.1, 0.2, 0.25)
+
+
+def axis_ticks(top: float) -> tuple[float, int]:
+    """(step, count): round percent ticks 0, step, ..., count x step covering `top` (a
+    fraction), at most 5 steps: 0-20% by 5s, 0-50% by 10s, never 19, 38, 57%."""
+    for step in _STEPS:
+        count = max(1, -int(-min(top, 1.0) // step))  # ceil
+        if count <= 5:
+            return step, count
+    return 0.25, 4
+
+
 def dot_chart(dots: Sequence[Dot], title: str, width: int = 760) -> str:
     """Proportions as dots with interval whiskers on a 0..max axis, in percent."""
     plot_w = width - LABEL_W - 120
     top = max((d.high for d in dots if d.high is not None), default=0.1)
-    scale = max(0.05, min(1.0, (int(top * 20) + 1) / 20))
+    step, ticks = axis_ticks(top)
+    scale = step * ticks
     parts: list[str] = []
     axis_y = 16 + len(dots) * ROW_H
-    for k in range(6):
-        frac = scale * k / 5
-        x = LABEL_W + plot_w * k / 5
+    for k in range(ticks + 1):
+        frac = step * k
+        x = LABEL_W + plot_w * k / ticks
         parts.append(f'<line x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{axis_y}" stroke="#e3e7ec"/>')
-        parts.append(_text(x, axis_y + 16, f"{100 * frac:.0f}%", text_anchor="middle",
+        parts.append(_text(x, axis_y + 16, f"{100 * frac:g}%", text_anchor="middle",
                            fill="#6b7380", font_size="11"))
     for i, d in enumerate(dots):
         y = 8 + i * ROW_H + 13

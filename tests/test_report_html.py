@@ -1,0 +1,69 @@
+"""The HTML report reads as a page for people: round axis ticks, a headline that says what
+the threshold hides (nothing at 1), readable column names, charts at the table's own
+grouping, quarantine apart from the Lung-RADS colours, and a notice when nothing can be shown
+yet."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from jobs.report.aggregate import aggregate
+from jobs.report.build import build_report
+from jobs.report.formats import render
+from jobs.report.html import CATEGORY_COLOURS, PROGRESS, suppression_sentence
+from jobs.report.svg import axis_ticks
+from tests.report_results import cohort, screened, solid
+
+
+@pytest.mark.parametrize(("top", "ticks"), [
+    (0.95, [0, 20, 40, 60, 80, 100]), (0.17, [0, 5, 10, 15, 20]), (0.5, [0, 10, 20, 30, 40, 50]),
+    (0.031, [0, 1, 2, 3, 4]), (0.07, [0, 2, 4, 6, 8]), (1.0, [0, 20, 40, 60, 80, 100])])
+def test_rate_axes_tick_at_round_percentages(top, ticks):
+    step, count = axis_ticks(top)
+    assert [round(100 * step * k, 6) for k in range(count + 1)] == ticks
+    assert step * count >= min(top, 1.0)
+
+
+def test_the_drawn_axis_has_no_odd_ticks():
+    report = build_report("r", aggregate(cohort(600, seed=4)), min_cell=11)
+    labels = re.findall(r'font-size="11">([0-9.]+)%</text>', render(report, "html"))
+    assert labels and all(float(x) % 1 == 0 or float(x) * 2 % 5 == 0 for x in labels), labels
+
+
+@pytest.mark.parametrize(("min_cell", "words"), [
+    (1, "No count is suppressed (threshold 1)."),
+    (2, "Counts of 1, and the cells that would let one work them out, are suppressed"),
+    (11, "Counts from 1 to 10, and the cells that would let one work them out, are suppressed")])
+def test_the_headline_says_what_the_threshold_hides(min_cell, words):
+    assert suppression_sentence(min_cell) == words
+    html = render(build_report("r", aggregate(cohort(200, seed=2)), min_cell=min_cell), "html")
+    assert words in html
+    assert "Counts from 1 to 0" not in html and "from 1 to 1," not in html
+
+
+def test_columns_read_as_words_and_charts_follow_the_grouping():
+    by = ("region", "site")
+    html = render(build_report("r", aggregate(cohort(900, seed=5), by=by), by=by, min_cell=11),
+                  "html")
+    heads = re.findall(r"<th>([^<]*)</th>", html)
+    assert "opted out" in heads and "4A suspicious" in heads and "slice gap" in heads
+    assert not {"opted_out", "4A", "slice_gap", "0"} & set(heads)
+    charts = html[:html.index("<table>")]
+    assert "Lung-RADS category mix per region, site" in charts
+    assert "region-0 / r0-site-0" in charts  # bars per site, not per region
+
+
+def test_quarantine_has_a_colour_of_its_own():
+    quarantine = dict((m, c) for m, _, c in PROGRESS)["quarantined"]
+    assert quarantine not in CATEGORY_COLOURS.values()
+
+
+def test_a_campaign_below_the_threshold_says_so():
+    report = build_report("small", aggregate([screened("north", "n1", (solid(9.0),), i=i)
+                                              for i in range(4)]), min_cell=11)
+    html = render(report, "html")
+    assert "Too few results to publish yet" in html and "threshold (11)" in html
+    full = render(build_report("big", aggregate(cohort(900, seed=5)), min_cell=11), "html")
+    assert "Too few results" not in full
