@@ -18,7 +18,8 @@ from jobs.spec.state import default_state_dir
 from jobs.store.urls import refuse_password
 from kernel.errors import BadInput
 
-__all__ = ["CONFIG_FILE", "SERVER_ENV", "STORE_ENV", "Settings", "load_settings"]
+__all__ = ["CONFIG_FILE", "SERVER_ENV", "STORE_ENV", "Settings", "load_settings",
+           "required_store"]
 
 CONFIG_FILE = "config.toml"
 STORE_ENV = "LUNGSCREEN_STORE"
@@ -79,3 +80,14 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if store is not None:
         refuse_password(store, f"{store_from}, which other processes or copies can read")
     return Settings(store, server, store_from if store else "", server_from if server else "")
+
+
+def required_store(flag: str | None, env: Mapping[str, str], *, also: str = "") -> str:
+    """`flag`, else the configured store; BadInput naming the ways to give one (`also`: the
+    command's own, e.g. "--spec SPEC")."""
+    store = flag if flag is not None else load_settings(env).store
+    if store is None:
+        flags = f"--store URL or {also}" if also else "--store URL"
+        raise BadInput(f"no results store named: give {flags}, set {STORE_ENV}, or write "
+                       f'store = "URL" in {default_state_dir(env) / CONFIG_FILE}')
+    return store

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.output import add_format
+from cli.settings import load_settings
 from cli.store_option import add_store
 from jobs.run.campaign import default_env
 from jobs.spec.campaign import CampaignSpec, load_spec
@@ -29,7 +30,8 @@ def register(subparsers: Any) -> None:
     add_format(p, help="the text view (default), or json: one object per snapshot")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     add_store(p, default=None,
-              help="results store URL (default: the store of each registered spec)")
+              help="results store URL (default: $LUNGSCREEN_STORE, else `store` in the state "
+              "folder's config.toml, else the store of each registered spec)")
     p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where campaign specs were registered (as for campaign resume)")
@@ -44,8 +46,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from jobs.status import StatusRequest, run_status
 
+    store = args.store if args.spec is not None else load_settings(default_env()).store_or(
+        args.store)
     request = StatusRequest(
-        campaign_id=args.campaign_id, store_url=args.store, specs=tuple(_specs(args)),
+        campaign_id=args.campaign_id, store_url=store, specs=tuple(_specs(args)),
         triton_urls=tuple(args.triton), metrics_url=args.metrics_url, once=args.once,
         as_json=args.format == "json", interval_s=args.interval, env=dict(default_env()),
     )

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cli.output import add_format
-from cli.settings import load_settings
+from cli.settings import required_store
 from cli.store_option import add_store
 from kernel.errors import BadInput
 from kernel.roles import Role
@@ -87,12 +87,7 @@ def expiry(text: str | None, now: datetime | None = None) -> datetime | None:
 
 
 def _store(args: argparse.Namespace) -> str:
-    """--store, else the configured store (cli.settings); BadInput naming all three."""
-    store = load_settings(os.environ).store_or(args.store)
-    if store is None:
-        raise BadInput("no results store named: give --store URL, set LUNGSCREEN_STORE, or "
-                       "write store = \"URL\" in the state folder's config.toml")
-    return store
+    return required_store(args.store, os.environ)
 
 
 def _init(_args: argparse.Namespace) -> int:
