@@ -6,6 +6,8 @@ import argparse
 import os
 from pathlib import Path
 
+from cli import remote
+from cli.client import add_server, client_for
 from jobs.spec.secrets import open_spec_store
 from kernel.errors import BadInput
 
@@ -32,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="where campaign specs are registered (see `campaign resume`)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="a data folder to look for the saved spec in")
+    add_server(p)
     p.set_defaults(func=run)
 
 
@@ -46,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
         min_category = Category.parse(args.min_category)
     except ValueError as exc:
         raise BadInput(f"--min-category: {exc}") from None
+    client = client_for(args, os.environ)
+    if client is not None:  # the service re-derives, audits and sends the CSV
+        args.min_category = min_category.value
+        return remote.recall(args, client)
     if args.spec is not None:
         spec = load_spec(args.spec)
         if spec.id != args.campaign_id:

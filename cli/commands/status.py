@@ -1,4 +1,5 @@
-"""`lungscreen status [ID] [--once] [--json]`: live progress from the results store."""
+"""`lungscreen status [ID] [--once] [--json] [--server URL]`: live progress from the results
+store, or through the service."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli import remote
+from cli.client import add_server, client_for
 from cli.output import add_format
 from cli.settings import load_settings
 from cli.store_option import add_store
@@ -40,12 +43,16 @@ def register(subparsers: Any) -> None:
     p.add_argument("--metrics-url", default=None,
                    help="a running driver's exporter (http://127.0.0.1:PORT/metrics) for its "
                    "live throughput")
+    add_server(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from jobs.status import StatusRequest, run_status
 
+    client = client_for(args, default_env())
+    if client is not None:  # progress per region, as the service reports it
+        return remote.status(args, client)
     store = args.store if args.spec is not None else load_settings(default_env()).store_or(
         args.store)
     request = StatusRequest(
