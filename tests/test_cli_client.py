@@ -231,3 +231,17 @@ def recall_service(small_cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         token = store.create_token("dr.cli", Role.AUTHORITY, key=key)
         with running_service(ServiceConfig(store, {spec.id: spec}, token_key=key)) as svc:
             yield svc, token, spec.id
+
+
+def test_campaign_list_and_status_locally_print_the_same_json(service, tmp_path, capsys
+                                                              ) -> None:
+    svc, tokens = service
+    store = f"sqlite:///{tmp_path / 'svc.db'}"
+    code, out, _ = _run(["campaign", "list", "--store", store, "--json"], capsys)
+    assert code == 0
+    assert json.loads(out) == svc.call("GET", "/api/v1/campaigns", tokens[Role.OPS]).json()
+    code, out, _ = _run(["campaign", "status", CID, "--store", store, "--json"], capsys)
+    api = svc.call("GET", f"/api/v1/campaigns/{CID}/status", tokens[Role.OPS]).json()
+    assert code == 0 and json.loads(out) == api
+    code, _, err = _run(["campaign", "status", "nope", "--store", store], capsys)
+    assert code == 2 and "no campaign 'nope'" in err
