@@ -14,7 +14,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "token init": ("lungscreen token init",),
     "token create": (
-        "lungscreen token create --role analyst --name alice --expires 30d --store URL",
+        "lungscreen token create --role analyst --name alice --store URL  # expires in 90 days",
+        "lungscreen token create --role ops --name probe --expires never",
     ),
     "audit verify": (
         "lungscreen audit verify --spec campaign.yaml   # the store and the data folder's log",
@@ -32,7 +33,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen store roles --driver lungscreen_driver --service lungscreen_service  "
         "# pipe to psql as the owner",
     ),
-    "token list": ("lungscreen token list --store URL",),
+    "token list": ("lungscreen token list --store URL", "lungscreen token list --json"),
     "token revoke": ("lungscreen token revoke --name alice --store URL",),
     "demo": (
         "lungscreen demo                          # 24 synthetic studies, end to end",
@@ -56,17 +57,28 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen campaign validate campaign.yaml",
         "lungscreen campaign validate k8s/overlays/prod/campaign.yaml --no-paths",
     ),
+    "campaign list": (
+        "lungscreen campaign list --store sqlite:///lungscreen-data/results.db",
+        "lungscreen campaign list --server https://lungscreen.example --json",
+    ),
+    "campaign status": (
+        "lungscreen campaign status north-2027q1 --spec campaign.yaml",
+        "lungscreen campaign status north-2027q1 --server https://lungscreen.example",
+    ),
     "campaign submit": (
         "lungscreen campaign submit campaign.yaml --address http://ray-head:8265",
     ),
     "status": (
         "lungscreen status --once --spec campaign.yaml",
         "lungscreen status --store postgresql://lungscreen@db/lungscreen --json",
+        "lungscreen status --server https://lungscreen.example --once  # LUNGSCREEN_TOKEN",
     ),
     "report": (
         "lungscreen report north-2027q1 --by region,sex",
         "lungscreen report north-2027q1 --format html --out report.html",
         "lungscreen report north-2027q1 --released --by age_band,sex --format json",
+        "lungscreen report north-2027q1 --server https://lungscreen.example --format json  "
+        "# LUNGSCREEN_TOKEN",
     ),
     "release measure": (
         "lungscreen release measure north-2027q1 --spec campaign.yaml",
@@ -76,6 +88,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen recall north-2027q1 --out recall.csv --min-category 4A",
         "lungscreen recall north-2027q1 --technical --out technical.csv  # repeat scan or "
         "manual read",
+        "lungscreen recall north-2027q1 --out recall.csv --server https://lungscreen.example "
+        "--token-file ~/.lungscreen-token",
     ),
     "triton serve": ("lungscreen triton serve --grpc-port 8001",),
     "model train": ("lungscreen model train --out weights.pt --phantoms 200 --epochs 8",),

@@ -37,7 +37,8 @@ def add_store(parser: argparse._ActionsContainer, help: str, **kwargs: Any) -> N
 
 def add_campaign_store(p: argparse.ArgumentParser) -> None:
     """--store, --spec, --state-dir, --data-dir: where a campaign's store is."""
-    add_store(p, default=None, help="the results store URL (default: the campaign spec's)")
+    add_store(p, default=None, help="the results store URL (default: $LUNGSCREEN_STORE, else "
+              "`store` in the state folder's config.toml, else the campaign spec's)")
     p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where campaign specs are registered (see `campaign resume`)")
@@ -48,9 +49,14 @@ def add_campaign_store(p: argparse.ArgumentParser) -> None:
 def campaign_store(args: argparse.Namespace
                    ) -> tuple[str, str | None, CampaignSpec | None]:
     """The store URL, its password (None: the URL's or libpq's own) and the campaign's spec
-    (None when --store alone names the store) for `add_campaign_store`'s options."""
+    (None when --store alone names the store) for `add_campaign_store`'s options: --store,
+    --spec, LUNGSCREEN_STORE or the config file's store, the registered spec's store."""
     if args.store is not None and args.spec is None:
         return args.store, None, None
+    if args.spec is None:
+        configured = _configured(args)
+        if configured is not None:
+            return configured
     from jobs.spec.campaign import load_spec
     from jobs.spec.registry import SpecRegistry, default_state_dir
     from jobs.spec.secrets import store_password
@@ -65,3 +71,20 @@ def campaign_store(args: argparse.Namespace
             args.campaign_id, args.data_dir)
     password = None if args.store else store_password(spec, os.environ)
     return args.store or spec.store_url, password, spec
+
+
+def _configured(args: argparse.Namespace) -> tuple[str, None, CampaignSpec | None] | None:
+    """LUNGSCREEN_STORE or the config file's store (cli.settings), with the campaign's
+    registered spec when there is one (its threshold); None when no store is configured."""
+    from cli.settings import load_settings
+    from jobs.spec.registry import SpecRegistry, default_state_dir
+
+    store = load_settings(os.environ).store
+    if store is None:
+        return None
+    try:
+        spec = SpecRegistry(args.state_dir or default_state_dir(os.environ)).load(
+            args.campaign_id, args.data_dir)
+    except BadInput:
+        spec = None
+    return store, None, spec

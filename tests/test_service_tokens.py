@@ -10,7 +10,7 @@ import hashlib
 import hmac
 import secrets
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -118,6 +118,9 @@ def test_token_create_needs_the_token_key_and_records_its_creator(
         made = [e.detail for e in store.events() if e.kind.startswith("token_")]
     me = os_operator()
     assert "mallory" not in me and "@" in me
+    expires = made[0].pop("expires")  # 90 days by default (tests/test_token_defaults.py)
+    left = datetime.fromisoformat(str(expires)) - datetime.now(UTC)
+    assert timedelta(days=89) < left <= timedelta(days=90)
     assert made == [{"name": "dr.smith", "role": "authority", "operator": me},
                     {"name": "dr.smith", "operator": me}]
 

@@ -92,6 +92,12 @@ def test_each_role_does_its_part_and_nothing_more(roles: dict[str, str]) -> None
     with ResultsStore.open(roles["service"], audit_key=key) as service:
         assert len(list(service.results("c1"))) == shards[0].study_count
         assert service.identify(secret, tokens) is not None
+        assert service.tokens()[0].last_used_at is not None  # its one column of tokens
+
+        def extend_token() -> None:
+            with service.write_transaction("extending a token") as conn:
+                conn.execute(update(t.tokens).values(expires_at=None))
+        _refused(extend_token)
         assert [i.seq for i in service.increments("c1")] == [1]
         service.audit("c1", "api_request", route="/api/v1/campaigns/c1/report", who="dr.roles")
         _refused(lambda: service.commit_results("c1", results_for(shards[1])))

@@ -18,6 +18,7 @@ def test_the_command_prints_one_statement_a_line(capsys):
     assert not any("tokens" in ln and "ls_driver" in ln and ln.startswith("GRANT")
                    for ln in lines)
     assert 'GRANT SELECT, INSERT ON events TO "ls_service";' in lines
+    assert 'GRANT SELECT, UPDATE (last_used_at) ON tokens TO "ls_service";' in lines
 
 
 @pytest.mark.parametrize("driver,service", [('x"; DROP TABLE results; --', "svc"),

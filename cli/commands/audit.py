@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cli.output import add_format
+from cli.settings import required_store
 from cli.store_option import add_store
 from kernel.errors import BadInput
 
@@ -40,7 +41,8 @@ def register(subparsers: Any) -> None:
     show.set_defaults(func=_show)
     for child in (verify, show):
         where = child.add_mutually_exclusive_group()
-        add_store(where, default=None, help="results store URL")
+        add_store(where, default=None, help="results store URL (default: $LUNGSCREEN_STORE, "
+                  "else `store` in the state folder's config.toml)")
         where.add_argument("--spec", type=Path, default=None,
                            help="a campaign spec: its store, and its data folder's file log")
         child.add_argument("--campaign", default=None, metavar="ID",
@@ -56,8 +58,8 @@ def _opened(args: argparse.Namespace, *, with_key: bool
     from jobs.spec.secrets import default_audit_key, store_password
     from jobs.store import ResultsStore
 
-    if args.store is None and args.spec is None:
-        raise BadInput("name the trail's store: --store URL or --spec SPEC")
+    if args.spec is None:  # --store, else LUNGSCREEN_STORE or the config file's
+        args.store = required_store(args.store, os.environ, also="--spec SPEC")
     key = default_audit_key(os.environ, create=False) if with_key else None
     if args.store is not None:
         with ResultsStore.open(args.store, audit_key=key, create=False) as store:

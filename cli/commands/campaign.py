@@ -1,4 +1,5 @@
-"""`lungscreen campaign run SPEC | resume ID | cancel ID | submit SPEC`."""
+"""`lungscreen campaign run SPEC | resume ID | cancel ID | submit SPEC | validate SPEC`;
+`list` and `status ID` in cli.commands.campaign_info."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from cli.commands import campaign_info
 from cli.progress import ProgressBar
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
@@ -50,7 +52,8 @@ def _registry_options(p: argparse.ArgumentParser) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser("campaign", help="run, resume, cancel or submit a campaign")
+    parser = subparsers.add_parser("campaign", help="run, resume, cancel or submit a campaign; "
+                                   "list campaigns, show one's status")
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
     run = sub.add_parser("run", help="run a campaign (again: continues it; done: nothing)")
@@ -83,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     submit.add_argument("spec", type=Path, help="campaign spec (YAML) to run on the cluster")
     submit.add_argument("--address", required=True, help="the job server: http://HEAD:8265")
     submit.set_defaults(func=_cmd_submit)
+    campaign_info.register(sub)
 
 
 def _registry(args: argparse.Namespace) -> SpecRegistry:

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli import remote
+from cli.client import add_server, client_for
 from jobs.spec.secrets import open_spec_store
 from kernel.errors import BadInput
 
@@ -42,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="where campaign specs are registered (see `campaign resume`)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="a data folder to look for the saved spec in")
+    add_server(p)
     p.set_defaults(func=run)
 
 
@@ -56,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         min_category = Category.parse(args.min_category or "4A")
     except ValueError as exc:
         raise BadInput(f"--min-category: {exc}") from None
+    client = client_for(args, os.environ)
+    if client is not None:  # the service re-derives, audits and sends the CSV
+        args.min_category = min_category.value
+        return remote.recall(args, client)
     spec = _spec(args)
     with open_spec_store(spec, os.environ, create=False) as store:
         if args.technical:

@@ -1,12 +1,15 @@
 """`lungscreen report ID [--by region,site,age_band,sex] [--format table|csv|json|html]
-[--released [--increments 1,2]]`."""
+[--released [--increments 1,2]] [--server URL]`."""
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cli import remote
+from cli.client import add_server, client_for
 from cli.output import add_format
 from cli.store_option import add_campaign_store, campaign_store
 from kernel.defaults import MIN_CELL
@@ -45,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         "(every format)")
     p.add_argument("--increments", default=None, metavar="N,...",
                    help="with --released: the increments to cover (default: all of them)")
+    add_server(p)
     p.set_defaults(func=run)
 
 
@@ -111,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     from jobs.report.formats import render, to_parquet
     from jobs.store import ResultsStore
 
+    client = client_for(args, os.environ)
+    if client is not None:  # the service's table for the token's role, as it sends it
+        return remote.report(args, client)
     try:
         by = parse_by(args.by)
     except ValueError as exc:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.settings import required_store
 from cli.store_option import add_store
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
@@ -28,7 +29,8 @@ def register(subparsers: Any) -> None:
         "store. Open and unaudited: /healthz (liveness), /readyz (the store answers), "
         "/metrics (the service's own series, nothing clinical). The store credentials stay "
         "with the service.")
-    add_store(p, required=True, help="results store URL (the service holds it)")
+    add_store(p, default=None, help="results store URL (the service holds it; default: "
+              "$LUNGSCREEN_STORE, else `store` in the state folder's config.toml)")
     p.add_argument("--spec", type=Path, action="append", default=[],
                    help="a campaign's spec (its threshold, sources and key, for reports and "
                    "recall); repeat for more campaigns")
@@ -58,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from jobs.spec.secrets import default_audit_key, default_token_key
     from jobs.store import ResultsStore
 
+    args.store = required_store(args.store, os.environ)
     if (args.certfile is None) != (args.keyfile is None):
         raise BadInput("--certfile and --keyfile go together (TLS needs both)")
     if args.min_cell_floor < MIN_CELL:

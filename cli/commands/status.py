@@ -1,4 +1,5 @@
-"""`lungscreen status [ID] [--once] [--json]`: live progress from the results store."""
+"""`lungscreen status [ID] [--once] [--json] [--server URL]`: live progress from the results
+store, or through the service."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli import remote
+from cli.client import add_server, client_for
 from cli.output import add_format
+from cli.settings import load_settings
 from cli.store_option import add_store
 from jobs.run.campaign import default_env
 from jobs.spec.campaign import CampaignSpec, load_spec
@@ -29,7 +33,8 @@ def register(subparsers: Any) -> None:
     add_format(p, help="the text view (default), or json: one object per snapshot")
     p.add_argument("--interval", type=float, default=2.0, help="seconds between refreshes")
     add_store(p, default=None,
-              help="results store URL (default: the store of each registered spec)")
+              help="results store URL (default: $LUNGSCREEN_STORE, else `store` in the state "
+              "folder's config.toml, else the store of each registered spec)")
     p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
     p.add_argument("--state-dir", type=Path, default=None,
                    help="where campaign specs were registered (as for campaign resume)")
@@ -38,14 +43,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--metrics-url", default=None,
                    help="a running driver's exporter (http://127.0.0.1:PORT/metrics) for its "
                    "live throughput")
+    add_server(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from jobs.status import StatusRequest, run_status
 
+    client = client_for(args, default_env())
+    if client is not None:  # progress per region, as the service reports it
+        return remote.status(args, client)
+    store = args.store if args.spec is not None else load_settings(default_env()).store_or(
+        args.store)
     request = StatusRequest(
-        campaign_id=args.campaign_id, store_url=args.store, specs=tuple(_specs(args)),
+        campaign_id=args.campaign_id, store_url=store, specs=tuple(_specs(args)),
         triton_urls=tuple(args.triton), metrics_url=args.metrics_url, once=args.once,
         as_json=args.format == "json", interval_s=args.interval, env=dict(default_env()),
     )

@@ -29,6 +29,9 @@ _ADDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("tokens", "mac", ("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)",)),
     # stores created before scoped tokens: every row unscoped (NULL), as its MAC says
     ("tokens", "campaigns", ("ALTER TABLE tokens ADD COLUMN campaigns VARCHAR(2048)",)),
+    # stores created before last-used times: never used, as far as they know
+    ("tokens", "last_used_at",
+     ("ALTER TABLE tokens ADD COLUMN last_used_at TIMESTAMP WITH TIME ZONE",)),
 )
 
 

@@ -10,7 +10,8 @@ Three roles, least privilege each (`role_grants` prints the SQL; the schema owne
   events. No UPDATE or DELETE on events, nothing on tokens; results and release rows are
   append-only (INSERT, no UPDATE or DELETE).
 - the service (`lungscreen serve`, `recall`): reads campaigns, shards, results, the release
-  tables and tokens (to authenticate requests); appends events. Nothing else.
+  tables and tokens (to authenticate requests); appends events; records when a token was
+  last used (UPDATE of `tokens.last_used_at` only, a column no MAC covers). Nothing else.
 
 Appending an event reads the chain's head, so both read `events`; both use the `events`
 id sequence; the trail's advisory lock needs no grant. Neither opens a store that is not
@@ -51,7 +52,7 @@ SERVICE_TABLES: dict[str, tuple[str, ...]] = {
     t.results.name: (),
     t.drivers.name: (),
     t.events.name: ("INSERT",),
-    t.tokens.name: (),
+    t.tokens.name: ("UPDATE (last_used_at)",),  # a token's last use, nothing else of it
     t.release_increments.name: (),
     t.release_measurements.name: (),
     t.release_base.name: (),

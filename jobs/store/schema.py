@@ -151,6 +151,7 @@ tokens = Table(
     Column("revoked_at", DateTime(timezone=True)),
     Column("mac", String(64)),  # HMAC-SHA256 under the service's token key (tokenkey.py)
     Column("campaigns", String(2048)),  # the scope: campaign ids, sorted, comma-joined; NULL all
+    Column("last_used_at", DateTime(timezone=True)),  # when the service last admitted it (~1 min)
 )
 
 release_increments = Table(

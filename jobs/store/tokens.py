@@ -11,26 +11,33 @@ without one or whose MAC does not verify, so store access alone makes no token.
 
 A token may be scoped to campaigns (`campaigns`, covered by the MAC): its holder sees those
 only, and the service answers any other as it answers one that does not exist.
+
+`identify` records when a token was last admitted (`last_used_at`, not covered by the MAC:
+it only informs `token list`), at most once a minute per token whatever the number of
+service replicas: the row read says whether the last record is older, and the UPDATE
+changes nothing when another request recorded it meanwhile. A store the service may not
+write that column in (its grants not yet re-run) admits the token all the same.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from jobs.store import schema as t
 from jobs.store.base import StoreBase, utc_now
 from jobs.store.engine import mapped_errors
 from jobs.store.rows import as_utc
 from jobs.store.tokenkey import TokenKey
-from kernel.errors import BadInput
+from kernel.errors import BadInput, LungscreenError
 from kernel.roles import Role
 
 __all__ = ["Identity", "TokenInfo", "TokenRegistry"]
@@ -38,6 +45,9 @@ __all__ = ["Identity", "TokenInfo", "TokenRegistry"]
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 _CAMPAIGN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a spec's id (jobs.spec.campaign)
 _TOKEN = re.compile(r"^ls_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
+USE_RECORDED_EVERY = timedelta(minutes=1)
+
+log = logging.getLogger("jobs")
 
 
 @dataclass(frozen=True)
@@ -56,7 +66,7 @@ class Identity:
 
 @dataclass(frozen=True)
 class TokenInfo:
-    """A token as listed (never its secret)."""
+    """A token as listed (never its secret; `token_id` alone admits nothing)."""
 
     name: str
     role: Role
@@ -64,6 +74,8 @@ class TokenInfo:
     expires_at: datetime | None
     revoked_at: datetime | None
     campaigns: frozenset[str] | None = None
+    token_id: str = ""
+    last_used_at: datetime | None = None
 
 
 def _scope(campaigns: Iterable[str] | None) -> str | None:
@@ -130,9 +142,24 @@ class TokenRegistry(StoreBase):
             return None
         if m["revoked_at"] is not None or key.revoked(token_id):
             return None
-        if m["expires_at"] is not None and as_utc(m["expires_at"]) <= utc_now():
+        now = utc_now()
+        if m["expires_at"] is not None and as_utc(m["expires_at"]) <= now:
             return None
+        last = m.get("last_used_at")
+        if last is None or as_utc(last) <= now - USE_RECORDED_EVERY:
+            self._record_use(token_id, now)
         return Identity(m["name"], Role(m["role"]), _campaigns(m["campaigns"]))
+
+    def _record_use(self, token_id: str, now: datetime) -> None:
+        """Set the token's `last_used_at` unless another request did within the minute."""
+        c = t.tokens.c
+        stale = or_(c.last_used_at.is_(None), c.last_used_at <= now - USE_RECORDED_EVERY)
+        try:
+            with self.write_transaction("recording a token's use") as conn:
+                conn.execute(update(t.tokens).where(c.token_id == token_id, stale)
+                             .values(last_used_at=now))
+        except LungscreenError as exc:  # e.g. the service's role lacks the grant
+            log.warning("a token's last use was not recorded: %s", type(exc).__name__)
 
     def tokens(self) -> list[TokenInfo]:
         """Every token, by name."""
@@ -141,7 +168,8 @@ class TokenRegistry(StoreBase):
         return [TokenInfo(m["name"], Role(m["role"]), as_utc(m["created_at"]),
                           as_utc(m["expires_at"]) if m["expires_at"] else None,
                           as_utc(m["revoked_at"]) if m["revoked_at"] else None,
-                          _campaigns(m["campaigns"]))
+                          _campaigns(m["campaigns"]), m["token_id"],
+                          as_utc(m["last_used_at"]) if m["last_used_at"] else None)
                 for m in (r._mapping for r in rows)]
 
     def revoke_token(self, name: str, key: TokenKey) -> None:
