@@ -73,7 +73,7 @@ class ReleaseFigures:
                        f"requests, JSON) {t['median_s']:.3f} s ({1000 * t['per_table_s']:.2f} "
                        f"ms each){'' if t['identical'] else '; REPEATS DIFFER'}")
             out.append("      measuring increments 1.." + str(len(s["increment_measure_s"]))
-                       + " in turn (each reads the spend ledger for the budget): "
+                       + " in turn (each reads its persons' budget spent so far): "
                        + ", ".join(f"{v:.3f}" for v in s["increment_measure_s"]) + " s")
             cells = s["cell_error"]
             out.append("      |published - exact| per base cell: " + "; ".join(
@@ -172,8 +172,8 @@ def _one_size(n: int, o: ReleaseBenchOptions, work: Path, key: AuditKey) -> dict
         "results": n,
         "measure_s": round(statistics.median(measure), 4),
         "measure_runs_s": [round(t, 4) for t in measure],
-        # each increment of the tables' store, in order: a later one reads the budget its
-        # persons have spent (the spend ledger, jobs.store.release.spent_over)
+        # each increment of the tables' store, in order: each reads what its persons have
+        # spent in the earlier ones (jobs.store.release.spent_of)
         "increment_measure_s": [round(t, 4) for t in later],
         "tables": {"count": len(requests), "distinct": len(set(requests)),
                    "increments": len(per_increment), "median_s": round(median, 4),

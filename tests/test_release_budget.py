@@ -1,8 +1,8 @@
-"""The privacy budget: what each person (patient pseudonym) has spent is kept in a ledger
-written with each measurement, equal to the count from the results over the measurement
-records (an older store's ledger is filled at its next increment); a measurement that would
-take anyone past the total is refused with the count of persons only, storing nothing; every
-released table publishes sigma, rho and the budget (JSON, CSV)."""
+"""The privacy budget: what each person (patient pseudonym) has spent is counted from the
+results over the measurement records, looked up for the persons of the increment being
+measured; a measurement that would take anyone past the total is refused with the count of
+persons only, storing nothing; every released table publishes sigma, rho and the budget
+(JSON, CSV)."""
 
 from __future__ import annotations
 
@@ -54,30 +54,10 @@ def test_each_increment_a_person_contributes_to_spends_its_rho(any_store):
     assert sorted(set(spent.values())) == [0.5, 1.0]
     assert sum(1 for v in spent.values() if v == 1.0) == 10
     assert {p.patient_pid for p in people} == set(spent)
-    assert store.spent_over(0.0) == spent  # the ledger holds what the results say
-    assert store.spent_over(0.5) == {p: v for p, v in spent.items() if v == 1.0}
-
-
-def test_a_store_measured_before_the_ledger_fills_it_at_its_next_increment(any_store):
-    store = any_store
-    """An older store has measurements and no ledger: its budget is read from the results
-    until the next increment writes everyone's spend into the ledger."""
-    from jobs.store import schema as t
-
-    people = cohort(40, seed=8)
-    budget = Budget(rho=0.5, total=1.0)
-    store.commit_results(CID, people[:30])
-    assert measure_increment(store, CID, budget=budget) is not None
-    with store.write_transaction("forgetting the ledger") as conn:
-        conn.execute(t.release_spent.delete())
-    assert store.spent_over(0.0) == store.spent_by_person()  # the long way
-    store.commit_results(CID, [*_again(people[:5], 2), *people[30:]])
-    assert measure_increment(store, CID, budget=budget) is not None
-    assert store.spent_over(0.0) == store.spent_by_person()
-    assert sum(1 for v in store.spent_over(0.0).values() if v == 1.0) == 5
-    store.commit_results(CID, _again(people[:5], 3))
-    with pytest.raises(BudgetExhausted, match="5 person"):
-        measure_increment(store, CID, budget=budget)
+    pids = [p.patient_pid for p in people]
+    assert store.spent_of(pids) == spent  # asked for some persons: the same sums
+    assert store.spent_of(pids[:10]) == {p: spent[p] for p in pids[:10]}
+    assert store.spent_of(["nobody"]) == {}
 
 
 def test_a_measurement_past_a_persons_total_is_refused_and_stores_nothing(store):
@@ -165,15 +145,15 @@ def test_two_measurements_at_once_cannot_both_spend_a_persons_last_share(store, 
     store.ensure_campaign("budget-2", spec_digest="d", model_name="m", model_version="1")
     store.commit_results(CID, people)
     store.commit_results("budget-2", _again(people, 2))
-    read = store.spent_over
+    read = store.spent_of
 
-    def spent_then_b_measures(threshold: float) -> dict[str, float]:
-        spent = read(threshold)
-        monkeypatch.setattr(store, "spent_over", read)
+    def spent_then_b_measures(persons) -> dict[str, float]:
+        spent = read(persons)
+        monkeypatch.setattr(store, "spent_of", read)
         assert measure_increment(store, "budget-2", budget=budget) is not None
         return spent
 
-    monkeypatch.setattr(store, "spent_over", spent_then_b_measures)
+    monkeypatch.setattr(store, "spent_of", spent_then_b_measures)
     with pytest.raises(BadInput, match="another release measurement was stored"):
         measure_increment(store, CID, budget=budget)
     assert store.increments(CID) == [] and len(store.increments("budget-2")) == 1

@@ -308,7 +308,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "planned_regions": lambda: broken.planned_regions("c1"),
         "measured_before": lambda: broken.measured_before("c1", datetime.now(UTC)),
         "spent_by_person": broken.spent_by_person,
-        "spent_over": lambda: broken.spent_over(0.0),
+        "spent_of": lambda: broken.spent_of(["p1"]),
         "release_version": broken.release_version,
         "append_increment": lambda: broken.append_increment(*_release_increment()),
         "release_base": lambda: broken.release_base("c1", [1]),
@@ -353,6 +353,24 @@ def test_store_from_before_key_fingerprints_is_migrated(tmp_path: Path) -> None:
             key_fingerprint="abc",
         )  # fmt: skip
         assert camp.key_fingerprint == "abc"
+
+
+def test_a_store_without_the_person_index_is_read_as_is_and_indexed_by_a_writer(tmp_path):
+    url = f"sqlite:///{tmp_path}/results.db"
+    with ResultsStore.open(url) as s:
+        _campaign(s)
+    raw = sqlite3.connect(tmp_path / "results.db")
+    raw.execute("DROP INDEX ix_results_patient")
+    raw.commit()
+    with ResultsStore.open(url, create=False) as s:  # a reader: no DDL, still answers
+        assert s.spent_of(["p1"]) == {}
+    assert "ix_results_patient" not in {r[0] for r in raw.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    with ResultsStore.open(url):
+        pass
+    assert "ix_results_patient" in {r[0] for r in raw.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    raw.close()
 
 
 def _select_one(transaction: contextlib.AbstractContextManager[Connection]) -> None:

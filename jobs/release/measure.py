@@ -114,7 +114,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
     if found is None:
         return None
     version = store.release_version()  # what the budget below is read at
-    check_budget(found.persons, store.spent_over(budget.total - budget.rho), budget)
+    check_budget(found.persons, store.spent_of(found.persons), budget)
     domain = Domain.over(_sites(store, campaign_id, found.cells))
     counts, recoded = _counts(domain, found.cells)
     shape = (len(domain.age_bands), len(domain.sexes), len(domain.outcomes))
@@ -132,8 +132,7 @@ def measure_increment(store: ResultsStore, campaign_id: str, *, rho: float | Non
                                      noisy.rho, int(measured.size),
                                      {**domain.to_json(), "families": list(FAMILIES),
                                       "budget": budget.to_json()})
-    store.append_increment(increment, measurement, cells, persons=found.persons,
-                           version=version)
+    store.append_increment(increment, measurement, cells, version=version)
     log.info("release: campaign %s increment %d measured (%d counts, sigma %.3f, rho %s)",
              campaign_id, seq, measured.size, noisy.sigma, noisy.rho)
     return Measured(increment, measurement, len(cells))

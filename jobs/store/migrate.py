@@ -34,10 +34,17 @@ _ADDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
      ("ALTER TABLE tokens ADD COLUMN last_used_at TIMESTAMP WITH TIME ZONE",)),
 )
 
+# Indexes added after their table's first release: (table, index, DDL). A store without one
+# is read as it is (slower); `ensure_schema` (a writing command, `store init`) adds it.
+_INDEXES: tuple[tuple[str, str, str], ...] = (
+    ("results", "ix_results_patient",
+     "CREATE INDEX ix_results_patient ON results (patient_pid, committed_at)"),
+)
+
 
 def ensure_schema(conn: Connection) -> tuple[str, str]:
-    """Create missing tables, add missing columns and write the meta rows, each only when
-    absent; the store's (store_id, schema_version) as found or written."""
+    """Create missing tables, add missing columns and indexes and write the meta rows, each
+    only when absent; the store's (store_id, schema_version) as found or written."""
     if not set(t.metadata.tables) <= set(inspect(conn).get_table_names()):
         t.metadata.create_all(conn)
     inspector = inspect(conn)  # a fresh one: create_all may have added tables
@@ -45,6 +52,9 @@ def ensure_schema(conn: Connection) -> tuple[str, str]:
         if column not in {c["name"] for c in inspector.get_columns(table)}:
             for statement in ddl:
                 conn.exec_driver_sql(statement)
+    for table, index, statement in _INDEXES:
+        if index not in {i["name"] for i in inspector.get_indexes(table)}:
+            conn.exec_driver_sql(statement)
     found = _meta(conn)
     wanted = {"store_id": uuid.uuid4().hex, "schema_version": t.SCHEMA_VERSION}
     missing = [{"key": k, "value": v} for k, v in wanted.items() if k not in found]

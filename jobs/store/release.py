@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select
 
 from jobs.store import schema as t
 from jobs.store.base import PAGE, StoreBase
@@ -31,6 +30,7 @@ __all__ = ["BaseCell", "Cell", "ReleaseIncrement", "ReleaseMeasurement", "Releas
 Cell = tuple[str, str, str, str, str, str | None, str | None]
 """(region, site, age band, sex, outcome, category, reason) of a result."""
 _CHUNK = 50_000
+_PERSONS = 5_000  # pseudonyms per budget lookup (SQLite binds at most 32,766 values)
 
 
 @dataclass(frozen=True)
@@ -157,45 +157,44 @@ class ReleaseStore(StoreBase):
             return {str(r) for r in conn.execute(select(s.region).distinct()
                                                  .where(s.campaign_id == campaign_id)).scalars()}
 
-    def spent_over(self, threshold: float) -> dict[str, float]:
-        """The persons who have spent more than `threshold` rho, with what each has spent:
-        read from the spend ledger (an index on rho), so its cost is the persons near the
-        budget's total, not the store's results. A store measured before the ledger existed
-        is read the long way (`spent_by_person`) until its next increment fills the ledger."""
-        s = t.release_spent.c
+    def spent_of(self, persons: Iterable[str]) -> dict[str, float]:
+        """The rho each of `persons` has spent so far (those with nothing spent absent):
+        their results, looked up by pseudonym (an index), in the measured increments. The
+        cost follows the persons asked for, not the store's results."""
+        wanted = sorted(set(persons))
+        if not wanted:
+            return {}
         with mapped_errors(self._url, "reading the privacy budget spent"), \
                 self._engine.connect() as conn:
-            if self._ledger_behind(conn):
-                return {p: v for p, v in self.spent_by_person().items() if v > threshold}
-            return {str(pid): float(rho) for pid, rho in conn.execute(
-                select(s.patient_pid, s.rho).where(s.rho > threshold))}
-
-    def _ledger_behind(self, conn: Connection) -> bool:
-        """Whether measurements exist that the spend ledger does not hold (an older store)."""
-        measured = conn.execute(select(func.count()).select_from(t.release_measurements))
-        if not measured.scalar_one():
-            return False
-        return conn.execute(select(t.release_spent.c.patient_pid).limit(1)).first() is None
+            if not conn.execute(select(t.release_measurements.c.seq).limit(1)).first():
+                return {}  # nothing measured anywhere: nobody has spent anything
+            out: dict[str, float] = {}
+            for at in range(0, len(wanted), _PERSONS):
+                q = self._spent_query(t.results.c.patient_pid.in_(wanted[at:at + _PERSONS]))
+                out.update((str(p), float(v)) for p, v in conn.execute(q))
+            return out
 
     def spent_by_person(self) -> dict[str, float]:
         """The rho each patient pseudonym has spent, computed from the increments and the
         results: the sum, over every measured increment of every campaign they have a
         result in, of that increment's rho (a person counts once per increment).
-        Pseudonyms with nothing spent are absent. The ledger (`spent_over`) holds the same
-        sums without reading every result."""
+        Pseudonyms with nothing spent are absent. Reads every result: `spent_of` asks for
+        some persons only."""
         with mapped_errors(self._url, "reading the privacy budget spent"), \
                 self._engine.connect() as conn:
-            return self._spent_before(conn)
+            return {str(p): float(v) for p, v in conn.execute(self._spent_query())}
 
     @staticmethod
-    def _spent_query() -> Any:
-        """Per pseudonym, the sum of rho over the increments it has a result in."""
+    def _spent_query(*where: Any) -> Any:
+        """Per pseudonym (of the results `where` selects), the sum of rho over the measured
+        increments it has a result in."""
         r, i, m = t.results.c, t.release_increments.c, t.release_measurements.c
         contributed = (
             select(r.patient_pid, i.campaign_id, i.seq).distinct()
             .join_from(t.results, t.release_increments,
                        (r.campaign_id == i.campaign_id) & (r.committed_at >= i.first_commit)
                        & (r.committed_at <= i.last_commit))
+            .where(*where)
             .subquery())
         c = contributed.c
         q = (select(c.patient_pid, func.sum(m.rho))
@@ -220,19 +219,16 @@ class ReleaseStore(StoreBase):
             return int(conn.execute(q).scalar_one())
 
     def append_increment(self, increment: ReleaseIncrement, measurement: ReleaseMeasurement,
-                         cells: Iterable[BaseCell], *, persons: Iterable[str] = (),
-                         version: int | None = None) -> None:
-        """Store an increment, its measurement, its base and its `persons`' spend (each
-        pseudonym counted in it spends the measurement's rho) in one transaction. BadInput
-        if it is not the next increment of its campaign, or if `version` is given and
-        another measurement (of any campaign) was stored since it was read: the budget that
-        allowed this one was read before that measurement spent its persons' share."""
+                         cells: Iterable[BaseCell], *, version: int | None = None) -> None:
+        """Store an increment, its measurement and its base in one transaction. BadInput if
+        it is not the next increment of its campaign, or if `version` is given and another
+        measurement (of any campaign) was stored since it was read: the budget that allowed
+        this one was read before that measurement spent its persons' share."""
         campaign_id, seq = increment.campaign_id, increment.seq
         if measurement.seq != seq:
             raise ValueError(f"measurement of increment {measurement.seq} given for {seq}")
         c = t.release_increments.c
         with self.write_transaction("storing a release increment") as conn:
-            behind = self._ledger_behind(conn)
             last = conn.execute(select(func.max(c.seq)).where(c.campaign_id == campaign_id)
                                 ).scalar()
             if (last or 0) + 1 != seq:
@@ -274,26 +270,6 @@ class ReleaseStore(StoreBase):
                     raise BadInput(f"campaign {campaign_id!r}: another release measurement "
                                    "was stored while this one was computed, so its privacy "
                                    "budget check is stale; measure again")
-            self._spend(conn, persons, measurement.rho, backfill=behind)
-
-    def _spend(self, conn: Connection, persons: Iterable[str], rho: float, *,
-               backfill: bool) -> None:
-        """Add `rho` to each person's spend. For a store measured before the ledger, write
-        everyone's spend instead, computed from the results (this increment's rows, already
-        inserted in the transaction, included)."""
-        rows = [{"patient_pid": p, "rho": rho} for p in sorted(set(persons))]
-        if backfill:
-            rows = [{"patient_pid": p, "rho": v}
-                    for p, v in sorted(self._spent_before(conn).items())]
-        dialect = postgresql if self._dialect == "postgresql" else sqlite
-        stmt = dialect.insert(t.release_spent)
-        stmt = stmt.on_conflict_do_update(index_elements=["patient_pid"],
-                                          set_={"rho": t.release_spent.c.rho + stmt.excluded.rho})
-        for at in range(0, len(rows), PAGE):
-            conn.execute(stmt, rows[at:at + PAGE])
-
-    def _spent_before(self, conn: Connection) -> dict[str, float]:
-        return {str(p): float(v) for p, v in conn.execute(self._spent_query())}
 
     def release_base(self, campaign_id: str, seqs: Sequence[int]) -> list[BaseCell]:
         """The base cells of the given increments, in key order."""

@@ -42,7 +42,6 @@ DRIVER_TABLES: dict[str, tuple[str, ...]] = {
     t.release_increments.name: ("INSERT",),
     t.release_measurements.name: ("INSERT",),
     t.release_base.name: ("INSERT",),
-    t.release_spent.name: ("INSERT", "UPDATE"),
 }
 SERVICE_TABLES: dict[str, tuple[str, ...]] = {
     t.meta.name: (),

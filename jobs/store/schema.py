@@ -34,7 +34,7 @@ from sqlalchemy import (
 
 __all__ = ["SCHEMA_VERSION", "campaign_sites", "campaigns", "drivers", "events", "meta",
            "metadata", "release_base", "release_increments", "release_measurements",
-           "release_spent", "results", "shards", "tokens"]
+           "results", "shards", "tokens"]
 
 SCHEMA_VERSION = "1"
 
@@ -112,6 +112,8 @@ results = Table(
     Column("committed_at", DateTime(timezone=True), nullable=False),
     PrimaryKeyConstraint("campaign_id", "study_pid", "model_version"),
     Index("ix_results_campaign_region", "campaign_id", "region"),
+    # a person's results across campaigns: the release's budget (jobs.release.budget)
+    Index("ix_results_patient", "patient_pid", "committed_at"),
 )
 
 events = Table(
@@ -181,17 +183,6 @@ release_measurements = Table(
     Column("cells", Integer, nullable=False),  # noisy counts drawn
     Column("domain", Text, nullable=False),  # JSON: the public cells (codes, no people)
     PrimaryKeyConstraint("campaign_id", "seq"),
-)
-
-# The rho each person has spent (jobs.release.budget): the sum over the measured increments
-# they count in, written in the increment's own transaction, so a budget check reads the
-# persons near the total instead of joining every result to every increment.
-release_spent = Table(
-    "release_spent",
-    metadata,
-    Column("patient_pid", String(64), primary_key=True),
-    Column("rho", Float, nullable=False),
-    Index("ix_release_spent_rho", "rho"),
 )
 
 release_base = Table(
