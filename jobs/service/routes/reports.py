@@ -21,7 +21,7 @@ from jobs.service.negotiate import NotAcceptable, UnknownFormat, choose
 from kernel.errors import BadInput
 from kernel.roles import Role
 
-__all__ = ["MEDIA", "router"]
+__all__ = ["MEDIA", "Grouping", "MinCell", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -50,6 +50,10 @@ def _grouping(by: Annotated[str, Query(description=f"comma-separated, from: "
     return names
 
 
+Grouping = Annotated[tuple[str, ...], Depends(_grouping)]
+"""The validated `by` query parameter (the pages share it)."""
+
+
 def _threshold(campaign_id: CampaignId, config: Config,
                min_cell: Annotated[int | None, Query(
                    ge=1, le=1000, description="the exact table's suppression threshold: "
@@ -65,6 +69,10 @@ def _threshold(campaign_id: CampaignId, config: Config,
                             f"{in_force.describe()}; a report may only suppress more, never "
                             f"less: give min_cell={in_force.value} or more, or leave it out"
                             ) from None
+
+
+MinCell = Annotated[int, Depends(_threshold)]
+"""The exact table's threshold from the `min_cell` query parameter (the pages share it)."""
 
 
 def _media(request: Request,
@@ -92,8 +100,7 @@ def _media(request: Request,
                              "schema": {"type": "string", "format": "binary"}},
                          "text/html": {"schema": {"type": "string"}}}))
 def report(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
-           grouping: Annotated[tuple[str, ...], Depends(_grouping)],
-           min_cell: Annotated[int, Depends(_threshold)],
+           grouping: Grouping, min_cell: MinCell,
            media: Annotated[str, Depends(_media)], _slot: Slot) -> Response:
     """The campaign's table by `by`. An analyst gets the released table: derived from
     the release base (counts measured once per increment with discrete Gaussian noise,
