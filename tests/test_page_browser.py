@@ -19,7 +19,7 @@ from tests.service_helpers import running_service, seeded_store
 CHROMIUM = Path("/usr/bin/chromium")
 CID = "north-south-2027q1"
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow,
+pytestmark = [pytest.mark.integration,  # about 8 s here
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not "
                                  "installed (apt-get install chromium; .ci/setup does)")]
 

@@ -68,6 +68,8 @@ def test_the_forms_need_their_csrf_token_and_their_own_origin(served) -> None:
     bare = requests.post(svc.url + "/signin", data={"token": token, "csrf": csrf},
                          allow_redirects=False)
     assert bare.status_code == 403
+    huge = browser.post(svc.url + "/signin", data={"token": "x" * 10_000, "csrf": csrf})
+    assert huge.status_code == 413 and huge.headers["content-type"].startswith("text/html")
     signed = sign_in(svc.url, token)
     for data in ({}, {"csrf": csrf}):  # sign-out needs the session's own token
         assert signed.post(svc.url + "/signout", data=data,
@@ -119,13 +121,16 @@ def test_pages_carry_their_security_headers_and_cookie_attributes(served) -> Non
              browser.get(f"{svc.url}/campaigns/{CID}/exact"),  # 403
              browser.get(f"{svc.url}/campaigns/nope"),  # 404
              browser.get(f"{svc.url}/campaigns/{CID}?by=county"),  # 400
+             svc.call("GET", f"/campaigns/{CID}/exact?min_cell=x", tokens[Role.AUTHORITY]),
              requests.get(svc.url + "/campaigns", allow_redirects=False),  # 303
              svc.call("GET", f"/campaigns/{CID}/exact", tokens[Role.AUTHORITY])]
-    assert [p.status_code for p in pages] == [200, 200, 200, 403, 404, 400, 303, 200]
+    assert [p.status_code for p in pages] == [200, 200, 200, 403, 404, 400, 400, 303, 200]
     for page in pages:
         for name, value in HEADERS.items():
             assert page.headers[name] == value, (page.url, name)
         assert "http://" not in page.text and "https://" not in page.text  # no remote asset
+        if page.status_code != 303:
+            assert page.headers["content-type"].startswith("text/html"), page.url
     cookie = form.headers["set-cookie"]
     assert all(a in cookie for a in ("HttpOnly", "Path=/", "SameSite=strict"))
     assert "Secure" not in cookie  # plain HTTP on loopback

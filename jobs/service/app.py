@@ -36,6 +36,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -79,6 +80,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.metrics = ServiceMetrics()
     app.state.sessions = Sessions(config.session_s)
     app.add_exception_handler(StarletteHTTPException, refused)  # HTML on pages
+    app.add_exception_handler(RequestValidationError, refused)
     for router in _ROUTERS:
         app.include_router(router)
 

@@ -26,7 +26,7 @@ from jobs.store import ResultsStore, TokenKey
 from jobs.store.tokens import Identity
 from kernel.roles import Role
 
-__all__ = ["authenticate", "authorise", "require", "roles_extra"]
+__all__ = ["authenticate", "require", "roles_extra"]
 
 _TOKEN_ID = re.compile(r"^ls_([0-9a-f]{32})_")
 
@@ -45,7 +45,7 @@ def require(*roles: Role) -> Callable[..., Identity]:
     def check(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
               ) -> Identity:
-        return authorise(request, authenticate(request, credentials), allowed)
+        return _authorise(request, authenticate(request, credentials), allowed)
 
     return check
 
@@ -94,7 +94,7 @@ def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | N
     return identity
 
 
-def authorise(request: Request, identity: Identity, allowed: frozenset[Role]) -> Identity:
+def _authorise(request: Request, identity: Identity, allowed: frozenset[Role]) -> Identity:
     """`identity` when its role is in `allowed`; 403 naming the roles otherwise."""
     if identity.role not in allowed:
         request.state.refusal = "wrong_role"

@@ -10,16 +10,19 @@ no Referer, and no caching (a shared computer keeps no table after sign-out).
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Depends, Request, Response
-from fastapi.exception_handlers import http_exception_handler
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jinja2 import ChoiceLoader, Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from jobs.service.auth import authenticate, authorise, roles_extra
+from jobs.service.auth import require, roles_extra
 from jobs.service.sessions import SESSION_COOKIE, Sessions
 from jobs.store.tokens import Identity
 from kernel.roles import Role
@@ -37,9 +40,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-_bearer = HTTPBearer(auto_error=False)
-
 
 @cache
 def templates() -> Environment:
@@ -66,15 +66,9 @@ def render(name: str, code: int = 200, headers: dict[str, str] | None = None,
 def page_for(*roles: Role) -> dict[str, Any]:
     """The route options of a page that admits `roles` only (bearer token or session
     cookie; refusals in HTML), kept out of /openapi.json, which documents the API."""
-    allowed = frozenset(roles)
-
-    def check(request: Request,
-              credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-              ) -> Identity:
-        return authorise(request, authenticate(request, credentials), allowed)
-
-    return {"dependencies": [Depends(check)], "include_in_schema": False, "tags": [PAGE_TAG],
-            "openapi_extra": roles_extra(*roles), "response_class": HTMLResponse}
+    return {"dependencies": [Depends(require(*roles))], "include_in_schema": False,
+            "tags": [PAGE_TAG], "openapi_extra": roles_extra(*roles),
+            "response_class": HTMLResponse}
 
 
 def _is_page(request: Request) -> bool:
@@ -82,9 +76,14 @@ def _is_page(request: Request) -> bool:
 
 
 async def refused(request: Request, exc: Exception) -> Response:
-    """The app's HTTPException handler: on a page, 401 is a 303 to the sign-in page (the
-    stale session cookie removed) and any other refusal an HTML page; elsewhere FastAPI's
-    JSON."""
+    """The app's handler of HTTPException and of invalid parameters: on a page, 401 is a
+    303 to the sign-in page (the stale session cookie removed) and any other refusal an
+    HTML page; elsewhere FastAPI's JSON."""
+    if isinstance(exc, RequestValidationError):
+        if not _is_page(request):
+            return await request_validation_exception_handler(request, exc)
+        exc = StarletteHTTPException(400, "; ".join(
+            f"query parameter {str(e['loc'][-1])!r}: {e['msg']}" for e in exc.errors()))
     assert isinstance(exc, StarletteHTTPException)
     if not _is_page(request):
         return await http_exception_handler(request, exc)

@@ -49,8 +49,9 @@ def _cookie(request: Request, response: Response, name: str, value: str, max_age
 
 
 def _same_origin(request: Request) -> bool:
-    """False for a request a browser marks as sent from another site or origin; an absent
-    or opaque ("null") Origin leaves the decision to the CSRF token."""
+    """False for a request a browser marks as sent from another site or origin. An absent
+    or opaque ("null") Origin leaves the decision to the CSRF token: under the pages'
+    Referrer-Policy no-referrer, Chromium sends `Origin: null` with their own forms."""
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         return False
     origin = request.headers.get("origin")
@@ -58,9 +59,13 @@ def _same_origin(request: Request) -> bool:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    body = await request.body()
-    if len(body) > _MAX_FORM:
-        raise HTTPException(413, "the form is larger than a sign-in form can be")
+    """The posted form's fields (the first value of each); 413 past `_MAX_FORM` bytes,
+    read no further."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > _MAX_FORM:
+            raise HTTPException(413, "the form is larger than a sign-in form can be")
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
