@@ -50,10 +50,6 @@ def _grouping(by: Annotated[str, Query(description=f"comma-separated, from: "
     return names
 
 
-Grouping = Annotated[tuple[str, ...], Depends(_grouping)]
-"""The validated `by` query parameter (the pages share it)."""
-
-
 def _threshold(campaign_id: CampaignId, config: Config,
                min_cell: Annotated[int | None, Query(
                    ge=1, le=1000, description="the exact table's suppression threshold: "
@@ -69,10 +65,6 @@ def _threshold(campaign_id: CampaignId, config: Config,
                             f"{in_force.describe()}; a report may only suppress more, never "
                             f"less: give min_cell={in_force.value} or more, or leave it out"
                             ) from None
-
-
-MinCell = Annotated[int, Depends(_threshold)]
-"""The exact table's threshold from the `min_cell` query parameter (the pages share it)."""
 
 
 def _media(request: Request,
@@ -100,7 +92,8 @@ def _media(request: Request,
                              "schema": {"type": "string", "format": "binary"}},
                          "text/html": {"schema": {"type": "string"}}}))
 def report(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
-           grouping: Grouping, min_cell: MinCell,
+           grouping: Annotated[tuple[str, ...], Depends(_grouping)],
+           min_cell: Annotated[int, Depends(_threshold)],
            media: Annotated[str, Depends(_media)], _slot: Slot) -> Response:
     """The campaign's table by `by`. An analyst gets the released table: derived from
     the release base (counts measured once per increment with discrete Gaussian noise,
@@ -136,3 +129,8 @@ def _exact_parquet(built: build.Report) -> bytes:
         path = Path(tmp) / "report.parquet"
         formats.to_parquet(built, path)
         return path.read_bytes()
+
+
+# the validated `by` and `min_cell` query parameters, as the pages share them
+Grouping = Annotated[tuple[str, ...], Depends(_grouping)]
+MinCell = Annotated[int, Depends(_threshold)]
