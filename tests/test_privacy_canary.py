@@ -1,6 +1,7 @@
 """PHI canary: unique strings planted in every PHI field of a small cohort must not appear
 in anything the project prints, logs or writes, through scan, intake (discovery,
-selection, minimisation, opt-out), volume loading, planning and the results store."""
+selection, minimisation, opt-out), volume loading, planning, the results store, reports and
+the service's pages and downloads."""
 
 from __future__ import annotations
 
@@ -17,14 +18,20 @@ from jobs.ingest.intake import take_in
 from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_create_key
 from jobs.ingest.sources.folder import FolderSource
 from jobs.ingest.volume import load_volume
+from jobs.release import measure_increment
 from jobs.run.campaign import shard_work
 from jobs.run.planning import plan_shards
 from jobs.run.worker import load_study
+from jobs.service import ServiceConfig
 from jobs.spec.campaign import parse_spec
 from jobs.store import ResultsStore
 from kernel.lungrads import Category
 from kernel.records import Outcome, StudyResult
+from kernel.roles import Role
 from tests.dicom_builders import ct_slice
+from tests.page_helpers import sign_in
+from tests.service_helpers import running_service
+from tests.store_helpers import audit_key, token_key
 
 
 def _tag(n: int = 8) -> str:
@@ -93,6 +100,34 @@ def _write_study(root: Path, canaries: Canaries, slices: int, birth: str, seen: 
             setattr(ds, keyword, value)
         ds.save_as(folder / f"{canaries.add(_tag())}.dcm", enforce_file_format=True)
     return patient_id
+
+
+def _served_pages(store_url: str, campaign: str) -> dict[str, str]:
+    """Every page and download of `campaign` over a running service (one measured
+    increment), as an analyst (the sign-in form, then its session) and as the authority."""
+    got: dict[str, str] = {}
+    with ResultsStore.open(store_url, audit_key=audit_key()) as store:
+        assert measure_increment(store, campaign) is not None
+        tokens = {r: store.create_token(f"canary-{r.value}", r, key=token_key())
+                  for r in (Role.ANALYST, Role.AUTHORITY)}
+        with running_service(ServiceConfig(store, token_key=token_key())) as svc:
+            browser = sign_in(svc.url, tokens[Role.ANALYST])
+            paths = ["/", "/campaigns", *(f"/campaigns/{campaign}?by={by}" for by in
+                                          ("region,site,age_band,sex", "age_band,sex"))]
+            paths += [f"/api/v1/campaigns/{campaign}/report?by=region,site,age_band,sex"
+                      f"&format={fmt}" for fmt in ("csv", "json", "html")]
+            for path in paths:
+                page = browser.get(svc.url + path, timeout=30)
+                assert page.status_code == 200, (path, page.status_code)
+                got[f"page {path}"] = page.text
+            assert "north" in got[f"page /campaigns/{campaign}?by=region,site,age_band,sex"]
+            for by in ("region,site,age_band,sex", "region"):
+                exact = svc.call("GET", f"/campaigns/{campaign}/exact?by={by}",
+                                 tokens[Role.AUTHORITY])
+                assert exact.status_code == 200
+                got[f"exact page by {by}"] = exact.text
+        got["audit"] = repr([e.detail for e in store.events()])
+    return got
 
 
 @pytest.mark.slow
@@ -175,6 +210,9 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         (data / f"report.{fmt}").write_text(render(report, fmt))
     to_parquet(report, data / "report.parquet")
     parquet_rows = repr(pq.read_table(data / "report.parquet").to_pylist())
+
+    # 6. the service's pages and downloads, as an analyst and as the authority
+    pages = _served_pages(spec.store_url, "canary")
     out = capsys.readouterr()
 
     # every sink: printed text, log records (formatted), every file written outside the cohort
@@ -183,6 +221,7 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         "scan stderr": scan_out.err,
         "scan table": scan_table.out + scan_table.err,
         "parquet rows": parquet_rows,
+        **pages,
         "task arguments": task_args.decode("latin-1"),
         "stdout": out.out,
         "stderr": out.err,

@@ -1,7 +1,9 @@
 """The service with roles, through real HTTP against uvicorn over a real PostgreSQL store:
 every route published in /openapi.json refuses no token (401) and every role it does not
 name (403) and admits the ones it names; tokens expire and are revoked; every request is
-audited under the token's name."""
+audited under the token's name. The pages (jobs.service.routes.pages) are held to the same
+matrix through their own route table: no token sends the browser to sign in (303), a role
+they do not name is a 403 page."""
 
 from __future__ import annotations
 
@@ -61,6 +63,38 @@ def test_every_route_refuses_other_roles_and_no_token(service):
                 assert code not in (401, 403), (method, path, role, code)
             else:
                 assert code == 403, (method, path, role, code)
+
+
+def _pages() -> list[tuple[str, list[str]]]:
+    """The pages that need a role, from the app's own routes (they stay out of the API's
+    /openapi.json), with their `x-roles`."""
+    from jobs.service.routes.pages import router
+
+    return [(r.path.replace("{campaign_id}", CID), r.openapi_extra["x-roles"])
+            for r in router.routes if (getattr(r, "openapi_extra", None) or {}).get("x-roles")]
+
+
+def test_every_page_refuses_other_roles_and_sends_no_token_to_sign_in(service):
+    svc, tokens, store = service
+    pages = _pages()
+    assert {p for p, _ in pages} == {"/campaigns", f"/campaigns/{CID}",
+                                     f"/campaigns/{CID}/exact"}
+    for path, roles in pages:
+        for token in (None, "ls_" + "0" * 32 + "_" + "A" * 43):
+            got = svc.call("GET", path, token, allow_redirects=False)
+            assert (got.status_code, got.headers.get("location")) == (303, "/"), path
+        for role, token in tokens.items():
+            got = svc.call("GET", path, token)
+            assert got.headers["content-type"].startswith("text/html"), (path, role)
+            assert got.status_code == (200 if role.value in roles else 403), (path, role)
+    # the open ones: the sign-in form; the posts refuse a form without its CSRF token
+    assert svc.call("GET", "/").status_code == 200
+    for path in ("/signin", "/signout"):
+        assert svc.call("POST", path, tokens[Role.AUTHORITY]).status_code == 403
+    audited = {(e.detail["route"], e.detail["who"]) for e in store.events()
+               if e.kind == "api_request"}
+    assert {(f"/campaigns/{{campaign_id}}{tail}", f"{role}-1") for tail, role in
+            (("", "analyst"), ("/exact", "authority"), ("/exact", "reader"))} <= audited
 
 
 def test_an_analyst_gets_released_tables_and_cannot_lower_the_threshold(service):

@@ -17,6 +17,14 @@ as for a campaign that does not exist.
 | POST /api/v1/campaigns/{id}/recall/technical | authority |
 | GET /healthz, /readyz, /metrics | open, unaudited (jobs.service.routes.ops) |
 | GET /docs, /redoc, /openapi.json | open (jobs.service.routes.docs) |
+| GET /, POST /signin, POST /signout | open; the posts need the form's CSRF token (pages) |
+| GET /campaigns | authority, analyst (page) |
+| GET /campaigns/{id} | analyst (page: the released tables) |
+| GET /campaigns/{id}/exact | authority (page: the exact, suppressed report) |
+
+The pages (jobs.service.routes.pages) take a bearer token or the session cookie of their
+sign-in form; that cookie also works on the API's GET routes (the page's downloads), never
+on a POST. Pages stay out of /openapi.json; their refusals are HTML (401: 303 to `/`).
 
 Reports and recall are expensive: at most `ServiceConfig.expensive_in_flight` of them in
 flight per token (jobs.service.limits.InFlight); one more is 429 with Retry-After.
@@ -29,13 +37,17 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from jobs.service.config import ServiceConfig
 from jobs.service.limits import FailedLogins, InFlight, RefusalSummary
 from jobs.service.metrics import ServiceMetrics
-from jobs.service.routes import campaigns, docs, ops, recall, reports, tokens
+from jobs.service.routes import campaigns, docs, ops, pages, recall, reports, tokens
+from jobs.service.sessions import Sessions
+from jobs.service.web import refused
 from jobs.store import ResultsStore
 from jobs.store.tokens import Identity
 from kernel.version import installed_version
@@ -43,7 +55,7 @@ from kernel.version import installed_version
 __all__ = ["create_app"]
 
 _ROUTERS = (tokens.router, campaigns.router, reports.router, recall.router, ops.router,
-            docs.router)
+            docs.router, pages.router)
 
 
 def create_app(config: ServiceConfig) -> FastAPI:
@@ -67,6 +79,9 @@ def create_app(config: ServiceConfig) -> FastAPI:
                                            config.limit_window_s)
     app.state.in_flight = InFlight(config.expensive_in_flight)
     app.state.metrics = ServiceMetrics()
+    app.state.sessions = Sessions(config.session_s)
+    app.add_exception_handler(StarletteHTTPException, refused)  # HTML on pages
+    app.add_exception_handler(RequestValidationError, refused)
     for router in _ROUTERS:
         app.include_router(router)
 

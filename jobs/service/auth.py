@@ -5,6 +5,10 @@ whose row the service's token key did not mint) is 401, a role the route does no
 403, and failed sign-ins are limited per client address and per presented token id (429;
 jobs.service.limits), never a valid token. The identity lands on `request.state` for the
 audit middleware.
+
+The page's session cookie (jobs.service.sessions) counts as the bearer token it was opened
+with, on GET and HEAD only: a cross-site form can never make a cookie change state. A
+bearer token in the Authorization header wins over the cookie.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from jobs.service.limits import FailedLogins
+from jobs.service.sessions import SESSION_COOKIE, Sessions
 from jobs.store import ResultsStore, TokenKey
 from jobs.store.tokens import Identity
 from kernel.roles import Role
 
-__all__ = ["require", "roles_extra"]
+__all__ = ["authenticate", "require", "roles_extra"]
 
 _TOKEN_ID = re.compile(r"^ls_([0-9a-f]{32})_")
 
@@ -40,29 +45,59 @@ def require(*roles: Role) -> Callable[..., Identity]:
     def check(request: Request,
               credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
               ) -> Identity:
-        store: ResultsStore = request.app.state.store
-        limiter: FailedLogins = request.app.state.failed_logins
-        key: TokenKey = request.app.state.token_key
-        identity = store.identify(credentials.credentials, key) if credentials else None
-        if identity is None:  # a valid token is served whatever others did
-            keys = [f"addr:{request.client.host if request.client else '?'}"]
-            match = _TOKEN_ID.match(credentials.credentials) if credentials else None
-            if match:
-                keys.append(f"token:{match.group(1)}")
-            if limiter.blocked(*keys):
-                request.state.refusal = "rate_limited"
-                raise HTTPException(429, "too many failed sign-ins from this address or for "
-                                    "this token; wait a minute",
-                                    headers={"Retry-After": str(int(limiter.window_s))})
-            limiter.failed(*keys)
-            request.state.refusal = "no_token" if credentials is None else "bad_token"
-            raise HTTPException(401, "a valid bearer token is required (lungscreen token "
-                                "create)", headers={"WWW-Authenticate": "Bearer"})
-        request.state.identity = identity
-        if identity.role not in allowed:
-            request.state.refusal = "wrong_role"
-            raise HTTPException(403, f"role {identity.role.value} may not use this route; it "
-                                f"serves: {', '.join(sorted(r.value for r in allowed))}")
-        return identity
+        return _authorise(request, authenticate(request, credentials), allowed)
 
     return check
+
+
+def _presented(request: Request, credentials: HTTPAuthorizationCredentials | None,
+               ) -> tuple[str | None, str]:
+    """The token a request presents, and how: the bearer token, else (GET and HEAD only)
+    the token of the page's session cookie."""
+    if credentials is not None:
+        return credentials.credentials, "bearer"
+    sid = request.cookies.get(SESSION_COOKIE)
+    if sid and request.method not in ("GET", "HEAD"):
+        return None, "session_write"  # a cookie never authorises a change
+    if sid:
+        sessions: Sessions = request.app.state.sessions
+        return sessions.token(sid), "session"
+    return None, ""
+
+
+def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None,
+                 ) -> Identity:
+    """The holder of the request's token (bearer or session cookie); 401, or 429 once the
+    client address or the presented token id has failed too often."""
+    store: ResultsStore = request.app.state.store
+    limiter: FailedLogins = request.app.state.failed_logins
+    key: TokenKey = request.app.state.token_key
+    token, via = _presented(request, credentials)
+    identity = store.identify(token, key) if token else None
+    if identity is None:  # a valid token is served whatever others did
+        keys = [f"addr:{request.client.host if request.client else '?'}"]
+        match = _TOKEN_ID.match(credentials.credentials) if credentials else None
+        if match:
+            keys.append(f"token:{match.group(1)}")
+        if limiter.blocked(*keys):
+            request.state.refusal = "rate_limited"
+            raise HTTPException(429, "too many failed sign-ins from this address or for "
+                                "this token; wait a minute",
+                                headers={"Retry-After": str(int(limiter.window_s))})
+        limiter.failed(*keys)
+        request.state.refusal = {"bearer": "bad_token", "session": "bad_session",
+                                  "session_write": "cookie_not_for_writes"}.get(
+            via, "no_token")
+        raise HTTPException(401, "a valid bearer token is required (lungscreen token "
+                            "create)", headers={"WWW-Authenticate": "Bearer"})
+    request.state.identity = identity
+    return identity
+
+
+def _authorise(request: Request, identity: Identity, allowed: frozenset[Role]) -> Identity:
+    """`identity` when its role is in `allowed`; 403 naming the roles otherwise."""
+    if identity.role not in allowed:
+        request.state.refusal = "wrong_role"
+        raise HTTPException(403, f"role {identity.role.value} may not use this route; it "
+                            f"serves: {', '.join(sorted(r.value for r in allowed))}")
+    return identity

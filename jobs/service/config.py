@@ -26,4 +26,5 @@ class ServiceConfig:
     limit_window_s: float = 60.0  # the failed sign-ins' window, and the refusals' summary
     expensive_in_flight: int = 2  # reports and recall in flight per identity; then 429
     busy_retry_after_s: int = 10  # the Retry-After of that 429
+    session_s: int = 2 * 3600  # a page sign-in's lifetime (jobs.service.sessions)
     token_key: TokenKey = field(kw_only=True, repr=False)

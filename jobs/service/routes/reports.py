@@ -21,7 +21,7 @@ from jobs.service.negotiate import NotAcceptable, UnknownFormat, choose
 from kernel.errors import BadInput
 from kernel.roles import Role
 
-__all__ = ["MEDIA", "router"]
+__all__ = ["MEDIA", "Grouping", "MinCell", "router"]
 
 router = APIRouter(prefix="/api/v1", tags=["reports"])
 
@@ -152,3 +152,8 @@ def _exact_parquet(built: build.Report) -> bytes:
         path = Path(tmp) / "report.parquet"
         formats.to_parquet(built, path)
         return path.read_bytes()
+
+
+# the validated `by` and `min_cell` query parameters, as the pages share them
+Grouping = Annotated[tuple[str, ...], Depends(_grouping)]
+MinCell = Annotated[int, Depends(_threshold)]
