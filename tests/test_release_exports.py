@@ -61,7 +61,7 @@ def test_the_html_shows_the_json_numbers_and_the_noise(table):
         label = html.unescape(tds[0]).replace("\u00a0", "").strip()
         assert label == (" / ".join(key) or "all")
         assert [int(v) for v in tds[1:1 + len(measures)]] == [counts[m] for m in measures]
-    assert f"<dd>{privacy['sigma']}</dd>" in page and f"<dd>{privacy['rho']}</dd>" in page
+    assert f"<dd>{privacy['sigma']:.3f}</dd>" in page and f"<dd>{privacy['rho']}</dd>" in page
     assert not re.search(r"(src|href)=\"?(https?:)?//", page)  # nothing from the network
     assert "<script" not in page
     # the charts draw the finest groups (region / site), not the regions only

@@ -7,7 +7,7 @@ hidden pieces take together (derivable from published numbers anyway) is one hat
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -52,6 +52,13 @@ class Dot:
     note: str = ""
 
 
+def _label_width(labels: Iterable[str]) -> int:
+    """The label column's width for `labels` (about 7 units a character at 13 px), from
+    LABEL_W up to 360, so "region-0 / other / 80-84 / unknown" is not cut off."""
+    longest = max((len(label) for label in labels), default=0)
+    return max(LABEL_W, min(360, 7 * longest + 16))
+
+
 def _svg(width: int, height: int, body: str, title: str) -> str:
     return (f'<svg role="img" viewBox="0 0 {width} {height}" '
             f'width="100%" style="max-width:{width}px" {_FONT} font-size="13">'
@@ -71,20 +78,22 @@ def stacked_bars(rows: Sequence[StackedRow], title: str, width: int = 760,
                  proportional: bool = True) -> str:
     """Horizontal stacked bars; each bar fills the width (`proportional`) or scales to the
     largest published total."""
-    plot_w = width - LABEL_W - 70
+    lw = _label_width(r.label for r in rows)
+    width += lw - LABEL_W  # the plot keeps its width
+    plot_w = width - lw - 70
     biggest = max((r.total for r in rows if r.total), default=1)
     parts: list[str] = []
     for i, row in enumerate(rows):
         y = 8 + i * ROW_H
-        parts.append(_text(LABEL_W - 8, y + 17, row.label, text_anchor="end"))
+        parts.append(_text(lw - 8, y + 17, row.label, text_anchor="end"))
         if row.total is None:
-            parts.append(_suppressed(LABEL_W + 4, y + 17))
+            parts.append(_suppressed(lw + 4, y + 17))
             continue
         if row.total == 0:
-            parts.append(_text(LABEL_W + 4, y + 17, "0", fill="#6b7380"))
+            parts.append(_text(lw + 4, y + 17, "0", fill="#6b7380"))
             continue
         full = plot_w if proportional else plot_w * row.total / biggest
-        x = float(LABEL_W)
+        x = float(lw)
         for seg in row.segments:
             if seg.value <= 0:
                 continue
@@ -125,7 +134,9 @@ def axis_ticks(top: float) -> tuple[float, int]:
 
 def dot_chart(dots: Sequence[Dot], title: str, width: int = 760) -> str:
     """Proportions as dots with interval whiskers on a 0..max axis, in percent."""
-    plot_w = width - LABEL_W - 120
+    lw = _label_width(d.label for d in dots)
+    width += lw - LABEL_W  # the plot keeps its width
+    plot_w = width - lw - 120
     top = max((d.high for d in dots if d.high is not None), default=0.1)
     step, ticks = axis_ticks(top)
     scale = step * ticks
@@ -133,19 +144,19 @@ def dot_chart(dots: Sequence[Dot], title: str, width: int = 760) -> str:
     axis_y = 16 + len(dots) * ROW_H
     for k in range(ticks + 1):
         frac = step * k
-        x = LABEL_W + plot_w * k / ticks
+        x = lw + plot_w * k / ticks
         parts.append(f'<line x1="{x:.1f}" y1="8" x2="{x:.1f}" y2="{axis_y}" stroke="#e3e7ec"/>')
         parts.append(_text(x, axis_y + 16, f"{100 * frac:g}%", text_anchor="middle",
                            fill="#6b7380", font_size="11"))
     for i, d in enumerate(dots):
         y = 8 + i * ROW_H + 13
-        parts.append(_text(LABEL_W - 8, y + 4, d.label, text_anchor="end"))
+        parts.append(_text(lw - 8, y + 4, d.label, text_anchor="end"))
         if d.value is None or d.low is None or d.high is None:
-            parts.append(_suppressed(LABEL_W + 4, y + 4) if not d.note else
-                         _text(LABEL_W + 4, y + 4, d.note, fill="#6b7380", font_style="italic"))
+            parts.append(_suppressed(lw + 4, y + 4) if not d.note else
+                         _text(lw + 4, y + 4, d.note, fill="#6b7380", font_style="italic"))
             continue
-        x0, x1 = (LABEL_W + plot_w * v / scale for v in (d.low, d.high))
-        xv = LABEL_W + plot_w * d.value / scale
+        x0, x1 = (lw + plot_w * v / scale for v in (d.low, d.high))
+        xv = lw + plot_w * d.value / scale
         tip = (f"{d.label}: {100 * d.value:.1f}% (95% CI {100 * d.low:.1f}-"
                f"{100 * d.high:.1f}%)")
         parts.append(f'<g><title>{escape(tip)}</title>'
@@ -156,7 +167,7 @@ def dot_chart(dots: Sequence[Dot], title: str, width: int = 760) -> str:
                      f'<line x1="{x1:.1f}" y1="{y - 6}" x2="{x1:.1f}" y2="{y + 6}" '
                      f'stroke="#27408b" stroke-width="2"/>'
                      f'<circle cx="{xv:.1f}" cy="{y}" r="5" fill="#d9480f"/></g>')
-        parts.append(_text(LABEL_W + plot_w + 12, y + 4,
+        parts.append(_text(lw + plot_w + 12, y + 4,
                            f"{100 * d.value:.1f}% ({100 * d.low:.0f}-{100 * d.high:.0f})",
                            fill="#1f2630"))
     return _svg(width, axis_y + 26, "".join(parts), title)
@@ -165,19 +176,21 @@ def dot_chart(dots: Sequence[Dot], title: str, width: int = 760) -> str:
 def bar_list(items: Sequence[tuple[str, int | None]], title: str, colour: str = "#5b7bb5",
              width: int = 760) -> str:
     """One horizontal bar per item scaled to the largest; hidden items say "suppressed"."""
-    plot_w = width - LABEL_W - 70
+    lw = _label_width(label for label, _ in items)
+    width += lw - LABEL_W  # the plot keeps its width
+    plot_w = width - lw - 70
     biggest = max((v for _, v in items if v), default=1)
     parts: list[str] = []
     for i, (label, value) in enumerate(items):
         y = 8 + i * ROW_H
-        parts.append(_text(LABEL_W - 8, y + 17, label, text_anchor="end"))
+        parts.append(_text(lw - 8, y + 17, label, text_anchor="end"))
         if value is None:
-            parts.append(_suppressed(LABEL_W + 4, y + 17))
+            parts.append(_suppressed(lw + 4, y + 17))
             continue
         w = plot_w * value / biggest
-        parts.append(f'<rect x="{LABEL_W}" y="{y + 2}" width="{w:.1f}" height="22" rx="2" '
+        parts.append(f'<rect x="{lw}" y="{y + 2}" width="{w:.1f}" height="22" rx="2" '
                      f'fill="{colour}"><title>{escape(f"{label}: {value}")}</title></rect>')
-        parts.append(_text(LABEL_W + w + 6, y + 17, str(value), fill="#4a5260"))
+        parts.append(_text(lw + w + 6, y + 17, str(value), fill="#4a5260"))
     return _svg(width, 16 + len(items) * ROW_H, "".join(parts), title)
 
 
