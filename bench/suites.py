@@ -134,6 +134,15 @@ def _audit(o: SuiteOptions) -> Figures:
     return run_audit_bench(runs=o.runs_or(3))
 
 
+def _service(o: SuiteOptions) -> Figures:
+    from bench.service import ServiceBenchOptions, run_service_bench
+
+    d = ServiceBenchOptions()
+    return run_service_bench(ServiceBenchOptions(
+        results=o.results[0] if o.results else d.results, rounds=o.studies_or(d.rounds),
+        runs=o.runs_or(d.runs)))
+
+
 @dataclass(frozen=True)
 class _Table:
     table: str
@@ -158,6 +167,8 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
     Suite("synth", "the synthetic cohort writer", _synth),
     Suite("report", "aggregation and the suppressed report", _report),
     Suite("release", "the analysts' release: measure, 500 tables, errors vs exact", _release),
+    Suite("service", "50 concurrent analysts: page and report p50/p99 against /healthz",
+          _service),
     Suite("audit", "the keyed audit trail: append, verify and head check per 1,000 events",
           _audit),
 )}

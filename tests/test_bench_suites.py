@@ -69,3 +69,17 @@ def test_the_audit_suite_appends_verifies_and_compares_with_a_plain_insert():
     assert "plain insert" in bench.lines()[1]
     assert json.loads(bench.to_json())["rows"][0]["append_ratio"] == pytest.approx(
         row.append_ratio)
+
+
+def test_the_service_suite_serves_analysts_and_compares_with_healthz():
+    """A small campaign through the whole suite: a real service process, every request
+    answered, each figure present; never timed."""
+    from bench.service import ServiceBenchOptions, run_service_bench
+
+    figures = run_service_bench(ServiceBenchOptions(results=1_500, analysts=4, rounds=2,
+                                                    runs=1))
+    (run,) = json.loads(figures.to_json())["runs"]
+    assert run["errors"] == 0
+    assert {k: run[k]["n"] for k in ("page", "report", "healthz", "alone")} == {
+        "page": 8, "report": 8, "healthz": 8, "alone": 10}
+    assert figures.lines()[0].startswith("service: 4 concurrent analysts")
