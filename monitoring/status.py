@@ -38,6 +38,8 @@ __all__ = [
     "watch",
 ]
 
+FINISHED = frozenset({"done", "cancelled"})
+"""Campaign states after which nothing changes: status stops watching them."""
 _RATE_WINDOW_S = 60.0
 _BAR = 24
 
@@ -105,6 +107,9 @@ class Snapshotter:
         return Snapshot(now, tuple(views), triton, tuple(errors))
 
     def _view(self, c: CampaignProgress, now: float, driver: dict[str, float]) -> CampaignView:
+        if c.state in FINISHED:  # its pace is history: the average over its commits
+            average = c.average_throughput()
+            return CampaignView(c, average, "average" if average is not None else "none")
         history = self._history.setdefault(c.campaign, deque())
         history.append((now, c.studies_done))
         while len(history) > 2 and history[1][0] <= now - _RATE_WINDOW_S:
@@ -169,9 +174,17 @@ def _campaign_lines(view: CampaignView, now: float) -> list[str]:
             f"  {r.region:<{width}} [{bar}] {share:6.1%}  {r.studies_done}/{r.studies_planned}"
             + (f"  quarantined {quarantined}" if quarantined else "")
         )
-    pace = (f"{view.throughput:.3f} studies/s ({view.throughput_source})"
-            if view.throughput is not None else "unknown")
-    lines.append(f"  throughput {pace}   ETA {_duration(view.eta_s)}")
+    if c.state in FINISHED:
+        took = (c.updated_at - c.started_at if c.started_at is not None
+                and c.updated_at is not None else None)
+        pace = (f", {view.throughput:.3g} studies/s on average"
+                if view.throughput is not None else "")
+        lines.append(f"  {c.state}: {c.studies_done} studies in {_duration(took)}{pace}"
+                     if took is not None else f"  {c.state}")
+    else:
+        pace = (f"{view.throughput:.3f} studies/s ({view.throughput_source})"
+                if view.throughput is not None else "measuring (first shards not in)")
+        lines.append(f"  throughput {pace}   ETA {_duration(view.eta_s)}")
     needed = view.required_rate(now)
     if needed is not None and c.deadline is not None:
         verdict = ""
@@ -231,7 +244,8 @@ def watch(
     sleep: Callable[[float], None] = time.sleep,
     max_refreshes: int | None = None,
 ) -> int:
-    """Print snapshots every `interval_s` until Ctrl-C (or once); returns 0.
+    """Print snapshots every `interval_s` until Ctrl-C, until every campaign shown has
+    finished (done or cancelled: nothing more will change), or once; returns 0.
 
     `clear` redraws in place (a terminal); otherwise snapshots follow each other (JSON: one
     object per line).
@@ -246,7 +260,8 @@ def watch(
             out.write((render_json(snapshot) if as_json else render_text(snapshot)) + "\n")
             out.flush()
             shown += 1
-            if once or (max_refreshes is not None and shown >= max_refreshes):
+            if once or _settled(snapshot) or (max_refreshes is not None
+                                              and shown >= max_refreshes):
                 return 0
             if not as_json:
                 out.write("\n")
@@ -270,13 +285,21 @@ def _watch_live(take: Callable[[], Snapshot], out: TextIO, *, interval_s: float,
     with Live(console=console, auto_refresh=False, transient=False) as live:
         try:
             while True:
-                live.update(Text(render_text(take())), refresh=True)
+                snapshot = take()
+                live.update(Text(render_text(snapshot)), refresh=True)
                 shown += 1
-                if once or (max_refreshes is not None and shown >= max_refreshes):
+                if once or _settled(snapshot) or (max_refreshes is not None
+                                                  and shown >= max_refreshes):
                     return 0
                 sleep(interval_s)
         except KeyboardInterrupt:
             return 0
+
+
+def _settled(snapshot: Snapshot) -> bool:
+    """Every campaign shown has finished, and nothing failed to read."""
+    return (bool(snapshot.campaigns) and not snapshot.errors
+            and all(v.progress.state in FINISHED for v in snapshot.campaigns))
 
 
 def _sum_reasons(c: CampaignProgress) -> list[tuple[str, int]]:
@@ -290,7 +313,7 @@ def _sum_reasons(c: CampaignProgress) -> list[tuple[str, int]]:
 
 def _duration(seconds: float | None) -> str:
     if seconds is None:
-        return "unknown"
+        return "not yet known"
     s = round(seconds)
     if s < 60:
         return f"{s}s"

@@ -97,10 +97,49 @@ def test_live_view_measures_throughput_and_eta_across_refreshes(store_url: str) 
     finally:
         store.close()
     first, *_, last = out.getvalue().split("lungscreen status ")[1:]
-    assert "0/9 studies" in first and "throughput unknown   ETA unknown" in first
+    assert "0/9 studies" in first
+    assert "throughput measuring (first shards not in)   ETA not yet known" in first
     # 6 studies committed in 20 s: 0.3 studies/s, 3 left -> 10 s
     assert "6/9 studies" in last
     assert "throughput 0.300 studies/s (live)   ETA 10s" in last
+
+
+def test_watching_a_finished_campaign_shows_its_history_and_ends(store_url: str) -> None:
+    for _ in range(3):
+        commit_next(store_url)
+    from jobs.store.records import CampaignState
+    from tests.store_helpers import audit_key
+
+    with ResultsStore.open(store_url, audit_key=audit_key()) as store:
+        store.set_state("camp-a", CampaignState.DONE)
+        snap = Snapshotter([StatusTarget(lambda: [campaign_progress(store, "camp-a")])])
+
+        def never(_: float) -> None:
+            raise AssertionError("a finished campaign is not watched further")
+
+        out = io.StringIO()
+        assert watch(snap.take, out, interval_s=1, sleep=never) == 0
+        live = io.StringIO()
+        assert watch(snap.take, live, interval_s=1, sleep=never, clear=True) == 0
+    text = out.getvalue()
+    assert "[done]  9/9 studies" in text and "done: 9 studies in " in text
+    assert "ETA" not in text and "0.000 studies/s" not in text and "unknown" not in text
+
+
+def test_status_piped_into_head_ends_without_a_traceback(store_url: str) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "cli.main", "status", "--store", store_url, "--interval",
+           "0.05"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 0, err
+    assert b"lungscreen status" in first and "Traceback" not in err and "BrokenPipe" not in err
 
 
 def test_deadline_verdict_and_eta() -> None:
