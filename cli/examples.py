@@ -36,7 +36,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "token list": ("lungscreen token list --store URL", "lungscreen token list --json"),
     "token revoke": ("lungscreen token revoke --name alice --store URL",),
     "demo": (
-        "lungscreen demo                          # 24 synthetic studies, end to end",
+        "lungscreen demo                          # 12 synthetic studies, end to end",
         "lungscreen demo --studies 60 --regions 3 --out /tmp/demo",
     ),
     "synth": (

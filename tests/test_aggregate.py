@@ -69,6 +69,9 @@ def test_wilson_interval_known_values():
     assert math.isclose(low, 0.0552, abs_tol=5e-4) and math.isclose(high, 0.1744, abs_tol=5e-4)
     assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
     assert wilson_interval(0, 0) == (0.0, 1.0)
+    # exactly 0 and 1 at the ends, never float dust like 5.55e-17 in the JSON
+    assert all(wilson_interval(0, n)[0] == 0.0 and wilson_interval(n, n)[1] == 1.0
+               for n in range(1, 500))
     with pytest.raises(ValueError, match="k=5, n=3"):
         wilson_interval(5, 3)
 
