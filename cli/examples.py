@@ -11,6 +11,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen serve --store sqlite:///lungscreen-data/results.db --port 0  # a free port",
         "lungscreen serve --store URL --port 8443 --forwarded-allow-ips 10.0.0.5  # behind a "
         "proxy",
+        "lungscreen serve --store URL --port 8443 --certfile tls.crt --keyfile tls.key "
+        "--oidc-issuer https://kc.example.org/realms/health --oidc-audience lungscreen "
+        "--oidc-jwks-url https://kc.example.org/realms/health/protocol/openid-connect/certs "
+        "--oidc-role-map lungscreen-analyst=analyst,lungscreen-authority=authority  # Keycloak",
     ),
     "token init": ("lungscreen token init",),
     "token create": (

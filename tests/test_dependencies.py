@@ -29,6 +29,8 @@ ADVISORIES = [
     ("virtualenv", "20.26.6", "CVE-2024-53899: command injection through activation"),
     ("pydicom", "2.4.4", "CVE-2024-34076 / GHSA-v856-2rxw-3wcv: FileSet path traversal"),
     ("pip", "25.3", "CVE-2025-8869: tarfile extraction outside the target folder"),
+    ("pyjwt", "2.13.0", "PYSEC-2026-175..179: jku SSRF, unbounded JWKS refetch on an "
+     "unknown kid, HMAC key confusion (2.12.0: CVE-2026-32597, unknown crit headers)"),
 ]
 
 

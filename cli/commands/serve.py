@@ -1,7 +1,8 @@
 """`lungscreen serve --store URL [--spec SPEC]... [--host H] --port P`: the service with
 roles (jobs.service), on loopback unless told otherwise, TLS when given a certificate. Safe
 by default (jobs.service.startup): plain HTTP off loopback only with --insecure-http, and
-no start with a store, key or TLS key that others can read."""
+no start with a store, key or TLS key that others can read. With `--oidc-*`
+(cli.oidc_options), an identity provider's JWT access tokens are admitted too."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from cli.oidc_options import add_oidc, oidc_config
 from cli.settings import required_store
 from cli.store_option import add_store
 from kernel.defaults import MIN_CELL
@@ -47,6 +49,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--min-cell-floor", type=int, default=MIN_CELL,
                    help=f"the deployment's suppression floor (default {MIN_CELL}); no "
                    "report goes below it")
+    add_oidc(p)
     p.set_defaults(func=run)
 
 
@@ -69,13 +72,14 @@ def run(args: argparse.Namespace) -> int:
     warning = check_bind(args.host, tls=args.certfile is not None,
                          insecure_http=args.insecure_http)
     check_private_files(private_files(args.store, args.keyfile))
+    oidc = oidc_config(args)  # BadInput before anything is opened
     specs = {s.id: s for s in (load_spec(p, check_paths=False) for p in args.spec)}
     audit_key = default_audit_key(os.environ)  # both refused when others can read them
     token_key = default_token_key(os.environ, create=True)  # the service mints tokens
     # a store the service serves must exist: a mistyped URL is refused, never created
     with ResultsStore.open(args.store, audit_key=audit_key, create=False) as store:
         app = create_app(ServiceConfig(store, specs, args.min_cell_floor, dict(os.environ),
-                                       token_key=token_key))
+                                       token_key=token_key, oidc=oidc))
         config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                                 access_log=False, ssl_certfile=args.certfile,
                                 ssl_keyfile=args.keyfile,

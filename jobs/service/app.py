@@ -26,6 +26,9 @@ The pages (jobs.service.routes.pages) take a bearer token or the session cookie 
 sign-in form; that cookie also works on the API's GET routes (the page's downloads), never
 on a POST. Pages stay out of /openapi.json; their refusals are HTML (401: 303 to `/`).
 
+With an identity provider configured (`ServiceConfig.oidc`), a bearer JWT of its is taken
+as a token (jobs.service.oidc): its role from a claim, its refusals 401 as a bad token's.
+
 Reports and recall are expensive: at most `ServiceConfig.expensive_in_flight` of them in
 flight per token (jobs.service.limits.InFlight); one more is 429 with Retry-After.
 """
@@ -45,6 +48,7 @@ from starlette.routing import Match
 from jobs.service.config import ServiceConfig
 from jobs.service.limits import FailedLogins, InFlight, RefusalSummary
 from jobs.service.metrics import ServiceMetrics
+from jobs.service.oidc import OidcVerifier
 from jobs.service.routes import campaigns, docs, ops, pages, recall, reports, tokens
 from jobs.service.sessions import Sessions
 from jobs.service.web import refused
@@ -80,6 +84,7 @@ def create_app(config: ServiceConfig) -> FastAPI:
     app.state.in_flight = InFlight(config.expensive_in_flight)
     app.state.metrics = ServiceMetrics()
     app.state.sessions = Sessions(config.session_s)
+    app.state.oidc = OidcVerifier(config.oidc) if config.oidc is not None else None
     app.add_exception_handler(StarletteHTTPException, refused)  # HTML on pages
     app.add_exception_handler(RequestValidationError, refused)
     for router in _ROUTERS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from jobs.service.oidc import OidcConfig
 from jobs.spec.campaign import CampaignSpec
 from jobs.store import ResultsStore, TokenKey
 from kernel.defaults import MIN_CELL
@@ -16,7 +17,8 @@ __all__ = ["ServiceConfig"]
 class ServiceConfig:
     """What the service holds: the opened store, the campaigns' specs (for thresholds,
     sources and keys), the deployment's threshold floor, the environment recall reads
-    source credentials from, and the token key its tokens' rows must verify under."""
+    source credentials from, the token key its tokens' rows must verify under, and the
+    identity provider whose tokens it also admits (`oidc`; None: lungscreen tokens only)."""
 
     store: ResultsStore
     specs: Mapping[str, CampaignSpec] = field(default_factory=dict)
@@ -28,3 +30,4 @@ class ServiceConfig:
     busy_retry_after_s: int = 10  # the Retry-After of that 429
     session_s: int = 2 * 3600  # a page sign-in's lifetime (jobs.service.sessions)
     token_key: TokenKey = field(kw_only=True, repr=False)
+    oidc: OidcConfig | None = field(default=None, kw_only=True)

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
+from jobs.service.oidc import REASONS as OIDC_REFUSALS
+
 __all__ = ["REFUSALS", "ServiceMetrics"]
 
 # request.state.refusal values (jobs.service.auth, jobs.service.deps): a bounded label set
-REFUSALS = ("no_token", "bad_token", "wrong_role", "rate_limited", "busy")
+REFUSALS = ("no_token", "bad_token", "wrong_role", "rate_limited", "busy",
+            *OIDC_REFUSALS)
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -30,7 +33,8 @@ class ServiceMetrics:
         self.refusals = Counter(
             "lungscreen_service_refusals", "Requests refused, by kind: no_token, bad_token "
             "(401), wrong_role (403), rate_limited (429 after failed sign-ins), busy (429, "
-            "expensive requests in flight)", ["kind"], registry=self.registry)
+            "expensive requests in flight), oidc_* (401: why a single sign-on token was "
+            "refused)", ["kind"], registry=self.registry)
         for kind in REFUSALS:
             self.refusals.labels(kind)
 

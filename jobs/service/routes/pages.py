@@ -7,6 +7,13 @@ template), a grouping chooser, progress from released numbers only, the noise an
 means, and downloads through the report route (the session cookie works there too). `GET
 /campaigns/{id}/exact` is the authority's exact, suppressed report. The two POST forms carry
 a CSRF token and are refused from another origin.
+
+Single sign-on: the form takes lungscreen tokens only. A JWT from the identity provider is
+admitted on every page and API route in the Authorization header (an authenticating proxy
+that runs the provider's authorization-code flow can add it), but not pasted here: users do
+not hold their access tokens (taking one from a browser's tools is what phishing asks for),
+and one lives minutes, so the session would end mid-reading. The service's own
+authorization-code flow (redirect, state, PKCE, a session per sign-in) is not built yet.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from jobs.release.html import groupings, page_context
 from jobs.report import build, formats
 from jobs.service.auth import authenticate
 from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release
+from jobs.service.oidc import looks_like_jwt
 from jobs.service.routes.reports import Grouping, MinCell
 from jobs.service.sessions import NONCE_COOKIE, SESSION_COOKIE, Sessions
 from jobs.service.web import PAGE_TAG, nav, page_for, render, secure, templates
@@ -98,13 +106,16 @@ async def signin(request: Request) -> Response:
         return _signin_page(request, 403, "The sign-in form had expired or came from "
                             "another site; sign in again here.")
     token = form.get("token", "").strip()
-    try:
+    try:  # a lungscreen token only: see the module doc on single sign-on
         who = authenticate(request, HTTPAuthorizationCredentials(scheme="Bearer",
-                                                                 credentials=token))
+                                                                 credentials=token),
+                           oidc=False)
     except HTTPException as exc:
         return _signin_page(request, exc.status_code, "Too many failed sign-ins; wait a "
                             "minute." if exc.status_code == 429 else "That token is not "
-                            "valid (unknown, expired or revoked).")
+                            "valid (unknown, expired or revoked)." if not looks_like_jwt(
+                                token) else "Sign in here with a lungscreen token; single "
+                            "sign-on tokens are taken in the Authorization header only.")
     if who.role not in _PAGE_ROLES:
         request.state.refusal = "wrong_role"
         return _signin_page(request, 403, f"The page serves analysts and the authority; a "
