@@ -66,6 +66,8 @@ def test_campaign_run_on_ray_and_triton_then_again_does_nothing(
     assert counts["screened"] >= 1
     # no locator (file path) in anything printed
     assert str(cohort) not in first.stderr and str(cohort) not in first.stdout
+    # the embedded Ray's token authentication is said explicitly: no warning every campaign
+    assert "Token authentication is enabled" not in first.stderr
 
     second = _run(spec, tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]

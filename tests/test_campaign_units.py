@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from rich.progress import TaskID
 
 from cli.progress import ProgressBar
 from cluster.ray.connect import RayOptions, _init_kwargs, region_resource, submit_campaign
@@ -136,6 +137,44 @@ def test_progress_bar_draws_every_region() -> None:
     assert "2/4" in text and "1/2" in text and "50%" in text
     assert "not screened 2" in text
     assert "a log line while the bar is live" in text
+    assert "-:--:--" not in text  # time left at the region's own pace, or "measuring"/"done"
+
+
+def test_time_left_follows_the_regions_own_pace() -> None:
+    from rich.progress import Task
+
+    from cli.progress import TimeLeft
+
+    def task(done: float, elapsed: float | None) -> Task:
+        t = Task(TaskID(0), "north", 10, done, _get_time=lambda: 100.0)
+        t.start_time = None if elapsed is None else 100.0 - elapsed
+        return t
+
+    column = TimeLeft()
+    assert column.render(task(0, None)).plain == "measuring"
+    assert column.render(task(2, 60.0)).plain == "0:04:00"  # 2 in a minute: 8 more in 4
+    assert column.render(task(10, 300.0)).plain == "done"
+
+
+def test_the_heartbeat_says_what_happens_while_no_shard_commits(caplog) -> None:
+    from cli.progress import Heartbeat
+
+    now = [0.0]
+    beat = Heartbeat(interval_s=30.0, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="jobs"):
+        beat.on_plan("c1", {"north": 4, "south": 2}, {"north": 0, "south": 1})
+        beat.on_shard_started(_planned_shard(0, [Reason.NOT_CT]), 1)
+        now[0] = 10.0
+        assert beat.beat() is False  # quiet for 10 s only: nothing said
+        now[0] = 31.0
+        assert beat.beat() is True
+        beat.on_shard_committed(_planned_shard(0, [Reason.NOT_CT]), [], 0.0)
+        assert beat.beat() is False  # a commit just now
+        beat.on_finished("c1", "done")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("screening 5 studies over 2 regions (1 done before)")
+    assert lines[1] == "screening: 1/6 studies done, 1 shards started; waiting for results"
+    assert len(lines) == 2
 
 
 def test_ray_options_bound_the_embedded_instance() -> None:

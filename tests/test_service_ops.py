@@ -76,8 +76,10 @@ def _scrape(svc: Service) -> dict[str, list[Any]]:
 
 def test_metrics_count_requests_and_refusals_with_no_clinical_or_token_label(service):
     svc, tokens, store = service
+    # region x sex: the exact table's suppression audit at the finest grouping takes tens of
+    # seconds on a loaded machine, and this test is about the metrics, not that audit
     for role in (Role.ANALYST, Role.AUTHORITY):
-        for query in ("?by=region,site,age_band,sex", "?format=csv"):
+        for query in ("?by=region,site,sex", "?format=csv"):
             assert svc.call("GET", REPORT + query, tokens[role]).status_code == 200
     assert svc.call("GET", REPORT).status_code == 401  # no token
     assert svc.call("GET", REPORT, "ls_" + "0" * 32 + "_" + "A" * 43).status_code == 401

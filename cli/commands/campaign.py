@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from cli.commands import campaign_info
-from cli.progress import ProgressBar
+from cli.progress import Heartbeat, ProgressBar
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
@@ -113,6 +113,8 @@ def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[Ca
         observers.append(ProgressBar())
         # the bar replaces the per-shard log lines on a terminal
         logging.getLogger("jobs").setLevel(logging.WARNING)
+    elif not args.no_progress:
+        observers.append(Heartbeat())
     if args.metrics_port is None:
         yield observers
         return

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from cli.demo import DemoOptions, run_demo
-from cli.progress import ProgressBar
+from cli.progress import Heartbeat, ProgressBar
 from jobs.run.campaign import default_env
 from jobs.spec.registry import default_state_dir
 from kernel.defaults import MIN_CELL
@@ -46,6 +46,8 @@ def _cmd(args: argparse.Namespace) -> int:
     if ProgressBar.wanted():
         observers.append(ProgressBar())
         logging.getLogger("jobs").setLevel(logging.WARNING)
+    else:
+        observers.append(Heartbeat())
     start = time.monotonic()
     result = run_demo(DemoOptions(
         out=args.out, studies=args.studies, regions=args.regions, seed=args.seed,

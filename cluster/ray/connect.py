@@ -101,6 +101,7 @@ def connect(options: RayOptions) -> Iterator[None]:
         return
     if options.address is not None:
         _check_reachable(options.address)
+    _quiet_token_auth_notice()
     try:
         ray.init(**_init_kwargs(options))  # type: ignore[arg-type]
     except ConnectionError as exc:
@@ -114,6 +115,25 @@ def connect(options: RayOptions) -> Iterator[None]:
         yield
     finally:
         ray.shutdown()
+
+
+class _TokenAuthNotice(logging.Filter):
+    """Drops Ray's notice that a new local cluster has token authentication on (Ray's
+    default since 2.5x, which the embedded Ray keeps): printed on every campaign, it reads
+    as a problem to the people running one. Ray's warnings about anything else pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(
+            "Token authentication is enabled for this Ray cluster")
+
+
+_RAY_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _quiet_token_auth_notice() -> None:
+    logger = logging.getLogger(_RAY_AUTH_LOGGER)
+    if not any(isinstance(f, _TokenAuthNotice) for f in logger.filters):
+        logger.addFilter(_TokenAuthNotice())
 
 
 def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
