@@ -140,8 +140,10 @@ def summarise(spec: CampaignSpec, store: ResultsStore, html_path: Path,
     if min_cell < MIN_CELL:
         head = store.audit(spec.id, "synthetic_demo_floor", min_cell=min_cell, floor=MIN_CELL,
                            data="synthetic demo cohort")
-        notice = (f"synthetic demo: counts are suppressed below {min_cell}, not the "
-                  f"deployment's floor {MIN_CELL}, by the synthetic_demo_floor override "
+        below = ("no count is suppressed" if min_cell <= 1 else
+                 f"counts are suppressed below {min_cell}")
+        notice = (f"synthetic demo: {below}, not below the deployment's floor {MIN_CELL}, by "
+                  "the synthetic_demo_floor override "
                   f"(audit event synthetic_demo_floor, seq {head.seq}); real campaigns "
                   "cannot go below the floor\n\n")
     report = campaign_report(store, spec.id, by=("region",), min_cell=min_cell)

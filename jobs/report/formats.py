@@ -169,8 +169,10 @@ def to_table(report: Report) -> str:
                      *(_fmt(r.counts[m]) if m in r.counts else "" for m in columns),
                      _pct(r.positive_rate.value), ci, _pct(r.technical_recall_rate.value)])
     widths = [max(len(str(x)) for x in col) for col in zip(heads, *body, strict=True)]
-    lines = [f"campaign {report.campaign_id}: by {', '.join(report.by)}; counts under "
-             f"{report.min_cell} and cells that would reveal them read '{SUPPRESSED}'"]
+    hidden = ("no count is suppressed (threshold 1)" if report.min_cell <= 1 else
+              f"counts under {report.min_cell} and cells that would reveal them read "
+              f"'{SUPPRESSED}'")
+    lines = [f"campaign {report.campaign_id}: by {', '.join(report.by)}; {hidden}"]
     for cells in (heads, *body):
         lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                                for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
