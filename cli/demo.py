@@ -78,8 +78,10 @@ def _cohort(options: DemoOptions) -> Path:
     if not marker.exists():
         log.warning("synthesising %d studies in %d regions into %s", options.studies,
                     options.regions, cohort)
-        write_cohort(cohort, studies=options.studies, regions=options.regions,
-                     seed=options.seed, profile=options.profile, defects=True)
+        done = write_cohort(cohort, studies=options.studies, regions=options.regions,
+                            seed=options.seed, profile=options.profile, defects=True)
+        log.warning("synth: wrote %d studies, %d files, %.1f MB", done.studies, done.files,
+                    done.bytes / 1e6)
         marker.write_text("ok\n", encoding="utf-8")
     return cohort
 

@@ -170,6 +170,6 @@ def write_cohort(out: Path, *, studies: int, regions: int, seed: int, profile: s
         canaries = [{"index": p.index, "fields": p.identity.phi()} for p in plans]
         (out / "canaries.json").write_text(json.dumps(canaries, indent=1) + "\n",
                                            encoding="utf-8")
-    log.info("synth: wrote %d studies, %d files, %.1f MB", studies, summary.files,
-             summary.bytes / 1e6)
+    log.debug("synth: wrote %d studies, %d files, %.1f MB", studies, summary.files,
+              summary.bytes / 1e6)
     return summary

@@ -121,7 +121,8 @@ def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[Ca
     from jobs.run.metrics import campaign_metrics
 
     with campaign_metrics(spec, args.metrics_port, args.metrics_addr) as observer:
-        if args.metrics_port:
+        if args.metrics_port and any(isinstance(o, ProgressBar) for o in observers):
+            # the bar hides the driver's INFO line naming it; without a bar that line says it
             print(f"metrics: http://{args.metrics_addr}:{args.metrics_port}/metrics",
                   file=sys.stderr)
         observers.append(observer)
