@@ -1,5 +1,6 @@
 """The HTML report's stylesheet: inline in the page (no asset from the network), readable at
-420 px (cards wrap, tables scroll, charts scale) and printable."""
+420 px (cards wrap; charts keep a readable size and tables their group column, both
+scrolling sideways within their section) and printable."""
 
 from __future__ import annotations
 
@@ -32,7 +33,10 @@ td.s{color:#868e96;font-style:italic}
 .scroll{overflow-x:auto}
 @media (max-width:600px){main{padding:12px 10px 32px}h1{font-size:20px}
 .card{min-width:100px;padding:8px 10px}.card b{font-size:18px}section{padding:10px}
-dl{grid-template-columns:1fr}dd{margin:0 0 6px}}
+dl{grid-template-columns:1fr}dd{margin:0 0 6px}
+section{overflow-x:auto}section>svg{min-width:600px}
+td:first-child,th:first-child{position:sticky;left:0;background:#fff;z-index:1}
+th:first-child{background:#f0f2f5}}
 @media print{body{background:#fff;font-size:12px}main{max-width:none;padding:0}
 section,.card{box-shadow:none;border:1px solid #ccd2da;break-inside:avoid}
 th{position:static}.scroll{overflow:visible}}
