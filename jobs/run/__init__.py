@@ -9,10 +9,10 @@ results, the plan) and `drive` (the shards to commit), on the backend and execut
 
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, run_campaign
 from jobs.run.campaignkey import campaign_key
-from jobs.run.drive import drive
 from jobs.run.driver import DriverSettings
+from jobs.run.driving import drive
 from jobs.run.planning import plan_shards
-from jobs.run.prepare import Prepared, prepare
+from jobs.run.prepared import Prepared, prepare
 from jobs.run.runtime import inference_backend, open_executor, warm_up
 from jobs.run.worker import load_study
 

@@ -2,8 +2,8 @@
 
     run:    spec -> store campaign (new, or the same one again) -> the driver lease ->
             prepare (intake: discover, select, minimise; settle early results; record the
-            deterministic plan: jobs.run.prepare) -> drive the shards not yet committed on
-            Ray (or in-process) and mark done (jobs.run.drive).
+            deterministic plan: jobs.run.prepared) -> drive the shards not yet committed on
+            Ray (or in-process) and mark done (jobs.run.driving).
     resume: the same, from the spec recorded at the first run (see `jobs.spec.registry`).
     cancel: mark the campaign cancelled; a running driver notices within seconds, lets
             the shards in flight commit, and stops.
@@ -22,9 +22,9 @@ from collections.abc import Mapping
 
 from jobs.ingest.privacy import Pseudonymizer
 from jobs.run.campaignkey import campaign_key
-from jobs.run.drive import CampaignRun, counts, drive
+from jobs.run.driving import CampaignRun, counts, drive
 from jobs.run.options import RunOptions
-from jobs.run.prepare import prepare, shard_work
+from jobs.run.prepared import prepare, shard_work
 from jobs.run.runtime import inference_backend, open_executor
 from jobs.spec.campaign import CampaignSpec, spec_digest
 from jobs.spec.registry import SpecRegistry

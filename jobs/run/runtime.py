@@ -15,7 +15,7 @@ from cluster.ray.connect import RayOptions, connect
 from jobs.run.backends import BackendConfig, InProcessBackendConfig, TritonBackendConfig
 from jobs.run.executor import Executor, InProcessExecutor, RayExecutor
 from jobs.run.options import RunOptions
-from jobs.run.prepare import Prepared
+from jobs.run.prepared import Prepared
 from jobs.run.shardwork import ShardWork, StudyWork
 from jobs.spec.campaign import CampaignSpec
 from kernel.errors import BadInput

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from jobs.run.backends import BackendConfig
 from jobs.run.driver import Driver, DriveReport, DriverSettings
 from jobs.run.executor import Executor
-from jobs.run.prepare import Prepared
+from jobs.run.prepared import Prepared
 from jobs.run.shardwork import ShardWork
 from jobs.store import CampaignState, ResultsStore
 from kernel.observer import CampaignObserver, CompositeObserver
