@@ -39,7 +39,7 @@ from jobs.run import (
     warm_up,
 )
 from jobs.spec import CampaignSpec, parse_spec
-from jobs.store import ResultsStore
+from jobs.store import AuditKey, ResultsStore
 from kernel import categorize_study
 from kernel.contract import nodules_from_array
 
@@ -178,7 +178,8 @@ def _prepared(spec: CampaignSpec, key: bytes, root: Path, index: int,
               first: Prepared | None) -> Prepared:
     """The campaign on a fresh store of its own (`run-<index>.db`), prepared as a run
     prepares it; the studies are taken in once, by the first."""
-    store = ResultsStore.open(f"sqlite:///{root / f'run-{index}.db'}")
+    store = ResultsStore.open(f"sqlite:///{root / f'run-{index}.db'}",
+                              audit_key=AuditKey.load(root / "state"))
     store.ensure_campaign(spec.id, spec_digest=f"bench-{index}", model_name=spec.model.name,
                           model_version=spec.model.version)
     prepared = prepare(spec, store, key, intake=first.intake if first else None)

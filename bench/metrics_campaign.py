@@ -26,7 +26,7 @@ from jobs.run import (
     prepare,
 )
 from jobs.spec import parse_spec
-from jobs.store import ResultsStore
+from jobs.store import AuditKey, ResultsStore
 from jobs.store.progress import store_source
 from monitoring.exporter import MonitoringConfig, start_monitoring
 
@@ -87,7 +87,8 @@ def campaign_rates(runs: int, studies: int, root: Path, target: Target) -> dict[
             open_executor(spec, options, backend) as executor:
         for i in range(runs * 2 + 1):  # run 0 warms Ray workers and the model up
             with_metrics = i % 2 == 1
-            store = ResultsStore.open(f"sqlite:///{root / f'mbench-{i}.db'}")
+            store = ResultsStore.open(f"sqlite:///{root / f'mbench-{i}.db'}",
+                                      audit_key=AuditKey.load(root / "state"))
             try:
                 store.ensure_campaign(spec.id, spec_digest=f"mbench-{i}",
                                       model_name=spec.model.name,
