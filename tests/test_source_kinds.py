@@ -148,3 +148,10 @@ def test_a_kind_name_is_registered_once():
                        duplicate="", open=_open_memory)
     with pytest.raises(ValueError, match="already registered"):
         register_source_kind(other)
+
+
+def test_registering_a_built_in_again_leaves_it_registered():
+    folder = SOURCE_KINDS["folder"]
+    with register_source_kind(folder):
+        pass
+    assert SOURCE_KINDS["folder"] is folder

@@ -1,13 +1,14 @@
 """The kinds of study source a spec can name (`folder`, `dicomweb`, ...), one registry.
 
-A kind is declared once, in its own module, as a `SourceKind`: the key a spec writes, the
-type its entry validates as, how messages show it, what makes two entries the same source,
-and how to open it. Validation (`jobs.spec.sources.SourceSpec`), the duplicate check, intake's
+A kind is declared once, as a `SourceKind`: the key a spec writes, the type its entry
+validates as, how messages show it, what makes two entries the same source, and how to open
+it. Validation (`jobs.spec.sources.SourceSpec`), the duplicate check, intake's
 messages and the source factory all iterate over `SOURCE_KINDS`; none of them names a kind.
 
-The registry sits in the spec layer, which validates entries; the kinds themselves live
-with the sources they open (jobs.ingest.sources.kinds registers the built-in ones when the
-`jobs` package is imported), so `open` returns whatever the ingest layer calls a source.
+The registry sits in the spec layer, which validates entries; the kinds live with the
+sources they open, in the ingest layer: jobs.ingest.sources.kinds declares the built-in ones
+and registers every kind (one line each) when the `jobs` package is imported. `open`
+returns whatever the ingest layer calls a source.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ SOURCE_KINDS = _Kinds()
 
 def register_source_kind(kind: SourceKind) -> contextlib.AbstractContextManager[SourceKind]:
     """Register `kind` (again: a no-op). The result, used as a context manager, unregisters
-    it on exit (tests that add a kind of their own)."""
+    it on exit if this call registered it (tests that add a kind of their own)."""
+    added = kind.name not in SOURCE_KINDS
     SOURCE_KINDS.add(kind)
 
     @contextlib.contextmanager
@@ -99,7 +101,8 @@ def register_source_kind(kind: SourceKind) -> contextlib.AbstractContextManager[
         try:
             yield kind
         finally:
-            SOURCE_KINDS.remove(kind.name)
+            if added:
+                SOURCE_KINDS.remove(kind.name)
 
     return registered()
 
