@@ -4,8 +4,9 @@ Both sides screen the same synthetic studies (discovered and selected once, befo
 
 - baseline: one loop in this process: load the series, run the same model in-process,
   categorise; one study after the other;
-- campaign: the real driver on Ray (shards, prefetching workers, the inference backend:
-  the bundled Triton by default), committing to a fresh SQLite store per run.
+- campaign: the product's own steps (jobs.run: `prepare`, then `drive` on Ray: shards,
+  prefetching workers, the inference backend, the bundled Triton by default), on a fresh
+  SQLite store per run.
 
 Ray and the backend are warmed up first (worker processes started, model loaded), so the
 figures are steady-state throughput, not start-up time. Each side runs `runs` times;
