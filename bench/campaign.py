@@ -4,8 +4,9 @@ Both sides screen the same synthetic studies (discovered and selected once, befo
 
 - baseline: one loop in this process: load the series, run the same model in-process,
   categorise; one study after the other;
-- campaign: the real driver on Ray (shards, prefetching workers, the inference backend:
-  the bundled Triton by default), committing to a fresh SQLite store per run.
+- campaign: the product's own steps (jobs.run: `prepare`, then `drive` on Ray: shards,
+  prefetching workers, the inference backend, the bundled Triton by default), on a fresh
+  SQLite store per run.
 
 Ray and the backend are warmed up first (worker processes started, model loaded), so the
 figures are steady-state throughput, not start-up time. Each side runs `runs` times;
@@ -26,22 +27,22 @@ from pathlib import Path
 from typing import Literal
 
 from bench.cpu_sampler import CpuSampler
-from cluster.ray.connect import RayOptions, connect
-from jobs.ingest.intake import Intake, take_in
-from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_create_key
-from jobs.run.backends import BackendConfig
-from jobs.run.campaign import RunOptions, inference_backend, shard_work
-from jobs.run.driver import Driver, DriverSettings
-from jobs.run.executor import RayExecutor
-from jobs.run.planning import plan_shards
-from jobs.run.shardwork import ShardWork, StudyWork
-from jobs.run.worker import load_study
-from jobs.spec.campaign import CampaignSpec, parse_spec
-from jobs.store import ResultsStore
+from jobs.run import (
+    DriverSettings,
+    Prepared,
+    RunOptions,
+    campaign_key,
+    drive,
+    inference_backend,
+    load_study,
+    open_executor,
+    prepare,
+    warm_up,
+)
+from jobs.spec import CampaignSpec, parse_spec
+from jobs.store import AuditKey, ResultsStore
+from kernel import categorize_study
 from kernel.contract import nodules_from_array
-from kernel.lungrads import categorize_study
-from kernel.observer import NullObserver
-from kernel.records import StudyResult
 
 __all__ = ["CampaignBench", "CampaignBenchOptions", "RunFigures", "run_campaign_bench"]
 
@@ -151,42 +152,49 @@ def _medians(timings: Sequence[dict[str, float]]) -> dict[str, float]:
             for k in keys if any(k in t for t in timings)}
 
 
-def _prepare(options: CampaignBenchOptions, root: Path) -> tuple[CampaignSpec, Intake]:
+def _spec(options: CampaignBenchOptions, root: Path) -> CampaignSpec:
     from synth import write_cohort
 
     cohort = root / "cohort"
     if not cohort.exists():
         write_cohort(cohort, studies=options.studies, regions=1, seed=options.seed,
                      profile=options.profile, defects=False)
-    spec = parse_spec(
+    return parse_spec(
         {
             "id": "bench",
             "regions": [{"name": "bench", "sources": [{"folder": str(cohort / "dicom")}]}],
             "shard_size": options.shard_size,
             "max_shards_in_flight": options.max_shards_in_flight,
             "data_dir": str(root / "data"),
+            # synthetic data: a bench key, a file (workers open sealed locators with it)
+            "privacy": {"key_file": str(root / "keys" / "pseudonym.key")},
             **({"triton": {"urls": list(options.triton_urls)}} if options.triton_urls else {}),
         },
         base_dir=root,
+        state_dir=root / "state",
     )
-    pseudonymizer = Pseudonymizer(_bench_seal(root)[0])  # synthetic data: a bench key
-    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
-    if not intake.records:
+
+
+def _prepared(spec: CampaignSpec, key: bytes, root: Path, index: int,
+              first: Prepared | None) -> Prepared:
+    """The campaign on a fresh store of its own (`run-<index>.db`), prepared as a run
+    prepares it; the studies are taken in once, by the first."""
+    store = ResultsStore.open(f"sqlite:///{root / f'run-{index}.db'}",
+                              audit_key=AuditKey.load(root / "state"))
+    store.ensure_campaign(spec.id, spec_digest=f"bench-{index}", model_name=spec.model.name,
+                          model_version=spec.model.version)
+    prepared = prepare(spec, store, key, intake=first.intake if first else None)
+    if not prepared.intake.records:
         raise RuntimeError("the bench cohort has no screenable study")
-    return spec, intake
+    return prepared
 
 
-def _bench_seal(root: Path) -> tuple[bytes, LocatorSeal]:
-    """The bench's key (a file, as workers open sealed locators from one) and its seal."""
-    path = root / "keys" / "pseudonym.key"
-    key = load_or_create_key(path)
-    return key, LocatorSeal(key, path)
-
-
-def _baseline_run(intake: Intake, backend: object) -> tuple[RunFigures, list[dict[str, float]]]:
+def _baseline_run(prepared: Prepared, backend: object
+                  ) -> tuple[RunFigures, list[dict[str, float]]]:
     from models.detection.inprocess import InProcessBackend
 
     assert isinstance(backend, InProcessBackend)
+    intake = prepared.intake
     timings: list[dict[str, float]] = []
     with CpuSampler() as cpu:
         start = time.perf_counter()
@@ -203,90 +211,53 @@ def _baseline_run(intake: Intake, backend: object) -> tuple[RunFigures, list[dic
     return RunFigures(len(intake.records), wall, cpu.busy_fraction(trim=0.1)), timings
 
 
-class _Timings(NullObserver):
-    def __init__(self) -> None:
-        self.timings: list[dict[str, float]] = []
-
-    def on_study_done(self, result: StudyResult) -> None:
-        self.timings.append(dict(result.timings))
-
-
-def _warm_up(executor: RayExecutor, intake: Intake, workers: int) -> None:
-    """Start the worker processes and build their backends before timing."""
-    pids = list(intake.records)
-    handles = [
-        executor.submit(ShardWork("bench-warmup", f"warmup-{i}", "bench", (StudyWork(
-            intake.records[pids[i % len(pids)]], intake.locators[pids[i % len(pids)]]),)), 1)
-        for i in range(workers)
-    ]
-    pending = list(handles)
-    deadline = time.monotonic() + 900
-    while pending and time.monotonic() < deadline:
-        for h in executor.wait(pending, timeout_s=5.0):
-            executor.outcome(h)
-            pending.remove(h)
-
-
-def _campaign_run(
-    spec: CampaignSpec, intake: Intake, executor: RayExecutor, backend: BackendConfig,
-    root: Path, index: int,
-) -> tuple[RunFigures, list[dict[str, float]]]:
-    campaign_id = f"bench-{index}"
-    store = ResultsStore.open(f"sqlite:///{root / f'run-{index}.db'}")
-    try:
-        store.ensure_campaign(campaign_id, spec_digest=f"bench-{index}",
-                              model_name=spec.model.name, model_version=spec.model.version)
-        store.record_plan(campaign_id, plan_shards(intake.records.values(), spec.shard_size))
-
-        def commit(work: ShardWork, results: tuple[StudyResult, ...]) -> None:
-            store.commit_shard(campaign_id, work.shard_id, results)
-
-        observer = _Timings()
-        settings = DriverSettings(max_shards_in_flight=spec.max_shards_in_flight, poll_s=0.2)
-        driver = Driver(executor, commit, backend, settings, observer)
-        seal = _bench_seal(root)[1]  # the key file read before the clock starts
-        with CpuSampler() as cpu:
-            start = time.perf_counter()
-            report = driver.run(shard_work(campaign_id, store, intake, seal))
-            wall = time.perf_counter() - start
-        studies = sum(report.outcomes.values())
-        return RunFigures(studies, wall, cpu.busy_fraction(trim=0.1)), observer.timings
-    finally:
-        store.close()
-
-
 def run_campaign_bench(options: CampaignBenchOptions | None = None) -> CampaignBench:
     """Measure the baseline and the campaign (see the module doc)."""
     options = options or CampaignBenchOptions()
     with tempfile.TemporaryDirectory(prefix="lungscreen-bench-") as tmp:
         root = options.workdir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        spec, intake = _prepare(options, root)
+        spec = _spec(options, root)
+        key = campaign_key(spec.key_path, None, "bench", create=True)
+        runs = [_prepared(spec, key, root, 0, None)]
+        runs += [_prepared(spec, key, root, i, runs[0]) for i in range(1, options.runs)]
+        try:
+            return _measure(options, spec, runs)
+        finally:
+            for prepared in runs:
+                prepared.store.close()
 
-        from models.detection.inprocess import InProcessBackend
 
-        model = InProcessBackend()
-        first = load_study(next(iter(intake.locators.values())))
-        model.infer(first.hu, first.spacing)  # warm-up: weights loaded, kernels chosen
-        baseline, base_t = [], []
-        for _ in range(options.runs):
-            figures, timings = _baseline_run(intake, model)
-            baseline.append(figures)
-            base_t.extend(timings)
-            log.info("baseline run: %.3f studies/s", figures.studies_per_s)
-        del model
+def _measure(options: CampaignBenchOptions, spec: CampaignSpec, runs: list[Prepared]
+             ) -> CampaignBench:
+    from models.detection.inprocess import InProcessBackend
 
-        campaign, camp_t = [], []
-        run_options = RunOptions(backend="inprocess" if options.backend == "inprocess"
-                                 else "auto")
-        with inference_backend(spec, run_options) as backend, \
-                connect(RayOptions(num_cpus=options.num_cpus)):
-            executor = RayExecutor(backend)
-            _warm_up(executor, intake, executor.cluster_cpus())
-            for i in range(options.runs):
-                figures, timings = _campaign_run(spec, intake, executor, backend, root, i)
-                campaign.append(figures)
-                camp_t.extend(timings)
-                log.info("campaign run: %.3f studies/s", figures.studies_per_s)
-        return CampaignBench(options, tuple(baseline), tuple(campaign),
-                             _medians(base_t), _medians(camp_t))
+    model = InProcessBackend()
+    first = load_study(next(iter(runs[0].intake.locators.values())))
+    model.infer(first.hu, first.spacing)  # warm-up: weights loaded, kernels chosen
+    baseline, base_t = [], []
+    for _ in range(options.runs):
+        figures, timings = _baseline_run(runs[0], model)
+        baseline.append(figures)
+        base_t.extend(timings)
+        log.info("baseline run: %.3f studies/s", figures.studies_per_s)
+    del model
+
+    campaign: list[RunFigures] = []
+    camp_t: list[dict[str, float]] = []
+    run_options = RunOptions(backend="inprocess" if options.backend == "inprocess" else "auto",
+                             num_cpus=options.num_cpus)
+    with inference_backend(spec, run_options) as backend, \
+            open_executor(spec, run_options, backend) as executor:
+        warm_up(executor, runs[0])
+        for prepared in runs:  # the product's own steps: drive, on a fresh store each
+            with CpuSampler() as cpu:
+                run = drive(prepared, backend, executor, (), DriverSettings(poll_s=0.2))
+            assert run.report is not None
+            figures = RunFigures(sum(run.report.outcomes.values()), run.report.wall_s,
+                                 cpu.busy_fraction(trim=0.1))
+            campaign.append(figures)
+            camp_t.extend(dict(r.timings) for r in prepared.store.results(spec.id))
+            log.info("campaign run: %.3f studies/s", figures.studies_per_s)
+    return CampaignBench(options, tuple(baseline), tuple(campaign),
+                         _medians(base_t), _medians(camp_t))

@@ -188,3 +188,45 @@ def test_modules_stay_small(limit):
     sizes = {m: len(p.read_text().splitlines()) for m, p in modules().items()}
     assert {m: n for m, n in sizes.items() if n > limit} == {}
     assert statistics.median(sizes.values()) <= 150
+
+
+# -- one campaign wiring ------------------------------------------------------------------------
+
+# Who may build the run's machinery: the driver in jobs.run.driving, executors in
+# jobs.run.runtime. Everyone else (the CLI, the demo, the benchmarks) goes through
+# jobs.run's prepare / drive and the backend and executor jobs.run.runtime opens.
+BUILDERS = {"Driver": {"jobs.run.driving"}, "RayExecutor": {"jobs.run.runtime"},
+            "InProcessExecutor": {"jobs.run.runtime"}}
+BENCH_IMPORT_LIMIT = 8
+# the index of suites imports each suite's module, and nothing else of the project
+BENCH_INDEX = "bench.suites"
+
+
+def _calls(path: Path) -> set[str]:
+    """Names of the classes and functions `path` calls (`X(...)` or `a.X(...)`)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Name):
+                names.add(func.id)
+            elif isinstance(func, ast.Attribute):
+                names.add(func.attr)
+    return names
+
+
+def test_only_jobs_run_builds_a_driver_or_an_executor():
+    """Each is built where BUILDERS says and nowhere else (equality: where it is, is seen)."""
+    built: dict[str, set[str]] = {name: set() for name in BUILDERS}
+    for module, path in modules().items():
+        for name in _calls(path) & set(BUILDERS):
+            built[name].add(module)
+    assert built == BUILDERS
+
+
+def test_benchmarks_reach_the_project_through_few_modules():
+    heavy = {m: sorted(ts) for m, ts in graph().items()
+             if m.startswith("bench.") and m != BENCH_INDEX and len(ts) > BENCH_IMPORT_LIMIT}
+    assert heavy == {}
+    assert all(t.startswith("bench.") for t in graph()[BENCH_INDEX])
+

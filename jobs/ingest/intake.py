@@ -21,7 +21,6 @@ from jobs.ingest.privacy import OptOutList, Pseudonymizer, StudyFields, minimise
 from jobs.ingest.selection import Quarantined, Selected, select_series
 from jobs.ingest.sources.factory import region_sources
 from jobs.spec.campaign import CampaignSpec
-from jobs.spec.sources import SourceSpec
 from kernel.errors import BadInput
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult
@@ -40,13 +39,6 @@ class Intake:
     early: list[StudyResult] = field(default_factory=list)
     files_rejected: Counter[str] = field(default_factory=Counter)
     studies_by_region: Counter[str] = field(default_factory=Counter)
-
-
-def _where(source: SourceSpec) -> str:
-    """A source entry as the spec names it: its folder or its archive's URL."""
-    if source.folder is not None:
-        return str(source.folder)
-    return source.dicomweb.url if source.dicomweb is not None else "?"
 
 
 def _fields(study: DiscoveredStudy, selected: Selected | None) -> StudyFields:
@@ -99,7 +91,7 @@ def take_in(
                 intake.records[pid] = record
                 intake.locators[pid] = selected
     if not intake.studies_by_region:
-        where = "; ".join(f"{r.name}: {', '.join(map(_where, r.sources)) or 'no sources'}"
+        where = "; ".join(f"{r.name}: {', '.join(s.label for s in r.sources) or 'no sources'}"
                           for r in spec.regions)
         rejected = sum(intake.files_rejected.values())
         raise BadInput(

@@ -1,14 +1,34 @@
 """Running a campaign: shard planning, the driver, the executor (Ray or in-process), the worker.
 
-`campaign.run_campaign` is the entry point; `planning` is pure; every use of Ray is in
+`campaign.run_campaign` is the life cycle (key, store, lease) around the two steps every
+run takes, the CLI's, the demo's and the benchmarks' alike: `prepare` (intake, early
+results, the plan) and `drive` (the shards to commit), on the backend and executor that
+`inference_backend` and `open_executor` open. `planning` is pure; every use of Ray is in
 `executor`.
 """
 
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, run_campaign
+from jobs.run.campaignkey import campaign_key
+from jobs.run.driver import DriverSettings
+from jobs.run.driving import drive
+from jobs.run.planning import plan_shards
+from jobs.run.prepared import Prepared, prepare
+from jobs.run.runtime import inference_backend, open_executor, warm_up
+from jobs.run.worker import load_study
 
 __all__ = [
     "CampaignRun",
+    "DriverSettings",
+    "Prepared",
     "RunOptions",
+    "campaign_key",
     "cancel_campaign",
+    "drive",
+    "inference_backend",
+    "load_study",
+    "open_executor",
+    "plan_shards",
+    "prepare",
     "run_campaign",
+    "warm_up",
 ]

@@ -1,5 +1,5 @@
 """The inference backends a worker can use, chosen once (from the spec, by
-`jobs.run.campaign.inference_backend`) and passed down as a typed config.
+`jobs.run.runtime.inference_backend`) and passed down as a typed config.
 
 A config is a plain frozen record (it travels to Ray workers); `build` makes the backend
 where the work runs. `WorkerBackends` holds what one worker has built, reused across

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import reprlib
+from collections.abc import Hashable
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,10 +33,12 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 from sqlalchemy.engine import make_url
 
+from jobs.spec.kinds import SOURCE_KINDS
 from jobs.spec.sources import (
     ENV_PATTERN,
     NAME_PATTERN,
     RegionSpec,
+    SourceSpec,
     SpecModel,
     SpecPath,
     without_userinfo,
@@ -206,41 +209,20 @@ class CampaignSpec(SpecModel):
 
 
 def _check_duplicate_sources(regions: list[RegionSpec]) -> None:
-    folders: list[tuple[Path, str]] = []
-    urls: dict[str, str] = {}
+    """No two sources of a kind read the same studies (the kind says when they do)."""
+    seen: list[tuple[SourceSpec, Hashable, str]] = []
     for i, region in enumerate(regions):
         for j, src in enumerate(region.sources):
-            where = f"regions[{i}].sources[{j}]"
-            if src.folder is not None:
-                for other, other_where in folders:
-                    if (
-                        src.folder == other
-                        or src.folder.is_relative_to(other)
-                        or (other.is_relative_to(src.folder))
-                    ):
-                        raise PydanticCustomError(
-                            "spec",
-                            "{where}.folder: '{a}' overlaps {other_where}.folder '{b}'; "
-                            "expected each folder in one source only (a study would be "
-                            "read twice)",
-                            {
-                                "where": where,
-                                "a": str(src.folder),
-                                "b": str(other),
-                                "other_where": other_where,
-                            },
-                        )
-                folders.append((src.folder, where))
-            elif src.dicomweb is not None:
-                key = src.dicomweb.url.lower()
-                if key in urls:
+            kind, where = src.source_kind, f"regions[{i}].sources[{j}]"
+            key = kind.key(src.entry)
+            for other, other_key, other_where in seen:
+                if other.kind == src.kind and kind.same(key, other_key):
                     raise PydanticCustomError(
-                        "spec",
-                        "{where}.dicomweb.url: '{url}' is also {other}.dicomweb.url; "
-                        "expected each archive in one source only",
-                        {"where": where, "url": src.dicomweb.url, "other": urls[key]},
+                        "spec", kind.duplicate,
+                        {"where": where, "value": src.label, "other_where": other_where,
+                         "other_value": other.label},
                     )
-                urls[key] = where
+            seen.append((src, key, where))
 
 
 def parse_spec(
@@ -329,6 +311,12 @@ def spec_digest(spec: CampaignSpec) -> str:
     doc = spec.model_dump(mode="json", include={"id", "model", "regions", "shard_size", "privacy"})
     doc["privacy"].pop("min_cell", None)
     doc["privacy"]["key_file"] = str(spec.key_path)
+    for region in doc["regions"]:
+        for source in region["sources"]:
+            # the keys every source carried when the spec model had one field per kind: the
+            # digests of campaigns that started then stay the same (never add a kind here)
+            for kind in ("folder", "dicomweb"):
+                source.setdefault(kind, None)
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -370,9 +358,12 @@ def _fields_at(parts: tuple[Any, ...]) -> list[str]:
         if isinstance(part, int) or str(part).startswith("function-"):
             continue
         field = getattr(model, "model_fields", {}).get(part)
-        if field is None:
+        if model is SourceSpec and part in SOURCE_KINDS:  # {kind: entry}
+            model = _model_in(SOURCE_KINDS[part].model)
+        elif field is None:
             return []
-        model = _model_in(field.annotation)
+        else:
+            model = _model_in(field.annotation)
         if model is None:
             return []
     return sorted(getattr(model, "model_fields", {}))

@@ -1,5 +1,6 @@
-"""Campaign spec v1, the source part: a region's folders and DICOMweb archives, and the
-credentials they need (resolved from the environment at the edge, never stored)."""
+"""Campaign spec v1, the source part: a region's sources (of the kinds jobs.spec.kinds
+registers: folders, DICOMweb archives, ...), and the credentials an archive needs (resolved
+from the environment at the edge, never stored)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,22 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    ValidationInfo,
+    model_serializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
+from jobs.spec.kinds import SOURCE_KINDS, SourceKind, expected_sources
 from kernel.errors import BadInput
 
 __all__ = [
@@ -21,6 +32,7 @@ __all__ = [
     "OTHER_SITE",
     "Credentials",
     "DicomWebSpec",
+    "FolderPath",
     "RegionSpec",
     "SiteSpec",
     "SourceSpec",
@@ -109,27 +121,52 @@ class DicomWebSpec(SpecModel):
         return self
 
 
-class SourceSpec(SpecModel):
-    """One source of studies: exactly one of `folder` and `dicomweb`."""
+FolderPath = Annotated[SpecPath, AfterValidator(_readable_folder)]
+"""A `folder` source's entry: a folder, readable when the spec's paths are checked."""
 
-    folder: Annotated[SpecPath, AfterValidator(_readable_folder)] | None = None
-    dicomweb: DicomWebSpec | None = None
+
+class SourceSpec(SpecModel):
+    """One source of studies, written `{KIND: ENTRY}` with exactly one registered kind
+    (jobs.spec.kinds: `folder`, `dicomweb`, ...). `source.<kind>` is the entry when the
+    source is of that kind, else None (`source.folder`, `source.dicomweb`)."""
+
+    kind: str
+    entry: Any
 
     @model_validator(mode="before")
     @classmethod
-    def _one_kind(cls, data: Any) -> Any:
+    def _one_kind(cls, data: Any, info: ValidationInfo) -> Any:
         kinds = list(data) if isinstance(data, dict) else []
-        if len(kinds) != 1 or kinds[0] not in ("folder", "dicomweb"):
-            raise PydanticCustomError(
-                "source",
-                "is not a source; expected {folder: PATH} or "
-                "{dicomweb: {url: URL, username_env: VAR, password_env: VAR}}",
-            )
-        return data
+        if len(kinds) != 1 or kinds[0] not in SOURCE_KINDS:
+            raise PydanticCustomError("source", "is not a source; expected " + expected_sources())
+        kind = SOURCE_KINDS[kinds[0]]
+        # validated as {kind: entry}, so an error points at `<kind>.<field>`
+        entry = kind.entry_model.model_validate(data, context=info.context)
+        return {"kind": kind.name, "entry": getattr(entry, kind.name)}
+
+    @model_serializer(mode="plain")
+    def _as_written(self, info: SerializationInfo) -> dict[str, Any]:
+        written = self.source_kind.entry_model.model_construct(**{self.kind: self.entry})
+        dumped: dict[str, Any] = written.model_dump(mode=info.mode,
+                                                    exclude_none=info.exclude_none)
+        return dumped
 
     @property
-    def kind(self) -> Literal["folder", "dicomweb"]:
-        return "folder" if self.folder is not None else "dicomweb"
+    def source_kind(self) -> SourceKind:
+        """The registered kind of this source."""
+        return SOURCE_KINDS[self.kind]
+
+    @property
+    def label(self) -> str:
+        """The source as messages name it: its folder, its archive's URL, ..."""
+        return self.source_kind.label(self.entry)
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            if name in SOURCE_KINDS:
+                return self.entry if name == self.kind else None
+            return super().__getattr__(name)
 
 
 def institution_key(name: str) -> str:

@@ -11,15 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from jobs.ingest.sources.base import Source
-from jobs.ingest.sources.dicomweb import DicomWebSource
-from jobs.ingest.sources.folder import FolderSource
-from jobs.spec.sources import (
-    DicomWebSpec,
-    RegionSpec,
-    SourceSpec,
-    resolve_credentials,
-    without_userinfo,
-)
+from jobs.spec.sources import DicomWebSpec, RegionSpec, SourceSpec, without_userinfo
 from kernel.errors import BadInput
 
 __all__ = [
@@ -35,19 +27,11 @@ USER_ENV, PASSWORD_ENV = "LUNGSCREEN_DICOMWEB_USER", "LUNGSCREEN_DICOMWEB_PASSWO
 
 
 def open_source(spec: SourceSpec, env: Mapping[str, str], *, workers: int = 1) -> Source:
-    """The source one spec entry names; DICOMweb credentials come from `env` (the CLI's
-    environment), folder headers are read by `workers` processes."""
-    if spec.folder is not None:
-        return FolderSource(spec.folder, workers=workers)
-    if spec.dicomweb is None:  # the spec model allows exactly one kind
-        raise BadInput("a source needs a folder or a dicomweb entry")
-    creds = resolve_credentials(spec.dicomweb, env)
-    auth = (creds.username, creds.password) if creds is not None else None
-    names = ((spec.dicomweb.username_env, spec.dicomweb.password_env) if creds is not None
-             and spec.dicomweb.username_env and spec.dicomweb.password_env else None)
-    return DicomWebSource(spec.dicomweb.url, auth=auth, credentials_env=names,
-                          timeout_s=spec.dicomweb.timeout_s,
-                          max_studies=spec.dicomweb.max_studies)
+    """The source one spec entry names, opened by its kind (jobs.ingest.sources.kinds):
+    credentials come from `env` (the CLI's environment), headers are read by `workers`
+    processes where the kind can."""
+    source: Source = spec.source_kind.open(spec.entry, env, workers)
+    return source
 
 
 def region_sources(region: RegionSpec, env: Mapping[str, str]) -> list[Source]:
@@ -70,11 +54,11 @@ def source_spec_from_text(text: str, env: Mapping[str, str]) -> SourceSpec:
             raise BadInput(f"source {without_userinfo(text)!r}: {why or 'not a DICOMweb root'}"
                            f"; expected http(s)://HOST/PATH (credentials in {USER_ENV} and "
                            f"{PASSWORD_ENV})") from None
-        return SourceSpec(dicomweb=web)
+        return SourceSpec.model_validate({"dicomweb": web})
     path = Path(text)
     if not path.is_dir():
         raise BadInput(
             f"source {text!r} is neither a folder nor an http(s):// DICOMweb URL; "
             "pass an existing folder or a DICOMweb root"
         )
-    return SourceSpec(folder=path.absolute())
+    return SourceSpec.model_validate({"folder": path.absolute()})
