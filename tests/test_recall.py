@@ -40,8 +40,10 @@ NODULES = {
 def campaign(small_cohort, tmp_path):
     """A stored campaign over the small cohort: intake for real, categories set by hand."""
     folders = region_folders(small_cohort.root)
+    # a key of the test's own: test_bad_input removes it, and the state folder's is shared
     spec_path = write_spec(tmp_path / "spec.yaml", {n: [p] for n, p in folders.items()},
-                           campaign_id=CAMPAIGN, data_dir=str(tmp_path / "data"))
+                           campaign_id=CAMPAIGN, data_dir=str(tmp_path / "data"),
+                           privacy={"key_file": str(tmp_path / "keys" / "pseudonym.key")})
     spec = load_spec(spec_path)
     pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
     intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
