@@ -9,12 +9,13 @@
 
 Running it again finds the campaign complete and prints the summary again.
 
-The demo's spec keeps the deployment's floor (`privacy.min_cell` 11, kernel.defaults), like
+The demo's spec keeps the deployment's floor (`privacy.min_cell`, kernel.defaults.MIN_CELL), like
 every campaign. Its data are synthetic and few, and the floor would hide every cell of a
 dozen studies, so the summary alone is built under the `synthetic_demo_floor` override
 (default 1): the one way below the floor, used by nothing but the demo, written to the
-store's audit trail (event `synthetic_demo_floor`) and named in the demo's output. Say
-`--synthetic-demo-floor 11` to see production suppression at work (no override then).
+store's audit trail (event `synthetic_demo_floor`) and named in the demo's output. Give
+`--synthetic-demo-floor` the floor or more to see production suppression at work (no override
+then).
 """
 
 from __future__ import annotations

@@ -10,11 +10,11 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
 from cli.commands import campaign_info
 from cli.progress import Heartbeat, ProgressBar
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
 from jobs.spec.campaign import CampaignSpec, load_spec
-from jobs.spec.registry import SpecRegistry, default_state_dir
 from jobs.spec.secrets import open_spec_store
 from jobs.store import ResultsStore
 from jobs.store import redact as redact_url
@@ -41,16 +41,6 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="no live progress bar even on a terminal (one log line per shard)")
 
 
-def _registry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs are registered for resume/cancel (default "
-                   "$LUNGSCREEN_STATE_DIR, else $XDG_STATE_HOME/lungscreen)")
-    p.add_argument("--spec", type=Path, default=None,
-                   help="the campaign's spec file (instead of the registered copy)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="a data folder to look for the saved spec in (<data_dir>/campaigns/)")
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("campaign", help="run, resume, cancel or submit a campaign; "
                                    "list campaigns, show one's status")
@@ -67,12 +57,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     resume = sub.add_parser("resume", help="finish a campaign that stopped or was cancelled")
     resume.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     _run_options(resume)
-    _registry_options(resume)
+    add_campaign_ref(resume)
     resume.set_defaults(func=_cmd_resume)
 
     cancel = sub.add_parser("cancel", help="cancel a campaign (in-flight shards still commit)")
     cancel.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
-    _registry_options(cancel)
+    add_campaign_ref(cancel)
     cancel.set_defaults(func=_cmd_cancel)
 
     validate = sub.add_parser("validate", help="check a campaign spec without running it")
@@ -87,23 +77,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     submit.add_argument("--address", required=True, help="the job server: http://HEAD:8265")
     submit.set_defaults(func=_cmd_submit)
     campaign_info.register(sub)
-
-
-def _registry(args: argparse.Namespace) -> SpecRegistry:
-    state_dir = getattr(args, "state_dir", None) or default_state_dir(default_env())
-    return SpecRegistry(state_dir)
-
-
-def _find_spec(args: argparse.Namespace) -> CampaignSpec:
-    if args.spec is not None:
-        spec = load_spec(args.spec, state_dir=_registry(args).state_dir)
-        if spec.id != args.campaign_id:
-            from kernel.errors import BadInput
-
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-        return spec
-    return _registry(args).load(args.campaign_id, args.data_dir)
 
 
 @contextlib.contextmanager
@@ -138,7 +111,7 @@ def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
                              num_cpus=args.num_cpus, observers=tuple(observers),
                              env=env)
         with open_spec_store(spec, env) as store:
-            result = run_campaign(spec, options, store, _registry(args))
+            result = run_campaign(spec, options, store, spec_registry(args))
             if result.state in ("done", "already_done"):
                 _measure_release(store, spec.id, env)
     return _print(result)
@@ -176,15 +149,15 @@ def _print(result: CampaignRun) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.submit:
         return _submit(args.spec, args.address)
-    return _execute(args, load_spec(args.spec, state_dir=_registry(args).state_dir))
+    return _execute(args, load_spec(args.spec, state_dir=spec_registry(args).state_dir))
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    return _execute(args, _find_spec(args))
+    return _execute(args, resolve_spec(args))
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    spec = _find_spec(args)
+    spec = resolve_spec(args)
     with open_spec_store(spec, default_env(), create=False) as store:
         print(cancel_campaign(spec, store))
     return 0
@@ -192,7 +165,7 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, check_paths=not args.no_paths,
-                     state_dir=_registry(args).state_dir)
+                     state_dir=spec_registry(args).state_dir)
     sources = sum(len(r.sources) for r in spec.regions)
     triton = ", ".join(spec.triton.urls) if spec.triton is not None else "the bundled local server"
     print(f"{args.spec}: campaign {spec.id} is valid: {len(spec.regions)} region(s), "

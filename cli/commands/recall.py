@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli import remote
+from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.client import add_server, client_for
 from jobs.spec.secrets import open_spec_store
 from kernel.errors import BadInput
@@ -39,11 +40,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--technical", action="store_true",
                    help="the technical recall list: studies the model could not read that "
                    "need a repeat scan or a manual read (columns reason, next_step)")
-    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs are registered (see `campaign resume`)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="a data folder to look for the saved spec in")
+    add_campaign_ref(p)
     add_server(p)
     p.set_defaults(func=run)
 
@@ -63,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if client is not None:  # the service re-derives, audits and sends the CSV
         args.min_category = min_category.value
         return remote.recall(args, client)
-    spec = _spec(args)
+    spec = resolve_spec(args)
     with open_spec_store(spec, os.environ, create=False) as store:
         if args.technical:
             return _technical(args, spec, store, os_operator())
@@ -75,20 +72,6 @@ def run(args: argparse.Namespace) -> int:
           f"written to {done.path} (sha256 {done.sha256[:12]}...); "
           f"{done.not_found} not found in the sources; audited in {done.audit_log}")
     return 0
-
-
-def _spec(args: argparse.Namespace) -> CampaignSpec:
-    from jobs.spec.campaign import load_spec
-    from jobs.spec.registry import SpecRegistry, default_state_dir
-
-    if args.spec is not None:
-        spec = load_spec(args.spec)
-        if spec.id != args.campaign_id:
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-        return spec
-    state_dir = args.state_dir or default_state_dir(os.environ)
-    return SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
 
 
 def _technical(args: argparse.Namespace, spec: CampaignSpec, store: ResultsStore,
