@@ -37,6 +37,8 @@ from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 from kernel.observer import CampaignObserver
+from synth import write_cohort
+from synth.cohort import read_declared_sites
 
 __all__ = ["DemoOptions", "DemoResult", "run_demo", "summarise"]
 
@@ -72,8 +74,6 @@ class DemoResult:
 
 
 def _cohort(options: DemoOptions) -> Path:
-    from synth import write_cohort
-
     cohort = options.out / "cohort"
     marker = cohort / ".demo-complete"
     if not marker.exists():
@@ -97,8 +97,6 @@ def _region_folders(cohort: Path) -> list[Path]:
 
 
 def _spec(options: DemoOptions, cohort: Path) -> Path:
-    from synth.cohort import read_declared_sites
-
     path = options.out / "campaign.yaml"
     sites = read_declared_sites(cohort)
     doc = {
@@ -131,8 +129,8 @@ def summarise(spec: CampaignSpec, store: ResultsStore, html_path: Path,
     floor, that override is first appended to the store's audit trail (the store must be
     opened with the audit key) and the summary opens with a line naming it."""
     # imported here: the report stack (scipy) is not loaded by every `lungscreen` call
-    from jobs.report.build import campaign_report
-    from jobs.report.formats import render
+    from jobs.report.build import campaign_report  # scipy: the summary only
+    from jobs.report.formats import render  # scipy: the summary only
 
     min_cell, notice = spec.privacy.min_cell, ""
     if synthetic_demo_floor is not None:

@@ -9,6 +9,9 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
+from cli.settings import load_settings
+from jobs.spec.secrets import store_password
+from jobs.store.urls import refuse_password
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
@@ -21,8 +24,6 @@ _PLACE = "the command line, which ps shows and the shell's history keeps"
 
 def store_url(text: str) -> str:
     """`text` when it carries no password; an argparse error (exit 2) naming the remedy."""
-    from jobs.store.urls import refuse_password
-
     try:
         refuse_password(text, _PLACE)
     except BadInput as exc:
@@ -53,8 +54,6 @@ def campaign_store(args: argparse.Namespace
         configured = _configured(args)
         if configured is not None:
             return configured
-    from jobs.spec.secrets import store_password
-
     spec = resolve_spec(args, check_paths=False)
     password = None if args.store else store_password(spec, os.environ)
     return args.store or spec.store_url, password, spec
@@ -63,8 +62,6 @@ def campaign_store(args: argparse.Namespace
 def _configured(args: argparse.Namespace) -> tuple[str, None, CampaignSpec | None] | None:
     """LUNGSCREEN_STORE or the config file's store (cli.settings), with the campaign's
     registered spec when there is one (its threshold); None when no store is configured."""
-    from cli.settings import load_settings
-
     store = load_settings(os.environ).store
     if store is None:
         return None

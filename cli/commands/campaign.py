@@ -13,12 +13,14 @@ from pathlib import Path
 from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
 from cli.commands import campaign_info
 from cli.progress import Heartbeat, ProgressBar
+from cluster.ray.connect import submit_campaign
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
+from jobs.run.metrics import campaign_metrics
 from jobs.spec.campaign import CampaignSpec, load_spec
 from jobs.spec.secrets import open_spec_store
 from jobs.store import ResultsStore
 from jobs.store import redact as redact_url
-from kernel.errors import LungscreenError
+from kernel.errors import BadInput, LungscreenError
 from kernel.observer import CampaignObserver
 
 __all__ = ["register"]
@@ -91,8 +93,6 @@ def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[Ca
     if args.metrics_port is None:
         yield observers
         return
-    from jobs.run.metrics import campaign_metrics
-
     with campaign_metrics(spec, args.metrics_port, args.metrics_addr) as observer:
         if args.metrics_port and any(isinstance(o, ProgressBar) for o in observers):
             # the bar hides the driver's INFO line naming it; without a bar that line says it
@@ -121,7 +121,7 @@ def _measure_release(store: ResultsStore, campaign_id: str, env: Mapping[str, st
     """A finished campaign measures its last increment into the analysts' release base
     (nothing new: nothing measured). A refusal (the privacy budget) leaves the campaign
     done and says how to retry."""
-    from jobs.release import Budget, measure_increment
+    from jobs.release import Budget, measure_increment  # scipy: a done campaign only
 
     try:
         measured = measure_increment(store, campaign_id, budget=Budget.from_env(env))
@@ -180,9 +180,6 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _submit(spec_path: Path, address: str | None) -> int:
-    from cluster.ray.connect import submit_campaign
-    from kernel.errors import BadInput
-
     if not address:
         raise BadInput("--submit needs --address http://HEAD:8265 (the Ray job server)")
     load_spec(spec_path, check_paths=False)  # fail here, not on the cluster, for a bad spec

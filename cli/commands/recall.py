@@ -11,8 +11,12 @@ from typing import TYPE_CHECKING
 from cli import remote
 from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.client import add_server, client_for
+from jobs.recall import export_recall
+from jobs.spec.operator import os_operator
 from jobs.spec.secrets import open_spec_store
+from jobs.technical_recall import export_technical_recall
 from kernel.errors import BadInput
+from kernel.lungrads import Category
 
 if TYPE_CHECKING:
     from jobs.spec.campaign import CampaignSpec
@@ -46,9 +50,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.spec.operator import os_operator
-    from kernel.lungrads import Category
-
     if args.technical and args.min_category is not None:
         raise BadInput("--technical lists the studies that could not be screened; "
                        "--min-category is for the recall list: give one of them")
@@ -64,8 +65,6 @@ def run(args: argparse.Namespace) -> int:
     with open_spec_store(spec, os.environ, create=False) as store:
         if args.technical:
             return _technical(args, spec, store, os_operator())
-        from jobs.recall import export_recall
-
         done = export_recall(spec, store, min_category=min_category, out=args.out,
                              operator=os_operator(), env=dict(os.environ))
     print(f"recall list: {done.count} studies at category {min_category.value} or above "
@@ -76,8 +75,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _technical(args: argparse.Namespace, spec: CampaignSpec, store: ResultsStore,
                operator: str) -> int:
-    from jobs.technical_recall import export_technical_recall
-
     done = export_technical_recall(spec, store, out=args.out, operator=operator,
                                    env=dict(os.environ))
     steps = ", ".join(f"{n} {step.replace('_', ' ')}" for step, n in done.by_step.items())

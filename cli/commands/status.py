@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.status import StatusRequest, run_status
+    from jobs.status import StatusRequest, run_status  # prometheus: status only
 
     client = client_for(args, default_env())
     if client is not None:  # progress per region, as the service reports it
