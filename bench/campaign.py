@@ -153,7 +153,7 @@ def _medians(timings: Sequence[dict[str, float]]) -> dict[str, float]:
 
 
 def _spec(options: CampaignBenchOptions, root: Path) -> CampaignSpec:
-    from synth import write_cohort
+    from synth import write_cohort  # synth: only to write a cohort
 
     cohort = root / "cohort"
     if not cohort.exists():
@@ -191,7 +191,7 @@ def _prepared(spec: CampaignSpec, key: bytes, root: Path, index: int,
 
 def _baseline_run(prepared: Prepared, backend: object
                   ) -> tuple[RunFigures, list[dict[str, float]]]:
-    from models.detection.inprocess import InProcessBackend
+    from models.detection.inprocess import InProcessBackend  # torch: in-process only
 
     assert isinstance(backend, InProcessBackend)
     intake = prepared.intake
@@ -230,7 +230,7 @@ def run_campaign_bench(options: CampaignBenchOptions | None = None) -> CampaignB
 
 def _measure(options: CampaignBenchOptions, spec: CampaignSpec, runs: list[Prepared]
              ) -> CampaignBench:
-    from models.detection.inprocess import InProcessBackend
+    from models.detection.inprocess import InProcessBackend  # torch: in-process only
 
     model = InProcessBackend()
     first = load_study(next(iter(runs[0].intake.locators.values())))

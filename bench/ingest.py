@@ -22,8 +22,10 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
     UID,
+    CTImageStorage,
     ExplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGLSLossless,
@@ -107,9 +109,6 @@ def _phantom(slices: int, matrix: int) -> npt.NDArray[np.int16]:
 
 
 def _write(folder: Path, hu: npt.NDArray[np.int16], syntax: UID) -> None:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage
-
     folder.mkdir(parents=True)
     study, series, frame = generate_uid(), generate_uid(), generate_uid()
     for k in range(hu.shape[0]):

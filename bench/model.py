@@ -43,7 +43,7 @@ class ModelBench:
 
 
 def _bench_one(detector: NoduleDetector, profile: str, seed: int, repeats: int) -> ModelBench:
-    from synth.phantom import make_phantom
+    from synth.phantom import make_phantom  # the DICOM codecs: phantoms only
 
     ph = make_phantom(seed, profile)
     rows = detector.detect(ph.hu, ph.spacing)  # warm-up

@@ -57,8 +57,8 @@ class ParallelBench:
 
 
 def _setup(threads: int, model: str) -> None:
-    from models.detection.inprocess import inprocess_backend
-    from synth.phantom import make_phantom
+    from models.detection.inprocess import inprocess_backend  # torch: this suite only
+    from synth.phantom import make_phantom  # the DICOM codecs: phantoms only
 
     torch.set_num_threads(threads)
     backend = inprocess_backend(model)

@@ -89,9 +89,9 @@ def _store(folder: Path, results: int) -> list[str]:
 
 
 def _serve(folder: str, port: int) -> None:  # the service's own process
-    import uvicorn
+    import uvicorn  # uvicorn: the service's process
 
-    from jobs.service import ServiceConfig, create_app
+    from jobs.service import ServiceConfig, create_app  # fastapi: the service's process
 
     state = Path(folder) / "state"
     with ResultsStore.open(f"sqlite:///{Path(folder) / 'svc.db'}", create=False,

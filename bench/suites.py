@@ -66,7 +66,7 @@ class Suite:
 
 
 def _campaign(o: SuiteOptions) -> Figures:
-    from bench.campaign import CampaignBenchOptions, run_campaign_bench
+    from bench.campaign import CampaignBenchOptions, run_campaign_bench  # this suite's stack only
 
     d = CampaignBenchOptions()
     return run_campaign_bench(CampaignBenchOptions(
@@ -75,44 +75,44 @@ def _campaign(o: SuiteOptions) -> Figures:
 
 
 def _ingest(o: SuiteOptions) -> Figures:
-    from bench.ingest import format_table, run_ingest_bench
+    from bench.ingest import format_table, run_ingest_bench  # this suite's stack only
 
     rows = run_ingest_bench(runs=o.runs_or(5))
     return _Table(format_table(rows), [asdict(r) for r in rows])
 
 
 def _model(o: SuiteOptions) -> Figures:
-    from bench.model import run_model_bench
+    from bench.model import run_model_bench  # this suite's stack only
 
     return run_model_bench(runs=o.runs_or(3))
 
 
 def _parallel(o: SuiteOptions) -> Figures:
-    from bench.parallel import run_parallel_bench
+    from bench.parallel import run_parallel_bench  # this suite's stack only
 
     return run_parallel_bench(runs=o.runs_or(3), studies=o.studies)
 
 
 def _triton(o: SuiteOptions) -> Figures:
-    from bench.triton import run_triton_bench
+    from bench.triton import run_triton_bench  # this suite's stack only
 
     return run_triton_bench(runs=o.runs_or(3), studies=o.studies_or(1))
 
 
 def _metrics(o: SuiteOptions) -> Figures:
-    from bench.metrics import run_metrics_bench
+    from bench.metrics import run_metrics_bench  # this suite's stack only
 
     return run_metrics_bench(runs=o.runs_or(5), studies=o.studies_or(8))
 
 
 def _synth(o: SuiteOptions) -> Figures:
-    from bench.synth import run_synth_bench
+    from bench.synth import run_synth_bench  # this suite's stack only
 
     return run_synth_bench(runs=o.runs_or(3), studies=o.studies_or(8))
 
 
 def _report(o: SuiteOptions) -> Figures:
-    from bench.report import run_report_bench
+    from bench.report import run_report_bench  # this suite's stack only
 
     return TextFigures("report: aggregation and suppressed report, medians (s)",
                        run_report_bench(runs=o.runs_or(3),
@@ -120,7 +120,7 @@ def _report(o: SuiteOptions) -> Figures:
 
 
 def _release(o: SuiteOptions) -> Figures:
-    from bench.release import ReleaseBenchOptions, run_release_bench
+    from bench.release import ReleaseBenchOptions, run_release_bench  # this suite's stack only
 
     d = ReleaseBenchOptions()
     return run_release_bench(ReleaseBenchOptions(
@@ -129,13 +129,13 @@ def _release(o: SuiteOptions) -> Figures:
 
 
 def _audit(o: SuiteOptions) -> Figures:
-    from bench.audit import run_audit_bench
+    from bench.audit import run_audit_bench  # this suite's stack only
 
     return run_audit_bench(runs=o.runs_or(3))
 
 
 def _service(o: SuiteOptions) -> Figures:
-    from bench.service import ServiceBenchOptions, run_service_bench
+    from bench.service import ServiceBenchOptions, run_service_bench  # this suite's stack only
 
     d = ServiceBenchOptions()
     return run_service_bench(ServiceBenchOptions(

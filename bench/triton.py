@@ -108,8 +108,8 @@ def run_triton_bench(
     """Run both measurements; starts a local Triton on `repository` unless `urls` names a
     running one. `weights`: the in-process backend's weights (default: the shipped ones;
     give the same weights the served model uses)."""
-    from models.detection.inprocess import InProcessBackend
-    from synth.phantom import make_phantom
+    from models.detection.inprocess import InProcessBackend  # torch: this suite only
+    from synth.phantom import make_phantom  # the DICOM codecs: phantoms only
 
     phantoms = [make_phantom(seed, "small") for seed in range(1, studies + 1)]
     air: npt.NDArray[np.int16] = np.full(REALISTIC_SHAPE, -1000, dtype=np.int16)

@@ -9,12 +9,13 @@
 
 Running it again finds the campaign complete and prints the summary again.
 
-The demo's spec keeps the deployment's floor (`privacy.min_cell` 11, kernel.defaults), like
+The demo's spec keeps the deployment's floor (`privacy.min_cell`, kernel.defaults.MIN_CELL), like
 every campaign. Its data are synthetic and few, and the floor would hide every cell of a
 dozen studies, so the summary alone is built under the `synthetic_demo_floor` override
 (default 1): the one way below the floor, used by nothing but the demo, written to the
-store's audit trail (event `synthetic_demo_floor`) and named in the demo's output. Say
-`--synthetic-demo-floor 11` to see production suppression at work (no override then).
+store's audit trail (event `synthetic_demo_floor`) and named in the demo's output. Give
+`--synthetic-demo-floor` the floor or more to see production suppression at work (no override
+then).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 from kernel.observer import CampaignObserver
+from synth import write_cohort
+from synth.cohort import read_declared_sites
 
 __all__ = ["DemoOptions", "DemoResult", "run_demo", "summarise"]
 
@@ -71,8 +74,6 @@ class DemoResult:
 
 
 def _cohort(options: DemoOptions) -> Path:
-    from synth import write_cohort
-
     cohort = options.out / "cohort"
     marker = cohort / ".demo-complete"
     if not marker.exists():
@@ -96,8 +97,6 @@ def _region_folders(cohort: Path) -> list[Path]:
 
 
 def _spec(options: DemoOptions, cohort: Path) -> Path:
-    from synth.cohort import read_declared_sites
-
     path = options.out / "campaign.yaml"
     sites = read_declared_sites(cohort)
     doc = {
@@ -130,8 +129,8 @@ def summarise(spec: CampaignSpec, store: ResultsStore, html_path: Path,
     floor, that override is first appended to the store's audit trail (the store must be
     opened with the audit key) and the summary opens with a line naming it."""
     # imported here: the report stack (scipy) is not loaded by every `lungscreen` call
-    from jobs.report.build import campaign_report
-    from jobs.report.formats import render
+    from jobs.report.build import campaign_report  # scipy: the summary only
+    from jobs.report.formats import render  # scipy: the summary only
 
     min_cell, notice = spec.privacy.min_cell, ""
     if synthetic_demo_floor is not None:

@@ -11,7 +11,7 @@ __all__ = ["main"]
 def main() -> int:
     if sys.argv[1:] in (["--version"], ["-V"]):
         # not kernel.version: importing the kernel package loads numpy
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import PackageNotFoundError, version  # --version only
 
         try:
             print(f"lungscreen {version('lungscreen')}")

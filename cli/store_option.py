@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
+from cli.settings import load_settings
+from jobs.spec.secrets import store_password
+from jobs.store.urls import refuse_password
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
@@ -21,8 +24,6 @@ _PLACE = "the command line, which ps shows and the shell's history keeps"
 
 def store_url(text: str) -> str:
     """`text` when it carries no password; an argparse error (exit 2) naming the remedy."""
-    from jobs.store.urls import refuse_password
-
     try:
         refuse_password(text, _PLACE)
     except BadInput as exc:
@@ -39,11 +40,7 @@ def add_campaign_store(p: argparse.ArgumentParser) -> None:
     """--store, --spec, --state-dir, --data-dir: where a campaign's store is."""
     add_store(p, default=None, help="the results store URL (default: $LUNGSCREEN_STORE, else "
               "`store` in the state folder's config.toml, else the campaign spec's)")
-    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs are registered (see `campaign resume`)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="a data folder to look for the saved spec in")
+    add_campaign_ref(p)
 
 
 def campaign_store(args: argparse.Namespace
@@ -57,18 +54,7 @@ def campaign_store(args: argparse.Namespace
         configured = _configured(args)
         if configured is not None:
             return configured
-    from jobs.spec.campaign import load_spec
-    from jobs.spec.registry import SpecRegistry, default_state_dir
-    from jobs.spec.secrets import store_password
-
-    if args.spec is not None:
-        spec = load_spec(args.spec, check_paths=False)
-        if spec.id != args.campaign_id:
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-    else:
-        spec = SpecRegistry(args.state_dir or default_state_dir(os.environ)).load(
-            args.campaign_id, args.data_dir)
+    spec = resolve_spec(args, check_paths=False)
     password = None if args.store else store_password(spec, os.environ)
     return args.store or spec.store_url, password, spec
 
@@ -76,15 +62,11 @@ def campaign_store(args: argparse.Namespace
 def _configured(args: argparse.Namespace) -> tuple[str, None, CampaignSpec | None] | None:
     """LUNGSCREEN_STORE or the config file's store (cli.settings), with the campaign's
     registered spec when there is one (its threshold); None when no store is configured."""
-    from cli.settings import load_settings
-    from jobs.spec.registry import SpecRegistry, default_state_dir
-
     store = load_settings(os.environ).store
     if store is None:
         return None
     try:
-        spec = SpecRegistry(args.state_dir or default_state_dir(os.environ)).load(
-            args.campaign_id, args.data_dir)
+        spec = spec_registry(args).load(args.campaign_id, args.data_dir)
     except BadInput:
         spec = None
     return store, None, spec

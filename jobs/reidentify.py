@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobs.audit import AUDIT_LOG, TrailBroken, append_audit, guard_export
+from jobs.ingest.discovery import discover
+from jobs.ingest.privacy import Pseudonymizer, StudyFields, minimise
+from jobs.ingest.sources.factory import region_sources
 from kernel.errors import BadInput, LungscreenError, PermanentError
 from kernel.records import StudyResult
 
@@ -44,8 +47,7 @@ def reidentification_key(spec: CampaignSpec, store: ResultsStore, action: str
     """The pseudonymizer of campaign `spec` under the key it ran with. BadInput for an
     unknown campaign, a missing key (never created here: a new key would match nobody) or
     another key than the campaign's (jobs.store.keycheck)."""
-    from jobs.ingest.privacy import Pseudonymizer
-    from jobs.run.campaignkey import campaign_key
+    from jobs.run.campaignkey import campaign_key  # jobs.run's face loads the driver
 
     campaign = store.campaign(spec.id)
     if campaign is None:
@@ -56,8 +58,6 @@ def reidentification_key(spec: CampaignSpec, store: ResultsStore, action: str
 def spec_regions(spec: CampaignSpec, env: Mapping[str, str]
                  ) -> Iterator[tuple[str, Sequence[Source]]]:
     """(region, its sources) for every region of `spec`."""
-    from jobs.ingest.sources.factory import region_sources
-
     return ((r.name, region_sources(r, env)) for r in spec.regions)
 
 
@@ -67,9 +67,6 @@ def match_sources(due: Mapping[str, StudyResult],
     """Scan each region's sources, recompute each study's pseudonym exactly as intake did
     (jobs.ingest.privacy.minimise), and yield (result, first image) for every study in
     `due`, once."""
-    from jobs.ingest.discovery import discover
-    from jobs.ingest.privacy import StudyFields, minimise
-
     found: set[str] = set()
     for region, sources in regions:
         for study in discover(sources):

@@ -47,7 +47,7 @@ def _http_ready(url: str, timeout_s: float) -> bool:
 
 def _grpc_ready(target: str, timeout_s: float) -> bool:
     import tritonclient.grpc as grpcclient  # imported late: grpc start-up is not free
-    from tritonclient.utils import InferenceServerException
+    from tritonclient.utils import InferenceServerException  # tritonclient: probes only
 
     client = grpcclient.InferenceServerClient(target)
     try:

@@ -276,9 +276,9 @@ def _watch_live(take: Callable[[], Snapshot], out: TextIO, *, interval_s: float,
                 sleep: Callable[[float], None], max_refreshes: int | None) -> int:
     """The text view redrawn in place on a terminal (rich's Live: no full-screen clear,
     no flicker, and the last view stays on screen after Ctrl-C)."""
-    from rich.console import Console
-    from rich.live import Live
-    from rich.text import Text
+    from rich.console import Console  # rich: the live view only
+    from rich.live import Live  # rich: the live view only
+    from rich.text import Text  # rich: the live view only
 
     console = Console(file=out, highlight=False, force_terminal=True)
     shown = 0

@@ -8,7 +8,9 @@ module, else to `a.b`.
 from __future__ import annotations
 
 import ast
+import io
 import statistics
+import tokenize
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -230,3 +232,38 @@ def test_benchmarks_reach_the_project_through_few_modules():
     assert heavy == {}
     assert all(t.startswith("bench.") for t in graph()[BENCH_INDEX])
 
+
+
+def _bare_local_imports(source: str) -> list[int]:
+    """The lines of the function-local imports in `source` with no comment on any of their
+    lines (a module-level import needs no reason; one inside a function does)."""
+    comments = {tok.start[0] for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+                if tok.type == tokenize.COMMENT}
+    bare: list[int] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if in_function and isinstance(child, ast.Import | ast.ImportFrom):
+                assert child.end_lineno is not None
+                if comments.isdisjoint(range(child.lineno, child.end_lineno + 1)):
+                    bare.append(child.lineno)
+            visit(child, in_function or isinstance(
+                child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda))
+
+    visit(ast.parse(source), False)
+    return bare
+
+
+def test_every_function_local_import_says_why():
+    """An import inside a function says why it is not at the top (a heavy dependency loaded
+    only where it is used, e.g. `# scipy: report only`); one without a reason belongs at the
+    top of its module."""
+    bare = {f"{path.relative_to(REPO)}:{line}" for path in modules().values()
+            for line in _bare_local_imports(path.read_text())}
+    assert bare == set()
+
+
+def test_a_bare_function_local_import_is_seen():
+    source = ("import os\n\ndef f():\n    import json\n    from a import (  # why\n"
+              "        b,\n    )\n    import sys  # why\n")
+    assert _bare_local_imports(source) == [4]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,29 @@ def test_cut_inside_encapsulated_pixel_data_is_rejected(tmp_path):
     assert isinstance(read_header_bytes(data, "x"), SliceHeader)
     result = read_header_bytes(data[: len(data) - 100], "x")
     assert isinstance(result, FileRejection) and result.reason is FileReason.UNREADABLE_FILE
+
+
+def _deflated_slice(tmp_path: Path) -> tuple[bytes, int]:
+    """A CT slice in Deflated Explicit VR Little Endian, and where its deflated dataset starts
+    (after the File Meta group, whose length (0002,0000) gives)."""
+    ds = ct_slice(study_uid=generate_uid(), series_uid=generate_uid(), z=0.0)
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "dfl.dcm", enforce_file_format=True)
+    data = (tmp_path / "dfl.dcm").read_bytes()
+    return data, 144 + int.from_bytes(data[140:144], "little")
+
+
+def test_a_deflated_file_is_read_and_a_deflate_bomb_rejected(tmp_path):
+    data, body = _deflated_slice(tmp_path)
+    header = read_header_bytes(data, "x")
+    assert isinstance(header, SliceHeader) and header.has_pixel_data
+    assert header.transfer_syntax == pydicom.uid.DeflatedExplicitVRLittleEndian
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    zeros = b"\0" * (1 << 20)
+    bomb = b"".join(squeeze.compress(zeros) for _ in range(257)) + squeeze.flush()
+    result = read_header_bytes(data[:body] + bomb, "x")
+    assert isinstance(result, FileRejection) and result.reason is FileReason.UNREADABLE_FILE
+    assert result.detail == "deflated dataset too large or corrupt"
 
 
 @pytest.mark.parametrize(

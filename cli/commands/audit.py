@@ -14,6 +14,10 @@ from typing import TYPE_CHECKING, Any
 from cli.output import add_format
 from cli.settings import required_store
 from cli.store_option import add_store
+from jobs.audit import AUDIT_LOG, event_rows, verify_audit
+from jobs.spec.campaign import load_spec
+from jobs.spec.secrets import default_audit_key, store_password
+from jobs.store import ResultsStore
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
@@ -55,9 +59,6 @@ def _opened(args: argparse.Namespace, *, with_key: bool
             ) -> Iterator[tuple[ResultsStore, Path | None, str | None]]:
     """The store (with the audit key when `with_key`: BadInput when there is none, and none
     is created), the file log and the campaign the arguments name."""
-    from jobs.spec.secrets import default_audit_key, store_password
-    from jobs.store import ResultsStore
-
     if args.spec is None:  # --store, else LUNGSCREEN_STORE or the config file's
         args.store = required_store(args.store, os.environ, also="--spec SPEC")
     key = default_audit_key(os.environ, create=False) if with_key else None
@@ -65,9 +66,6 @@ def _opened(args: argparse.Namespace, *, with_key: bool
         with ResultsStore.open(args.store, audit_key=key, create=False) as store:
             yield store, None, args.campaign
         return
-    from jobs.audit import AUDIT_LOG
-    from jobs.spec.campaign import load_spec
-
     spec = load_spec(args.spec, check_paths=False)
     with ResultsStore.open(spec.store_url, password=store_password(spec, os.environ),
                            audit_key=key, create=False) as store:
@@ -75,8 +73,6 @@ def _opened(args: argparse.Namespace, *, with_key: bool
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from jobs.audit import verify_audit
-
     with _opened(args, with_key=True) as (store, log_path, campaign):
         verdict = verify_audit(store, campaign_id=campaign, log_path=log_path)
     for note in verdict.notes:
@@ -100,8 +96,6 @@ def _since(text: str | None) -> datetime | None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from jobs.audit import event_rows
-
     since = _since(args.since)
     with _opened(args, with_key=False) as (store, _, campaign):  # reads only: no key
         rows = event_rows(store.events(campaign, who=args.who, since=since))

@@ -10,15 +10,17 @@ import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
 from cli.commands import campaign_info
 from cli.progress import Heartbeat, ProgressBar
+from cluster.ray.connect import submit_campaign
 from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
+from jobs.run.metrics import campaign_metrics
 from jobs.spec.campaign import CampaignSpec, load_spec
-from jobs.spec.registry import SpecRegistry, default_state_dir
 from jobs.spec.secrets import open_spec_store
 from jobs.store import ResultsStore
 from jobs.store import redact as redact_url
-from kernel.errors import LungscreenError
+from kernel.errors import BadInput, LungscreenError
 from kernel.observer import CampaignObserver
 
 __all__ = ["register"]
@@ -41,16 +43,6 @@ def _run_options(p: argparse.ArgumentParser) -> None:
                    help="no live progress bar even on a terminal (one log line per shard)")
 
 
-def _registry_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs are registered for resume/cancel (default "
-                   "$LUNGSCREEN_STATE_DIR, else $XDG_STATE_HOME/lungscreen)")
-    p.add_argument("--spec", type=Path, default=None,
-                   help="the campaign's spec file (instead of the registered copy)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="a data folder to look for the saved spec in (<data_dir>/campaigns/)")
-
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("campaign", help="run, resume, cancel or submit a campaign; "
                                    "list campaigns, show one's status")
@@ -67,12 +59,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     resume = sub.add_parser("resume", help="finish a campaign that stopped or was cancelled")
     resume.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     _run_options(resume)
-    _registry_options(resume)
+    add_campaign_ref(resume)
     resume.set_defaults(func=_cmd_resume)
 
     cancel = sub.add_parser("cancel", help="cancel a campaign (in-flight shards still commit)")
     cancel.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
-    _registry_options(cancel)
+    add_campaign_ref(cancel)
     cancel.set_defaults(func=_cmd_cancel)
 
     validate = sub.add_parser("validate", help="check a campaign spec without running it")
@@ -89,23 +81,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     campaign_info.register(sub)
 
 
-def _registry(args: argparse.Namespace) -> SpecRegistry:
-    state_dir = getattr(args, "state_dir", None) or default_state_dir(default_env())
-    return SpecRegistry(state_dir)
-
-
-def _find_spec(args: argparse.Namespace) -> CampaignSpec:
-    if args.spec is not None:
-        spec = load_spec(args.spec, state_dir=_registry(args).state_dir)
-        if spec.id != args.campaign_id:
-            from kernel.errors import BadInput
-
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-        return spec
-    return _registry(args).load(args.campaign_id, args.data_dir)
-
-
 @contextlib.contextmanager
 def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[CampaignObserver]]:
     observers: list[CampaignObserver] = []
@@ -118,8 +93,6 @@ def _observers(args: argparse.Namespace, spec: CampaignSpec) -> Iterator[list[Ca
     if args.metrics_port is None:
         yield observers
         return
-    from jobs.run.metrics import campaign_metrics
-
     with campaign_metrics(spec, args.metrics_port, args.metrics_addr) as observer:
         if args.metrics_port and any(isinstance(o, ProgressBar) for o in observers):
             # the bar hides the driver's INFO line naming it; without a bar that line says it
@@ -138,7 +111,7 @@ def _execute(args: argparse.Namespace, spec: CampaignSpec) -> int:
                              num_cpus=args.num_cpus, observers=tuple(observers),
                              env=env)
         with open_spec_store(spec, env) as store:
-            result = run_campaign(spec, options, store, _registry(args))
+            result = run_campaign(spec, options, store, spec_registry(args))
             if result.state in ("done", "already_done"):
                 _measure_release(store, spec.id, env)
     return _print(result)
@@ -148,7 +121,7 @@ def _measure_release(store: ResultsStore, campaign_id: str, env: Mapping[str, st
     """A finished campaign measures its last increment into the analysts' release base
     (nothing new: nothing measured). A refusal (the privacy budget) leaves the campaign
     done and says how to retry."""
-    from jobs.release import Budget, measure_increment
+    from jobs.release import Budget, measure_increment  # scipy: a done campaign only
 
     try:
         measured = measure_increment(store, campaign_id, budget=Budget.from_env(env))
@@ -176,15 +149,15 @@ def _print(result: CampaignRun) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     if args.submit:
         return _submit(args.spec, args.address)
-    return _execute(args, load_spec(args.spec, state_dir=_registry(args).state_dir))
+    return _execute(args, load_spec(args.spec, state_dir=spec_registry(args).state_dir))
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    return _execute(args, _find_spec(args))
+    return _execute(args, resolve_spec(args))
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
-    spec = _find_spec(args)
+    spec = resolve_spec(args)
     with open_spec_store(spec, default_env(), create=False) as store:
         print(cancel_campaign(spec, store))
     return 0
@@ -192,7 +165,7 @@ def _cmd_cancel(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     spec = load_spec(args.spec, check_paths=not args.no_paths,
-                     state_dir=_registry(args).state_dir)
+                     state_dir=spec_registry(args).state_dir)
     sources = sum(len(r.sources) for r in spec.regions)
     triton = ", ".join(spec.triton.urls) if spec.triton is not None else "the bundled local server"
     print(f"{args.spec}: campaign {spec.id} is valid: {len(spec.regions)} region(s), "
@@ -207,9 +180,6 @@ def _cmd_submit(args: argparse.Namespace) -> int:
 
 
 def _submit(spec_path: Path, address: str | None) -> int:
-    from cluster.ray.connect import submit_campaign
-    from kernel.errors import BadInput
-
     if not address:
         raise BadInput("--submit needs --address http://HEAD:8265 (the Ray job server)")
     load_spec(spec_path, check_paths=False)  # fail here, not on the cluster, for a bad spec

@@ -14,6 +14,7 @@ from cli.client import add_server, client_for
 from cli.output import add_format
 from cli.settings import required_store
 from cli.store_option import add_campaign_store, add_store, campaign_store
+from jobs.store import ResultsStore
 from kernel.errors import BadInput
 
 __all__ = ["register"]
@@ -41,7 +42,6 @@ def _list(args: argparse.Namespace) -> int:
     client = client_for(args, os.environ)
     if client is not None:
         return remote.campaign_list(args, client)
-    from jobs.store import ResultsStore
 
     with ResultsStore.open(required_store(args.store, os.environ), create=False) as store:
         body = [{"id": c.id, "state": c.state.value} for c in store.campaigns()]
@@ -56,7 +56,6 @@ def _status(args: argparse.Namespace) -> int:
     client = client_for(args, os.environ)
     if client is not None:
         return remote.campaign_status(args, client)
-    from jobs.store import ResultsStore
 
     url, password, _ = campaign_store(args)
     with ResultsStore.open(url, password=password, create=False) as store:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -94,11 +95,9 @@ def register(subparsers: Any) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from models.detection.blobs import DEFAULT_PASSES
-    from models.detection.detector import DEFAULT_WEIGHTS
-    from models.tooling.train import TrainConfig, train
+    from models.detection.blobs import DEFAULT_PASSES  # torch: model commands
+    from models.detection.detector import DEFAULT_WEIGHTS  # torch: model commands
+    from models.tooling.train import TrainConfig, train  # torch: model commands
 
     over = {k: v for k, v in (("n_phantoms", args.phantoms), ("epochs", args.epochs),
                               ("seed", args.seed), ("threads", args.threads),
@@ -129,7 +128,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _combine(args: argparse.Namespace) -> int:
-    from models.tooling.ensemble import combine
+    from models.tooling.ensemble import combine  # torch: model commands
 
     record = combine(args.members, args.out, args.version, args.threshold)
     print(f"wrote {args.out / 'nodule_net.pt'}: {len(args.members)} members, version "
@@ -138,10 +137,10 @@ def _combine(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from jobs.ingest.cases import cohort_cases
-    from models.detection.detector import load_detector
-    from models.tooling.cohort import CohortSkips, phantom_cases
-    from models.tooling.report import check_seeds, format_table
+    from jobs.ingest.cases import cohort_cases  # torch: model commands
+    from models.detection.detector import load_detector  # torch: model commands
+    from models.tooling.cohort import CohortSkips, phantom_cases  # torch: model commands
+    from models.tooling.report import check_seeds, format_table  # torch: model commands
 
     if (args.cohort is None) == (args.phantoms is None):
         raise BadInput("give either COHORT or --phantoms N (not both)")
@@ -156,7 +155,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     else:
         check_seeds(range(args.seed, args.seed + args.phantoms))
         cases = phantom_cases(args.phantoms, args.seed, args.profile)
-    from models.tooling.evaluate import evaluate
+    from models.tooling.evaluate import evaluate  # torch: model commands
 
     logging.getLogger("models").setLevel(logging.INFO)
     report = evaluate(cases, detector)
@@ -171,8 +170,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _dump(args: argparse.Namespace) -> int:
-    from models.tooling.report import check_seeds
-    from models.tooling.tuning import dump_phantoms
+    from models.tooling.report import check_seeds  # torch: model commands
+    from models.tooling.tuning import dump_phantoms  # torch: model commands
 
     if args.phantoms < 1:
         raise BadInput(f"--phantoms must be at least 1, got {args.phantoms}")
@@ -183,7 +182,7 @@ def _dump(args: argparse.Namespace) -> int:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from models.tooling.tuning import score_dumps
+    from models.tooling.tuning import score_dumps  # torch: model commands
 
     try:
         combos = [tuple(int(i) for i in c.split("+")) for c in args.combos.split(",")]
@@ -208,8 +207,8 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from models.detection.detector import DEFAULT_WEIGHTS, load_detector
-    from models.tooling.export import export_network
+    from models.detection.detector import DEFAULT_WEIGHTS, load_detector  # torch: model commands
+    from models.tooling.export import export_network  # torch: model commands
 
     detector = load_detector(args.weights, "cpu")
     out = args.out or (args.weights or DEFAULT_WEIGHTS).parent

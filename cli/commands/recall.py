@@ -9,9 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cli import remote
+from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.client import add_server, client_for
+from jobs.recall import export_recall
+from jobs.spec.operator import os_operator
 from jobs.spec.secrets import open_spec_store
+from jobs.technical_recall import export_technical_recall
 from kernel.errors import BadInput
+from kernel.lungrads import Category
 
 if TYPE_CHECKING:
     from jobs.spec.campaign import CampaignSpec
@@ -39,19 +44,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--technical", action="store_true",
                    help="the technical recall list: studies the model could not read that "
                    "need a repeat scan or a manual read (columns reason, next_step)")
-    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs are registered (see `campaign resume`)")
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="a data folder to look for the saved spec in")
+    add_campaign_ref(p)
     add_server(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.spec.operator import os_operator
-    from kernel.lungrads import Category
-
     if args.technical and args.min_category is not None:
         raise BadInput("--technical lists the studies that could not be screened; "
                        "--min-category is for the recall list: give one of them")
@@ -63,12 +61,10 @@ def run(args: argparse.Namespace) -> int:
     if client is not None:  # the service re-derives, audits and sends the CSV
         args.min_category = min_category.value
         return remote.recall(args, client)
-    spec = _spec(args)
+    spec = resolve_spec(args)
     with open_spec_store(spec, os.environ, create=False) as store:
         if args.technical:
             return _technical(args, spec, store, os_operator())
-        from jobs.recall import export_recall
-
         done = export_recall(spec, store, min_category=min_category, out=args.out,
                              operator=os_operator(), env=dict(os.environ))
     print(f"recall list: {done.count} studies at category {min_category.value} or above "
@@ -77,24 +73,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _spec(args: argparse.Namespace) -> CampaignSpec:
-    from jobs.spec.campaign import load_spec
-    from jobs.spec.registry import SpecRegistry, default_state_dir
-
-    if args.spec is not None:
-        spec = load_spec(args.spec)
-        if spec.id != args.campaign_id:
-            raise BadInput(f"spec {str(args.spec)!r} is campaign {spec.id!r}, "
-                           f"not {args.campaign_id!r}")
-        return spec
-    state_dir = args.state_dir or default_state_dir(os.environ)
-    return SpecRegistry(state_dir).load(args.campaign_id, args.data_dir)
-
-
 def _technical(args: argparse.Namespace, spec: CampaignSpec, store: ResultsStore,
                operator: str) -> int:
-    from jobs.technical_recall import export_technical_recall
-
     done = export_technical_recall(spec, store, out=args.out, operator=operator,
                                    env=dict(os.environ))
     steps = ", ".join(f"{n} {step.replace('_', ' ')}" for step, n in done.by_step.items())

@@ -7,6 +7,9 @@ import os
 from typing import Any
 
 from cli.store_option import add_campaign_store, campaign_store
+from jobs.spec.operator import os_operator
+from jobs.spec.secrets import default_audit_key
+from jobs.store import ResultsStore
 
 __all__ = ["register"]
 
@@ -30,10 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def _measure(args: argparse.Namespace) -> int:
-    from jobs.release import Budget, measure_increment
-    from jobs.spec.operator import os_operator
-    from jobs.spec.secrets import default_audit_key
-    from jobs.store import ResultsStore
+    from jobs.release import Budget, measure_increment  # scipy: release only
 
     url, password, _ = campaign_store(args)
     # measuring appends a release_measured event to the keyed audit trail

@@ -12,6 +12,7 @@ from cli import remote
 from cli.client import add_server, client_for
 from cli.output import add_format
 from cli.store_option import add_campaign_store, campaign_store
+from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None]:
     """The store URL, the threshold and the store's password (None: libpq's own)."""
-    from jobs.report.threshold import threshold_in_force
+    from jobs.report.threshold import threshold_in_force  # scipy: report only
 
     url, password, spec = campaign_store(args)
     if spec is None:  # no spec: the deployment's floor
@@ -65,7 +66,7 @@ def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None
 
 def _threshold(asked: int | None, in_force: Threshold) -> int:
     """The report's threshold (jobs.report.threshold); BadInput (exit 2) in CLI terms below."""
-    from jobs.report.threshold import BelowThreshold, report_threshold
+    from jobs.report.threshold import BelowThreshold, report_threshold  # scipy: report only
 
     try:
         return report_threshold(asked, in_force)
@@ -78,10 +79,9 @@ def _threshold(asked: int | None, in_force: Threshold) -> int:
 
 
 def _released(args: argparse.Namespace, by: tuple[str, ...]) -> int:
-    from jobs.release import released_table, render_released
-    from jobs.release.formats import to_parquet
-    from jobs.release.tables import parse_increments
-    from jobs.store import ResultsStore
+    from jobs.release import released_table, render_released  # scipy: --released only
+    from jobs.release.formats import to_parquet  # scipy: --released only
+    from jobs.release.tables import parse_increments  # scipy: --released only
 
     if args.min_cell is not None:
         raise BadInput("--min-cell is the exact table's threshold; a --released table is "
@@ -111,9 +111,8 @@ def _write(args: argparse.Namespace, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.report.build import campaign_report, parse_by
-    from jobs.report.formats import render, to_parquet
-    from jobs.store import ResultsStore
+    from jobs.report.build import campaign_report, parse_by  # scipy: report only
+    from jobs.report.formats import render, to_parquet  # scipy: report only
 
     client = client_for(args, os.environ)
     if client is not None:  # the service's table for the token's role, as it sends it

@@ -16,6 +16,9 @@ from typing import Any
 from cli.oidc_options import add_oidc, oidc_config
 from cli.settings import required_store
 from cli.store_option import add_store
+from jobs.spec.campaign import load_spec
+from jobs.spec.secrets import default_audit_key, default_token_key
+from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
 
@@ -54,14 +57,15 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import uvicorn
+    import uvicorn  # uvicorn: serve only
 
-    from jobs.service import ServiceConfig, create_app
-    from jobs.service.limits import uvicorn_options
-    from jobs.service.startup import check_bind, check_private_files, private_files
-    from jobs.spec.campaign import load_spec
-    from jobs.spec.secrets import default_audit_key, default_token_key
-    from jobs.store import ResultsStore
+    from jobs.service import ServiceConfig, create_app  # fastapi: serve only
+    from jobs.service.limits import uvicorn_options  # fastapi: serve only
+    from jobs.service.startup import (  # fastapi: serve only
+        check_bind,
+        check_private_files,
+        private_files,
+    )
 
     args.store = required_store(args.store, os.environ)
     if (args.certfile is None) != (args.keyfile is None):

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from cli import remote
+from cli.campaign_ref import add_campaign_ref, spec_registry
 from cli.client import add_server, client_for
 from cli.output import add_format
 from cli.settings import load_settings
 from cli.store_option import add_store
 from jobs.run.campaign import default_env
 from jobs.spec.campaign import CampaignSpec, load_spec
-from jobs.spec.registry import SpecRegistry, default_state_dir
 from kernel.errors import BadInput
 
 __all__ = ["register"]
@@ -35,9 +34,7 @@ def register(subparsers: Any) -> None:
     add_store(p, default=None,
               help="results store URL (default: $LUNGSCREEN_STORE, else `store` in the state "
               "folder's config.toml, else the store of each registered spec)")
-    p.add_argument("--spec", type=Path, default=None, help="the campaign's spec file")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where campaign specs were registered (as for campaign resume)")
+    add_campaign_ref(p)
     p.add_argument("--triton", action="append", default=[], metavar="URL",
                    help="also probe this Triton server (grpc://HOST:PORT or http://HOST:PORT)")
     p.add_argument("--metrics-url", default=None,
@@ -48,7 +45,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.status import StatusRequest, run_status
+    from jobs.status import StatusRequest, run_status  # prometheus: status only
 
     client = client_for(args, default_env())
     if client is not None:  # progress per region, as the service reports it
@@ -67,7 +64,7 @@ def _specs(args: argparse.Namespace) -> list[CampaignSpec]:
     """The specs the request can use: --spec, else the registered one(s)."""
     if args.spec is not None:
         return [load_spec(args.spec, check_paths=False)]
-    registry = SpecRegistry(args.state_dir or default_state_dir(default_env()))
+    registry = spec_registry(args)
     folder = registry.state_dir / "campaigns"
     if args.campaign_id:
         ids = [args.campaign_id]
@@ -76,7 +73,7 @@ def _specs(args: argparse.Namespace) -> list[CampaignSpec]:
     specs = []
     for cid in ids:
         try:
-            specs.append(registry.load(cid))
+            specs.append(registry.load(cid, args.data_dir))
         except BadInput:
             if args.store is None:
                 raise

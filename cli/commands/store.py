@@ -10,6 +10,8 @@ import argparse
 from typing import Any
 
 from cli.store_option import add_store
+from jobs.store import ResultsStore
+from jobs.store.roles import role_grants
 
 __all__ = ["register"]
 
@@ -33,8 +35,6 @@ def register(subparsers: Any) -> None:
 
 
 def _roles(args: argparse.Namespace) -> int:
-    from jobs.store.roles import role_grants
-
     statements = role_grants(args.driver, args.service)
     print("-- lungscreen store roles: run as the schema owner (the role that created the "
           "tables)")
@@ -44,8 +44,6 @@ def _roles(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from jobs.store import ResultsStore
-
     with ResultsStore.open(args.store, create=True) as store:
         url = store.url
     print(f"results store ready at {url}")

@@ -21,6 +21,11 @@ from typing import TYPE_CHECKING, Any
 from cli.output import add_format
 from cli.settings import required_store
 from cli.store_option import add_store
+from jobs.spec.operator import os_operator
+from jobs.spec.secrets import default_audit_key, default_token_key
+from jobs.spec.state import default_state_dir
+from jobs.store import ResultsStore
+from jobs.store.tokenkey import TOKEN_KEY_FILE
 from kernel.errors import BadInput
 from kernel.roles import Role
 
@@ -91,10 +96,6 @@ def _store(args: argparse.Namespace) -> str:
 
 
 def _init(_args: argparse.Namespace) -> int:
-    from jobs.spec.secrets import default_token_key
-    from jobs.spec.state import default_state_dir
-    from jobs.store.tokenkey import TOKEN_KEY_FILE
-
     default_token_key(os.environ, create=True)
     print(f"token key ready at {default_state_dir(os.environ) / TOKEN_KEY_FILE} "
           "(owner-only; keep it with the service, never in the store)")
@@ -102,10 +103,6 @@ def _init(_args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from jobs.spec.operator import os_operator
-    from jobs.spec.secrets import default_audit_key, default_token_key
-    from jobs.store import ResultsStore
-
     scope = None if args.campaign is None else [
         c for item in args.campaign for c in (part.strip() for part in item.split(",")) if c]
     expires = expiry(args.expires)
@@ -126,8 +123,6 @@ def _create(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from jobs.store import ResultsStore
-
     with ResultsStore.open(_store(args), create=False) as store:
         tokens = store.tokens()
     if args.format == "json":
@@ -164,10 +159,6 @@ def _listed(t: TokenInfo) -> dict[str, Any]:
 
 
 def _revoke(args: argparse.Namespace) -> int:
-    from jobs.spec.operator import os_operator
-    from jobs.spec.secrets import default_audit_key, default_token_key
-    from jobs.store import ResultsStore
-
     key = default_token_key(os.environ)  # revocations are kept beside the service's key
     with ResultsStore.open(_store(args), audit_key=default_audit_key(os.environ),
                            operator=os_operator()) as store:

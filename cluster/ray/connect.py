@@ -94,7 +94,7 @@ def connect(options: RayOptions) -> Iterator[None]:
     `ray job submit`, which sets RAY_ADDRESS for `ray.init()`), that connection is reused
     and left open. Raises RetryableError when the cluster cannot be reached.
     """
-    import ray
+    import ray  # Ray: slow to import
 
     if ray.is_initialized():
         yield
@@ -169,7 +169,7 @@ def submit_campaign(
     names (sources, opt-out list, key file) must exist on the cluster. Returns the
     submission id; follow it with `ray job logs -f ID --address ADDRESS`.
     """
-    from ray.job_submission import JobSubmissionClient
+    from ray.job_submission import JobSubmissionClient  # Ray: slow to import
 
     if not address.startswith(("http://", "https://")):
         raise BadInput(

@@ -87,8 +87,8 @@ def to_parquet(table: ReleasedTable) -> bytes:
     fractions, and the `privacy` object (JSON) and schema version in the file's metadata.
     Needs pyarrow (`pip install 'lungscreen[parquet]'`)."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # pyarrow: parquet only
+        import pyarrow.parquet as pq  # pyarrow: parquet only
     except ImportError:
         raise BadInput("parquet needs pyarrow: pip install 'lungscreen[parquet]'") from None
     cols = _columns(table)

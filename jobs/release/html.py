@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from jobs.release.derive import ReleasedRow, ReleasedTable
@@ -25,8 +25,6 @@ __all__ = ["MAX_CHART_ROWS", "measure_label", "page_context", "templates", "to_h
 @cache
 def templates() -> Environment:
     """The Jinja2 environment of the released pages: autoescaped, undefined names fail."""
-    from jinja2 import StrictUndefined
-
     return Environment(loader=PackageLoader("jobs.release", "templates"),
                        autoescape=select_autoescape(["html"]), undefined=StrictUndefined,
                        trim_blocks=True, lstrip_blocks=True)

@@ -87,8 +87,8 @@ def to_parquet(report: Report, path: Path) -> None:
     """The CSV's table as Parquet, typed: counts int64 with nulls where hidden, rates
     float64, the `suppressed` list as text. Needs pyarrow (`pip install 'lungscreen[parquet]'`)."""
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+        import pyarrow as pa  # pyarrow: parquet only
+        import pyarrow.parquet as pq  # pyarrow: parquet only
     except ImportError:
         raise BadInput("--format parquet needs pyarrow: pip install 'lungscreen[parquet]'"
                        ) from None

@@ -40,7 +40,7 @@ class TritonBackendConfig:
 
     def build(self, on_request: OnRequest) -> InferenceBackend:
         # the client is imported where a worker builds it: the driver never loads it
-        from cluster.triton.client import TritonBackend, TritonClientConfig
+        from cluster.triton.client import TritonBackend, TritonClientConfig  # grpc: Triton only
 
         if not self.urls:
             raise BadInput("a Triton backend needs at least one URL (triton: {urls: [...]})")
@@ -62,7 +62,7 @@ class InProcessBackendConfig:
 
     def build(self, on_request: OnRequest) -> InferenceBackend:
         # torch is loaded only in a worker that screens with the reference model
-        from models.detection.inprocess import inprocess_backend
+        from models.detection.inprocess import inprocess_backend  # torch: in-process only
 
         return inprocess_backend(self.model_name, dict(self.parameters))
 

@@ -126,7 +126,7 @@ def _ray_shard(work: ShardWork, config: BackendConfig, policy: WorkerPolicy) -> 
 def _placement() -> tuple[str, dict[str, float]]:
     """The Ray node this runs on and its resources (diagnostic only)."""
     try:
-        import ray
+        import ray  # Ray: slow to import
 
         node_id = ray.get_runtime_context().get_node_id()
         for node in ray.nodes():  # type: ignore[no-untyped-call]
@@ -155,7 +155,7 @@ class RayExecutor:
         max_retries: int = 3,
         num_cpus: float = 1.0,
     ) -> None:
-        import ray
+        import ray  # Ray: slow to import
 
         self._ray = ray
         self._backend = backend

@@ -27,9 +27,9 @@ def campaign_metrics(
 ) -> Iterator[CampaignObserver]:
     """Serve /metrics on `addr`:`port` while the block runs; yields the observer to hand
     to the driver."""
-    from jobs.store.progress import store_source
-    from monitoring.exporter import MonitoringConfig, start_monitoring
-    from monitoring.observer import deadline_timestamp
+    from jobs.store.progress import store_source  # prometheus: metrics only
+    from monitoring.exporter import MonitoringConfig, start_monitoring  # prometheus: metrics only
+    from monitoring.observer import deadline_timestamp  # prometheus: metrics only
 
     urls = tuple(spec.triton.urls) if spec.triton is not None else ()
     store = open_spec_store(spec, os.environ if env is None else env)

@@ -44,7 +44,7 @@ def inference_backend(spec: CampaignSpec, options: RunOptions) -> Iterator[Backe
     if options.backend == "triton":
         raise BadInput("backend triton needs triton.urls in the spec (or omit --backend)")
     # the server's life cycle is loaded only where no server is named
-    from cluster.triton.server import LocalTritonServer, TritonServerConfig
+    from cluster.triton.server import LocalTritonServer, TritonServerConfig  # Triton: local only
 
     log.info("starting the bundled Triton server for this campaign")
     with LocalTritonServer(TritonServerConfig()) as server:

@@ -31,6 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from jobs.ingest.privacy import unscreened_result
+from jobs.ingest.privacy.seal import SealedSelection
+from jobs.ingest.selection import Selected
+from jobs.ingest.volume import load_volume
 from jobs.run.backends import BackendConfig, WorkerBackends
 from jobs.run.shardwork import ShardOutcome, ShardWork, StudyWork, WorkerPolicy
 from kernel.contract import InferenceBackend, nodules_from_array
@@ -53,10 +56,6 @@ def load_study(locator: object) -> LoadedVolume:
     """Load the series a locator points at: a `jobs.ingest.selection.Selected` (or one
     sealed for the trip, opened with this node's key), read from the source it was
     discovered in (jobs.ingest.volume's loader)."""
-    from jobs.ingest.privacy.seal import SealedSelection
-    from jobs.ingest.selection import Selected
-    from jobs.ingest.volume import load_volume
-
     if isinstance(locator, SealedSelection):
         locator = locator.open()
     if not isinstance(locator, Selected):

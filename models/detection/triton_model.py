@@ -70,13 +70,13 @@ class TritonPythonModel:
     _detector: NoduleDetector | Detector
 
     def initialize(self, args: dict[str, str]) -> None:
-        from models.detection.detector import load_detector
+        from models.detection.detector import load_detector  # torch: in Triton only
 
         self._pb = importlib.import_module("triton_python_backend_utils")
         kind = args.get("model_instance_kind", "CPU")
         device = f"cuda:{args.get('model_instance_device_id', '0')}" if kind == "GPU" else "cpu"
         if kind != "GPU":  # several CPU instances share the cores instead of fighting over them
-            import torch
+            import torch  # torch: in Triton only
 
             torch.set_num_threads(cpu_threads(json.loads(args.get("model_config", "{}"))))
         self._detector = load_detector(weights=_weights_parameter(args), device=device)

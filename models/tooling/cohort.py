@@ -52,7 +52,7 @@ class CohortSkips:
 
 def phantom_cases(n: int, seed: int, profile: str = "small") -> Iterator[Case]:
     """Phantoms `seed .. seed + n - 1` rendered in memory."""
-    from synth.phantom import make_phantom, study_category
+    from synth.phantom import make_phantom, study_category  # the DICOM codecs: phantoms only
 
     for s in range(seed, seed + n):
         ph = make_phantom(s, profile)

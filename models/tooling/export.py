@@ -53,7 +53,7 @@ def _example(n: int, seed: int = 0) -> torch.Tensor:
 def max_abs_difference(net: nn.Module, torchscript: Path, onnx_path: Path,
                        n: int = 5) -> tuple[float, float]:
     """Largest |export - eager| over `n` random patches, for TorchScript and ONNX."""
-    import onnxruntime as ort
+    import onnxruntime as ort  # onnxruntime: the check only
 
     net = net.eval()
     x = _example(n, seed=1)

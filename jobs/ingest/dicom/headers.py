@@ -18,7 +18,6 @@ import os
 import stat
 import sys
 import warnings
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,11 @@ from typing import Any, TypeVar
 
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
-from pydicom.filereader import _read_file_meta_info, read_partial, read_preamble
+from pydicom.filereader import read_partial
 from pydicom.tag import BaseTag, Tag
 
 from jobs.ingest.dicom.deadline import ParseTimeout, cpu_deadline
+from jobs.ingest.dicom.deflate import DEFLATED, inflates_too_far
 from kernel.reasons import FileReason
 
 __all__ = [
@@ -47,10 +47,6 @@ PREFIX_BYTES = 1 << 20
 MAX_HEADER_BYTES = 64 << 20
 # CPU time one file's header may take (a CT header parses in well under 10 ms).
 CPU_SECONDS = 2.0
-# A deflated dataset may expand to at most this many bytes (guards against zip bombs).
-MAX_INFLATED_BYTES = 256 << 20
-
-DEFLATED = "1.2.840.10008.1.2.1.99"
 PIXEL_TAGS = frozenset({0x7FE00010, 0x7FE00009, 0x7FE00008})
 UNDEFINED = 0xFFFFFFFF
 
@@ -256,15 +252,10 @@ def _parse(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if DEFLATED.encode() in data[132:8192]:  # meta names the syntax; check it properly
-                read_preamble(fp, False)
-                meta = _read_file_meta_info(fp)
-                deflated = str(meta.get("TransferSyntaxUID", "")) == DEFLATED
-                if deflated and not _inflates_within_bound(data[fp.tell() :]):
-                    return FileRejection(
-                        locator, FileReason.UNREADABLE_FILE, "deflated dataset too large or corrupt"
-                    )
-                fp.seek(0)
+            if inflates_too_far(data):
+                return FileRejection(
+                    locator, FileReason.UNREADABLE_FILE, "deflated dataset too large or corrupt"
+                )
             ds = read_partial(fp, at_pixels, force=False, specific_tags=list(_TAGS))
             syntax = str(ds.file_meta.get("TransferSyntaxUID", "") or "")
             pixel_start = fp.tell()
@@ -292,15 +283,6 @@ def _parse(
     implicit = bool(ds.original_encoding[0])
     header_len = 12 if long_vr and not implicit else 8
     return _PixelCheck(header, pixel_start + header_len, length)
-
-
-def _inflates_within_bound(data: bytes) -> bool:
-    try:
-        d = zlib.decompressobj(-zlib.MAX_WBITS)
-        d.decompress(data, MAX_INFLATED_BYTES)
-    except zlib.error:
-        return False
-    return not d.unconsumed_tail
 
 
 def header_from_dataset(
