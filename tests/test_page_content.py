@@ -125,3 +125,30 @@ def test_a_bearer_token_works_on_pages_and_401_sends_the_browser_to_sign_in(serv
     assert ("/campaigns/{campaign_id}", 409, "analyst-tok") in pages
     released = [d for d in events if d.get("format") == "page"]
     assert released and all(d["table"] in ("released", "exact") for d in released)
+
+
+def test_an_analyst_picks_a_period_and_the_downloads_follow(served) -> None:
+    """The period chooser: every increment (the default) or one; the table and the download
+    links are the API's for the same period."""
+    from tests.report_results import cohort
+
+    svc, tokens, store = served
+    cid = "c-periods"
+    results = cohort(160, seed=9)
+    store.ensure_campaign(cid, spec_digest="d", model_name="m", model_version="1",
+                          sites=sites_of(results))
+    for part in (results[:90], results[90:]):
+        store.commit_results(cid, part)
+        assert measure_increment(store, cid) is not None
+    browser = sign_in(svc.url, tokens[Role.ANALYST])
+    for period, seen in (("2", "70"), ("", "160")):
+        page = browser.get(f"{svc.url}/campaigns/{cid}?by=region&increments={period}").text
+        assert page.count('<option value="2"') == 1 and "every increment" in page
+        api = svc.call("GET", f"/api/v1/campaigns/{cid}/report?by=region&increments={period}",
+                       tokens[Role.ANALYST]).json()
+        total = api["groups"][0]["counts"]
+        assert f"<td>all</td><td>{total['seen']}</td>" in page
+        assert f'<option value="{period}" selected>' in page
+        suffix = f"&amp;increments={period}" if period else ""
+        assert f"report?by=region{suffix}&amp;format=csv" in page
+        assert abs(total["seen"] - int(seen)) <= 40  # noisy, about the period's results

@@ -31,7 +31,7 @@ from jobs.report import build, formats
 from jobs.service.auth import authenticate
 from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release
 from jobs.service.oidc import looks_like_jwt
-from jobs.service.routes.reports import Grouping, MinCell
+from jobs.service.routes.reports import Grouping, Increments, MinCell
 from jobs.service.sessions import NONCE_COOKIE, SESSION_COOKIE, Sessions
 from jobs.service.web import PAGE_TAG, nav, page_for, render, secure, templates
 from kernel.errors import BadInput
@@ -156,22 +156,32 @@ def campaign_list(request: Request, who: Caller, config: Config) -> Response:
 
 @router.get("/campaigns/{campaign_id}", **page_for(Role.ANALYST))
 def campaign_page(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
-                  grouping: Grouping, _slot: Slot) -> Response:
-    """The campaign's released tables by `by`; 409 (a page) until an increment is
-    measured."""
+                  grouping: Grouping, _slot: Slot, increments: Increments = None) -> Response:
+    """The campaign's released tables by `by`, over every increment or the ones chosen
+    (`increments`: a period); 409 (a page) until an increment is measured."""
     by = ",".join(grouping)
-    record_release(request, by=by, format="page", table="released")
+    period = ",".join(map(str, increments)) if increments else ""
+    record_release(request, by=by, format="page", table="released",
+                   increments=period or "all")
     try:
-        table = release.released_table(config.store, campaign_id, by=grouping)
+        table = release.released_table(config.store, campaign_id, by=grouping,
+                                       increments=increments)
     except BadInput as exc:
         raise HTTPException(409, str(exc)) from None
     api = f"/api/v1/campaigns/{quote(campaign_id, safe='')}/report?"
     choices = [(",".join(g), " × ".join(d.replace("_", " ") for d in g)) for g in groupings()]
     if by not in {value for value, _ in choices}:
         choices.append((by, " × ".join(d.replace("_", " ") for d in grouping)))
+    periods = [("", "every increment")] + [
+        (str(i.seq), f"increment {i.seq} ({i.first_commit:%Y-%m-%d} to {i.last_commit:%Y-%m-%d})")
+        for i in config.store.increments(campaign_id)]
+    if period and period not in {value for value, _ in periods}:
+        periods.append((period, f"increments {period}"))
+    query = {"by": by, **({"increments": period} if period else {})}
     html = templates().get_template("campaign.html").render(
         **page_context(table), **nav(request, who), choices=choices, chosen=by,
-        downloads=[(fmt, api + urlencode({"by": by, "format": fmt}))
+        periods=periods, period=period,
+        downloads=[(fmt, api + urlencode({**query, "format": fmt}))
                    for fmt in ("csv", "json", "parquet")])
     return secure(Response(html, media_type="text/html"))
 

@@ -71,8 +71,9 @@ def _increments(increments: Annotated[str | None, Query(
         description="an analyst's period: the increments to cover, comma-separated (e.g. "
         "1,2,3; default every one); the released table only", examples=["1,2"])] = None,
         ) -> tuple[int, ...] | None:
-    """The increments asked for; 400 naming the parameter for anything but numbers."""
-    if increments is None:
+    """The increments asked for (none or empty: every one); 400 naming the parameter for
+    anything but numbers."""
+    if increments is None or not increments.strip():
         return None
     parts = [x.strip() for x in increments.split(",") if x.strip()]
     if not parts or not all(x.isdigit() and len(x) < 10 for x in parts):
@@ -154,6 +155,7 @@ def _exact_parquet(built: build.Report) -> bytes:
         return path.read_bytes()
 
 
-# the validated `by` and `min_cell` query parameters, as the pages share them
+# the validated `by`, `min_cell` and `increments` query parameters, as the pages share them
 Grouping = Annotated[tuple[str, ...], Depends(_grouping)]
 MinCell = Annotated[int, Depends(_threshold)]
+Increments = Annotated[tuple[int, ...] | None, Depends(_increments)]
