@@ -84,7 +84,7 @@ def test_an_analyst_reads_switches_downloads_and_is_refused(tmp_path: Path) -> N
         # switch the grouping with the chooser: a plain GET form
         page.select_option("#by", "region,site")
         page.click("form.inline button")
-        page.wait_for_url("**by=region%2Csite")
+        page.wait_for_url("**by=region%2Csite&increments=")  # the period: every increment
         by_site = api("by=region,site&format=json").json()
         assert [r[:len(by_site["measures"]) + 1] for r in _table(page)] == _api_rows(by_site)
 
@@ -98,7 +98,7 @@ def test_an_analyst_reads_switches_downloads_and_is_refused(tmp_path: Path) -> N
         page.set_viewport_size({"width": 420, "height": 900})
         page.select_option("#by", "region,site,age_band,sex")
         page.click("form.inline button")
-        page.wait_for_url("**by=region%2Csite%2Cage_band%2Csex")
+        page.wait_for_url("**by=region%2Csite%2Cage_band%2Csex&increments=")
         assert page.evaluate("document.documentElement.scrollWidth") <= 420
         page.screenshot(path=str(_artifacts() / "page-420.png"), full_page=True)
         page.emulate_media(media="print")  # printed: no navigation, forms or downloads
