@@ -143,10 +143,9 @@ def summarise(spec: CampaignSpec, store: ResultsStore, html_path: Path,
                            data="synthetic demo cohort")
         below = ("no count is suppressed" if min_cell <= 1 else
                  f"counts are suppressed below {min_cell}")
-        notice = (f"synthetic demo: {below}, not below the deployment's floor {MIN_CELL}, by "
-                  "the synthetic_demo_floor override "
-                  f"(audit event synthetic_demo_floor, seq {head.seq}); real campaigns "
-                  "cannot go below the floor\n\n")
+        notice = (f"synthetic demo: {below} (the synthetic_demo_floor override, audit event "
+                  f"synthetic_demo_floor, seq {head.seq}); real campaigns suppress every "
+                  f"count below the deployment's floor {MIN_CELL} and cannot go under it\n\n")
     report = campaign_report(store, spec.id, by=("region",), min_cell=min_cell)
     html_path.write_text(render(report, "html"), encoding="utf-8")
     return notice + render(report, "table")

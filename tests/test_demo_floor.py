@@ -49,7 +49,7 @@ def test_the_override_is_audited_and_named_in_the_output(demo, tmp_path: Path) -
     first = summary.splitlines()[0]
     assert "synthetic_demo_floor override" in first and "floor 11" in first
     assert "audit event synthetic_demo_floor, seq" in first
-    assert first.startswith("synthetic demo: no count is suppressed, not below")
+    assert first.startswith("synthetic demo: no count is suppressed (the synthetic_demo_floor")
     assert "no count is suppressed (threshold 1)" in summary  # never "counts under 1"
     assert "under 1" not in summary and "below 1" not in summary
 
