@@ -25,9 +25,9 @@ from jobs.run import (
     open_executor,
     prepare,
 )
+from jobs.run.store_progress import store_source
 from jobs.spec import parse_spec
 from jobs.store import AuditKey, ResultsStore
-from jobs.store.progress import store_source
 from monitoring.exporter import MonitoringConfig, start_monitoring
 
 __all__ = ["Target", "campaign_rates"]

@@ -10,8 +10,8 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 
 from jobs.run import plan_shards
+from jobs.run.store_progress import store_source
 from jobs.store import ResultsStore
-from jobs.store.progress import store_source
 from kernel import Category, Outcome, StudyRecord, StudyResult
 from monitoring.collector import CampaignCollector
 from monitoring.live import LiveState

@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from jobs.run.store_progress import campaign_progress
 from jobs.spec.campaign import CampaignSpec
 from jobs.spec.secrets import store_password
 from jobs.store import ResultsStore
-from jobs.store.progress import campaign_progress
 from kernel.errors import BadInput
 from kernel.progress import CampaignProgress
 from monitoring.observer import deadline_timestamp

@@ -138,7 +138,7 @@ def start_monitoring(
     URLs) the readiness probe, served on config's address if enabled.
 
     `source` returns the progress of the campaigns this driver runs (see
-    jobs.store.progress.store_source).
+    jobs.run.store_progress.store_source).
     """
     registry = CollectorRegistry()
     metrics = Metrics(registry, version)

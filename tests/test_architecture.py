@@ -126,6 +126,14 @@ def test_kernel_imports_nothing_above_itself():
             for d in ts if not d.startswith("kernel")} == set()
 
 
+def test_the_store_imports_nothing_of_monitoring():
+    """The store keeps results; the adapter that turns them into metrics and status
+    (jobs.run.store_progress) lives outside it."""
+    bad = sorted(f"{m} -> {d}" for m, deps in graph().items() if _within(m, ("jobs.store",))
+                 for d in deps if _within(d, ("monitoring",)))
+    assert bad == []
+
+
 def test_the_runtime_never_reaches_data_generation_or_benchmarks():
     leaks = [f"{s} -> {d}" for s, ts in graph().items()
              if _within(s, RUNTIME) and s not in RUNTIME_EXCEPTIONS

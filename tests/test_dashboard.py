@@ -144,8 +144,8 @@ def test_every_panel_has_data(prometheus_factory, ray_with_metrics, tmp_path: Pa
     from cluster.triton.client import TritonBackend, TritonClientConfig
     from jobs.run.planning import plan_shards
     from jobs.run.shardwork import ShardWork, StudyWork
+    from jobs.run.store_progress import store_source
     from jobs.store import ResultsStore
-    from jobs.store.progress import store_source
     from kernel.lungrads import Category
     from kernel.reasons import Reason
     from kernel.records import Outcome, StudyRecord, StudyResult

@@ -14,8 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.run.planning import plan_shards
+from jobs.run.store_progress import store_source
 from jobs.store import ResultsStore
-from jobs.store.progress import store_source
 from kernel.defaults import MIN_CELL
 from kernel.lungrads import Category
 from kernel.reasons import Reason

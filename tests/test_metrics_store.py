@@ -10,8 +10,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from jobs.run.planning import plan_shards
+from jobs.run.store_progress import campaign_progress, store_source
 from jobs.store import ResultsStore
-from jobs.store.progress import campaign_progress, store_source
 from kernel.lungrads import Category
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyRecord, StudyResult

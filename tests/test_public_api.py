@@ -38,7 +38,7 @@ PUBLIC: dict[str, list[str]] = {
     "jobs.service.routes": [],
     "jobs.spec": ["CampaignSpec", "SpecRegistry", "load_spec", "parse_spec"],
     "jobs.store": ["AuditEvent", "AuditKey", "Campaign", "CampaignState", "OutcomeCount",
-                   "RegionProgress", "ResultsStore", "TokenKey", "default_sqlite_url",
+                   "RegionLedger", "ResultsStore", "TokenKey", "default_sqlite_url",
                    "normalize_url", "redact"],
     "kernel": ["BadInput", "CampaignObserver", "Category", "FileReason", "LungsNotCovered",
                "LungscreenError", "Nodule", "NoduleType", "NullObserver", "Outcome",

@@ -11,9 +11,9 @@ import pytest
 
 from cli.main import main
 from jobs.run.planning import plan_shards
+from jobs.run.store_progress import campaign_progress
 from jobs.status import StatusRequest, run_status
 from jobs.store import ResultsStore
-from jobs.store.progress import campaign_progress
 from kernel.errors import BadInput
 from kernel.lungrads import Category
 from kernel.progress import CampaignProgress

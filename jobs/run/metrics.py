@@ -27,7 +27,7 @@ def campaign_metrics(
 ) -> Iterator[CampaignObserver]:
     """Serve /metrics on `addr`:`port` while the block runs; yields the observer to hand
     to the driver."""
-    from jobs.store.progress import store_source  # prometheus: metrics only
+    from jobs.run.store_progress import store_source  # prometheus: metrics only
     from monitoring.exporter import MonitoringConfig, start_monitoring  # prometheus: metrics only
     from monitoring.observer import deadline_timestamp  # prometheus: metrics only
 

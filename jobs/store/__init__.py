@@ -2,7 +2,7 @@
 PostgreSQL through SQLAlchemy Core). See jobs.store.store for the exactly-once contract."""
 
 from jobs.store.anchor import AuditKey
-from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
+from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionLedger
 from jobs.store.store import ResultsStore
 from jobs.store.tokenkey import TokenKey
 from jobs.store.urls import default_sqlite_url, normalize_url, redact
@@ -13,7 +13,7 @@ __all__ = [
     "Campaign",
     "CampaignState",
     "OutcomeCount",
-    "RegionProgress",
+    "RegionLedger",
     "ResultsStore",
     "TokenKey",
     "default_sqlite_url",

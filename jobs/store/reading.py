@@ -12,7 +12,7 @@ from sqlalchemy import Integer, func, select
 from jobs.store import schema as t
 from jobs.store.base import StoreBase
 from jobs.store.engine import mapped_errors
-from jobs.store.records import OutcomeCount, RegionProgress
+from jobs.store.records import OutcomeCount, RegionLedger
 from jobs.store.rows import as_utc, result_from_row
 from kernel.records import StudyResult
 
@@ -32,7 +32,7 @@ class ResultReads(StoreBase):
             "reading results",
         )
 
-    def progress(self, campaign_id: str) -> dict[str, RegionProgress]:
+    def progress(self, campaign_id: str) -> dict[str, RegionLedger]:
         """Per region (sorted by name): planned and done shards and studies."""
         s, r = t.shards.c, t.results.c
         done = (s.state == "done").cast(Integer)
@@ -54,9 +54,9 @@ class ResultReads(StoreBase):
                 .group_by(r.region)
             ).all()
         early = {str(region): int(n) for region, n in rows}
-        out: dict[str, RegionProgress] = {}
+        out: dict[str, RegionLedger] = {}
         for region, planned, n_done, studies, studies_done in ledger:
-            out[region] = RegionProgress(
+            out[region] = RegionLedger(
                 region,
                 int(planned),
                 int(n_done),
@@ -65,7 +65,7 @@ class ResultReads(StoreBase):
                 int(early.pop(region, 0)),
             )
         for region, n in early.items():
-            out[region] = RegionProgress(region, 0, 0, 0, 0, int(n))
+            out[region] = RegionLedger(region, 0, 0, 0, 0, int(n))
         return dict(sorted(out.items()))
 
     def outcome_counts(self, campaign_id: str) -> list[OutcomeCount]:

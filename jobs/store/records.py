@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["AuditEvent", "Campaign", "CampaignState", "OutcomeCount", "RegionProgress"]
+__all__ = ["AuditEvent", "Campaign", "CampaignState", "OutcomeCount", "RegionLedger"]
 
 
 class CampaignState(StrEnum):
@@ -33,7 +33,10 @@ class Campaign:
 
 
 @dataclass(frozen=True)
-class RegionProgress:
+class RegionLedger:
+    """A region's shard ledger: shards and studies planned and done (kernel.progress's
+    RegionProgress adds the outcomes, for status and metrics)."""
+
     region: str
     shards_planned: int  # all shards of the plan, done or not
     shards_done: int

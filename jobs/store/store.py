@@ -20,7 +20,7 @@ from jobs.store.engine import absent_store, make_engine, mapped_errors
 from jobs.store.ledger import ShardLedger
 from jobs.store.migrate import ensure_schema, read_schema
 from jobs.store.reading import ResultReads
-from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionProgress
+from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount, RegionLedger
 from jobs.store.release import ReleaseStore
 from jobs.store.tokens import TokenRegistry
 from jobs.store.urls import normalize_url
@@ -31,7 +31,7 @@ __all__ = [
     "Campaign",
     "CampaignState",
     "OutcomeCount",
-    "RegionProgress",
+    "RegionLedger",
     "ResultsStore",
 ]
 

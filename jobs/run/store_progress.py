@@ -1,5 +1,6 @@
 """Read a campaign's progress from the results store (the `ProgressSource` for metrics and
-the data of `lungscreen status`).
+the data of `lungscreen status`): the adapter between the store and monitoring, outside the
+store package so the store imports nothing of monitoring.
 
 Three cheap queries per campaign: the ledger's per-region shard counts
 (`ResultsStore.progress`), one GROUP BY over results (`outcome_counts`), and the first and
