@@ -88,3 +88,12 @@ def test_timings_and_unknown_dimension():
         aggregate(results, by=["region", "postcode"])
     with pytest.raises(ValueError, match="not in by"):
         agg.rollup(["site"])
+
+
+def test_one_grouping_check_serves_every_caller():
+    from jobs.report.aggregate import GroupingProblem, grouping_problem
+
+    assert grouping_problem(("region", "sex")) is None
+    assert grouping_problem(()) == GroupingProblem("empty")
+    assert grouping_problem(("region", "county", "x")) == GroupingProblem("unknown", "county")
+    assert grouping_problem(("sex", "region", "sex")) == GroupingProblem("repeated", "sex")

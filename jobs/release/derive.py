@@ -27,6 +27,7 @@ from jobs.report.aggregate import (
     SCREENED,
     SEEN,
     GroupKey,
+    grouping_problem,
     wilson_interval,
 )
 from jobs.report.build import Rate
@@ -180,9 +181,10 @@ def derive_parsed(campaign_id: str, by: Sequence[str], base: ParsedBase) -> Rele
     """The released table of `by` from a parsed base. Pure: the same base and grouping give
     the same table."""
     by = tuple(by)
-    unknown = [d for d in by if d not in _DIMS]
-    if unknown:
-        raise BadInput(f"released tables group by {', '.join(_DIMS)}; not {unknown}")
+    problem = grouping_problem(by)
+    if problem is not None and problem.kind == "unknown":
+        raise BadInput(f"released tables group by {', '.join(_DIMS)}; not "
+                       f"{[d for d in by if d not in _DIMS]}")
     sums = _group(base.sums, [by[:n] for n in range(len(by) + 1)])
     measured, domains = base.measured, base.domains
     positive = len(POSITIVE_OUTCOMES)

@@ -43,8 +43,10 @@ __all__ = [
     "TECHNICAL_MEASURES",
     "Aggregation",
     "GroupKey",
+    "GroupingProblem",
     "StageTiming",
     "aggregate",
+    "grouping_problem",
     "reason_measure",
     "size_bin",
     "wilson_interval",
@@ -52,6 +54,26 @@ __all__ = [
 
 DIMENSIONS = ("region", "site", "age_band", "sex")
 """The fields results can be grouped by, in the order reports list them."""
+
+
+@dataclass(frozen=True)
+class GroupingProblem:
+    """What is wrong with a grouping: `empty`, an `unknown` dimension, or one `repeated`;
+    `name` is the dimension concerned (empty for `empty`). Each caller words it its way."""
+
+    kind: str
+    name: str = ""
+
+
+def grouping_problem(by: Sequence[str]) -> GroupingProblem | None:
+    """The one check of a grouping against DIMENSIONS (None: distinct, known names)."""
+    if not by:
+        return GroupingProblem("empty")
+    unknown = [d for d in by if d not in DIMENSIONS]
+    if unknown:
+        return GroupingProblem("unknown", unknown[0])
+    twice = [d for d in by if list(by).count(d) > 1]
+    return GroupingProblem("repeated", twice[0]) if twice else None
 
 SEEN, SCREENED, QUARANTINED, OPTED_OUT, POSITIVE = (
     "seen", "screened", "quarantined", "opted_out", "positive")
@@ -186,8 +208,8 @@ def _level_index(by: tuple[str, ...], dims: Sequence[str]) -> list[int]:
 
 
 def _check_by(by: Sequence[str]) -> tuple[str, ...]:
-    bad = [d for d in by if d not in DIMENSIONS]
-    if bad or len(set(by)) != len(by):
+    problem = grouping_problem(by)
+    if problem is not None and problem.kind != "empty":
         raise ValueError(
             f"cannot group by {list(by)}: expected distinct names from {list(DIMENSIONS)}")
     return tuple(by)

@@ -25,6 +25,7 @@ from jobs.report.aggregate import (
     GroupKey,
     StageTiming,
     aggregate,
+    grouping_problem,
     wilson_interval,
 )
 from jobs.report.cube import Level, build_cube
@@ -189,8 +190,7 @@ def build_report(
 def parse_by(text: str) -> tuple[str, ...]:
     """`--by region,site` as a tuple; ValueError naming the accepted dimensions."""
     by = tuple(d.strip() for d in text.split(",") if d.strip())
-    bad = [d for d in by if d not in DIMENSIONS]
-    if not by or bad or len(set(by)) != len(by):
+    if grouping_problem(by) is not None:
         raise ValueError(f"--by {text!r}: expected distinct names from {', '.join(DIMENSIONS)}, "
                          "comma-separated (e.g. region,site)")
     return by

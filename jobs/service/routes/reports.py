@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from jobs import release
 from jobs.report import build, formats
-from jobs.report.aggregate import DIMENSIONS
+from jobs.report.aggregate import DIMENSIONS, grouping_problem
 from jobs.report.threshold import BelowThreshold, report_threshold, threshold_in_force
 from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release, serves
 from jobs.service.models import Report
@@ -37,17 +37,16 @@ def _grouping(by: Annotated[str, Query(description=f"comma-separated, from: "
               ) -> tuple[str, ...]:
     """`by` as a tuple of distinct dimensions; 400 naming the parameter otherwise."""
     names = tuple(d.strip() for d in by.split(",") if d.strip())
-    unknown = [d for d in names if d not in DIMENSIONS]
-    if not names:
+    problem = grouping_problem(names)
+    if problem is None:
+        return names
+    if problem.kind == "empty":
         raise HTTPException(400, f"query parameter 'by' is empty; {_EXPECTED}")
-    if unknown:
+    if problem.kind == "unknown":
         raise HTTPException(400, f"query parameter 'by': unknown dimension "
-                            f"{unknown[0][:32]!r}; {_EXPECTED}")
-    if len(set(names)) != len(names):
-        twice = next(d for d in names if names.count(d) > 1)
-        raise HTTPException(400, f"query parameter 'by': dimension {twice!r} is given "
-                            f"twice; {_EXPECTED}, each once")
-    return names
+                            f"{problem.name[:32]!r}; {_EXPECTED}")
+    raise HTTPException(400, f"query parameter 'by': dimension {problem.name!r} is given "
+                        f"twice; {_EXPECTED}, each once")
 
 
 def _threshold(campaign_id: CampaignId, config: Config,
