@@ -8,15 +8,13 @@ import csv
 import hashlib
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from cli.client import ServiceClient
+from jobs.spec.files import write_private
 from kernel.errors import BadInput
 
 __all__ = ["campaign_list", "campaign_status", "print_campaigns", "print_status", "recall",
@@ -99,7 +97,7 @@ def recall(args: argparse.Namespace, client: ServiceClient) -> int:
                       params={} if technical else {"min_category": args.min_category},
                       campaign=args.campaign_id)
     data = got.content
-    _write_private(args.out, data)
+    write_private(args.out, data, prefix=".recall-")
     rows = max(sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8")))) - 1, 0)
     what = "people to re-scan or read by hand" if technical else (
         f"rows at category {args.min_category} or above")
@@ -126,17 +124,3 @@ def print_status(body: Mapping[str, Any]) -> None:
               f"{done:>7}/{planned:<7} {pct:>6}")
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    """`data` to `path`, owner-only (0600) from the start, replaced atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".recall-")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -15,8 +15,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
@@ -27,6 +25,7 @@ from jobs.audit import AUDIT_LOG, TrailBroken, append_audit, guard_export
 from jobs.ingest.discovery import discover
 from jobs.ingest.privacy import Pseudonymizer, StudyFields, minimise
 from jobs.ingest.sources.factory import region_sources
+from jobs.spec.files import write_private
 from kernel.errors import BadInput, LungscreenError, PermanentError
 from kernel.records import StudyResult
 
@@ -121,21 +120,6 @@ def render_csv(row_type: type, rows: Sequence[Any]) -> tuple[int, bytes]:
     return len(rows), buf.getvalue().encode("utf-8")
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".recall-")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _audit_both(store: ResultsStore, audit_path: Path, campaign_id: str, kind: str,
                 detail: dict[str, str | int]) -> None:
     """The store's chained event first, then its mirror line in the file log."""
@@ -165,7 +149,7 @@ def audited_export(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: 
             f"({type(exc).__name__}); nothing was exported. Fix {audit_path.parent} or the "
             f"store, then run {what} again") from None
     try:
-        _write_private(out, data)
+        write_private(out, data, prefix=".recall-")
     except OSError as exc:
         _audit_both(store, audit_path, spec.id, f"{kind}_failed",
                     {**detail, "error": type(exc).__name__})

@@ -14,30 +14,14 @@ the campaign's (a changed spec must be a new campaign id).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from jobs.spec.campaign import CampaignSpec, parse_spec
+from jobs.spec.files import write_private
 from jobs.spec.state import default_state_dir
 from kernel.errors import BadInput
 
 __all__ = ["SpecRegistry", "default_state_dir"]
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".spec-")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class SpecRegistry:
@@ -55,8 +39,8 @@ class SpecRegistry:
         # quietly create a new key and new pseudonyms
         doc.setdefault("privacy", {})["key_file"] = str(spec.key_path)
         text = json.dumps(doc, indent=1, sort_keys=True)
-        _write_private(self._index(spec.id), text)
-        _write_private(spec.data_dir / "campaigns" / spec.id / "spec.json", text)
+        for path in (self._index(spec.id), spec.data_dir / "campaigns" / spec.id / "spec.json"):
+            write_private(path, text.encode("utf-8"), prefix=".spec-", folder_mode=0o700)
 
     def load(self, campaign_id: str, data_dir: Path | None = None) -> CampaignSpec:
         """The saved spec of `campaign_id`; BadInput, saying what to do, when there is none."""
