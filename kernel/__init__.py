@@ -3,7 +3,7 @@
 Errors (`kernel.errors`), reason codes (`kernel.reasons`) and their next steps
 (`kernel.next_steps`), domain records (`kernel.records`,
 `kernel.plans`, `kernel.progress`), the model contract (`kernel.contract`), the Lung-RADS rules
-(`kernel.lungrads`), the campaign observer protocol (`kernel.observer`) and the defaults that
+(`kernel.lungrads`; with a prior screen, `kernel.followup`), the campaign observer protocol (`kernel.observer`) and the defaults that
 several layers read (`kernel.defaults`).
 """
 
