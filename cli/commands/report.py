@@ -15,6 +15,7 @@ from cli.store_option import add_campaign_store, campaign_store
 from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
+from kernel.records import DIMENSIONS
 
 if TYPE_CHECKING:
     from jobs.report.threshold import Threshold
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     p.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     p.add_argument("--by", default="region",
-                   help="comma-separated: region, site, age_band, sex (default: region)")
+                   help=f"comma-separated: {', '.join(DIMENSIONS)} (default: region)")
     add_format(p, ("table", "csv", "json", "html", "parquet"),
                help="table for a terminal (default), csv, json or parquet (with --out) for "
                     "tools, html to share")

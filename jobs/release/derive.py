@@ -17,10 +17,17 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from jobs.release.domain import CAMPAIGN, MISSING_CATEGORY, POSITIVE_OUTCOMES, REGION, SITE, Domain
+from jobs.release.domain import (
+    CAMPAIGN,
+    CELL_DIMENSIONS,
+    MISSING_CATEGORY,
+    POSITIVE_OUTCOMES,
+    REGION,
+    SITE,
+    Domain,
+)
 from jobs.report.aggregate import (
     CATEGORY_MEASURES,
-    DIMENSIONS,
     OPTED_OUT,
     POSITIVE,
     QUARANTINED,
@@ -126,7 +133,7 @@ def _rate(k: int, n: int, noise_k: float, noise_r: float) -> Rate:
 
 
 Sums = Mapping[str, Mapping[tuple[str, str, str, str], Mapping[str, int]]]
-_DIMS = DIMENSIONS  # region, site, age band, sex: a base cell's key
+_DIMS = CELL_DIMENSIONS  # region, site, age band, sex: a base cell's key
 
 
 @dataclass(frozen=True)
@@ -181,7 +188,7 @@ def derive_parsed(campaign_id: str, by: Sequence[str], base: ParsedBase) -> Rele
     """The released table of `by` from a parsed base. Pure: the same base and grouping give
     the same table."""
     by = tuple(by)
-    problem = grouping_problem(by)
+    problem = grouping_problem(by, _DIMS)
     if problem is not None and problem.kind == "unknown":
         raise BadInput(f"released tables group by {', '.join(_DIMS)}; not "
                        f"{[d for d in by if d not in _DIMS]}")

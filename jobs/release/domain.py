@@ -21,12 +21,16 @@ from kernel.lungrads import POSITIVE_CATEGORIES
 from kernel.reasons import Reason
 from kernel.records import Outcome
 
-__all__ = ["CAMPAIGN", "LEVELS", "MISSING_CATEGORY", "OUTCOMES", "POSITIVE_OUTCOMES", "REGION",
-           "SITE", "UNSPECIFIED_REASON", "Domain", "GeoNode", "outcome_of"]
+__all__ = ["CAMPAIGN", "CELL_DIMENSIONS", "LEVELS", "MISSING_CATEGORY", "OUTCOMES",
+           "POSITIVE_OUTCOMES", "REGION", "SITE", "UNSPECIFIED_REASON", "Domain", "GeoNode",
+           "outcome_of"]
 
 CAMPAIGN, REGION, SITE = "campaign", "region", "site"
 LEVELS = (CAMPAIGN, REGION, SITE)
 """The geography tree, top down; a person counts once at each level."""
+CELL_DIMENSIONS = ("region", "site", "age_band", "sex")
+"""A base cell's key: the dimensions the release measures, and so the ones its tables group
+by (the report's kernel.records.DIMENSIONS may be more)."""
 
 MISSING_CATEGORY = "category.missing"  # screened, no category (a broken model): still counted
 UNSPECIFIED_REASON = reason_measure("unspecified")

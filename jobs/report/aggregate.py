@@ -32,7 +32,7 @@ from types import MappingProxyType
 from kernel.contract import Nodule
 from kernel.lungrads import POSITIVE_CATEGORIES, Category
 from kernel.next_steps import UNSPECIFIED, NextStep, technical_recall
-from kernel.records import Outcome, StudyResult
+from kernel.records import DIMENSIONS, Outcome, StudyResult
 
 __all__ = [
     "CATEGORY_MEASURES",
@@ -52,9 +52,6 @@ __all__ = [
     "wilson_interval",
 ]
 
-DIMENSIONS = ("region", "site", "age_band", "sex")
-"""The fields results can be grouped by, in the order reports list them."""
-
 
 @dataclass(frozen=True)
 class GroupingProblem:
@@ -65,11 +62,13 @@ class GroupingProblem:
     name: str = ""
 
 
-def grouping_problem(by: Sequence[str]) -> GroupingProblem | None:
-    """The one check of a grouping against DIMENSIONS (None: distinct, known names)."""
+def grouping_problem(by: Sequence[str], dimensions: Sequence[str] = DIMENSIONS
+                     ) -> GroupingProblem | None:
+    """The one check of a grouping against `dimensions` (None: distinct, known names): the
+    results' DIMENSIONS (kernel.records), or the fewer a table is kept for."""
     if not by:
         return GroupingProblem("empty")
-    unknown = [d for d in by if d not in DIMENSIONS]
+    unknown = [d for d in by if d not in dimensions]
     if unknown:
         return GroupingProblem("unknown", unknown[0])
     twice = [d for d in by if list(by).count(d) > 1]

@@ -36,9 +36,9 @@ from jobs.ingest.selection import Selected
 from jobs.ingest.volume import load_volume
 from jobs.run.backends import BackendConfig, WorkerBackends
 from jobs.run.shardwork import ShardOutcome, ShardWork, StudyWork, WorkerPolicy
-from kernel.contract import InferenceBackend, nodules_from_array
+from kernel.contract import InferenceBackend, Nodule, nodules_from_array
 from kernel.errors import LUNGS_NOT_COVERED_PREFIX, BadInput, PermanentError, RetryableError
-from kernel.lungrads import categorize_study
+from kernel.lungrads import Category, categorize_study
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyRecord, StudyResult
 
@@ -73,22 +73,12 @@ def planned_result(record: StudyRecord, reason: Reason, config: BackendConfig) -
 
 def _result(
     record: StudyRecord, config: BackendConfig, *, outcome: Outcome, timings: dict[str, float],
-    reason: Reason | None = None, **extra: object,
+    reason: Reason | None = None, category: Category | None = None,
+    nodules: tuple[Nodule, ...] = (),
 ) -> StudyResult:
-    return StudyResult(
-        study_pid=record.study_pid,
-        patient_pid=record.patient_pid,
-        region=record.region,
-        site=record.site,
-        age_band=record.age_band,
-        sex=record.sex,
-        outcome=outcome,
-        model_name=config.model_name,
-        model_version=config.model_version,
-        reason=reason,
-        timings=timings,
-        **extra,  # type: ignore[arg-type]
-    )
+    return StudyResult.from_record(record, outcome=outcome, model_name=config.model_name,
+                                   model_version=config.model_version, category=category,
+                                   reason=reason, nodules=nodules, timings=timings)
 
 
 @dataclass(frozen=True)

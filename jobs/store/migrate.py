@@ -1,5 +1,6 @@
-"""Creating and migrating the store's tables, only when needed: a store whose schema is
-current is opened with reads alone, so the driver's and the service's database roles
+"""Creating and migrating the store's tables (as jobs.store.schema declares them, with the
+columns and indexes added since), only when needed: a store whose schema is current is
+opened with reads alone, so the driver's and the service's database roles
 (jobs.store.roles), which may not create or alter tables nor write `lungscreen_meta`, can
 open a store the schema owner has created and migrated."""
 
@@ -15,32 +16,6 @@ from kernel.errors import BadInput
 
 __all__ = ["ensure_schema", "read_schema"]
 
-# Columns added after a table's first release: (table, column, DDL to add it).
-_ADDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("campaigns", "key_fingerprint",
-     ("ALTER TABLE campaigns ADD COLUMN key_fingerprint VARCHAR(32)",)),
-    # stores created before the audit chain: their events are sealed into it by the first
-    # append (jobs.store.trail)
-    ("events", "seq", ("ALTER TABLE events ADD COLUMN seq INTEGER",
-                       "ALTER TABLE events ADD COLUMN mac VARCHAR(64)",
-                       "CREATE UNIQUE INDEX ix_events_seq ON events (seq)")),
-    # stores created before minted tokens: their rows have no MAC and are refused until
-    # created again with the token key (jobs.store.tokenkey)
-    ("tokens", "mac", ("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)",)),
-    # stores created before scoped tokens: every row unscoped (NULL), as its MAC says
-    ("tokens", "campaigns", ("ALTER TABLE tokens ADD COLUMN campaigns VARCHAR(2048)",)),
-    # stores created before last-used times: never used, as far as they know
-    ("tokens", "last_used_at",
-     ("ALTER TABLE tokens ADD COLUMN last_used_at TIMESTAMP WITH TIME ZONE",)),
-)
-
-# Indexes added after their table's first release: (table, index, DDL). A store without one
-# is read as it is (slower); `ensure_schema` (a writing command, `store init`) adds it.
-_INDEXES: tuple[tuple[str, str, str], ...] = (
-    ("results", "ix_results_patient",
-     "CREATE INDEX ix_results_patient ON results (patient_pid, committed_at)"),
-)
-
 
 def ensure_schema(conn: Connection) -> tuple[str, str]:
     """Create missing tables, add missing columns and indexes and write the meta rows, each
@@ -48,11 +23,11 @@ def ensure_schema(conn: Connection) -> tuple[str, str]:
     if not set(t.metadata.tables) <= set(inspect(conn).get_table_names()):
         t.metadata.create_all(conn)
     inspector = inspect(conn)  # a fresh one: create_all may have added tables
-    for table, column, ddl in _ADDED:
+    for table, column, ddl in t.ADDED_COLUMNS:
         if column not in {c["name"] for c in inspector.get_columns(table)}:
             for statement in ddl:
                 conn.exec_driver_sql(statement)
-    for table, index, statement in _INDEXES:
+    for table, index, statement in t.ADDED_INDEXES:
         if index not in {i["name"] for i in inspector.get_indexes(table)}:
             conn.exec_driver_sql(statement)
     found = _meta(conn)
@@ -74,7 +49,7 @@ def read_schema(conn: Connection) -> tuple[str, str] | None:
     if not present & set(t.metadata.tables):
         return None
     missing = sorted(set(t.metadata.tables) - present)
-    missing += [f"{table}.{column}" for table, column, _ in _ADDED
+    missing += [f"{table}.{column}" for table, column, _ in t.ADDED_COLUMNS
                 if table in present and column not in
                 {c["name"] for c in inspector.get_columns(table)}]
     found = _meta(conn) if t.meta.name in present else {}

@@ -1,4 +1,5 @@
-"""Conversions between domain records and store rows (plain dicts)."""
+"""Conversions between domain records and store rows (plain dicts). A result's grouping
+dimensions (kernel.records.DIMENSIONS) are its columns of the same names."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category
 from kernel.plans import ShardPlan
 from kernel.reasons import Reason
-from kernel.records import Outcome, StudyResult
+from kernel.records import DIMENSIONS, Outcome, StudyResult
 
 __all__ = [
     "as_utc",
@@ -63,10 +64,7 @@ def result_to_row(
         "model_version": str(result.model_version),
         "model_name": result.model_name,
         "patient_pid": result.patient_pid,
-        "region": result.region,
-        "site": result.site,
-        "age_band": result.age_band,
-        "sex": result.sex,
+        **{dim: getattr(result, dim) for dim in DIMENSIONS},
         "outcome": Outcome(result.outcome).value,
         "category": None if result.category is None else Category(result.category).value,
         "reason": None if result.reason is None else Reason(result.reason).value,
@@ -86,10 +84,7 @@ def result_from_row(row: Mapping[str, Any]) -> StudyResult:
     return StudyResult(
         study_pid=row["study_pid"],
         patient_pid=row["patient_pid"],
-        region=row["region"],
-        site=row["site"],
-        age_band=row["age_band"],
-        sex=row["sex"],
+        **{dim: row[dim] for dim in DIMENSIONS},
         outcome=Outcome(row["outcome"]),
         model_name=row["model_name"],
         model_version=row["model_version"],

@@ -5,7 +5,7 @@ patients are pseudonyms, places are region and site codes; no paths, UIDs or nam
 - shards: the ledger, one row per planned shard; state planned -> done in the same
   transaction that inserts the shard's results.
 - results: one row per (campaign, study pseudonym, model version), so a replay cannot
-  double-count.
+  double-count; one column per grouping dimension (kernel.records.DIMENSIONS).
 - events: the audit trail (requests, exports, tokens, campaign life cycle): each event with
   its sequence number and a MAC chained to the one before (jobs.store.trail).
 - tokens: the service's bearer tokens, by name and role, stored only as salted hashes.
@@ -14,6 +14,10 @@ patients are pseudonyms, places are region and site codes; no paths, UIDs or nam
 - release_increments, release_measurements, release_base: the analysts' release (jobs.release),
   append-only: each increment's boundaries, how it was measured (sigma, rho), and its
   reconciled noisy counts, the only thing analysts' tables are derived from.
+
+A column or index added to a table after its first release is declared in its table and in
+`ADDED_COLUMNS` / `ADDED_INDEXES`, so that `lungscreen store init` (jobs.store.migrate)
+adds it to older stores.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["SCHEMA_VERSION", "campaign_sites", "campaigns", "drivers", "events", "meta",
-           "metadata", "release_base", "release_increments", "release_measurements",
-           "results", "shards", "tokens"]
+__all__ = ["ADDED_COLUMNS", "ADDED_INDEXES", "SCHEMA_VERSION", "campaign_sites", "campaigns",
+           "drivers", "events", "meta", "metadata", "release_base", "release_increments",
+           "release_measurements", "results", "shards", "tokens"]
 
 SCHEMA_VERSION = "1"
 
@@ -199,4 +203,31 @@ release_base = Table(
     Column("count", Integer, nullable=False),  # reconciled noisy count, > 0 (zeros not stored)
     PrimaryKeyConstraint("campaign_id", "seq", "level", "region", "site", "age_band", "sex",
                          "outcome"),
+)
+
+# Columns added after a table's first release: (table, column, DDL to add it).
+ADDED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("campaigns", "key_fingerprint",
+     ("ALTER TABLE campaigns ADD COLUMN key_fingerprint VARCHAR(32)",)),
+    # stores created before the audit chain: their events are sealed into it by the first
+    # append (jobs.store.trail)
+    ("events", "seq", ("ALTER TABLE events ADD COLUMN seq INTEGER",
+                       "ALTER TABLE events ADD COLUMN mac VARCHAR(64)",
+                       "CREATE UNIQUE INDEX ix_events_seq ON events (seq)")),
+    # stores created before minted tokens: their rows have no MAC and are refused until
+    # created again with the token key (jobs.store.tokenkey)
+    ("tokens", "mac", ("ALTER TABLE tokens ADD COLUMN mac VARCHAR(64)",)),
+    # stores created before scoped tokens: every row unscoped (NULL), as its MAC says
+    ("tokens", "campaigns", ("ALTER TABLE tokens ADD COLUMN campaigns VARCHAR(2048)",)),
+    # stores created before last-used times: never used, as far as they know
+    ("tokens", "last_used_at",
+     ("ALTER TABLE tokens ADD COLUMN last_used_at TIMESTAMP WITH TIME ZONE",)),
+)
+
+# Indexes added after their table's first release: (table, index, DDL). A store without one
+# is read as it is (slower); jobs.store.migrate's `ensure_schema` (a writing command, `store
+# init`) adds it.
+ADDED_INDEXES: tuple[tuple[str, str, str], ...] = (
+    ("results", "ix_results_patient",
+     "CREATE INDEX ix_results_patient ON results (patient_pid, committed_at)"),
 )

@@ -101,18 +101,8 @@ def unscreened_result(
     """The result of a study that ends before inference: opted out (`Reason.OPTED_OUT`) or
     quarantined at selection (any other reason)."""
     outcome = Outcome.OPTED_OUT if reason is Reason.OPTED_OUT else Outcome.QUARANTINED
-    return StudyResult(
-        study_pid=record.study_pid,
-        patient_pid=record.patient_pid,
-        region=record.region,
-        site=record.site,
-        age_band=record.age_band,
-        sex=record.sex,
-        outcome=outcome,
-        model_name=model_name,
-        model_version=model_version,
-        reason=reason,
-    )
+    return StudyResult.from_record(record, outcome=outcome, model_name=model_name,
+                                   model_version=model_version, reason=reason)
 
 
 def _sex_code(value: str | None) -> str:
