@@ -1,10 +1,11 @@
 """The kernel: what every layer shares and that imports nothing else of the project.
 
 Errors (`kernel.errors`), reason codes (`kernel.reasons`) and their next steps
-(`kernel.next_steps`), domain records (`kernel.records`,
-`kernel.plans`, `kernel.progress`), the model contract (`kernel.contract`), the Lung-RADS rules
-(`kernel.lungrads`; with a prior screen, `kernel.followup`), the campaign observer protocol (`kernel.observer`) and the defaults that
-several layers read (`kernel.defaults`).
+(`kernel.next_steps`), domain records (`kernel.records`, `kernel.plans`, `kernel.progress`;
+a screen read against its prior: `kernel.rounds`), the model contract (`kernel.contract`), the
+Lung-RADS rules (`kernel.lungrads`; with a prior screen, `kernel.followup`), the campaign
+observer protocol (`kernel.observer`) and the defaults that several layers read
+(`kernel.defaults`).
 """
 
 from kernel.contract import Nodule, NoduleType

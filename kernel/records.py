@@ -14,6 +14,7 @@ from enum import StrEnum
 from kernel.contract import Nodule
 from kernel.lungrads import Category
 from kernel.reasons import Reason
+from kernel.rounds import RoundReading
 
 __all__ = ["DIMENSIONS", "Outcome", "StudyFacts", "StudyRecord", "StudyResult"]
 
@@ -41,6 +42,10 @@ class StudyFacts:
     site: str
     age_band: str
     sex: str
+    # the exam day shifted by the person's keyed offset (ISO, "" unknown) and the screening
+    # round the study says it is (0 unknown): jobs.ingest.privacy.dates
+    exam_day: str = field(default="", kw_only=True)
+    screening_round: int = field(default=0, kw_only=True)
 
 
 DIMENSIONS: tuple[str, ...] = ("region", "site", "age_band", "sex")
@@ -67,6 +72,8 @@ class StudyResult(StudyFacts):
     category: Category | None = None
     reason: Reason | None = None
     nodules: tuple[Nodule, ...] = ()
+    # the screen read against the person's prior (kernel.rounds); None: not read (quarantined)
+    reading: RoundReading | None = None
     # seconds per stage ("load", "infer", "postprocess") for this study
     timings: dict[str, float] = field(default_factory=dict, compare=False, hash=False)
 
@@ -75,10 +82,11 @@ class StudyResult(StudyFacts):
         cls, record: StudyFacts, *, outcome: Outcome, model_name: str, model_version: str,
         category: Category | None = None, reason: Reason | None = None,
         nodules: tuple[Nodule, ...] = (), timings: dict[str, float] | None = None,
+        reading: RoundReading | None = None,
     ) -> StudyResult:
         """The result of the study `record` plans: its `StudyFacts` as they are, and the
         outcome of screening it."""
         return cls(**{name: getattr(record, name) for name in _FACTS},
                    outcome=outcome, model_name=model_name, model_version=model_version,
-                   category=category, reason=reason, nodules=nodules,
+                   category=category, reason=reason, nodules=nodules, reading=reading,
                    timings={} if timings is None else timings)

@@ -6,7 +6,7 @@ import dataclasses
 import hashlib
 import hmac
 from dataclasses import asdict, fields
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -133,6 +133,7 @@ PHI = StudyFields(
     sex="f",
     slice_count=240,
     spacing=(1.25, 0.7, 0.7),
+    time_point="round 2",
 )
 
 
@@ -163,14 +164,18 @@ def test_minimise_keeps_only_pseudonyms_and_needed_fields() -> None:
         sex="F",
         slice_count=240,
         spacing=(1.25, 0.7, 0.7),
+        exam_day=(date(2026, 1, 15) + timedelta(days=p.date_shift_days("MRN-778899")))
+        .isoformat(),
+        screening_round=2,
     )
     text = repr(rec) + repr(asdict(rec))
-    for secret in ("MRN-778899", "1.2.840.99999", "Canary", "CANARY", "1947", "20260115"):
+    for secret in ("MRN-778899", "1.2.840.99999", "Canary", "CANARY", "1947", "20260115",
+                   "2026-01-15"):
         assert secret not in text
     assert "MRN" not in repr(PHI) and "Canary" not in repr(PHI)
     assert {f.name for f in fields(StudyRecord)} == {
         "study_pid", "patient_pid", "region", "site", "age_band", "sex", "slice_count",
-        "spacing",
+        "spacing", "exam_day", "screening_round",
     }  # fmt: skip
 
 

@@ -50,6 +50,7 @@ def _fields(study: DiscoveredStudy, selected: Selected | None) -> StudyFields:
         patient_age=first.patient_age if first else None,
         birth_date=first.patient_birth_date if first else None,
         study_date=first.study_date if first else None,
+        time_point=first.time_point if first else None,
         sex=first.patient_sex if first else None,
         slice_count=selected.slice_count if selected else 0,
         spacing=selected.spacing if selected else (0.0, 0.0, 0.0),

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs.store.records import Campaign, CampaignState
+from jobs.store.round_rows import reading_from_json, reading_to_json
 from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category
 from kernel.plans import ShardPlan
@@ -77,6 +78,11 @@ def result_to_row(
         "timings": json.dumps({str(k): float(v) for k, v in result.timings.items()}),
         "shard_id": shard_id,
         "committed_at": now,
+        "exam_day": result.exam_day or None,
+        "screening_round": result.screening_round or None,
+        "prior_category": (None if result.reading is None or result.reading.prior_category is None
+                           else result.reading.prior_category.value),
+        "reading": reading_to_json(result.reading),
     }
 
 
@@ -103,6 +109,9 @@ def result_from_row(row: Mapping[str, Any]) -> StudyResult:
             for n in json.loads(row["nodules"])
         ),
         timings={str(k): float(v) for k, v in json.loads(row["timings"]).items()},
+        exam_day=row.get("exam_day") or "",
+        screening_round=int(row.get("screening_round") or 0),
+        reading=reading_from_json(row.get("reading"), row.get("prior_category")),
     )
 
 

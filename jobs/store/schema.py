@@ -114,6 +114,10 @@ results = Table(
     Column("timings", Text, nullable=False),  # JSON {"load": s, "infer": s, ...}
     Column("shard_id", String(128)),  # NULL: settled before the run (opted out, quarantined)
     Column("committed_at", DateTime(timezone=True), nullable=False),
+    Column("exam_day", String(10)),  # shifted by the person's keyed offset; never the real day
+    Column("screening_round", Integer),
+    Column("prior_category", String(4)),  # the prior screen's category, NULL without one
+    Column("reading", Text),  # JSON: the screen read against its prior (jobs.store.rows)
     PrimaryKeyConstraint("campaign_id", "study_pid", "model_version"),
     Index("ix_results_campaign_region", "campaign_id", "region"),
     # a person's results across campaigns: the release's budget (jobs.release.budget)
@@ -222,6 +226,11 @@ ADDED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     # stores created before last-used times: never used, as far as they know
     ("tokens", "last_used_at",
      ("ALTER TABLE tokens ADD COLUMN last_used_at TIMESTAMP WITH TIME ZONE",)),
+    # stores created before screening rounds: their results read as baselines
+    ("results", "reading", ("ALTER TABLE results ADD COLUMN exam_day VARCHAR(10)",
+                            "ALTER TABLE results ADD COLUMN screening_round INTEGER",
+                            "ALTER TABLE results ADD COLUMN prior_category VARCHAR(4)",
+                            "ALTER TABLE results ADD COLUMN reading TEXT")),
 )
 
 # Indexes added after their table's first release: (table, index, DDL). A store without one

@@ -76,6 +76,7 @@ HEADER_KEYWORDS: tuple[str, ...] = (
     "PatientSex",
     "StudyDate",
     "InstitutionName",
+    "ClinicalTrialTimePointID",  # the screening round ("1", "2", ...) where the archive says
     "KVP",
     "Exposure",
     "ConvolutionKernel",
@@ -132,6 +133,7 @@ class SliceHeader:
     instance_number: int | None
     burned_in_annotation: str | None
     photometric: str | None
+    time_point: str | None = field(default=None, repr=False)  # ClinicalTrialTimePointID
 
     @property
     def is_localizer(self) -> bool:
@@ -338,6 +340,7 @@ def header_from_dataset(
         instance_number=_int(ds, "InstanceNumber"),
         burned_in_annotation=_share(_str(ds, "BurnedInAnnotation")),
         photometric=_share((_str(ds, "PhotometricInterpretation") or "").upper() or None),
+        time_point=_share(_str(ds, "ClinicalTrialTimePointID")),
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-__all__ = ["AGE_BANDS", "UNKNOWN", "age_band", "age_from_header"]
+__all__ = ["AGE_BANDS", "UNKNOWN", "age_band", "age_from_header", "parse_da"]
 
 UNKNOWN = "unknown"
 AGE_BANDS: tuple[str, ...] = (
@@ -54,15 +54,16 @@ def age_from_header(
             years = int(days // 365.25) if m.group(2).upper() != "Y" else int(m.group(1))
             if 0 <= years <= _MAX_AGE:
                 return years
-    born = _parse_da(birth_date)
-    seen = _parse_da(study_date)
+    born = parse_da(birth_date)
+    seen = parse_da(study_date)
     if born is None or seen is None or seen < born:
         return None
     years = seen.year - born.year - ((seen.month, seen.day) < (born.month, born.day))
     return years if years <= _MAX_AGE else None
 
 
-def _parse_da(value: str | date | None) -> date | None:
+def parse_da(value: str | date | None) -> date | None:
+    """A DICOM DA value ("YYYYMMDD") as a date; None when absent or not a valid date."""
     if value is None:
         return None
     if isinstance(value, date):

@@ -2,7 +2,8 @@
 
 This is the privacy boundary of the data flow. What goes in holds identifiers (patient id,
 study UID, institution, birth date); what comes out holds pseudonyms, a site code, an age
-band and a sex code, plus geometry the campaign needs. Nothing else survives.
+band, a sex code, the exam day shifted by the person's keyed offset (dates.py) and the
+screening round, plus geometry the campaign needs. Nothing else survives.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date
 from typing import Protocol
 
 from jobs.ingest.privacy.age import age_band, age_from_header
+from jobs.ingest.privacy.dates import screening_round, shifted_day
 from jobs.ingest.privacy.pseudonyms import Pseudonymizer
 from jobs.spec.sources import OTHER_SITE, institution_key
 from kernel.reasons import Reason
@@ -42,6 +44,8 @@ class StudyHeader(Protocol):
     @property
     def sex(self) -> str | None: ...  # PatientSex
     @property
+    def time_point(self) -> str | None: ...  # ClinicalTrialTimePointID (screening round)
+    @property
     def slice_count(self) -> int: ...  # slices of the selected series
     @property
     def spacing(self) -> tuple[float, float, float]: ...  # (z, y, x) mm, selected series
@@ -58,6 +62,7 @@ class StudyFields:
     birth_date: str | date | None = None
     study_date: str | date | None = None
     sex: str | None = None
+    time_point: str | None = None
     slice_count: int = 0
     spacing: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -76,11 +81,8 @@ def minimise(header: StudyHeader, *, region: str, pseudonymizer: Pseudonymizer,
     UID), so anonymous studies are not merged into one "patient".
     """
     patient_id = (header.patient_id or "").strip()
-    patient_pid = (
-        pseudonymizer.patient(patient_id)
-        if patient_id
-        else pseudonymizer.patient("\x00no-patient-id\x00" + header.study_uid)
-    )
+    person = patient_id or "\x00no-patient-id\x00" + header.study_uid
+    patient_pid = pseudonymizer.patient(person)
     age = age_from_header(header.patient_age, header.birth_date, header.study_date)
     spacing = tuple(float(s) for s in header.spacing)
     return StudyRecord(
@@ -92,6 +94,8 @@ def minimise(header: StudyHeader, *, region: str, pseudonymizer: Pseudonymizer,
         sex=_sex_code(header.sex),
         slice_count=int(header.slice_count),
         spacing=(spacing[0], spacing[1], spacing[2]),
+        exam_day=shifted_day(header.study_date, pseudonymizer.date_shift_days(person)),
+        screening_round=screening_round(header.time_point),
     )
 
 

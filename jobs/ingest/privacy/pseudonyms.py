@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-__all__ = ["PID_HEX_CHARS", "SITE_HEX_CHARS", "Pseudonymizer"]
+__all__ = ["DATE_SHIFT_DAYS", "PID_HEX_CHARS", "SITE_HEX_CHARS", "Pseudonymizer"]
 
 PID_HEX_CHARS = 20
 SITE_HEX_CHARS = 12
+# a person's exam dates move by 30 to 1,095 days, earlier or later (`date_shift_days`)
+DATE_SHIFT_DAYS = (30, 1095)
 _MIN_KEY_BYTES = 16
 
 
@@ -62,6 +64,16 @@ class Pseudonymizer:
         """Site code ("site-" + 12 hex) of an institution within a region. Institution
         names are compared case-insensitively ("St Mary" and "ST MARY" are one site)."""
         return "site-" + self._hmac("site", SITE_HEX_CHARS, region, institution.upper())
+
+    def date_shift_days(self, patient_id: str) -> int:
+        """Days every exam date of this person moves by (DICOM PS3.15's "Retain Longitudinal
+        Temporal Information with Modified Dates" option): the same for every study of the
+        person under one key, so intervals between screens stay exact, and never under 30
+        days either way, so no stored date is the real one."""
+        h = int(self._hmac("date-shift", 16, patient_id), 16)
+        low, high = DATE_SHIFT_DAYS
+        magnitude = low + h % (high - low + 1)
+        return -magnitude if (h >> 32) & 1 else magnitude
 
     def _hmac(self, kind: str, hex_chars: int, *fields: str) -> str:
         mac = hmac.new(self._key, f"lungscreen/v1/{kind}".encode(), hashlib.sha256)
