@@ -8,8 +8,9 @@ reason to next step, for the technical recall list and the report's counts.
   radiologist reads the study in the PACS viewer, and asks for a repeat scan if they cannot.
 - `not_applicable`: no technical recall: the study is not a CT, or the person opted out.
 
-A screened study in Lung-RADS category 0 (the model says the lungs are not covered) needs a
-repeat scan too, with the reason `incomplete_lung_coverage`.
+A screened study in Lung-RADS category 0 needs a repeat scan when the model says the lungs are
+not covered (reason `incomplete_lung_coverage`), and a manual read when it is a later round
+whose prior screen was not found (reason `prior_not_found`: a reader locates the prior).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ NEXT_STEPS = MappingProxyType({
     Reason.OPTED_OUT: _N,
     Reason.NO_SERIES: _M,  # no images found: a reader looks for them in the PACS
     Reason.TOO_LARGE: _M,
+    Reason.PRIOR_NOT_FOUND: _M,  # a reader finds the prior screen and compares
 })
 """Every `Reason` -> its `NextStep` (a test keeps it complete)."""
 
@@ -66,5 +68,7 @@ def technical_recall(result: StudyResult) -> tuple[str, NextStep] | None:
         step = NEXT_STEPS[result.reason]
         return None if step is _N else (result.reason.value, step)
     if result.outcome is Outcome.SCREENED and result.category is Category.INCOMPLETE:
+        if result.reason is Reason.PRIOR_NOT_FOUND:
+            return result.reason.value, NEXT_STEPS[result.reason]
         return Reason.INCOMPLETE_LUNG_COVERAGE.value, _R
     return None

@@ -28,6 +28,9 @@ class Reason(StrEnum):
     OPTED_OUT = "opted_out"
     NO_SERIES = "no_series"
     TOO_LARGE = "too_large"
+    # screened, Lung-RADS 0: a later round whose prior screen was not found in the campaign's
+    # priors (the ACR's "prior chest CT being located for comparison")
+    PRIOR_NOT_FOUND = "prior_not_found"
 
 
 class FileReason(StrEnum):

@@ -97,3 +97,27 @@ def test_one_grouping_check_serves_every_caller():
     assert grouping_problem(()) == GroupingProblem("empty")
     assert grouping_problem(("region", "county", "x")) == GroupingProblem("unknown", "county")
     assert grouping_problem(("sex", "region", "sex")) == GroupingProblem("repeated", "sex")
+
+
+def test_category_0_awaiting_a_prior_is_a_manual_read_and_every_line_still_adds_up():
+    import dataclasses
+
+    from jobs.report.cube import build_cube
+    from kernel.lungrads import Category
+    from kernel.next_steps import NextStep, technical_recall
+
+    waiting = dataclasses.replace(screened("north", "n1", i=1), category=Category.INCOMPLETE,
+                                  reason=Reason.PRIOR_NOT_FOUND)
+    uncovered = dataclasses.replace(screened("north", "n1", i=2), category=Category.INCOMPLETE)
+    results = [waiting, uncovered, screened("north", "n2", (solid(7.0),), i=3),
+               quarantined("north", "n2", Reason.SLICE_GAP, i=4)]
+    assert technical_recall(waiting) == ("prior_not_found", NextStep.MANUAL_READ)
+    agg = aggregate(iter(results), by=("region", "site"))
+    assert "awaiting_prior" in agg.measures and "lungs_not_covered" in agg.measures
+    total = agg.rollup([])[()]
+    assert total["technical_recall.manual_read"] == 1
+    assert total["technical_recall.repeat_scan"] == 2  # slice gap and lungs not covered
+    values = build_cube(agg).values
+    for line in build_cube(agg).lines:
+        assert values[line.total] == sum(values[m] for m in line.members), line
+    assert "awaiting_prior" not in aggregate(iter(results[1:])).measures

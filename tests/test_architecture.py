@@ -31,6 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jobs.store",),
     ("jobs.spec",),
     ("jobs.ingest",),
+    ("jobs.rounds",),
     ("jobs.run",),
     ("jobs.report",),
     ("jobs",),

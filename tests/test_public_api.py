@@ -37,6 +37,7 @@ PUBLIC: dict[str, list[str]] = {
     "jobs.service": ["ServiceConfig", "create_app"],
     "jobs.service.routes": [],
     "jobs.spec": ["CampaignSpec", "SpecRegistry", "load_spec", "parse_spec"],
+    "jobs.rounds": ["lung_box", "read_round"],
     "jobs.store": ["AuditEvent", "AuditKey", "Campaign", "CampaignState", "OutcomeCount",
                    "RegionLedger", "ResultsStore", "TokenKey", "default_sqlite_url",
                    "normalize_url", "redact"],

@@ -14,11 +14,14 @@ Measure names (the columns of every report):
     largest_nodule.<none|<4|4-6|6-8|8-15|15-30|>=30>        screened studies by size (mm)
     technical_recall, technical_recall.<repeat_scan|manual_read>
                                  studies to re-scan or read by hand (kernel.next_steps)
+    lungs_not_covered, awaiting_prior   category 0 by why: only where some study of a later
+                                 round waits for its prior (Reason.PRIOR_NOT_FOUND)
 
 with, per group: seen = screened + quarantined + opted_out; quarantined = sum of its
 reasons; screened = sum of categories = sum of size bins; positive = categories 3 and up;
-technical_recall = repeat_scan + manual_read, each the sum of the reasons (and category 0)
-whose next step it is.
+technical_recall = repeat_scan + manual_read, each the sum of the reasons (and category 0, or
+where listed its two parts: category.0 = lungs_not_covered + awaiting_prior) whose next step
+it is.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from types import MappingProxyType
 from kernel.contract import Nodule
 from kernel.lungrads import POSITIVE_CATEGORIES, Category
 from kernel.next_steps import UNSPECIFIED, NextStep, technical_recall
+from kernel.reasons import Reason
 from kernel.records import DIMENSIONS, Outcome, StudyResult
 
 __all__ = [
@@ -88,6 +92,7 @@ SIZE_BINS: tuple[tuple[str, float, float], ...] = (
 )
 NO_NODULE = "none"
 
+LUNGS_NOT_COVERED, AWAITING_PRIOR = "lungs_not_covered", "awaiting_prior"
 TECHNICAL = "technical_recall"
 TECHNICAL_MEASURES = (TECHNICAL, *(f"{TECHNICAL}.{s.value}" for s in
                                    (NextStep.REPEAT_SCAN, NextStep.MANUAL_READ)))
@@ -177,9 +182,11 @@ class Aggregation:
         """Every measure, in report order (reasons only where some study had them)."""
         extra = (_MISSING_CATEGORY,) if any(
             g.get(_MISSING_CATEGORY) for g in self.groups.values()) else ()
+        split = (LUNGS_NOT_COVERED, AWAITING_PRIOR) if any(
+            g.get(AWAITING_PRIOR) for g in self.groups.values()) else ()
         return (SEEN, SCREENED, QUARANTINED, OPTED_OUT, POSITIVE, *TECHNICAL_MEASURES,
                 *(reason_measure(r) for r in self.reasons),
-                *CATEGORY_MEASURES, *extra, *SIZE_MEASURES)
+                *CATEGORY_MEASURES, *extra, *split, *SIZE_MEASURES)
 
     def rollup(self, dims: Sequence[str]) -> dict[GroupKey, Counter[str]]:
         """Counts per group at the level `dims` (a subset of `by`, any order kept as `by`)."""
@@ -232,6 +239,9 @@ def _count(result: StudyResult, counts: Counter[str]) -> None:
             counts[_MISSING_CATEGORY] += 1
         else:
             counts[f"category.{result.category.value}"] += 1
+            if result.category is Category.INCOMPLETE:
+                counts[AWAITING_PRIOR if result.reason is Reason.PRIOR_NOT_FOUND
+                       else LUNGS_NOT_COVERED] += 1
             if result.category in POSITIVE_CATEGORIES:
                 counts[POSITIVE] += 1
         counts[f"largest_nodule.{size_bin(result.nodules)}"] += 1

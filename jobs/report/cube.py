@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from itertools import combinations
 
 from jobs.report.aggregate import (
+    AWAITING_PRIOR,
     CATEGORY_MEASURES,
+    LUNGS_NOT_COVERED,
     OPTED_OUT,
     POSITIVE,
     QUARANTINED,
@@ -75,6 +77,9 @@ def _group_lines(level: Level, key: GroupKey, counts: Mapping[str, int],
         Line(cell(POSITIVE), tuple(cell(m) for m in positives)),
         Line(cell(TECHNICAL_MEASURES[0]), tuple(cell(m) for m in TECHNICAL_MEASURES[1:])),
     ]
+    if AWAITING_PRIOR in measures:
+        out.append(Line(cell(f"category.{Category.INCOMPLETE.value}"),
+                        (cell(LUNGS_NOT_COVERED), cell(AWAITING_PRIOR))))
     for step, measure in zip((NextStep.REPEAT_SCAN, NextStep.MANUAL_READ),
                              TECHNICAL_MEASURES[1:], strict=True):
         out.append(Line(cell(measure), tuple(cell(m) for m in _of_step(step, measures))))
@@ -86,7 +91,11 @@ def _of_step(step: NextStep, measures: Sequence[str]) -> list[str]:
     Lung-RADS 0 for a repeat scan, a quarantine without a reason for a manual read."""
     steps = {f"{QUARANTINED}.{r.value}": s for r, s in NEXT_STEPS.items()}
     steps[f"{QUARANTINED}.{UNSPECIFIED}"] = NextStep.MANUAL_READ
-    steps[f"category.{Category.INCOMPLETE.value}"] = NextStep.REPEAT_SCAN
+    if AWAITING_PRIOR in measures:  # category 0 in its two parts
+        steps[LUNGS_NOT_COVERED] = NextStep.REPEAT_SCAN
+        steps[AWAITING_PRIOR] = NextStep.MANUAL_READ
+    else:
+        steps[f"category.{Category.INCOMPLETE.value}"] = NextStep.REPEAT_SCAN
     return [m for m in measures if steps.get(m) is step]
 
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 
 from jobs.ingest.intake import Intake, take_in
 from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer
+from jobs.rounds.priors import check_priors, find_priors
 from jobs.run.planning import plan_shards
 from jobs.run.shardwork import ShardWork, StudyWork
 from jobs.spec.campaign import CampaignSpec
 from jobs.store import ResultsStore
 from jobs.store.lease import DriverLease
 from kernel.errors import BadInput
+from kernel.rounds import PriorScreen
 
 __all__ = ["Prepared", "prepare", "shard_work"]
 
@@ -32,6 +34,8 @@ class Prepared:
     intake: Intake = field(repr=False)
     seal: LocatorSeal = field(repr=False)
     lease: DriverLease | None = None
+    # study pseudonym -> the person's prior screen (spec.priors; jobs.rounds.priors)
+    priors: Mapping[str, PriorScreen] = field(default_factory=dict, repr=False)
 
     def renew(self) -> None:
         """Renew the lease, if one is held (cheap: it writes at most every ttl/4)."""
@@ -40,7 +44,7 @@ class Prepared:
 
     def shards(self) -> Iterator[ShardWork]:
         """The shards not yet committed, with their studies (see `shard_work`)."""
-        return shard_work(self.spec.id, self.store, self.intake, self.seal)
+        return shard_work(self.spec.id, self.store, self.intake, self.seal, self.priors)
 
 
 def prepare(
@@ -50,7 +54,9 @@ def prepare(
     """Make the campaign `spec` (already in `store`: ResultsStore.ensure_campaign) ready to
     drive with the pseudonym key `key`: intake (DICOMweb credentials from `env`), unless an
     `intake` taken before with the same key is given; the early results committed; the plan
-    recorded (the same plan again on a resume; BadInput if the sources changed it)."""
+    recorded (the same plan again on a resume; BadInput if the sources changed it); each
+    study's prior screen found in `spec.priors` (BadInput for a prior under another key)."""
+    check_priors(store, spec.id, spec.priors, Pseudonymizer(key).fingerprint())
     if intake is None:
         pseudonymizer = Pseudonymizer(key)
         opt_out = OptOutList.load(spec.privacy.opt_out, pseudonymizer)
@@ -59,11 +65,13 @@ def prepare(
         lease.renew()
     store.commit_results(spec.id, intake.early)
     store.record_plan(spec.id, plan_shards(intake.records.values(), spec.shard_size))
-    return Prepared(spec, store, intake, LocatorSeal(key, spec.key_path), lease)
+    priors = find_priors(store, spec.priors, intake.records.values())
+    return Prepared(spec, store, intake, LocatorSeal(key, spec.key_path), lease, priors)
 
 
 def shard_work(
-    campaign_id: str, store: ResultsStore, intake: Intake, seal: LocatorSeal
+    campaign_id: str, store: ResultsStore, intake: Intake, seal: LocatorSeal,
+    priors: Mapping[str, PriorScreen] | None = None,
 ) -> Iterator[ShardWork]:
     """The campaign's uncommitted shards with their studies' records and locators, each
     locator sealed for the trip (jobs.ingest.privacy.seal: task arguments are pickled into
@@ -81,7 +89,8 @@ def shard_work(
             region=plan.region,
             studies=tuple(
                 StudyWork(record=intake.records[pid],
-                          locator=seal.seal(intake.locators[pid]))
+                          locator=seal.seal(intake.locators[pid]),
+                          prior=(priors or {}).get(pid))
                 for pid in plan.study_pids
             ),
         )

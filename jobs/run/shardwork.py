@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult
+from kernel.rounds import PriorScreen
 
 __all__ = [
     "ShardOutcome",
@@ -46,6 +47,7 @@ class StudyWork:
     record: StudyRecord
     locator: object | None = field(default=None, repr=False, compare=False)
     planned: Reason | None = None
+    prior: PriorScreen | None = None  # the person's prior screen (spec.priors), if found
 
 
 @dataclass(frozen=True)

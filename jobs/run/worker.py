@@ -4,7 +4,8 @@
 or as a plain call in-process; it knows nothing of Ray. For each study: load the selected
 series into an HU volume (CPU), run the model through the InferenceBackend the worker's
 `WorkerBackends` builds from the config (jobs.run.backends: Triton, or the in-process
-model), and categorise with Lung-RADS. While one study is
+model), read the screen against the person's prior (jobs.rounds) and categorise with
+Lung-RADS. While one study is
 at the backend, the next one is loaded in a thread so CPU decode and inference overlap.
 
 Failures, per study:
@@ -34,13 +35,15 @@ from jobs.ingest.privacy import unscreened_result
 from jobs.ingest.privacy.seal import SealedSelection
 from jobs.ingest.selection import Selected
 from jobs.ingest.volume import load_volume
+from jobs.rounds import lung_box, read_round
 from jobs.run.backends import BackendConfig, WorkerBackends
 from jobs.run.shardwork import ShardOutcome, ShardWork, StudyWork, WorkerPolicy
 from kernel.contract import InferenceBackend, Nodule, nodules_from_array
 from kernel.errors import LUNGS_NOT_COVERED_PREFIX, BadInput, PermanentError, RetryableError
-from kernel.lungrads import Category, categorize_study
+from kernel.lungrads import Category
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyRecord, StudyResult
+from kernel.rounds import RoundReading
 
 __all__ = ["LoadedVolume", "load_study", "planned_result", "run_shard"]
 
@@ -74,11 +77,12 @@ def planned_result(record: StudyRecord, reason: Reason, config: BackendConfig) -
 def _result(
     record: StudyRecord, config: BackendConfig, *, outcome: Outcome, timings: dict[str, float],
     reason: Reason | None = None, category: Category | None = None,
-    nodules: tuple[Nodule, ...] = (),
+    nodules: tuple[Nodule, ...] = (), reading: RoundReading | None = None,
 ) -> StudyResult:
     return StudyResult.from_record(record, outcome=outcome, model_name=config.model_name,
                                    model_version=config.model_version, category=category,
-                                   reason=reason, nodules=nodules, timings=timings)
+                                   reason=reason, nodules=nodules, timings=timings,
+                                   reading=reading)
 
 
 @dataclass(frozen=True)
@@ -155,20 +159,35 @@ def _screen(
                        reason=Reason.INFERENCE_FAILED, timings=timings)
     start = time.perf_counter()
     if isinstance(rows, _NotCovered):
-        category = categorize_study((), lungs_covered=False)
+        reading, category = _read(study, (), loaded.volume, timings, lungs_covered=False)
         timings["postprocess"] = time.perf_counter() - start
         return _result(study.record, config, outcome=Outcome.SCREENED, category=category,
-                       timings=timings)
+                       timings=timings, reading=reading)
     try:
         nodules = nodules_from_array(rows)
     except ValueError:
         timings["postprocess"] = time.perf_counter() - start
         return _result(study.record, config, outcome=Outcome.QUARANTINED,
                        reason=Reason.INFERENCE_FAILED, timings=timings)
-    category = categorize_study(nodules)
     timings["postprocess"] = time.perf_counter() - start
+    reading, category = _read(study, nodules, loaded.volume, timings)
+    reason = Reason.PRIOR_NOT_FOUND if reading.prior_missing else None
     return _result(study.record, config, outcome=Outcome.SCREENED, category=category,
-                   nodules=nodules, timings=timings)
+                   nodules=nodules, timings=timings, reading=reading, reason=reason)
+
+
+def _read(study: StudyWork, nodules: tuple[Nodule, ...], volume: LoadedVolume,
+          timings: dict[str, float], *, lungs_covered: bool = True
+          ) -> tuple[RoundReading, Category]:
+    """The screen read against the person's prior (jobs.rounds), timed as "compare": the
+    lungs' box on a coarse grid, the match, the rules. No second model pass."""
+    start = time.perf_counter()
+    box = lung_box(volume.hu, volume.spacing) if lungs_covered else None
+    out = read_round(nodules, volume.spacing, box, study.prior,
+                     exam_day=study.record.exam_day,
+                     screening_round=study.record.screening_round, lungs_covered=lungs_covered)
+    timings["compare"] = time.perf_counter() - start
+    return out
 
 
 def run_shard(

@@ -158,6 +158,10 @@ class CampaignSpec(SpecModel):
     privacy: PrivacySpec = PrivacySpec()
     regions: Annotated[list[RegionSpec], Field(min_length=1)]
     data_dir: Annotated[SpecPath, Field(validate_default=True)] = Path("lungscreen-data")
+    # earlier screening rounds (campaign ids in the same store, under the same key): each
+    # study is read against the person's latest screen in them (jobs.rounds)
+    priors: Annotated[tuple[Annotated[str, Field(pattern=NAME_PATTERN, max_length=63)], ...],
+                      Field(max_length=100)] = ()
     _default_key: Path = PrivateAttr(default=Path("pseudonym.key"))
 
     @model_validator(mode="after")
@@ -176,6 +180,10 @@ class CampaignSpec(SpecModel):
                 )
             seen[region.name] = i
         _check_duplicate_sources(self.regions)
+        if self.id in self.priors or len(set(self.priors)) != len(self.priors):
+            raise PydanticCustomError(
+                "spec", "priors: {priors} names this campaign or one campaign twice; expected "
+                "earlier campaigns, each once", {"priors": list(self.priors)})
         if self.store_password_env and self.store_password_file:
             raise PydanticCustomError(
                 "spec", "store_password_env and store_password_file: both are set; expected "

@@ -4,7 +4,7 @@ and the span of commits.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from sqlalchemy import Integer, func, select
@@ -17,6 +17,8 @@ from jobs.store.rows import as_utc, result_from_row
 from kernel.records import StudyResult
 
 __all__ = ["ResultReads"]
+
+_PERSONS = 500  # pseudonyms per IN (...) query
 
 
 class ResultReads(StoreBase):
@@ -31,6 +33,19 @@ class ResultReads(StoreBase):
             result_from_row,
             "reading results",
         )
+
+    def results_of_persons(self, campaign_ids: Sequence[str], persons: Iterable[str]
+                           ) -> Iterator[tuple[str, StudyResult]]:
+        """(campaign id, result) of every stored result of `persons` (patient pseudonyms) in
+        `campaign_ids`: their earlier screens, looked up by pseudonym (an index)."""
+        wanted = sorted(set(persons))
+        c = t.results.c
+        with mapped_errors(self._url, "reading earlier screens"), self._engine.connect() as conn:
+            for at in range(0, len(wanted), _PERSONS):
+                q = select(t.results).where(c.campaign_id.in_(list(campaign_ids)),
+                                            c.patient_pid.in_(wanted[at:at + _PERSONS]))
+                for row in conn.execute(q).mappings():
+                    yield str(row["campaign_id"]), result_from_row(dict(row))
 
     def progress(self, campaign_id: str) -> dict[str, RegionLedger]:
         """Per region (sorted by name): planned and done shards and studies."""

@@ -3,7 +3,8 @@
 `{"box": [z0, y0, x0, z1, y1, x1] | null, "prior": study pseudonym | null,
 "interval_days": float | null, "resolved": int, "prior_missing": bool,
 "nodules": [[change, category, prior_d_mm, prior_solid_mm, first_d_mm, days_since_first,
-[rz, ry, rx] | null], ...]}`, one nodule row per stored nodule, in the same order. No dates, no identifiers.
+[rz, ry, rx] | null], ...]}`, one nodule row per stored nodule, in the same order. No dates,
+no identifiers.
 """
 
 from __future__ import annotations
