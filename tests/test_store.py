@@ -290,6 +290,7 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         ),
         "commit_results": lambda: broken.commit_results("c1", results_for(shards[0])),
         "results": lambda: list(broken.results("c1")),
+        "results_of_persons": lambda: list(broken.results_of_persons(["c1"], ["p1"])),
         "progress": lambda: broken.progress("c1"),
         "outcome_counts": lambda: broken.outcome_counts("c1"),
         "commit_span": lambda: broken.commit_span("c1"),
