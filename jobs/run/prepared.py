@@ -14,7 +14,7 @@ from jobs.ingest.intake import Intake, take_in
 from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer
 from jobs.run.planning import plan_shards
 from jobs.run.shardwork import ShardWork, StudyWork
-from jobs.spec.campaign import CampaignSpec
+from jobs.spec.campaign_spec import CampaignSpec
 from jobs.store import ResultsStore
 from jobs.store.lease import DriverLease
 from kernel.errors import BadInput
