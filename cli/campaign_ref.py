@@ -7,7 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.spec.campaign_spec import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry, default_state_dir
 from kernel.errors import BadInput
 

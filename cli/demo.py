@@ -29,8 +29,8 @@ from typing import Literal
 
 import yaml
 
-from jobs.run.campaign import CampaignRun, RunOptions, run_campaign
-from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.run.lifecycle import CampaignRun, RunOptions, run_campaign
+from jobs.spec.campaign_spec import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry
 from jobs.spec.secrets import open_spec_store
 from jobs.store import ResultsStore

@@ -15,7 +15,7 @@ from jobs.store.urls import refuse_password
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
-    from jobs.spec.campaign import CampaignSpec
+    from jobs.spec.campaign_spec import CampaignSpec
 
 __all__ = ["add_campaign_store", "add_store", "campaign_store", "store_url"]
 

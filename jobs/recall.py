@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobs.audit import AUDIT_LOG, append_audit, verify_audit_log
+from jobs.audit_trail import AUDIT_LOG, append_audit, verify_audit_log
 from jobs.reidentify import (
     audited_export,
     csv_cell,
@@ -31,7 +31,7 @@ from kernel.records import Outcome, StudyResult
 if TYPE_CHECKING:
     from jobs.ingest.privacy import Pseudonymizer
     from jobs.ingest.sources.base import Source
-    from jobs.spec.campaign import CampaignSpec
+    from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
 __all__ = [

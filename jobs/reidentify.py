@@ -4,7 +4,7 @@ the studies matched back to people in the sources, and the audited, owner-only C
 
 This is the one place identifiers are put together with results; they go only to the CSV
 file the authority names (owner-only, written atomically), never to logs, stdout or the
-store. Every export first checks the audit trail (jobs.audit.guard_export: refused, nothing
+store. Every export first checks the audit trail (jobs.audit_trail.guard_export: refused, nothing
 written, when it is broken), then appends an event to the store's keyed chain and a line
 carrying that event's seq and MAC to the data folder's `audit.log` (JSON lines, owner-only,
 no PHI).
@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jobs.audit import AUDIT_LOG, TrailBroken, append_audit, guard_export
+from jobs.audit_trail import AUDIT_LOG, TrailBroken, append_audit, guard_export
 from jobs.ingest.discovery import discover
 from jobs.ingest.privacy import Pseudonymizer, StudyFields, minimise
 from jobs.ingest.sources.factory import region_sources
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from jobs.ingest.privacy import Pseudonymizer
     from jobs.ingest.sources.base import Source
-    from jobs.spec.campaign import CampaignSpec
+    from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
 __all__ = ["audited_export", "csv_cell", "identity", "match_sources", "reidentification_key",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 from jobs.run.store_progress import campaign_progress
-from jobs.spec.campaign import CampaignSpec
+from jobs.spec.campaign_spec import CampaignSpec
 from jobs.spec.secrets import store_password
 from jobs.store import ResultsStore
 from kernel.errors import BadInput

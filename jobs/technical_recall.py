@@ -27,7 +27,7 @@ from kernel.next_steps import NextStep, technical_recall
 from kernel.records import StudyResult
 
 if TYPE_CHECKING:
-    from jobs.spec.campaign import CampaignSpec
+    from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
 __all__ = ["TechnicalEntry", "TechnicalExport", "due_for_technical_recall",

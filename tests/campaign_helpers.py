@@ -185,7 +185,7 @@ def stop_process_group(proc: subprocess.Popen[str], sig: int = signal.SIGKILL) -
 
 def run_spec(spec: Any, options: Any, registry: Any = None) -> Any:
     """`run_campaign` on a store opened on the spec's URL for the run (as the CLI does)."""
-    from jobs.run.campaign import run_campaign
+    from jobs.run.lifecycle import run_campaign
 
     with ResultsStore.open(spec.store_url, audit_key=audit_key()) as store:
         return run_campaign(spec, options, store, registry)
@@ -193,7 +193,7 @@ def run_spec(spec: Any, options: Any, registry: Any = None) -> Any:
 
 def cancel_spec(spec: Any) -> str:
     """`cancel_campaign` on a store opened on the spec's URL."""
-    from jobs.run.campaign import cancel_campaign
+    from jobs.run.lifecycle import cancel_campaign
 
     with ResultsStore.open(spec.store_url, audit_key=audit_key()) as store:
         return cancel_campaign(spec, store)

@@ -276,3 +276,39 @@ def test_a_bare_function_local_import_is_seen():
     source = ("import os\n\ndef f():\n    import json\n    from a import (  # why\n"
               "        b,\n    )\n    import sys  # why\n")
     assert _bare_local_imports(source) == [4]
+
+
+# -- distinct names -----------------------------------------------------------------------------
+
+# Modules that share a file name within one package tree, each group with why. Any other
+# shared name is a rename (a traceback or a search for `campaign.py` should find one module).
+SHARED_NAMES: dict[tuple[str, ...], str] = {
+    ("cli/commands/demo.py", "cli/demo.py"):
+        "a command module is named after its command; cli.demo is what the command runs",
+    ("jobs/service/routes/campaigns.py", "jobs/store/campaigns.py"):
+        "a router is named after its API area (/campaigns), like a command",
+    ("jobs/recall.py", "jobs/service/routes/recall.py"):
+        "a router is named after its API area (/recall), like a command",
+    ("jobs/service/routes/tokens.py", "jobs/store/tokens.py"):
+        "a router is named after its API area (/tokens), like a command",
+    ("jobs/ingest/sources/base.py", "jobs/store/base.py"):
+        "each its package's shared base (Source, StoreBase), read as sources.base, store.base",
+    ("jobs/release/formats.py", "jobs/report/formats.py"):
+        "the released and the exact table, each package's renderers, built alike",
+    ("jobs/release/html.py", "jobs/report/html.py"):
+        "the released and the exact table, each package's HTML page, built alike",
+}
+
+
+def _shared_names() -> set[tuple[str, ...]]:
+    by_tree: dict[tuple[str, str], list[str]] = {}
+    for module, path in modules().items():
+        if path.name != "__init__.py":
+            by_tree.setdefault((module.split(".")[0], path.name), []).append(
+                str(path.relative_to(REPO)))
+    return {tuple(sorted(paths)) for paths in by_tree.values() if len(paths) > 1}
+
+
+def test_no_two_modules_of_a_package_tree_share_a_file_name():
+    """Equality: a new shared name fails, and so does an allowance no longer needed."""
+    assert _shared_names() == set(SHARED_NAMES)

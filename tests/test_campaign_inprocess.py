@@ -1,4 +1,4 @@
-"""A campaign through jobs.run.campaign with the in-process executor and in-process model:
+"""A campaign through jobs.run.lifecycle with the in-process executor and in-process model:
 one result per study, the second run does nothing, a poison study is quarantined while the
 rest is screened, cancel stops the run, planning quarantines are committed."""
 
@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.run.campaign import RunOptions
 from jobs.run.driver import DriverSettings
+from jobs.run.lifecycle import RunOptions
 from jobs.run.shardwork import WorkerPolicy
-from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.spec.campaign_spec import CampaignSpec, load_spec
 from jobs.spec.registry import SpecRegistry
 from jobs.store import CampaignState, ResultsStore
 from jobs.store.lease import CampaignBusy, DriverLease

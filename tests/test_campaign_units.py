@@ -18,7 +18,7 @@ from jobs.run.backends import InProcessBackendConfig
 from jobs.run.driver import Driver, DriverSettings
 from jobs.run.executor import REGION_RESOURCE_SHARE, InProcessExecutor
 from jobs.run.shardwork import ShardWork, StudyWork
-from jobs.spec.campaign import parse_spec, spec_digest
+from jobs.spec.campaign_spec import parse_spec, spec_digest
 from jobs.spec.registry import SpecRegistry, default_state_dir
 from kernel.errors import BadInput
 from kernel.observer import NullObserver, ShardInfo

@@ -211,7 +211,7 @@ def recall_service(small_cohort, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     served with its spec, and an authority's token."""
     from jobs.ingest.intake import take_in
     from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
-    from jobs.spec.campaign import load_spec
+    from jobs.spec.campaign_spec import load_spec
     from jobs.store import ResultsStore, TokenKey
     from kernel.lungrads import Category
     from kernel.records import Outcome, StudyResult

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli.demo import DEMO_ID, DemoOptions, _spec, summarise
-from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.spec.campaign_spec import CampaignSpec, load_spec
 from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from tests.report_results import cohort

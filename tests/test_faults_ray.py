@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.run.campaign import RunOptions
-from jobs.spec.campaign import load_spec
+from jobs.run.lifecycle import RunOptions
+from jobs.spec.campaign_spec import load_spec
 from tests.campaign_helpers import (
     region_folders,
     result_map,

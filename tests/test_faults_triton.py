@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from cluster.triton.server import LocalTritonServer, TritonServerConfig
-from jobs.run.campaign import RunOptions
 from jobs.run.driver import DriverSettings
+from jobs.run.lifecycle import RunOptions
 from jobs.run.shardwork import WorkerPolicy
-from jobs.spec.campaign import load_spec
+from jobs.spec.campaign_spec import load_spec
 from tests.campaign_helpers import (
     free_port,
     region_folders,

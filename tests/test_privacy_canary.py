@@ -19,11 +19,11 @@ from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer, load_or_
 from jobs.ingest.sources.folder import FolderSource
 from jobs.ingest.volume import load_volume
 from jobs.release import measure_increment
-from jobs.run.campaign import shard_work
+from jobs.run.lifecycle import shard_work
 from jobs.run.planning import plan_shards
 from jobs.run.worker import load_study
 from jobs.service import ServiceConfig
-from jobs.spec.campaign import parse_spec
+from jobs.spec.campaign_spec import parse_spec
 from jobs.store import ResultsStore
 from kernel.lungrads import Category
 from kernel.records import Outcome, StudyResult

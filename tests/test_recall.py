@@ -18,7 +18,7 @@ from cli.main import main
 from jobs.ingest.intake import take_in
 from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
 from jobs.recall import RecallEntry, nodule_summary, verify_audit_log
-from jobs.spec.campaign import load_spec
+from jobs.spec.campaign_spec import load_spec
 from jobs.spec.operator import os_operator
 from jobs.store import ResultsStore
 from kernel.contract import Nodule, NoduleType

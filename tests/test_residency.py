@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from cluster.ray.connect import region_resource
-from jobs.run.campaign import RunOptions
-from jobs.spec.campaign import load_spec
+from jobs.run.lifecycle import RunOptions
+from jobs.spec.campaign_spec import load_spec
 from kernel.errors import BadInput
 from tests.campaign_helpers import (
     region_folders,

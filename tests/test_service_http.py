@@ -15,7 +15,7 @@ from jobs.release import released_table, render_released, to_parquet
 from jobs.report.build import campaign_report
 from jobs.report.formats import render
 from jobs.service import ServiceConfig
-from jobs.spec.campaign import load_spec
+from jobs.spec.campaign_spec import load_spec
 from kernel.roles import Role
 from tests.campaign_helpers import write_spec
 from tests.service_helpers import running_service, seeded_store

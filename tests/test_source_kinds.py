@@ -17,7 +17,7 @@ from jobs.ingest.dicom.headers import FileRejection, SliceHeader, header_from_da
 from jobs.ingest.privacy import OptOutList, Pseudonymizer
 from jobs.run.worker import load_study
 from jobs.spec import parse_spec
-from jobs.spec.campaign import spec_digest
+from jobs.spec.campaign_spec import spec_digest
 from jobs.spec.kinds import SOURCE_KINDS, SourceKind, expected_sources, register_source_kind
 from jobs.spec.sources import SpecModel
 from kernel.errors import BadInput

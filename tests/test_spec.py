@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.spec.campaign import load_spec, parse_spec, spec_digest
+from jobs.spec.campaign_spec import load_spec, parse_spec, spec_digest
 from jobs.spec.sources import Credentials, resolve_credentials
 from kernel.errors import BadInput
 

@@ -221,7 +221,7 @@ def test_triton_readiness_of_a_real_server() -> None:
 
 def test_cli_finds_registered_campaigns_without_a_store_url(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from jobs.spec.campaign import parse_spec
+    from jobs.spec.campaign_spec import parse_spec
     from jobs.spec.registry import SpecRegistry
 
     spec = parse_spec({"id": "reg-camp", "deadline": "2031-06-30",

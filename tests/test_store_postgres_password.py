@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from jobs.spec.campaign import load_spec
+from jobs.spec.campaign_spec import load_spec
 from jobs.spec.registry import SpecRegistry
 from jobs.spec.secrets import open_spec_store
 from kernel.errors import BadInput, RetryableError

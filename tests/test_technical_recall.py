@@ -14,7 +14,7 @@ import pytest
 from cli.main import main
 from jobs.ingest.intake import take_in
 from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
-from jobs.spec.campaign import load_spec
+from jobs.spec.campaign_spec import load_spec
 from jobs.store import ResultsStore
 from jobs.technical_recall import due_for_technical_recall
 from kernel.lungrads import Category

@@ -1,4 +1,4 @@
-"""`lungscreen audit verify|show`: the keyed, anchored audit trail (jobs.audit)."""
+"""`lungscreen audit verify|show`: the keyed, anchored audit trail (jobs.audit_trail)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from cli.output import add_format
 from cli.settings import required_store
 from cli.store_option import add_store
-from jobs.audit import AUDIT_LOG, event_rows, verify_audit
-from jobs.spec.campaign import load_spec
+from jobs.audit_trail import AUDIT_LOG, event_rows, verify_audit
+from jobs.spec.campaign_spec import load_spec
 from jobs.spec.secrets import default_audit_key, store_password
 from jobs.store import ResultsStore
 from kernel.errors import BadInput

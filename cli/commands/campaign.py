@@ -14,9 +14,9 @@ from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
 from cli.commands import campaign_info
 from cli.progress import Heartbeat, ProgressBar
 from cluster.ray.connect import submit_campaign
-from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
-from jobs.run.metrics import campaign_metrics
-from jobs.spec.campaign import CampaignSpec, load_spec
+from jobs.run.campaign_metrics import campaign_metrics
+from jobs.run.lifecycle import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
+from jobs.spec.campaign_spec import CampaignSpec, load_spec
 from jobs.spec.secrets import open_spec_store
 from jobs.store import ResultsStore
 from jobs.store import redact as redact_url

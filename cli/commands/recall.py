@@ -19,7 +19,7 @@ from kernel.errors import BadInput
 from kernel.lungrads import Category
 
 if TYPE_CHECKING:
-    from jobs.spec.campaign import CampaignSpec
+    from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
 __all__ = ["register", "run"]

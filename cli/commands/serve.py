@@ -16,7 +16,7 @@ from typing import Any
 from cli.oidc_options import add_oidc, oidc_config
 from cli.settings import required_store
 from cli.store_option import add_store
-from jobs.spec.campaign import load_spec
+from jobs.spec.campaign_spec import load_spec
 from jobs.spec.secrets import default_audit_key, default_token_key
 from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL

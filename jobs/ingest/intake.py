@@ -20,7 +20,7 @@ from jobs.ingest.discovery import DiscoveredStudy, FileOutcome, discover
 from jobs.ingest.privacy import OptOutList, Pseudonymizer, StudyFields, minimise, unscreened_result
 from jobs.ingest.selection import Quarantined, Selected, select_series
 from jobs.ingest.sources.factory import region_sources
-from jobs.spec.campaign import CampaignSpec
+from jobs.spec.campaign_spec import CampaignSpec
 from kernel.errors import BadInput
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult

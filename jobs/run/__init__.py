@@ -1,16 +1,16 @@
 """Running a campaign: shard planning, the driver, the executor (Ray or in-process), the worker.
 
-`campaign.run_campaign` is the life cycle (key, store, lease) around the two steps every
+`lifecycle.run_campaign` is the life cycle (key, store, lease) around the two steps every
 run takes, the CLI's, the demo's and the benchmarks' alike: `prepare` (intake, early
 results, the plan) and `drive` (the shards to commit), on the backend and executor that
 `inference_backend` and `open_executor` open. `planning` is pure; every use of Ray is in
 `executor`.
 """
 
-from jobs.run.campaign import CampaignRun, RunOptions, cancel_campaign, run_campaign
 from jobs.run.campaignkey import campaign_key
 from jobs.run.driver import DriverSettings
 from jobs.run.driving import drive
+from jobs.run.lifecycle import CampaignRun, RunOptions, cancel_campaign, run_campaign
 from jobs.run.planning import plan_shards
 from jobs.run.prepared import Prepared, prepare
 from jobs.run.runtime import inference_backend, open_executor, warm_up

@@ -15,7 +15,7 @@ from jobs.ingest.privacy import LocatorSeal, OptOutList, Pseudonymizer
 from jobs.rounds.priors import check_priors, find_priors
 from jobs.run.planning import plan_shards
 from jobs.run.shardwork import ShardWork, StudyWork
-from jobs.spec.campaign import CampaignSpec
+from jobs.spec.campaign_spec import CampaignSpec
 from jobs.store import ResultsStore
 from jobs.store.lease import DriverLease
 from kernel.errors import BadInput

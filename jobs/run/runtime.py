@@ -17,7 +17,7 @@ from jobs.run.executor import Executor, InProcessExecutor, RayExecutor
 from jobs.run.options import RunOptions
 from jobs.run.prepared import Prepared
 from jobs.run.shardwork import ShardWork, StudyWork
-from jobs.spec.campaign import CampaignSpec
+from jobs.spec.campaign_spec import CampaignSpec
 from kernel.errors import BadInput
 
 __all__ = ["inference_backend", "open_executor", "warm_up"]

@@ -37,7 +37,7 @@ __all__ = ["ALGORITHMS", "REASONS", "OidcConfig", "OidcRefused", "OidcVerifier",
            "looks_like_jwt", "parse_role_map"]
 
 _JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")
-_CAMPAIGN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a spec's id (jobs.spec.campaign)
+_CAMPAIGN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a spec's id (jobs.spec.campaign_spec)
 _MAX_TOKEN = 16 * 1024  # bytes: far above any provider's access token
 _REQUIRED = ["exp", "iat", "iss", "aud", "sub"]
 # the most specific first: InvalidSignatureError is a DecodeError

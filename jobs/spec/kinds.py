@@ -6,7 +6,7 @@ it. Validation (`jobs.spec.sources.SourceSpec`), the duplicate check, intake's
 messages and the source factory all iterate over `SOURCE_KINDS`; none of them names a kind.
 
 The registry sits in the spec layer, which validates entries; the kinds live with the
-sources they open, in the ingest layer: jobs.ingest.sources.kinds declares the built-in ones
+sources they open, in the ingest layer: jobs.ingest.sources.builtin_kinds declares the built-in ones
 and registers every kind (one line each) when the `jobs` package is imported. `open`
 returns whatever the ingest layer calls a source.
 """

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from jobs.spec.campaign import CampaignSpec, parse_spec
+from jobs.spec.campaign_spec import CampaignSpec, parse_spec
 from jobs.spec.files import write_private
 from jobs.spec.state import default_state_dir
 from kernel.errors import BadInput

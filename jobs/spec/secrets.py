@@ -7,7 +7,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Mapping
 
-from jobs.spec.campaign import CampaignSpec
+from jobs.spec.campaign_spec import CampaignSpec
 from jobs.spec.operator import os_operator
 from jobs.spec.state import default_state_dir
 from jobs.store import AuditKey, ResultsStore, TokenKey

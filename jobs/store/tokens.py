@@ -43,7 +43,7 @@ from kernel.roles import Role
 __all__ = ["Identity", "TokenInfo", "TokenRegistry"]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-_CAMPAIGN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a spec's id (jobs.spec.campaign)
+_CAMPAIGN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")  # a spec's id (jobs.spec.campaign_spec)
 _TOKEN = re.compile(r"^ls_([0-9a-f]{32})_([A-Za-z0-9_-]{43})$")
 USE_RECORDED_EVERY = timedelta(minutes=1)
 

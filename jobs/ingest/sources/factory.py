@@ -27,7 +27,7 @@ USER_ENV, PASSWORD_ENV = "LUNGSCREEN_DICOMWEB_USER", "LUNGSCREEN_DICOMWEB_PASSWO
 
 
 def open_source(spec: SourceSpec, env: Mapping[str, str], *, workers: int = 1) -> Source:
-    """The source one spec entry names, opened by its kind (jobs.ingest.sources.kinds):
+    """The source one spec entry names, opened by its kind (jobs.ingest.sources.builtin_kinds):
     credentials come from `env` (the CLI's environment), headers are read by `workers`
     processes where the kind can."""
     source: Source = spec.source_kind.open(spec.entry, env, workers)

@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Iterator, Mapping
 
-from jobs.spec.campaign import CampaignSpec
+from jobs.spec.campaign_spec import CampaignSpec
 from jobs.spec.secrets import open_spec_store
 from kernel.observer import CampaignObserver
 from kernel.version import installed_version

@@ -26,7 +26,7 @@ from jobs.run.driving import CampaignRun, counts, drive
 from jobs.run.options import RunOptions
 from jobs.run.prepared import prepare, shard_work
 from jobs.run.runtime import inference_backend, open_executor
-from jobs.spec.campaign import CampaignSpec, spec_digest
+from jobs.spec.campaign_spec import CampaignSpec, spec_digest
 from jobs.spec.registry import SpecRegistry
 from jobs.store import CampaignState, ResultsStore
 from jobs.store.lease import DriverLease
