@@ -3,10 +3,10 @@
 The driver finds each person's latest prior screen in the campaigns a spec names as
 `priors` (`priors.find_priors`); the worker measures the lungs' box (`lungbox`), matches the
 nodules to the prior's in the lung-relative frame (`matching`) and reads the screen with
-Lung-RADS v2022's follow-up rules (`reading.read_round`, kernel.followup).
+Lung-RADS v2022's follow-up rules (`compare.read_round`, kernel.followup).
 """
 
+from jobs.rounds.compare import read_round
 from jobs.rounds.lungbox import lung_box
-from jobs.rounds.reading import read_round
 
 __all__ = ["lung_box", "read_round"]
