@@ -121,3 +121,37 @@ def test_category_0_awaiting_a_prior_is_a_manual_read_and_every_line_still_adds_
     for line in build_cube(agg).lines:
         assert values[line.total] == sum(values[m] for m in line.members), line
     assert "awaiting_prior" not in aggregate(iter(results[1:])).measures
+
+
+def test_round_measures_count_studies_with_a_prior_and_their_category_moves():
+    import dataclasses
+
+    from jobs.report.cube import build_cube
+    from kernel.followup import Change
+    from kernel.lungrads import Category
+    from kernel.rounds import NoduleReading, RoundReading
+
+    def read(prior: Category, *changes: Change) -> RoundReading:
+        return RoundReading(None, tuple(NoduleReading(c, Category.BENIGN) for c in changes),
+                            prior_study_pid="s-prior", prior_category=prior)
+
+    stable = dataclasses.replace(screened("north", "n1", (solid(7.0),), i=1),
+                                 category=Category.BENIGN,
+                                 reading=read(Category.PROBABLY_BENIGN, Change.STABLE))
+    grown = dataclasses.replace(screened("north", "n1", (solid(6.0),), i=2),
+                                category=Category.SUSPICIOUS_4A,
+                                reading=read(Category.BENIGN, Change.GROWN, Change.NEW))
+    same = dataclasses.replace(screened("north", "n2", (), i=3), category=Category.NEGATIVE,
+                               reading=read(Category.NEGATIVE))
+    baseline = screened("north", "n2", (solid(3.0),), i=4)
+    agg = aggregate(iter([stable, grown, same, baseline]), by=("region", "site"))
+    total = agg.rollup([])[()]
+    assert total["with_prior"] == 3 and total["with_new_nodule"] == 1
+    assert total["with_growing_nodule"] == 1
+    assert (total["shift.up"], total["shift.same"], total["shift.down"]) == (1, 1, 1)
+    assert total["transition.3.2"] == 1 and total["transition.2.4A"] == 1
+    assert "transition.1.1" in agg.measures and "transition.4B.4B" not in agg.measures
+    values = build_cube(agg).values
+    for line in build_cube(agg).lines:
+        assert values[line.total] == sum(values[m] for m in line.members), line
+    assert "with_prior" not in aggregate(iter([baseline])).measures  # a first round as before

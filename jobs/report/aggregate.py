@@ -16,6 +16,9 @@ Measure names (the columns of every report):
                                  studies to re-scan or read by hand (kernel.next_steps)
     lungs_not_covered, awaiting_prior   category 0 by why: only where some study of a later
                                  round waits for its prior (Reason.PRIOR_NOT_FOUND)
+    with_prior, with_new_nodule, with_growing_nodule, shift.*, transition.*
+                                 round over round, where some study had a prior
+                                 (jobs.report.round_measures)
 
 with, per group: seen = screened + quarantined + opted_out; quarantined = sum of its
 reasons; screened = sum of categories = sum of size bins; positive = categories 3 and up;
@@ -32,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from jobs.report.round_measures import count_round, round_measures
 from kernel.contract import Nodule
 from kernel.lungrads import POSITIVE_CATEGORIES, Category
 from kernel.next_steps import UNSPECIFIED, NextStep, technical_recall
@@ -186,7 +190,8 @@ class Aggregation:
             g.get(AWAITING_PRIOR) for g in self.groups.values()) else ()
         return (SEEN, SCREENED, QUARANTINED, OPTED_OUT, POSITIVE, *TECHNICAL_MEASURES,
                 *(reason_measure(r) for r in self.reasons),
-                *CATEGORY_MEASURES, *extra, *split, *SIZE_MEASURES)
+                *CATEGORY_MEASURES, *extra, *split, *SIZE_MEASURES,
+                *round_measures(self.groups.values()))
 
     def rollup(self, dims: Sequence[str]) -> dict[GroupKey, Counter[str]]:
         """Counts per group at the level `dims` (a subset of `by`, any order kept as `by`)."""
@@ -245,6 +250,7 @@ def _count(result: StudyResult, counts: Counter[str]) -> None:
             if result.category in POSITIVE_CATEGORIES:
                 counts[POSITIVE] += 1
         counts[f"largest_nodule.{size_bin(result.nodules)}"] += 1
+        count_round(result, counts)
 
 
 def aggregate(results: Iterable[StudyResult], by: Sequence[str] = ("region",)) -> Aggregation:

@@ -31,6 +31,7 @@ from jobs.report.aggregate import (
     Aggregation,
     GroupKey,
 )
+from jobs.report.round_measures import SHIFTS, WITH_PRIOR
 from jobs.report.suppression import Line
 from kernel.lungrads import Category
 from kernel.next_steps import NEXT_STEPS, UNSPECIFIED, NextStep
@@ -77,6 +78,10 @@ def _group_lines(level: Level, key: GroupKey, counts: Mapping[str, int],
         Line(cell(POSITIVE), tuple(cell(m) for m in positives)),
         Line(cell(TECHNICAL_MEASURES[0]), tuple(cell(m) for m in TECHNICAL_MEASURES[1:])),
     ]
+    if WITH_PRIOR in measures:
+        out.append(Line(cell(WITH_PRIOR), tuple(cell(m) for m in SHIFTS)))
+        out.append(Line(cell(WITH_PRIOR), tuple(cell(m) for m in measures
+                                                if m.startswith("transition."))))
     if AWAITING_PRIOR in measures:
         out.append(Line(cell(f"category.{Category.INCOMPLETE.value}"),
                         (cell(LUNGS_NOT_COVERED), cell(AWAITING_PRIOR))))
