@@ -3,13 +3,15 @@
 Layout of `out`:
 
 - `dicom/<region>/<site>/...`: the DICOM files (see layout.py for the per-site folders);
-- `ground_truth.jsonl`: one JSON object per study, in study order, with: index,
+- `ground_truth.jsonl`: one JSON object per study, in study order, with: index, round
+  (the screening round, 1 here; every file's ClinicalTrialTimePointID holds it),
   phantom_seed and profile (make_phantom(phantom_seed, profile) re-renders the primary
   volume, except for defects that alter it), study_uid, patient_id, region, site, age,
   sex, study_date, vendor, transfer_syntax(_uid), primary_series_uid, shape [D, H, W] and
   spacing [z, y, x] mm of the primary series' volume (slices foot to head),
   first_slice_lps_mm (ImagePositionPatient of its lowest slice), lung_z_range, nodules
-  [{z, y, x (voxels of that volume), centre_lps_mm [x, y, z], diameter_mm,
+  [{nodule_id ("<study index>-<k>", the same nodule keeps it in later rounds), z, y, x
+  (voxels of that volume), centre_lps_mm [x, y, z], diameter_mm,
   solid_diameter_mm, type solid|part_solid|ground_glass, attached_to none|pleura|vessel}],
   lung_rads (category label, "0" when the lungs are cut off), series [{series_uid, kind
   axial|scout|coronal|mr, files, bytes}], defects [{kind, files?, folders?}],
@@ -47,7 +49,7 @@ from synth.study import write_study
 __all__ = ["GENERATOR_VERSION", "CohortSummary", "declared_sites", "read_declared_sites",
            "write_cohort"]
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: round, nodule_id, ClinicalTrialTimePointID
 
 log = logging.getLogger("jobs")
 

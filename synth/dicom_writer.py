@@ -116,6 +116,7 @@ class StudyInfo:
     tube_ma: float
     kernel: str
     patient_position: str  # "FFS" | "HFS"
+    round: int = 1  # the screening round: ClinicalTrialTimePointID
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,7 @@ def _base(study: StudyInfo, series: SeriesInfo, rows: int, cols: int) -> Dataset
     if series.spacing_between is not None:
         ds.SpacingBetweenSlices = _ds(series.spacing_between)
     ds.PatientPosition = study.patient_position
+    ds.ClinicalTrialTimePointID = str(study.round)  # (0012,0050): a prior is expected when > 1
     ds.StudyInstanceUID = study.study_uid
     ds.SeriesInstanceUID = series.series_uid
     ds.StudyID = ident.StudyID

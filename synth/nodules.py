@@ -9,6 +9,7 @@ diameter is the mean of the two on the slice where that mean is largest.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,7 @@ class NoduleTruth:
     solid_diameter_mm: float  # solid part (= diameter for solid, 0 for ground glass)
     type: NoduleType
     attached_to: str  # "none" | "pleura" | "vessel" | "airway" (training data only)
+    number: int = 0  # the nodule's number in its study (kept when slices are cropped)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,11 @@ class NoduleSpec:
     hu_solid: float
     hu_glass: float
     attached_to: str
+
+    def moved(self, offset: F64) -> NoduleSpec:
+        """The same nodule, shifted by `offset` (z, y, x mm)."""
+        return dataclasses.replace(self, outer=self.outer.moved(offset),
+                                   core=None if self.core is None else self.core.moved(offset))
 
 
 def random_blob(rng: np.random.Generator, centre: F64, diameter: float) -> Blob:

@@ -17,15 +17,16 @@ import numpy.typing as npt
 from kernel.contract import Nodule
 from kernel.lungrads import Category, categorize_study
 from synth.anatomy import Anatomy, draw_anatomy, rib_angle
-from synth.nodules import NoduleTruth
+from synth.nodules import NoduleSpec, NoduleTruth
 from synth.noise import finish_volume
 from synth.params import ScanParams, draw_params
 from synth.params import draw_anatomy as draw_patient
-from synth.placement import AIRWAY_WALL_MM, place_nodules
+from synth.placement import AIRWAY_WALL_MM, choose_nodules, place_nodules
 from synth.raster import Tubes, stamp_tubes
 from synth.vessels import airway_tree, vessel_tree
 
-__all__ = ["NoduleTruth", "Phantom", "crop_z", "make_phantom", "study_category"]
+__all__ = ["Body", "NoduleTruth", "Phantom", "baseline_nodules", "crop_z", "draw_body",
+           "lung_z_range", "make_phantom", "noise_profile", "render_anatomy", "study_category"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,65 @@ class Phantom:
         return 0 < first <= last < self.hu.shape[0] - 1
 
 
+@dataclass(frozen=True)
+class Body:
+    """One patient as a seed draws them, before any volume: anatomy, scanner settings, the
+    vessel tree (anatomy mm), and the streams left for the airways, nodules and noise."""
+
+    anat: Anatomy
+    params: ScanParams
+    vessels: Tubes
+    rng_a: np.random.Generator
+    rng_n: np.random.Generator
+    rng_noise: np.random.Generator
+
+    def grid(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32],
+                            npt.NDArray[np.float32]]:
+        """The scanner's sample positions (anatomy mm): slice centres z, rows y, columns x."""
+        p = self.params
+        n = p.matrix
+        zs = (np.arange(p.n_slices) + 0.5) * p.slice_thickness
+        xs = ((np.arange(n) - (n - 1) / 2.0) * p.pixel_spacing + p.x_offset).astype(np.float32)
+        ys = ((np.arange(n) - (n - 1) / 2.0) * p.pixel_spacing + p.y_offset).astype(np.float32)
+        return zs, ys, xs
+
+
+def draw_body(seed: int, profile: str, variation: dict[str, object]) -> Body:
+    """Study `seed`'s patient and scanner settings (`variation` overrides ScanParams)."""
+    streams = np.random.SeedSequence([int(seed), 0x5EED]).spawn(5)
+    rng_p, rng_v, rng_a, rng_n, rng_noise = (np.random.default_rng(s) for s in streams)
+    scale = float(rng_p.uniform(0.85, 1.15))
+    scale = float(variation.get("patient_scale", scale))  # type: ignore[arg-type]
+    patient = draw_patient(rng_p, scale)
+    params = draw_params(rng_p, profile, patient, scale, dict(variation))
+    anat = dataclasses.replace(patient, lung_base=params.margin_below)
+    vessels = vessel_tree(anat, rng_v, params.vessel_density)
+    return Body(anat, params, vessels, rng_a, rng_n, rng_noise)
+
+
+def render_anatomy(body: Body, zs: npt.NDArray[np.float64], ys: npt.NDArray[np.float32],
+                   xs: npt.NDArray[np.float32], spacing: tuple[float, float, float],
+                   z_top: float) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], Tubes]:
+    """HU (float32, noise-free, no nodules) sampled at `zs` x `ys` x `xs` (anatomy mm, steps
+    of `spacing`), the lung mask [D, H, W], and the airway tree (anatomy mm) reaching above
+    `z_top`; uses up `body.rng_a`."""
+    anat = body.anat
+    first = np.array([zs[0], ys[0], xs[0]], dtype=np.float64)
+    hu = np.empty((zs.size, ys.size, xs.size), dtype=np.float32)
+    lungs = np.empty(hu.shape, dtype=bool)
+    sin_theta = rib_angle(anat, xs, ys)
+    for k, z in enumerate(zs):
+        hu[k], lungs[k] = draw_anatomy(anat, xs, ys, float(z), sin_theta)
+    stamp_tubes(hu, spacing, _to_volume(body.vessels, first), target=anat.hu_soft + 5.0,
+                base=anat.hu_lung, mode="max")
+    airway_mm = airway_tree(anat, body.rng_a, z_top)
+    airways = _to_volume(airway_mm, first)
+    stamp_tubes(hu, spacing, airways, target=-40.0, base=anat.hu_lung, mode="max",
+                grow=AIRWAY_WALL_MM)
+    stamp_tubes(hu, spacing, airways, target=-1000.0, base=-40.0, mode="min")
+    return hu, lungs, airway_mm
+
+
 def make_phantom(seed: int, profile: str = "small", *, n_nodules: int | None = None,
                  small_juxtavascular: float = 0.0, juxta_airway: float = 0.0,
                  **variation: object) -> Phantom:
@@ -60,48 +120,39 @@ def make_phantom(seed: int, profile: str = "small", *, n_nodules: int | None = N
     noise_sigma, kernel, patient_scale, vessel_density, ...). Raises TypeError for an
     unknown name and ValueError for an unknown profile.
     """
-    streams = np.random.SeedSequence([int(seed), 0x5EED]).spawn(5)
-    rng_p, rng_v, rng_a, rng_n, rng_noise = (np.random.default_rng(s) for s in streams)
-    scale = float(rng_p.uniform(0.85, 1.15))
-    scale = float(variation.get("patient_scale", scale))  # type: ignore[arg-type]
-    patient = draw_patient(rng_p, scale)
-    params = draw_params(rng_p, profile, patient, scale, dict(variation))
-    anat = dataclasses.replace(patient, lung_base=params.margin_below)
-    dz, px = params.slice_thickness, params.pixel_spacing
-    d, n = params.n_slices, params.matrix
-    spacing = (float(dz), float(px), float(px))
-    zs = (np.arange(d) + 0.5) * dz
-    xs = ((np.arange(n) - (n - 1) / 2.0) * px + params.x_offset).astype(np.float32)
-    ys = ((np.arange(n) - (n - 1) / 2.0) * px + params.y_offset).astype(np.float32)
+    body = draw_body(seed, profile, dict(variation))
+    anat, params = body.anat, body.params
+    zs, ys, xs = body.grid()
+    spacing = (float(params.slice_thickness), float(params.pixel_spacing),
+               float(params.pixel_spacing))
     first = np.array([zs[0], ys[0], xs[0]], dtype=np.float64)
-
-    hu = np.empty((d, n, n), dtype=np.float32)
-    has_lung = np.zeros(d, dtype=bool)
-    sin_theta = rib_angle(anat, xs, ys)
-    for k, z in enumerate(zs):
-        hu[k], lungs = draw_anatomy(anat, xs, ys, float(z), sin_theta)
-        has_lung[k] = lungs.any()
-
-    vessels = vessel_tree(anat, rng_v, params.vessel_density)
-    stamp_tubes(hu, spacing, _to_volume(vessels, first), target=anat.hu_soft + 5.0,
-                base=anat.hu_lung, mode="max")
-    airway_mm = airway_tree(anat, rng_a, float(zs[-1]))
-    airways = _to_volume(airway_mm, first)
-    stamp_tubes(hu, spacing, airways, target=-40.0, base=anat.hu_lung, mode="max",
-                grow=AIRWAY_WALL_MM)
-    stamp_tubes(hu, spacing, airways, target=-1000.0, base=-40.0, mode="min")
-
-    count = _nodule_count(rng_n) if n_nodules is None else int(n_nodules)
-    nodules = place_nodules(hu, spacing, anat, first, vessels, rng_n, count,
+    hu, lungs, airway_mm = render_anatomy(body, zs, ys, xs, spacing, float(zs[-1]))
+    count = _nodule_count(body.rng_n) if n_nodules is None else int(n_nodules)
+    nodules = place_nodules(hu, spacing, anat, first, body.vessels, body.rng_n, count,
                             small_juxtavascular, juxta_airway, airway_mm)
-
-    z_prof = _noise_profile(anat, zs)
-    vol = finish_volume(hu, rng_noise, kernel=params.kernel, noise_sigma=params.noise_sigma,
-                        noise_corr=params.noise_corr, sigma_profile=z_prof)
-    idx = np.flatnonzero(has_lung)
-    z_range = (int(idx[0]), int(idx[-1])) if idx.size else (0, -1)
+    vol = finish_volume(hu, body.rng_noise, kernel=params.kernel,
+                        noise_sigma=params.noise_sigma, noise_corr=params.noise_corr,
+                        sigma_profile=noise_profile(anat, zs))
     origin = (float(first[0]), float(first[1]), float(first[2]))
-    return Phantom(vol, spacing, nodules, z_range, origin, params)
+    return Phantom(vol, spacing, nodules, lung_z_range(lungs), origin, params)
+
+
+def baseline_nodules(body: Body) -> tuple[tuple[NoduleSpec, NoduleTruth], ...]:
+    """The nodules `make_phantom(seed, profile)` (no options) draws for `body` (a fresh
+    `draw_body(seed, profile, {})`), their shapes in anatomy mm; uses up `body.rng_n`."""
+    zs, ys, xs = body.grid()
+    first = np.array([zs[0], ys[0], xs[0]], dtype=np.float64)
+    px = float(body.params.pixel_spacing)
+    spacing = (float(body.params.slice_thickness), px, px)
+    chosen = choose_nodules(zs.size, spacing, body.anat, first, body.vessels, body.rng_n,
+                            _nodule_count(body.rng_n))
+    return tuple((spec.moved(first), truth) for spec, truth in chosen)
+
+
+def lung_z_range(lungs: npt.NDArray[np.bool_]) -> tuple[int, int]:
+    """First and last slice of a [D, H, W] lung mask that holds lung ((0, -1): none)."""
+    idx = np.flatnonzero(lungs.any(axis=(1, 2)))
+    return (int(idx[0]), int(idx[-1])) if idx.size else (0, -1)
 
 
 def _to_volume(t: Tubes, first: npt.NDArray[np.float64]) -> Tubes:
@@ -115,7 +166,7 @@ def _nodule_count(rng: np.random.Generator) -> int:
     return int(rng.choice([1, 2, 3, 4, 5], p=[0.45, 0.28, 0.15, 0.08, 0.04]))
 
 
-def _noise_profile(anat: Anatomy, zs: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
+def noise_profile(anat: Anatomy, zs: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     """Noise grows through the shoulders (more attenuation) and the upper abdomen."""
     t = np.asarray(anat.t_of(zs))
     shoulders = np.clip((t - 0.85) / 0.3, 0.0, 1.0)

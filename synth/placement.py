@@ -25,7 +25,7 @@ from synth.nodules import (
 )
 from synth.raster import Tubes
 
-__all__ = ["AIRWAY_WALL_MM", "place_nodules"]
+__all__ = ["AIRWAY_WALL_MM", "choose_nodules", "measure", "place_nodules", "shape_nodule"]
 
 AIRWAY_WALL_MM = 1.5  # the airway wall's thickness (phantom.py grows the lumen by it)
 
@@ -147,20 +147,34 @@ def place_nodules(hu: F32, spacing: tuple[float, float, float], anat: Anatomy, f
                   vessels: Tubes, rng: np.random.Generator, count: int,
                   small_juxtavascular: float = 0.0, juxta_airway: float = 0.0,
                   airways: Tubes | None = None) -> tuple[NoduleTruth, ...]:
-    """Draw `count` nodules into `hu` (in place) and return their truth.
+    """Draw `count` nodules into `hu` (in place) and return their truth (`choose_nodules`)."""
+    chosen = choose_nodules(hu.shape[0], spacing, anat, first, vessels, rng, count,
+                            small_juxtavascular, juxta_airway, airways)
+    for spec, _ in chosen:
+        draw_nodule(hu, spacing, spec)
+    return tuple(truth for _, truth in chosen)
+
+
+def choose_nodules(n_slices: int, spacing: tuple[float, float, float], anat: Anatomy,
+                   first: F64, vessels: Tubes, rng: np.random.Generator, count: int,
+                   small_juxtavascular: float = 0.0, juxta_airway: float = 0.0,
+                   airways: Tubes | None = None) -> tuple[tuple[NoduleSpec, NoduleTruth], ...]:
+    """Choose `count` nodules of a volume of `n_slices` slices: shapes and truth, undrawn.
 
     `first` is the anatomy position (z, y, x mm) of voxel [0, 0, 0]; `vessels` are in
-    anatomy mm. Fewer than `count` come back only if no room was found for one.
+    anatomy mm; the shapes come back in the volume's frame (voxel [0, 0, 0] at 0 mm).
+    Fewer than `count` come back only if no room was found for one. Each truth's `number`
+    is its position in the list.
     `small_juxtavascular`: the share of nodules drawn instead as 3-6 mm solid ones against
     a vessel (training data only; at 0, the default, nothing more is drawn from `rng`).
     `juxta_airway`: the share of nodules (of their drawn type and size) placed against the
     wall of one of `airways` (anatomy mm) instead (training data only; 0 draws nothing).
     """
     sp = np.asarray(spacing)
-    planes = np.arange(hu.shape[0]) * sp[0]
+    planes = np.arange(n_slices) * sp[0]
     px = float(sp[1])
     placed: list[tuple[F64, float]] = []
-    truths: list[NoduleTruth] = []
+    chosen: list[tuple[NoduleSpec, NoduleTruth]] = []
     for _ in range(count):
         kind = _kind(rng)
         size = _size(rng, kind)
@@ -171,34 +185,61 @@ def place_nodules(hu: F32, spacing: tuple[float, float, float], anat: Anatomy, f
         if juxta_airway > 0.0 and airways is not None and rng.uniform() < juxta_airway:
             attached = "airway"
         radius = 0.5 * size * 1.25
-        centre: F64 | None = None
-        wall: tuple[F64, F64] | None = None
-        if attached == "pleura":
-            wall = _pleural(anat, rng, radius)
-            centre = None if wall is None else wall[0] - wall[1] * radius
-        elif attached == "vessel":
-            centre = _juxtavascular(anat, rng, vessels, radius)
-        elif attached == "airway" and airways is not None:
-            centre = _juxta_airway(anat, rng, airways, radius)
-        if centre is None:
-            attached = "none"
-            cands = _candidates(anat, rng, 256)
-            cands = cands[_clear(anat, cands, radius + 2.0)] if cands.size else cands
-            centre = cands[0] if len(cands) else None
+        centre, wall, attached = _locate(anat, rng, vessels, airways, attached, radius)
         if centre is None or any(np.linalg.norm(centre - c) < radius + r + 4.0 for c, r in placed):
             continue
-        outer, core = _shapes(rng, kind, centre - first, size, planes, px)
-        if wall is not None and attached == "pleura":
-            outer, core = _touching(outer, core, wall[0] - first, wall[1])
-        diameter = lungrads_diameter(outer, planes, px)
-        solid = diameter if kind is NoduleType.SOLID else 0.0
-        if core is not None:
-            solid = min(lungrads_diameter(core, planes, px), diameter)
-        spec = NoduleSpec(kind, outer, core, hu_solid=float(rng.uniform(10.0, 55.0)),
-                          hu_glass=float(rng.uniform(-650.0, -450.0)), attached_to=attached)
-        draw_nodule(hu, spacing, spec)
-        local = outer.centres[0]
-        placed.append((local + first, radius))
-        z, y, x = (local / sp).tolist()
-        truths.append(NoduleTruth(z, y, x, round(diameter, 1), round(solid, 1), kind, attached))
-    return tuple(truths)
+        spec = shape_nodule(rng, kind, size, centre - first, attached, planes, px,
+                            None if wall is None else (wall[0] - first, wall[1]))
+        placed.append((spec.outer.centres[0] + first, radius))
+        chosen.append((spec, measure(spec, spacing, n_slices, len(chosen))))
+    return tuple(chosen)
+
+
+def _locate(anat: Anatomy, rng: np.random.Generator, vessels: Tubes, airways: Tubes | None,
+            attached: str, radius: float) -> tuple[F64 | None, tuple[F64, F64] | None, str]:
+    """A centre (anatomy mm) for a nodule of `radius` attached as asked, or free where that
+    fails; with the lung wall (point, outward direction) for a pleural one."""
+    centre: F64 | None = None
+    wall: tuple[F64, F64] | None = None
+    if attached == "pleura":
+        wall = _pleural(anat, rng, radius)
+        centre = None if wall is None else wall[0] - wall[1] * radius
+    elif attached == "vessel":
+        centre = _juxtavascular(anat, rng, vessels, radius)
+    elif attached == "airway" and airways is not None:
+        centre = _juxta_airway(anat, rng, airways, radius)
+    if centre is None:
+        attached = "none"
+        cands = _candidates(anat, rng, 256)
+        cands = cands[_clear(anat, cands, radius + 2.0)] if cands.size else cands
+        centre = cands[0] if len(cands) else None
+    return centre, (wall if attached == "pleura" else None), attached
+
+
+def shape_nodule(rng: np.random.Generator, kind: NoduleType, size: float, centre: F64,
+                 attached: str, planes: F64, px: float,
+                 wall: tuple[F64, F64] | None = None) -> NoduleSpec:
+    """The shape and values of a nodule of `size` mm at `centre` (the volume's frame, as
+    `planes`, the slice planes in mm, and `wall`, a lung wall point and its outward
+    direction that a pleural nodule is moved to touch)."""
+    outer, core = _shapes(rng, kind, centre, size, planes, px)
+    if wall is not None:
+        outer, core = _touching(outer, core, wall[0], wall[1])
+    return NoduleSpec(kind, outer, core, hu_solid=float(rng.uniform(10.0, 55.0)),
+                      hu_glass=float(rng.uniform(-650.0, -450.0)), attached_to=attached)
+
+
+def measure(spec: NoduleSpec, spacing: tuple[float, float, float], n_slices: int,
+            number: int) -> NoduleTruth:
+    """The truth of `spec` in a volume of `spacing` and `n_slices` slices: its position
+    (voxels) and Lung-RADS diameters measured on the slice planes, rounded to 0.1 mm."""
+    sp = np.asarray(spacing)
+    planes = np.arange(n_slices) * sp[0]
+    px = float(sp[1])
+    diameter = lungrads_diameter(spec.outer, planes, px)
+    solid = diameter if spec.kind is NoduleType.SOLID else 0.0
+    if spec.core is not None:
+        solid = min(lungrads_diameter(spec.core, planes, px), diameter)
+    z, y, x = (spec.outer.centres[0] / sp).tolist()
+    return NoduleTruth(z, y, x, round(diameter, 1), round(solid, 1), spec.kind, spec.attached_to,
+                       number)

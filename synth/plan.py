@@ -69,6 +69,7 @@ class StudyPlan:
     tube_ma: float
     patient_position: str
     detail_seed: int  # for defect details (which slice, which file name)
+    round: int = 1  # the screening round (1: the person's first)
 
 
 def region_names(count: int) -> tuple[str, ...]:

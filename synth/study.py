@@ -48,7 +48,7 @@ def _study_info(plan: StudyPlan, ph: Phantom, syntax: str | None = None) -> Stud
         study_uid=plan.study_uid, frame_uid=plan.frame_uid, identity=plan.identity,
         vendor=VENDORS[plan.vendor], syntax=UID(syntax or plan.syntax), kvp=plan.kvp,
         tube_ma=plan.tube_ma, kernel=_kernel_name(plan, ph),
-        patient_position=plan.patient_position)
+        patient_position=plan.patient_position, round=plan.round)
 
 
 def _lps(plan: StudyPlan, ph: Phantom, z: float, y: float, x: float) -> tuple[float, float, float]:
@@ -184,6 +184,7 @@ def _truth(plan: StudyPlan, ph: Phantom, primary: SeriesInfo, written: list[_Wri
     selected, reason = DEFECTS[plan.defect] if plan.defect else (True, None)
     ident = plan.identity
     nodules = [{
+        "nodule_id": f"{plan.index}-{n.number}",
         "z": round(n.z, 3), "y": round(n.y, 3), "x": round(n.x, 3),
         "centre_lps_mm": [round(v, 3) for v in _lps(plan, ph, n.z, n.y, n.x)],
         "diameter_mm": n.diameter_mm, "solid_diameter_mm": n.solid_diameter_mm,
@@ -200,6 +201,7 @@ def _truth(plan: StudyPlan, ph: Phantom, primary: SeriesInfo, written: list[_Wri
         defects.append(entry)
     return {
         "index": plan.index,
+        "round": plan.round,
         "phantom_seed": plan.seed,
         "profile": plan.profile,
         "study_uid": plan.study_uid,
