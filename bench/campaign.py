@@ -147,7 +147,7 @@ class CampaignBench:
 
 
 def _medians(timings: Sequence[dict[str, float]]) -> dict[str, float]:
-    keys = ("load", "infer", "postprocess")
+    keys = ("load", "infer", "postprocess", "compare")
     return {k: statistics.median(t[k] for t in timings if k in t)
             for k in keys if any(k in t for t in timings)}
 

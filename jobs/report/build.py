@@ -46,7 +46,7 @@ suppressed on its own, but it is hidden wherever the group's "seen" is (seen + p
 would give it away)."""
 """How a hidden count is written in every format but JSON (where it is null)."""
 
-STAGES = ("load", "infer", "postprocess")
+STAGES = ("load", "infer", "postprocess", "compare")  # compare: against the prior (jobs.rounds)
 
 
 @dataclass(frozen=True)
