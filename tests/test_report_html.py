@@ -67,3 +67,35 @@ def test_a_campaign_below_the_threshold_says_so():
     assert "Too few results to publish yet" in html and "threshold (11)" in html
     full = render(build_report("big", aggregate(cohort(900, seed=5)), min_cell=11), "html")
     assert "Too few results" not in full
+
+
+def test_a_later_round_gets_the_transition_chart_with_small_cells_hidden():
+    import dataclasses
+
+    from kernel.followup import Change
+    from kernel.lungrads import Category
+    from kernel.rounds import NoduleReading, RoundReading
+
+    def later(i: int, prior: Category, now: Category, change: Change) -> object:
+        base = screened("north", f"n{i % 2}", (solid(7.0),), i=i)
+        reading = RoundReading(None, (NoduleReading(change, now),), prior_study_pid=f"p{i}",
+                               prior_category=prior)
+        return dataclasses.replace(base, category=now, reading=reading)
+
+    results = ([later(i, Category.PROBABLY_BENIGN, Category.BENIGN, Change.STABLE)
+                for i in range(60)]
+               + [later(100 + i, Category.BENIGN, Category.BENIGN, Change.STABLE)
+                  for i in range(15)]
+               + [later(200 + i, Category.BENIGN, Category.SUSPICIOUS_4A, Change.GROWN)
+                  for i in range(3)]
+               + [screened("north", "n0", (solid(5.0),), i=300 + i) for i in range(40)])
+    html = render(build_report("r2", aggregate(results), min_cell=11), "html")
+    section = html[html.index("Round over round"):]
+    assert 'aria-label="Transition chart"' in section
+    assert ">60</td>" in section
+    # 3 is under the threshold, and 15 is hidden with it (with_prior is published: the sum
+    # of a line must not give a hidden cell away)
+    assert section.count("tr-hidden") == 2 and ">3</td>" not in section
+    assert ">15</td>" not in section
+    first = render(build_report("r1", aggregate(results[-40:]), min_cell=11), "html")
+    assert "Round over round" not in first

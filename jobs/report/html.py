@@ -13,6 +13,7 @@ from html import escape
 
 from jobs.report.aggregate import CATEGORY_MEASURES, SIZE_MEASURES, TECHNICAL_MEASURES
 from jobs.report.build import PENDING, SUPPRESSED, Report, ReportRow
+from jobs.report.html_rounds import rounds_section
 from jobs.report.html_style import CSS
 from jobs.report.svg import (
     HATCH,
@@ -290,6 +291,7 @@ def to_html(report: Report) -> str:
         f"{_progress_section(report, dim, rows)}"
         f"{_reason_section(report)}"
         f"{_size_section(report)}"
+        f"{rounds_section(report)}"
         f"{_tables(report)}"
         f"{_about(report)}"
         "</main></body></html>\n"

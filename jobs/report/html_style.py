@@ -31,6 +31,9 @@ th:first-child,td:first-child{text-align:left}
 th{background:#f0f2f5;position:sticky;top:0}
 td.s{color:#868e96;font-style:italic}
 .scroll{overflow-x:auto}
+h3{font-size:14px;margin:14px 0 6px}
+table.transitions{width:auto}table.transitions td{min-width:44px;text-align:center}
+td.tr-hidden{background:repeating-linear-gradient(45deg,#eceff3 0 4px,#d5dae1 4px 6px)}
 @media (max-width:600px){main{padding:12px 10px 32px}h1{font-size:20px}
 .card{min-width:100px;padding:8px 10px}.card b{font-size:18px}section{padding:10px}
 dl{grid-template-columns:1fr}dd{margin:0 0 6px}
