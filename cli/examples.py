@@ -46,6 +46,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "synth": (
         "lungscreen synth --out cohort --studies 20 --regions 2",
         "lungscreen synth --out bad --studies 10 --defects   # with broken studies to quarantine",
+        "lungscreen synth --out cohort-2 --follow-up cohort --months 12   # the next round",
     ),
     "scan": (
         "lungscreen scan /data/north --region north",

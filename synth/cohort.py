@@ -20,6 +20,10 @@ Layout of `out`:
 - `cohort.json`: the arguments, counts per region / site / defect / syntax, the version;
 - `canaries.json` (canary mode only): every PHI value planted, by study.
 
+`write_follow_up(out, prior, months=, seed=)` writes the next screening round of the
+cohort in `prior` the same way (rounds.py plans it, followup.py renders each later scan),
+adding `people.jsonl` (what the round after needs) and follow-up truth fields (its doc).
+
 Studies are planned serially (plan.py) and rendered in a process pool; the output is the
 same bytes for the same arguments whatever the number of workers.
 """
@@ -44,10 +48,12 @@ from kernel.errors import BadInput
 from synth.dicom_writer import ENCODING_PLUGINS, available_syntaxes
 from synth.params import PROFILES
 from synth.plan import StudyPlan, plan_cohort
+from synth.priors import PEOPLE_FILE, person_record, read_prior
+from synth.rounds import plan_follow_up
 from synth.study import write_study
 
 __all__ = ["GENERATOR_VERSION", "CohortSummary", "declared_sites", "read_declared_sites",
-           "write_cohort"]
+           "write_cohort", "write_follow_up"]
 
 GENERATOR_VERSION = "1.1"  # 1.1: round, nodule_id, ClinicalTrialTimePointID
 
@@ -109,8 +115,67 @@ def _check(studies: int, regions: int, profile: str, workers: int | None) -> Non
         raise BadInput(f"workers must be at least 1, got {workers}")
 
 
-def _run(args: tuple[StudyPlan, Path]) -> dict[str, Any]:
+def _run(args: tuple[StudyPlan, Path]) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     return write_study(*args)
+
+
+def _fresh_dicom(out: Path) -> Path:
+    dicom = out / "dicom"
+    if dicom.exists():
+        shutil.rmtree(dicom)
+    dicom.mkdir(parents=True)
+    return dicom
+
+
+def _render(plans: Sequence[StudyPlan], dicom: Path, workers: int | None
+            ) -> list[tuple[dict[str, Any], list[dict[str, Any]] | None]]:
+    n_workers = min(workers or os.cpu_count() or 1, len(plans))
+    jobs = [(p, dicom) for p in plans]
+    if n_workers == 1:
+        return [_run(j) for j in jobs]
+    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_run, jobs))
+
+
+def _write(out: Path, dicom: Path, plans: Sequence[StudyPlan], truths: list[dict[str, Any]],
+           args: dict[str, Any], extra: dict[str, Any], canary: bool) -> CohortSummary:
+    """Ground truth, cohort.json (`args` and `extra` with the counts), canaries.json."""
+    truth_path = out / "ground_truth.jsonl"
+    with truth_path.open("w", encoding="utf-8") as fh:
+        for t in truths:
+            fh.write(json.dumps(t, sort_keys=True) + "\n")
+    usable = available_syntaxes()
+    skipped = tuple(UID(u).name for u, ok in usable.items() if not ok and u in ENCODING_PLUGINS)
+    summary = CohortSummary(
+        out=out, dicom_root=dicom, truth_path=truth_path, studies=len(truths),
+        files=sum(s["files"] for t in truths for s in t["series"]),
+        bytes=sum(s["bytes"] for t in truths for s in t["series"]),
+        regions=dict(sorted(Counter(t["region"] for t in truths).items())),
+        defects=dict(sorted(Counter(d["kind"] for t in truths for d in t["defects"]).items())),
+        syntaxes=dict(sorted(Counter(t["transfer_syntax"] for t in truths).items())),
+        expected_selected=sum(1 for t in truths if t["expected"]["selected"]),
+        skipped_syntaxes=skipped,
+    )
+    doc = {
+        "generator": "lungscreen synth", "version": GENERATOR_VERSION, "args": args,
+        "regions": summary.regions,
+        "sites": dict(sorted(Counter(t["site"] for t in truths).items())),
+        # the facilities, as a campaign spec declares them (RegionSpec.sites)
+        "declared_sites": declared_sites(plans),
+        "defects": summary.defects, "transfer_syntaxes": summary.syntaxes,
+        "skipped_syntaxes": list(skipped), "expected_selected": summary.expected_selected,
+        "lung_rads": dict(sorted(Counter(t["lung_rads"] for t in truths).items())),
+        "files": summary.files, "bytes": summary.bytes, **extra,
+    }
+    (out / "cohort.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n",
+                                     encoding="utf-8")
+    if canary:
+        canaries = [{"index": p.index, "fields": p.identity.phi()} for p in plans]
+        (out / "canaries.json").write_text(json.dumps(canaries, indent=1) + "\n",
+                                           encoding="utf-8")
+    log.debug("synth: wrote %d studies, %d files, %.1f MB", summary.studies, summary.files,
+              summary.bytes / 1e6)
+    return summary
 
 
 def write_cohort(out: Path, *, studies: int, regions: int, seed: int, profile: str = "small",
@@ -124,54 +189,80 @@ def write_cohort(out: Path, *, studies: int, regions: int, seed: int, profile: s
     """
     _check(studies, regions, profile, workers)
     out = Path(out)
-    dicom = out / "dicom"
-    if dicom.exists():
-        shutil.rmtree(dicom)
-    dicom.mkdir(parents=True)
+    dicom = _fresh_dicom(out)
     plans = plan_cohort(studies=studies, regions=regions, seed=seed, profile=profile,
                         defects=defects, defect_share=defect_share, canary=canary)
-    n_workers = min(workers or os.cpu_count() or 1, studies)
-    jobs = [(p, dicom) for p in plans]
-    if n_workers == 1:
-        truths = [_run(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-            truths = list(pool.map(_run, jobs))
-    truth_path = out / "ground_truth.jsonl"
-    with truth_path.open("w", encoding="utf-8") as fh:
-        for t in truths:
-            fh.write(json.dumps(t, sort_keys=True) + "\n")
-    usable = available_syntaxes()
-    skipped = tuple(UID(u).name for u, ok in usable.items() if not ok and u in ENCODING_PLUGINS)
-    summary = CohortSummary(
-        out=out, dicom_root=dicom, truth_path=truth_path, studies=studies,
-        files=sum(s["files"] for t in truths for s in t["series"]),
-        bytes=sum(s["bytes"] for t in truths for s in t["series"]),
-        regions=dict(sorted(Counter(t["region"] for t in truths).items())),
-        defects=dict(sorted(Counter(d["kind"] for t in truths for d in t["defects"]).items())),
-        syntaxes=dict(sorted(Counter(t["transfer_syntax"] for t in truths).items())),
-        expected_selected=sum(1 for t in truths if t["expected"]["selected"]),
-        skipped_syntaxes=skipped,
-    )
-    doc = {
-        "generator": "lungscreen synth", "version": GENERATOR_VERSION,
-        "args": {"studies": studies, "regions": regions, "seed": seed, "profile": profile,
-                 "defects": defects, "defect_share": defect_share, "canary": canary},
-        "regions": summary.regions,
-        "sites": dict(sorted(Counter(t["site"] for t in truths).items())),
-        # the facilities, as a campaign spec declares them (RegionSpec.sites)
-        "declared_sites": declared_sites(plans),
-        "defects": summary.defects, "transfer_syntaxes": summary.syntaxes,
-        "skipped_syntaxes": list(skipped), "expected_selected": summary.expected_selected,
-        "lung_rads": dict(sorted(Counter(t["lung_rads"] for t in truths).items())),
-        "files": summary.files, "bytes": summary.bytes,
+    truths = [t for t, _ in _render(plans, dicom, workers)]
+    args = {"studies": studies, "regions": regions, "seed": seed, "profile": profile,
+            "defects": defects, "defect_share": defect_share, "canary": canary}
+    return _write(out, dicom, plans, truths, args, {}, canary)
+
+
+def _follow_up_counts(truths: list[dict[str, Any]]) -> dict[str, Any]:
+    nodules = [n for t in truths for n in t["nodules"]]
+    changes = Counter(n["change"] for n in nodules)
+    changes["resolved"] = sum(len(t["resolved"]) for t in truths)
+    growth = [n["growth_mm"] for n in nodules if n["change"] == "grown"]
+    return {
+        "changes": {k: changes.get(k, 0) for k in ("new", "grown", "stable", "smaller",
+                                                   "resolved")},
+        "grown_by_more_than_1_5_mm": sum(1 for g in growth if g > 1.5),
+        "new_entrants": sum(1 for t in truths if t["prior"] is None and t["round"] == 1),
+        "prior_missing": sum(1 for t in truths if t["prior"] is None and t["prior_expected"]),
+        "priors_without_pixels": [t["prior"]["study_uid"] for t in truths
+                                  if t["prior"] is not None
+                                  and not t["prior"]["pixels_available"]],
     }
-    (out / "cohort.json").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n",
-                                     encoding="utf-8")
-    if canary:
-        canaries = [{"index": p.index, "fields": p.identity.phi()} for p in plans]
-        (out / "canaries.json").write_text(json.dumps(canaries, indent=1) + "\n",
-                                           encoding="utf-8")
-    log.debug("synth: wrote %d studies, %d files, %.1f MB", studies, summary.files,
-              summary.bytes / 1e6)
-    return summary
+
+
+def write_follow_up(out: Path, prior: Path, *, months: int, seed: int, defects: bool = False,
+                    workers: int | None = None, canary: bool | None = None,
+                    defect_share: float = 0.4, new_share: float = 0.1,
+                    missing_share: float = 0.05, unavailable_share: float = 0.1,
+                    vendor_share: float = 0.2) -> CohortSummary:
+    """Write the next screening round of the cohort in `prior` into `out` (rounds.py).
+
+    The layout is a cohort's (module doc) plus `people.jsonl` (what the round after needs,
+    priors.py); ground truth adds, per study, prior {study_uid, study_date, interval_days,
+    pixels_available} (null without one), prior_expected, acquisition {shift_mm,
+    rotation_deg, z_scale, pivot_lps_mm, vendor_changed} relative to the prior (null
+    without one), resolved and unseen [{nodule_id, prior_diameter_mm, centre_lps_mm}], and
+    per nodule prior_nodule_id, change (new|grown|stable|smaller), prior_diameter_mm,
+    prior_solid_diameter_mm and growth_mm (nulls for a new one). `canary` (default: as the
+    prior) needs a canary prior: the person's own fields come from it. Nothing in `prior`
+    changes. Raises BadInput for a folder that is not a cohort, or impossible arguments.
+    """
+    if not 1 <= months <= 120:
+        raise BadInput(f"--months must be between 1 and 120, got {months}")
+    if workers is not None and workers < 1:
+        raise BadInput(f"workers must be at least 1, got {workers}")
+    before = read_prior(Path(prior))
+    out = Path(out)
+    if out.resolve() == before.root.resolve() or before.root.resolve() in out.resolve().parents:
+        raise BadInput(f"--out {out} is the prior cohort's folder or inside it; write the "
+                       "follow-up into a folder of its own")
+    prior_args: dict[str, Any] = before.meta.get("args", {})
+    prior_canary = bool(prior_args.get("canary", False))
+    canary = prior_canary if canary is None else canary
+    if canary and not prior_canary:
+        raise BadInput(f"--canary needs a prior written with --canary ({prior} was not): a "
+                       "follow-up keeps each person's own fields from the prior")
+    plans = plan_follow_up(before, seed=seed, months=months, defects=defects,
+                           defect_share=defect_share, canary=canary, new_share=new_share,
+                           missing_share=missing_share, unavailable_share=unavailable_share,
+                           vendor_share=vendor_share)
+    dicom = _fresh_dicom(out)
+    results = _render(plans, dicom, workers)
+    with (out / PEOPLE_FILE).open("w", encoding="utf-8") as fh:
+        for plan, (_, shapes) in zip(plans, results, strict=True):
+            fh.write(json.dumps(person_record(plan, shapes), sort_keys=True) + "\n")
+    truths = [t for t, _ in results]
+    args = {"follow_up": True, "months": months, "seed": seed, "profile": before.profile,
+            "defects": defects, "defect_share": defect_share, "canary": canary,
+            "new_share": new_share, "missing_share": missing_share,
+            "unavailable_share": unavailable_share, "vendor_share": vendor_share}
+    keep = ("args", "follow_up_of", "months", "round")
+    previous: dict[str, Any] = {k: before.meta[k] for k in keep if k in before.meta}
+    extra: dict[str, Any] = {"follow_up_of": {**previous, "ground_truth_sha256": before.digest},
+             "months": months, "round": before.round + 1, **_follow_up_counts(truths)}
+    return _write(out, dicom, plans, truths, args, extra, canary)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from kernel.contract import NoduleType
 
-__all__ = ["Blob", "NoduleSpec", "NoduleTruth", "draw_nodule", "lungrads_diameter", "random_blob"]
+__all__ = ["Blob", "NoduleSpec", "NoduleTruth", "draw_nodule", "fit_diameter", "lungrads_diameter",
+           "random_blob"]
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -67,6 +69,43 @@ class NoduleSpec:
     hu_glass: float
     attached_to: str
 
+    def scaled(self, factor: float) -> NoduleSpec:
+        """The same nodule grown (or shrunk) by `factor` about its centre."""
+        about = self.outer.centres[0]
+        return dataclasses.replace(
+            self, outer=self.outer.scaled(factor, about),
+            core=None if self.core is None else self.core.scaled(factor, about))
+
+    def placed(self, centre: F64, rotation: F64) -> NoduleSpec:
+        """The same nodule turned by `rotation` (3 x 3, z y x) about its centre, which moves
+        to `centre`."""
+        about = self.outer.centres[0]
+
+        def move(b: Blob) -> Blob:
+            return Blob(centre + (b.centres - about) @ rotation.T, b.radii)
+
+        return dataclasses.replace(self, outer=move(self.outer),
+                                   core=None if self.core is None else move(self.core))
+
+    def to_json(self) -> dict[str, Any]:
+        def blob(b: Blob) -> dict[str, Any]:
+            return {"centres": b.centres.tolist(), "radii": b.radii.tolist()}
+
+        return {"kind": self.kind.name.lower(), "outer": blob(self.outer),
+                "core": None if self.core is None else blob(self.core),
+                "hu_solid": self.hu_solid, "hu_glass": self.hu_glass,
+                "attached_to": self.attached_to}
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> NoduleSpec:
+        def blob(d: dict[str, Any]) -> Blob:
+            return Blob(np.asarray(d["centres"], dtype=np.float64).reshape(-1, 3),
+                        np.asarray(d["radii"], dtype=np.float64))
+
+        return cls(NoduleType[str(doc["kind"]).upper()], blob(doc["outer"]),
+                   None if doc["core"] is None else blob(doc["core"]), float(doc["hu_solid"]),
+                   float(doc["hu_glass"]), str(doc["attached_to"]))
+
     def moved(self, offset: F64) -> NoduleSpec:
         """The same nodule, shifted by `offset` (z, y, x mm)."""
         return dataclasses.replace(self, outer=self.outer.moved(offset),
@@ -114,6 +153,37 @@ def lungrads_diameter(blob: Blob, plane_z: F64, pixel_mm: float) -> float:
         short_axis = float((proj + r).max() - (proj - r).min())
         best = max(best, 0.5 * (long_axis + short_axis))
     return best
+
+
+def fit_diameter(spec: NoduleSpec, target_mm: float, plane_z: F64,
+                 pixel_mm: float) -> tuple[NoduleSpec, float]:
+    """`spec` scaled about its centre so that its Lung-RADS diameter on `plane_z` is
+    `target_mm` (to 0.01 mm where the slice planes and pixels allow: the closest above it
+    where not), and the factor used."""
+
+    def size(factor: float) -> float:
+        return lungrads_diameter(spec.scaled(factor).outer, plane_z, pixel_mm)
+
+    factor = 1.0
+    for _ in range(6):  # scaling is nearly proportional: a few steps usually do
+        measured = size(factor)
+        if abs(measured - target_mm) < 0.005:
+            return spec.scaled(factor), factor
+        factor *= float(np.clip(target_mm / measured, 0.5, 2.0)) if measured > 0 else 2.0
+    lo, hi = factor, factor  # else bisect between a factor too small and one too large
+    while size(lo) > target_mm and lo > 1e-3:
+        lo /= 1.5
+    while size(hi) < target_mm and hi < 1e3:
+        hi *= 1.5
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        if size(mid) < target_mm:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-4 * hi:
+            break
+    return spec.scaled(hi), hi
 
 
 def draw_nodule(vol: F32, spacing: tuple[float, float, float], spec: NoduleSpec) -> None:

@@ -8,12 +8,14 @@ search everything the project wrote for it; dates stay valid dates and are liste
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-__all__ = ["PHI_FIELDS", "Identity", "Site", "make_identity", "make_sites"]
+__all__ = ["PERSON_FIELDS", "PHI_FIELDS", "Identity", "Site", "make_identity", "make_sites",
+           "next_identity"]
 
 _MALE = ("James", "John", "Robert", "Michael", "William", "David", "Richard", "Joseph",
          "Thomas", "Charles", "Peter", "Alan", "Brian", "Kenneth", "George", "Edward", "Ronald",
@@ -123,11 +125,14 @@ def _person(rng: np.random.Generator, sex: str) -> tuple[str, str]:
 
 
 def make_identity(rng: np.random.Generator, site: Site, index: int, *,
-                  canary: bool = False) -> Identity:
-    """A patient aged 50-80 with a study at `site`; `index` makes canary tokens unique."""
+                  canary: bool = False, cohort_round: int = 1,
+                  study_day: dt.date | None = None) -> Identity:
+    """A patient aged 50-80 with a study at `site` (on `study_day`, or a day drawn in
+    2024-2026); `index` and `cohort_round` make canary tokens unique."""
     sex = "M" if rng.uniform() < 0.55 else "F"
     age = int(rng.integers(50, 81))
-    study_day = dt.date(2024, 1, 2) + dt.timedelta(days=int(rng.integers(0, 900)))
+    drawn_day = dt.date(2024, 1, 2) + dt.timedelta(days=int(rng.integers(0, 900)))
+    study_day = study_day or drawn_day
     birthday = study_day - dt.timedelta(days=int(age * 365.25 + rng.integers(1, 360)))
     last, first = _person(rng, sex)
     ref_last, ref_first = _person(rng, "M" if rng.uniform() < 0.5 else "F")
@@ -151,11 +156,51 @@ def make_identity(rng: np.random.Generator, site: Site, index: int, *,
         "DeviceSerialNumber": f"{int(rng.integers(10**5, 10**6))}",
     }
     if canary:
-        values = {k: _canary(k, index, v) for k, v in values.items()}
+        values = {k: _canary(k, _token(index, cohort_round), v) for k, v in values.items()}
     return Identity(**values, PatientBirthDate=f"{birthday:%Y%m%d}",
                     StudyDate=f"{study_day:%Y%m%d}",
                     StudyTime=f"{int(rng.integers(7, 19)):02d}{int(rng.integers(60)):02d}00",
                     age=age, sex=sex)
+
+
+# what stays with the person from one screening round to the next (the rest is the study's)
+PERSON_FIELDS = ("PatientName", "PatientID", "OtherPatientIDs", "PatientAddress",
+                 "PatientTelephoneNumbers", "PatientBirthDate", "sex")
+
+
+def next_identity(rng: np.random.Generator, prior: Identity, site: Site, index: int,
+                  study_day: dt.date, *, canary: bool = False,
+                  cohort_round: int = 2) -> Identity:
+    """The same person's identity for a later study at `site` on `study_day`: their own
+    fields (PERSON_FIELDS) as before, the study's (accession, staff, station...) new, the
+    age from the birth date; in canary mode the study's fields carry new tokens."""
+    born = dt.datetime.strptime(prior.PatientBirthDate, "%Y%m%d").date()
+    age = study_day.year - born.year - ((study_day.month, study_day.day) < (born.month, born.day))
+    ref_last, ref_first = _person(rng, "M" if rng.uniform() < 0.5 else "F")
+    perf_last, perf_first = _person(rng, "F")
+    op_last, op_first = _person(rng, "M" if rng.uniform() < 0.5 else "F")
+    study = {
+        "AccessionNumber": f"A{study_day:%y}{int(rng.integers(10**6, 10**7))}",
+        "StudyID": f"{int(rng.integers(1000, 99999))}",
+        "InstitutionName": site.institution,
+        "InstitutionAddress": site.address,
+        "ReferringPhysicianName": f"{ref_last}^{ref_first}^^Dr",
+        "PerformingPhysicianName": f"{perf_last}^{perf_first}",
+        "OperatorsName": f"{op_last}^{op_first}",
+        "StationName": f"{site.station_prefix}{int(rng.integers(1, 4))}",
+        "DeviceSerialNumber": f"{int(rng.integers(10**5, 10**6))}",
+    }
+    if canary:
+        study = {k: _canary(k, _token(index, cohort_round), v) for k, v in study.items()}
+    return dataclasses.replace(
+        prior, **study, StudyDate=f"{study_day:%Y%m%d}",
+        StudyTime=f"{int(rng.integers(7, 19)):02d}{int(rng.integers(60)):02d}00", age=age)
+
+
+def _token(index: int, cohort_round: int) -> str:
+    """A canary token's number: the study index, after the round from the second round on
+    (16 characters at most in the longest SH token up to round 9 and study 9999)."""
+    return f"{index:04d}" if cohort_round == 1 else f"{cohort_round}{index:04d}"
 
 
 # short field codes: SH values (accession, station, telephone, study id) hold 16 characters
@@ -166,8 +211,8 @@ _CODES = {"PatientName": "PN", "PatientID": "PID", "OtherPatientIDs": "OID",
           "OperatorsName": "OP", "StationName": "ST", "DeviceSerialNumber": "DSN"}
 
 
-def _canary(field: str, index: int, value: str) -> str:
-    token = f"CANARY-{_CODES[field]}-{index:04d}"
+def _canary(field: str, number: str, value: str) -> str:
+    token = f"CANARY-{_CODES[field]}-{number}"
     if "^" in value:  # person name: keep it a valid PN (the token in the family name)
         return token + value[value.index("^"):]
     return token

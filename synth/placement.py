@@ -25,7 +25,8 @@ from synth.nodules import (
 )
 from synth.raster import Tubes
 
-__all__ = ["AIRWAY_WALL_MM", "choose_nodules", "measure", "place_nodules", "shape_nodule"]
+__all__ = ["AIRWAY_WALL_MM", "choose_nodules", "measure", "new_nodule", "place_nodules",
+           "shape_nodule"]
 
 AIRWAY_WALL_MM = 1.5  # the airway wall's thickness (phantom.py grows the lumen by it)
 
@@ -243,3 +244,23 @@ def measure(spec: NoduleSpec, spacing: tuple[float, float, float], n_slices: int
     z, y, x = (spec.outer.centres[0] / sp).tolist()
     return NoduleTruth(z, y, x, round(diameter, 1), round(solid, 1), spec.kind, spec.attached_to,
                        number)
+
+
+def new_nodule(anat: Anatomy, rng: np.random.Generator, vessels: Tubes, kind: NoduleType,
+               size: float, avoid: list[tuple[F64, float]], planes: F64,
+               px: float) -> NoduleSpec | None:
+    """A nodule of `kind` and `size` mm (anatomy mm), pleural, beside a vessel or free as
+    often as a first scan's, at least 4 mm clear of each (centre, radius) in `avoid`
+    (appended to); None if five tries found no room. `planes` are slice planes to fit the
+    shape's size on (anatomy z, mm)."""
+    radius = 0.5 * size * 1.25
+    for _ in range(5):
+        roll = rng.uniform()
+        attached = "pleura" if roll < 0.22 else ("vessel" if roll < 0.4 else "none")
+        centre, wall, attached = _locate(anat, rng, vessels, None, attached, radius)
+        if centre is None or any(np.linalg.norm(centre - c) < radius + r + 4.0 for c, r in avoid):
+            continue
+        spec = shape_nodule(rng, kind, size, centre, attached, planes, px, wall)
+        avoid.append((spec.outer.centres[0], radius))
+        return spec
+    return None

@@ -22,11 +22,12 @@ from synth.dicom_writer import (
     StudyInfo,
     write_series,
 )
+from synth.followup import render_visit
 from synth.layout import Layout
 from synth.phantom import Phantom, crop_z, make_phantom, study_category
 from synth.plan import DEFECTS, StudyPlan
 
-__all__ = ["write_study"]
+__all__ = ["render_plan", "write_study"]
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,32 @@ def _series(plan: StudyPlan, ph: Phantom, number: int, description: str,
                       spacing_between=ph.spacing[0] if spacing_tag else None, **kw)
 
 
-def write_study(plan: StudyPlan, root: Path) -> dict[str, Any]:
-    """Render and write `plan` under `root`; the truth record (JSON-ready) comes back."""
+Shapes = list[dict[str, Any]] | None
+
+
+def render_plan(plan: StudyPlan,
+                slice_thickness: float | None = None) -> tuple[Phantom, Shapes]:
+    """The study's volume (at `slice_thickness` mm, or its own), and its nodules' shapes
+    where it is a later scan of a known person (None: make_phantom(seed)'s)."""
+    variation = {} if slice_thickness is None else {"slice_thickness": slice_thickness}
+    visit = plan.follow_up.visit if plan.follow_up is not None else None
+    if visit is not None:
+        return render_visit(plan.seed, plan.profile, visit, **variation)
+    if slice_thickness is None:
+        return make_phantom(plan.seed, plan.profile), None
+    return make_phantom(plan.seed, plan.profile, slice_thickness=slice_thickness), None
+
+
+def write_study(plan: StudyPlan, root: Path) -> tuple[dict[str, Any], Shapes]:
+    """Render and write `plan` under `root`. The truth record (JSON-ready) comes back, with
+    the nodules' shapes in anatomy mm for a later scan of a known person (what its next
+    round starts from; None where make_phantom(seed) has them)."""
     defect = plan.defect
     rng = np.random.default_rng(plan.detail_seed)
     if defect == "thick_slices":
-        ph = make_phantom(plan.seed, plan.profile, slice_thickness=5.0)
+        ph, shapes = render_plan(plan, slice_thickness=5.0)
     else:
-        ph = make_phantom(plan.seed, plan.profile)
+        ph, shapes = render_plan(plan)
     if defect == "incomplete_lung_coverage":
         first, last = ph.lung_z_range
         keep = int(rng.uniform(90.0, 170.0) / ph.spacing[0])
@@ -132,13 +151,13 @@ def write_study(plan: StudyPlan, root: Path) -> dict[str, Any]:
 
     if defect == "thin_and_thick":
         other_t = 2.0 if plan.profile == "realistic" else 1.25
-        other = make_phantom(plan.seed, plan.profile, slice_thickness=other_t)
+        other, other_shapes = render_plan(plan, slice_thickness=other_t)
         extra = _series(plan, other, 3, f"LDCT CHEST {other_t:g}MM")
         extra_slices = _axial(plan, other, layout, extra, list(range(other.hu.shape[0])))
         size = write_series(_study_info(plan, other), extra, extra_slices)
         written.append(_Written(extra, "axial", tuple(s.path for s in extra_slices), size))
         if other_t < ph.spacing[0]:
-            truth_ph, primary = other, extra
+            truth_ph, primary, shapes = other, extra, other_shapes
     elif defect == "scout":
         written.append(_scout(plan, ph, layout, info))
     elif defect == "coronal_reformat":
@@ -150,7 +169,7 @@ def write_study(plan: StudyPlan, root: Path) -> dict[str, Any]:
         rejected.append({"path": layout.rel(victim), "reason": "unreadable_file"})
     elif defect == "non_dicom_file":
         rejected.append({"path": layout.rel(layout.junk_file(rng)), "reason": "not_dicom"})
-    return _truth(plan, truth_ph, primary, written, layout, rejected, folder_b)
+    return _truth(plan, truth_ph, primary, written, layout, rejected, folder_b), shapes
 
 
 def _scout(plan: StudyPlan, ph: Phantom, layout: Layout, info: StudyInfo) -> _Written:
@@ -184,7 +203,7 @@ def _truth(plan: StudyPlan, ph: Phantom, primary: SeriesInfo, written: list[_Wri
     selected, reason = DEFECTS[plan.defect] if plan.defect else (True, None)
     ident = plan.identity
     nodules = [{
-        "nodule_id": f"{plan.index}-{n.number}",
+        "nodule_id": f"{plan.person_key}-{n.number}",
         "z": round(n.z, 3), "y": round(n.y, 3), "x": round(n.x, 3),
         "centre_lps_mm": [round(v, 3) for v in _lps(plan, ph, n.z, n.y, n.x)],
         "diameter_mm": n.diameter_mm, "solid_diameter_mm": n.solid_diameter_mm,
@@ -199,7 +218,7 @@ def _truth(plan: StudyPlan, ph: Phantom, primary: SeriesInfo, written: list[_Wri
             entry["folders"] = [layout.rel(layout.study_dir), layout.rel(layout.study_dir.parent
                                                                           / folder_b)]
         defects.append(entry)
-    return {
+    truth = {
         "index": plan.index,
         "round": plan.round,
         "phantom_seed": plan.seed,
@@ -227,3 +246,6 @@ def _truth(plan: StudyPlan, ph: Phantom, primary: SeriesInfo, written: list[_Wri
         "rejected_files": rejected,
         "expected": {"selected": selected, "reason": reason.value if reason else None},
     }
+    if plan.follow_up is not None:
+        truth.update(plan.follow_up.truth(nodules))
+    return truth

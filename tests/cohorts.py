@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,10 +28,10 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from synth.cohort import GENERATOR_VERSION, write_cohort
+from synth.cohort import GENERATOR_VERSION, write_cohort, write_follow_up
 
-__all__ = ["DEFECT_ARGS", "SMALL_ARGS", "Cohort", "build_cohort", "defect_cohort",
-           "small_cohort"]
+__all__ = ["DEFECT_ARGS", "ROUND_ARGS", "SMALL_ARGS", "Cohort", "build_cohort",
+           "build_follow_up", "defect_cohort", "round_cohorts", "small_cohort"]
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "synth"
@@ -40,6 +41,11 @@ SMALL_ARGS: dict[str, Any] = {"studies": 6, "regions": 2, "seed": 7, "profile": 
 # half the studies carry a defect: 12 studies, one of each of the 12 kinds
 DEFECT_ARGS: dict[str, Any] = {"studies": 24, "regions": 2, "seed": 11, "profile": "tiny",
                                "defects": True, "defect_share": 0.5}
+
+
+# three screening rounds of 40 people (tiny profile): the baseline, 12 and 36 months on
+ROUND_ARGS: dict[str, Any] = {"studies": 40, "regions": 2, "seed": 13, "profile": "tiny",
+                              "defects": False}
 
 
 @dataclass(frozen=True)
@@ -92,8 +98,7 @@ def _source_digest() -> str:
     return h.hexdigest()[:16]
 
 
-def build_cohort(**args: Any) -> Cohort:
-    """The cohort for `args` (write_cohort's keywords), written once and cached."""
+def _cached(args: dict[str, Any], write: Callable[[Path], object]) -> Cohort:
     key = hashlib.sha256(json.dumps(args, sort_keys=True).encode()).hexdigest()[:12]
     final = CACHE / f"{_source_digest()}-{key}"
     if (final / "cohort.json").exists():
@@ -103,12 +108,26 @@ def build_cohort(**args: Any) -> Cohort:
         if not old.name.startswith((_source_digest(), ".tmp-")):
             shutil.rmtree(old, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=CACHE))
-    write_cohort(tmp, workers=min(2, os.cpu_count() or 1), **args)
+    write(tmp)
     try:
         tmp.rename(final)  # atomic; another session may have won the race
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
     return Cohort(final, tuple(sorted(args.items())))
+
+
+def build_cohort(**args: Any) -> Cohort:
+    """The cohort for `args` (write_cohort's keywords), written once and cached."""
+    return _cached(args, lambda tmp: write_cohort(tmp, workers=min(2, os.cpu_count() or 1),
+                                                  **args))
+
+
+def build_follow_up(prior: Cohort, **args: Any) -> Cohort:
+    """The next round of `prior` for `args` (write_follow_up's keywords), written once and
+    cached (the prior is read where it lies, as cached)."""
+    return _cached({"prior": prior.root.name, **args},
+                   lambda tmp: write_follow_up(tmp, prior.root,
+                                               workers=min(2, os.cpu_count() or 1), **args))
 
 
 @pytest.fixture(scope="session")
@@ -121,3 +140,12 @@ def small_cohort() -> Cohort:
 def defect_cohort() -> Cohort:
     """24 tiny-profile studies in 2 regions (seed 11), 12 of them with one defect each."""
     return build_cohort(**DEFECT_ARGS)
+
+
+@pytest.fixture(scope="session")
+def round_cohorts() -> tuple[Cohort, Cohort, Cohort]:
+    """Three rounds of one cohort (ROUND_ARGS): the baseline, its follow-up 12 months on
+    (seed 1), and that one's 24 months on (seed 2)."""
+    first = build_cohort(**ROUND_ARGS)
+    second = build_follow_up(first, months=12, seed=1)
+    return first, second, build_follow_up(second, months=24, seed=2)

@@ -50,7 +50,7 @@ PUBLIC: dict[str, list[str]] = {
     "models.tooling": [],
     "monitoring": [],
     "synth": ["CohortSummary", "NoduleTruth", "Phantom", "make_phantom", "study_category",
-              "write_cohort"],
+              "write_cohort", "write_follow_up"],
 }
 
 

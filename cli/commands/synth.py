@@ -6,7 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from synth.cohort import write_cohort
+from kernel.errors import BadInput
+from synth.cohort import CohortSummary, write_cohort, write_follow_up
 from synth.params import PROFILES
 
 __all__ = ["register", "run"]
@@ -20,28 +21,58 @@ def register(subparsers: Any) -> None:
             "Write N synthetic low-dose chest CT studies over R regions as DICOM files under "
             "OUT/dicom/<region>/<site>/..., with OUT/ground_truth.jsonl (nodules, Lung-RADS, "
             "what a series selector should decide) and OUT/cohort.json beside the tree. "
-            "Deterministic for a seed."
+            "With --follow-up PRIOR_DIR, write the next screening round of that cohort "
+            "instead: the same people --months later (new scans, nodules grown, stable, "
+            "smaller, resolved or new, each linked to its prior in the truth), new entrants, "
+            "and people whose prior is missing. Deterministic for a seed (and the prior)."
         ),
     )
     p.add_argument("--out", type=Path, required=True, help="cohort folder (its dicom/ is replaced)")
-    p.add_argument("--studies", type=int, required=True, help="number of studies")
-    p.add_argument("--regions", type=int, default=2, help="number of regions (default 2)")
+    p.add_argument("--studies", type=int, default=None,
+                   help="number of studies (required without --follow-up)")
+    p.add_argument("--regions", type=int, default=None, help="number of regions (default 2)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--profile", choices=sorted(PROFILES), default="small",
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None,
                    help="image size: small (256^2, 2 mm; default), realistic (512^2, "
                    "1-1.25 mm), tiny (128^2, for tests of file handling)")
+    p.add_argument("--follow-up", type=Path, default=None, metavar="PRIOR_DIR",
+                   help="write the next round of the cohort in PRIOR_DIR (an earlier --out; "
+                   "left unchanged); its studies, regions and profile are the prior's")
+    p.add_argument("--months", type=int, default=None,
+                   help="with --follow-up: months since the prior round (e.g. 12)")
     p.add_argument("--defects", action="store_true",
                    help="give about 40%% of studies one archive defect (scout, gap, ...)")
     p.add_argument("--workers", type=int, default=None, help="processes (default: CPU count)")
-    p.add_argument("--canary", action="store_true",
-                   help="put a unique CANARY token in every PHI field; list them in canaries.json")
+    p.add_argument("--canary", action="store_true", default=None,
+                   help="put a unique CANARY token in every PHI field; list them in canaries.json "
+                   "(a follow-up is in canary mode when its prior is)")
     p.set_defaults(func=run)
 
 
+def _write(args: argparse.Namespace) -> CohortSummary:
+    if args.follow_up is None:
+        if args.months is not None:
+            raise BadInput("--months goes with --follow-up PRIOR_DIR")
+        if args.studies is None:
+            raise BadInput("--studies is required (or --follow-up PRIOR_DIR for a next round)")
+        return write_cohort(args.out, studies=args.studies,
+                            regions=2 if args.regions is None else args.regions,
+                            seed=args.seed, profile=args.profile or "small",
+                            defects=args.defects, workers=args.workers,
+                            canary=bool(args.canary))
+    given = [f for f, v in (("--studies", args.studies), ("--regions", args.regions),
+                            ("--profile", args.profile)) if v is not None]
+    if given:
+        raise BadInput(f"{', '.join(given)} cannot go with --follow-up: a next round has the "
+                       "prior cohort's people, regions and profile")
+    if args.months is None:
+        raise BadInput("--follow-up needs --months N (the months since the prior round)")
+    return write_follow_up(args.out, args.follow_up, months=args.months, seed=args.seed,
+                           defects=args.defects, workers=args.workers, canary=args.canary)
+
+
 def run(args: argparse.Namespace) -> int:
-    s = write_cohort(args.out, studies=args.studies, regions=args.regions, seed=args.seed,
-                     profile=args.profile, defects=args.defects, workers=args.workers,
-                     canary=args.canary)
+    s = _write(args)
     regions = ", ".join(f"{r} {n}" for r, n in s.regions.items())
     print(f"wrote {s.studies} studies ({regions}), {s.files} files, {s.bytes / 1e6:.1f} MB "
           f"under {s.dicom_root}")
