@@ -3,8 +3,8 @@
 Errors (`kernel.errors`), reason codes (`kernel.reasons`) and their next steps
 (`kernel.next_steps`), domain records (`kernel.records`,
 `kernel.plans`, `kernel.progress`), the model contract (`kernel.contract`), the Lung-RADS rules
-(`kernel.lungrads`), the campaign observer protocol (`kernel.observer`) and the defaults that
-several layers read (`kernel.defaults`).
+(`kernel.lungrads`), the campaign observer protocol (`kernel.observer`), the defaults that
+several layers read (`kernel.defaults`) and the lazy names of package faces (`kernel.faces`).
 """
 
 from kernel.contract import Nodule, NoduleType
