@@ -33,10 +33,8 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from jobs.ingest.discovery import discover
-from jobs.ingest.selection import Policy, Selected, select_series
-from jobs.ingest.sources.folder import FolderSource
-from jobs.ingest.volume import load_volume
+from jobs.ingest import Policy, Selected, discover, load_volume, select_series
+from jobs.ingest.sources import FolderSource
 
 __all__ = ["SYNTAXES", "BenchRow", "main", "run_ingest_bench"]
 

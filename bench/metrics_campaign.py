@@ -24,8 +24,8 @@ from jobs.run import (
     inference_backend,
     open_executor,
     prepare,
+    store_source,
 )
-from jobs.run.store_progress import store_source
 from jobs.spec import parse_spec
 from jobs.store import AuditKey, ResultsStore
 from monitoring.exporter import MonitoringConfig, start_monitoring

@@ -9,8 +9,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from jobs.run import plan_shards
-from jobs.run.store_progress import store_source
+from jobs.run import plan_shards, store_source
 from jobs.store import ResultsStore
 from kernel import Category, Outcome, StudyRecord, StudyResult
 from monitoring.collector import CampaignCollector

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from jobs.ingest.privacy.age import UNKNOWN
-from jobs.release.derive import ReleasedTable
+from jobs.release import ReleasedTable
 from jobs.release.domain import LEVELS, Domain, outcome_of
 from jobs.store.release import BaseCell
 from kernel.lungrads import POSITIVE_CATEGORIES

@@ -12,8 +12,7 @@ import statistics
 import time
 from collections.abc import Iterator
 
-from jobs.report.aggregate import aggregate
-from jobs.report.build import build_report
+from jobs.report import aggregate, build_report
 from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import categorize_study
 from kernel.reasons import Reason

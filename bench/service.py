@@ -26,8 +26,7 @@ from typing import Any
 import requests
 
 from bench.report import synthetic_results
-from jobs.release import measure_increment
-from jobs.release.html import groupings
+from jobs.release import groupings, measure_increment
 from jobs.store import AuditKey, ResultsStore, TokenKey
 from kernel.roles import Role
 

@@ -7,8 +7,7 @@ import argparse
 import os
 from pathlib import Path
 
-from jobs.spec.campaign_spec import CampaignSpec, load_spec
-from jobs.spec.registry import SpecRegistry, default_state_dir
+from jobs.spec import CampaignSpec, SpecRegistry, default_state_dir, load_spec
 from kernel.errors import BadInput
 
 __all__ = ["add_campaign_ref", "resolve_spec", "spec_registry"]

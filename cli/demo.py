@@ -29,10 +29,8 @@ from typing import Literal
 
 import yaml
 
-from jobs.run.lifecycle import CampaignRun, RunOptions, run_campaign
-from jobs.spec.campaign_spec import CampaignSpec, load_spec
-from jobs.spec.registry import SpecRegistry
-from jobs.spec.secrets import open_spec_store
+from jobs.run import CampaignRun, RunOptions, run_campaign
+from jobs.spec import CampaignSpec, SpecRegistry, load_spec, open_spec_store
 from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
@@ -129,8 +127,7 @@ def summarise(spec: CampaignSpec, store: ResultsStore, html_path: Path,
     floor, that override is first appended to the store's audit trail (the store must be
     opened with the audit key) and the summary opens with a line naming it."""
     # imported here: the report stack (scipy) is not loaded by every `lungscreen` call
-    from jobs.report.build import campaign_report  # scipy: the summary only
-    from jobs.report.formats import render  # scipy: the summary only
+    from jobs.report import campaign_report, render  # scipy: the summary only
 
     min_cell, notice = spec.privacy.min_cell, ""
     if synthetic_demo_floor is not None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
-    from jobs.service.oidc import OidcConfig
+    from jobs.service import OidcConfig
 
 __all__ = ["add_oidc", "oidc_config"]
 
@@ -48,7 +48,7 @@ def add_oidc(p: argparse.ArgumentParser) -> None:
 def oidc_config(args: argparse.Namespace) -> OidcConfig | None:
     """The OidcConfig the options name; None when none is given; BadInput when some are
     but not the issuer, audience and one key source."""
-    from jobs.service.oidc import OidcConfig, parse_role_map  # fastapi: serve only
+    from jobs.service import OidcConfig, parse_role_map  # fastapi: serve only
 
     given = {f: getattr(args, f) for f in _FLAGS if getattr(args, f) is not None}
     if not given:

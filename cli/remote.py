@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from cli.client import ServiceClient
-from jobs.spec.files import write_private
+from jobs.spec import write_private
 from kernel.errors import BadInput
 
 __all__ = ["campaign_list", "campaign_status", "print_campaigns", "print_status", "recall",

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.spec.state import default_state_dir
-from jobs.store.urls import refuse_password
+from jobs.spec import default_state_dir
+from jobs.store import refuse_password
 from kernel.errors import BadInput
 
 __all__ = ["CONFIG_FILE", "SERVER_ENV", "STORE_ENV", "Settings", "load_settings",

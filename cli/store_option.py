@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
 from cli.settings import load_settings
-from jobs.spec.secrets import store_password
-from jobs.store.urls import refuse_password
+from jobs.spec import store_password
+from jobs.store import refuse_password
 from kernel.errors import BadInput
 
 if TYPE_CHECKING:
-    from jobs.spec.campaign_spec import CampaignSpec
+    from jobs.spec import CampaignSpec
 
 __all__ = ["add_campaign_store", "add_store", "campaign_store", "store_url"]
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from jobs.audit_trail import AUDIT_LOG, append_audit, verify_audit_log
 from jobs.reidentify import (
+    Identified,
     audited_export,
     csv_cell,
     identity,
@@ -55,16 +56,10 @@ _TYPE_NAMES = {NoduleType.SOLID: "solid", NoduleType.PART_SOLID: "part-solid",
 
 
 @dataclass(frozen=True)
-class RecallEntry:
-    """One person to call back. Holds PHI: only the recall CSV may carry it."""
+class RecallEntry(Identified):
+    """One person to call back: who (`Identified`), then what was found. Holds PHI: only the
+    recall CSV may carry it."""
 
-    patient_id: str
-    patient_name: str
-    study_date: str
-    accession_number: str
-    institution: str
-    region: str
-    site: str
     category: str
     nodules: str
 

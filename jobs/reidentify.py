@@ -16,7 +16,7 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,8 +37,8 @@ if TYPE_CHECKING:
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
-__all__ = ["audited_export", "csv_cell", "identity", "match_sources", "reidentification_key",
-           "render_csv", "spec_regions"]
+__all__ = ["Identified", "audited_export", "csv_cell", "identity", "match_sources",
+           "reidentification_key", "render_csv", "spec_regions"]
 
 
 def reidentification_key(spec: CampaignSpec, store: ResultsStore, action: str
@@ -89,8 +89,25 @@ def _text(ds: Dataset, keyword: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+@dataclass(frozen=True)
+class Identified:
+    """The identity columns every re-identified list starts with, in its CSV's order (each
+    list's entry adds its own). Holds PHI: only the list's CSV may carry it."""
+
+    patient_id: str
+    patient_name: str
+    study_date: str
+    accession_number: str
+    institution: str
+    region: str
+    site: str
+
+    def __repr__(self) -> str:  # never print the identifiers by accident
+        return f"{type(self).__name__}(<identifiers hidden>)"
+
+
 def identity(ds: Dataset, result: StudyResult) -> dict[str, str]:
-    """The identity columns of every re-identified list (PHI: for its CSV only)."""
+    """The values of the `Identified` columns for a study (PHI: for its CSV only)."""
     return {"patient_id": _text(ds, "PatientID"), "patient_name": _text(ds, "PatientName"),
             "study_date": _text(ds, "StudyDate"),
             "accession_number": _text(ds, "AccessionNumber"),

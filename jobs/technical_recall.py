@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.reidentify import (
+    Identified,
     audited_export,
     identity,
     match_sources,
@@ -39,16 +40,10 @@ _ORDER = (NextStep.MANUAL_READ, NextStep.REPEAT_SCAN)
 
 
 @dataclass(frozen=True)
-class TechnicalEntry:
-    """One person to re-scan or read by hand. Holds PHI: only its CSV may carry it."""
+class TechnicalEntry(Identified):
+    """One person to re-scan or read by hand: who (`Identified`), then why. Holds PHI: only
+    its CSV may carry it."""
 
-    patient_id: str
-    patient_name: str
-    study_date: str
-    accession_number: str
-    institution: str
-    region: str
-    site: str
     reason: str
     next_step: str
 

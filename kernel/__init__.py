@@ -4,8 +4,8 @@ Errors (`kernel.errors`), reason codes (`kernel.reasons`) and their next steps
 (`kernel.next_steps`), domain records (`kernel.records`, `kernel.plans`, `kernel.progress`;
 a screen read against its prior: `kernel.rounds`), the model contract (`kernel.contract`), the
 Lung-RADS rules (`kernel.lungrads`; with a prior screen, `kernel.followup`), the campaign
-observer protocol (`kernel.observer`) and the defaults that several layers read
-(`kernel.defaults`).
+observer protocol (`kernel.observer`), the defaults that several layers read
+(`kernel.defaults`) and the lazy names of package faces (`kernel.faces`).
 """
 
 from kernel.contract import Nodule, NoduleType

@@ -312,3 +312,67 @@ def _shared_names() -> set[tuple[str, ...]]:
 def test_no_two_modules_of_a_package_tree_share_a_file_name():
     """Equality: a new shared name fails, and so does an allowance no longer needed."""
     assert _shared_names() == set(SHARED_NAMES)
+
+
+# -- package faces ------------------------------------------------------------------------------
+
+# The CLI, the benchmarks and the service reach the other jobs packages through their faces:
+# `from jobs.report import render`, not `from jobs.report.formats import render` (a face may
+# load a heavy name on first use: jobs.spec, jobs.store, jobs.ingest, jobs.run). The modules
+# directly under `jobs` (recall, status, audit_trail...) are their own faces. Exceptions, by
+# importer and the modules it reaches into, with why:
+FACE_USERS = ("cli", "bench", "jobs.service")
+PAST_THE_FACE: dict[str, tuple[frozenset[str], str]] = {
+    "cli.commands.model": (frozenset({"jobs.ingest.cases"}),
+                           "evaluation cases for models.tooling: off the runtime, on no face"),
+    "cli.commands.scan": (frozenset({"jobs.ingest.scan"}),
+                          "`lungscreen scan`'s report (3.5 ms to import): off `import jobs`, "
+                          "and a lazy face name `scan` would be its module's name"),
+    "bench.release": (frozenset({"jobs.release.domain", "jobs.release.tables"}),
+                      "times the release's steps: its domain and the parsed-base cache"),
+    "bench.release_errors": (
+        frozenset({"jobs.release.domain", "jobs.store.release", "jobs.ingest.privacy.age"}),
+        "measures the release's error cell by cell: its domain, base cells and age codes"),
+}
+
+
+@cache
+def _face(package: str) -> frozenset[str]:
+    """The names a package's `__init__` exports (`__all__`); none for a module."""
+    path = modules().get(package)
+    if path is None or path.name != "__init__.py":
+        return frozenset()
+    for node in ast.parse(path.read_text(), str(path)).body:
+        if (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+                and node.targets[0].id == "__all__"):
+            return frozenset(ast.literal_eval(node.value))
+    return frozenset()
+
+
+def past_the_face(name: str, path: Path) -> set[str]:
+    """The modules inside other jobs packages that `name` imports by their own path (or as a
+    submodule of their package) instead of through a package face."""
+    mods, found = modules(), set()
+    own = next((u for u in FACE_USERS if _within(name, (u,))), name)
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            subs = [f"{node.module}.{a.name}" for a in node.names
+                    if f"{node.module}.{a.name}" in mods and a.name not in _face(node.module)]
+            targets = [node.module, *subs]
+        else:
+            continue
+        for target in targets:
+            if (target.startswith("jobs.") and not _within(target, (own,))
+                    and mods.get(target, Path()).name != "__init__.py"
+                    and target.count(".") >= 2):
+                found.add(target)
+    return found
+
+
+def test_the_cli_benchmarks_and_service_reach_jobs_packages_through_their_faces():
+    """Equality: a new deep import fails, and so does an exception no longer needed."""
+    deep = {m: found for m, p in modules().items() if _within(m, FACE_USERS)
+            and (found := past_the_face(m, p))}
+    assert deep == {m: set(targets) for m, (targets, _) in PAST_THE_FACE.items()}

@@ -84,9 +84,9 @@ def test_every_panel_has_data_during_a_real_campaign(
     prometheus_factory, ray_with_metrics: Path, tmp_path: Path,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from jobs.run.campaign_metrics import campaign_metrics
     from jobs.run.driver import DriverSettings
     from jobs.run.lifecycle import CampaignRun, RunOptions
+    from jobs.run.metrics_exporter import campaign_metrics
     from jobs.spec.campaign_spec import load_spec
     from jobs.store import ResultsStore
     from tests.servers.triton import SLOW_MODEL, start_test_triton

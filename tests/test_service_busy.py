@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import jobs.release
-import jobs.report.build
+import jobs.report
 from jobs.release import measure_increment
 from jobs.service import ServiceConfig
 from jobs.store import ResultsStore, TokenKey
@@ -64,7 +64,7 @@ def test_one_identity_is_held_at_two_reports_while_others_are_served(
     store, key, tokens = setup
     module, name, holder, other = ((jobs.release, "released_table", "ann", "bob")
                                    if builder == "released" else
-                                   (jobs.report.build, "campaign_report", "dr-a", "ann"))
+                                   (jobs.report, "campaign_report", "dr-a", "ann"))
     gate = Gate(getattr(module, name), hold=2)
     monkeypatch.setattr(module, name, gate)
     with running_service(ServiceConfig(store, token_key=key)) as svc, \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -396,3 +397,15 @@ def test_a_new_sqlite_store_is_private_from_creation(tmp_path, caplog):
     with caplog.at_level("WARNING"), ResultsStore.open(f"sqlite:///{open_db}"):
         pass
     assert "readable by other users" in caplog.text and "chmod 600" in caplog.text
+
+
+def test_the_store_says_what_its_parts_are():
+    """ResultsStore's docstring names each part it is made of and every module of the store."""
+    doc = ResultsStore.__doc__ or ""
+    parts = [c.__name__ for c in ResultsStore.__mro__[1:] if c.__module__.startswith("jobs.")]
+    folder = Path(sys.modules[ResultsStore.__module__].__file__ or "").parent
+    modules = [f"jobs.store.{p.stem}" for p in folder.glob("*.py")
+               if p.stem not in ("__init__", "store")]
+    assert len(parts) >= 6 and len(modules) >= 19
+    assert [p for p in parts if f"`{p}`" not in doc] == []
+    assert [m for m in modules if m not in doc] == []

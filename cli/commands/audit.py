@@ -15,8 +15,7 @@ from cli.output import add_format
 from cli.settings import required_store
 from cli.store_option import add_store
 from jobs.audit_trail import AUDIT_LOG, event_rows, verify_audit
-from jobs.spec.campaign_spec import load_spec
-from jobs.spec.secrets import default_audit_key, store_password
+from jobs.spec import default_audit_key, load_spec, store_password
 from jobs.store import ResultsStore
 from kernel.errors import BadInput
 

@@ -14,10 +14,15 @@ from cli.campaign_ref import add_campaign_ref, resolve_spec, spec_registry
 from cli.commands import campaign_info
 from cli.progress import Heartbeat, ProgressBar
 from cluster.ray.connect import submit_campaign
-from jobs.run.campaign_metrics import campaign_metrics
-from jobs.run.lifecycle import CampaignRun, RunOptions, cancel_campaign, default_env, run_campaign
-from jobs.spec.campaign_spec import CampaignSpec, load_spec
-from jobs.spec.secrets import open_spec_store
+from jobs.run import (
+    CampaignRun,
+    RunOptions,
+    campaign_metrics,
+    cancel_campaign,
+    default_env,
+    run_campaign,
+)
+from jobs.spec import CampaignSpec, load_spec, open_spec_store
 from jobs.store import ResultsStore
 from jobs.store import redact as redact_url
 from kernel.errors import BadInput, LungscreenError

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from cli.demo import DemoOptions, run_demo
 from cli.progress import Heartbeat, ProgressBar
-from jobs.run.lifecycle import default_env
-from jobs.spec.registry import default_state_dir
+from jobs.run import default_env
+from jobs.spec import default_state_dir
 from kernel.defaults import MIN_CELL
 from kernel.observer import CampaignObserver
 

@@ -12,14 +12,13 @@ from cli import remote
 from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.client import add_server, client_for
 from jobs.recall import export_recall
-from jobs.spec.operator import os_operator
-from jobs.spec.secrets import open_spec_store
+from jobs.spec import open_spec_store, os_operator
 from jobs.technical_recall import export_technical_recall
 from kernel.errors import BadInput
 from kernel.lungrads import Category
 
 if TYPE_CHECKING:
-    from jobs.spec.campaign_spec import CampaignSpec
+    from jobs.spec import CampaignSpec
     from jobs.store import ResultsStore
 
 __all__ = ["register", "run"]

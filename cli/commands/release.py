@@ -7,8 +7,7 @@ import os
 from typing import Any
 
 from cli.store_option import add_campaign_store, campaign_store
-from jobs.spec.operator import os_operator
-from jobs.spec.secrets import default_audit_key
+from jobs.spec import default_audit_key, os_operator
 from jobs.store import ResultsStore
 
 __all__ = ["register"]

@@ -18,7 +18,7 @@ from kernel.errors import BadInput
 from kernel.records import DIMENSIONS
 
 if TYPE_CHECKING:
-    from jobs.report.threshold import Threshold
+    from jobs.report import Threshold
 
 __all__ = ["register", "run"]
 
@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None]:
     """The store URL, the threshold and the store's password (None: libpq's own)."""
-    from jobs.report.threshold import threshold_in_force  # scipy: report only
+    from jobs.report import threshold_in_force  # scipy: report only
 
     url, password, spec = campaign_store(args)
     if spec is None:  # no spec: the deployment's floor
@@ -67,7 +67,7 @@ def _store_and_threshold(args: argparse.Namespace) -> tuple[str, int, str | None
 
 def _threshold(asked: int | None, in_force: Threshold) -> int:
     """The report's threshold (jobs.report.threshold); BadInput (exit 2) in CLI terms below."""
-    from jobs.report.threshold import BelowThreshold, report_threshold  # scipy: report only
+    from jobs.report import BelowThreshold, report_threshold  # scipy: report only
 
     try:
         return report_threshold(asked, in_force)
@@ -80,9 +80,12 @@ def _threshold(asked: int | None, in_force: Threshold) -> int:
 
 
 def _released(args: argparse.Namespace, by: tuple[str, ...]) -> int:
-    from jobs.release import released_table, render_released  # scipy: --released only
-    from jobs.release.formats import to_parquet  # scipy: --released only
-    from jobs.release.tables import parse_increments  # scipy: --released only
+    from jobs.release import (  # scipy: --released only
+        parse_increments,
+        released_table,
+        render_released,
+        to_parquet,
+    )
 
     if args.min_cell is not None:
         raise BadInput("--min-cell is the exact table's threshold; a --released table is "
@@ -112,8 +115,12 @@ def _write(args: argparse.Namespace, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jobs.report.build import campaign_report, parse_by  # scipy: report only
-    from jobs.report.formats import render, to_parquet  # scipy: report only
+    from jobs.report import (  # scipy: report only
+        campaign_report,
+        parse_by,
+        render,
+        to_parquet,
+    )
 
     client = client_for(args, os.environ)
     if client is not None:  # the service's table for the token's role, as it sends it

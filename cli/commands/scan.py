@@ -11,8 +11,8 @@ from typing import Any
 from cli.output import add_format
 from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
 from jobs.ingest.scan import ScanResult, scan
-from jobs.ingest.sources.factory import PASSWORD_ENV, USER_ENV, open_source, source_spec_from_text
-from jobs.spec.state import default_state_dir
+from jobs.ingest.sources import PASSWORD_ENV, USER_ENV, open_source, source_spec_from_text
+from jobs.spec import default_state_dir
 from kernel.errors import BadInput
 
 __all__ = ["register", "run"]

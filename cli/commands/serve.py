@@ -16,8 +16,7 @@ from typing import Any
 from cli.oidc_options import add_oidc, oidc_config
 from cli.settings import required_store
 from cli.store_option import add_store
-from jobs.spec.campaign_spec import load_spec
-from jobs.spec.secrets import default_audit_key, default_token_key
+from jobs.spec import default_audit_key, default_token_key, load_spec
 from jobs.store import ResultsStore
 from kernel.defaults import MIN_CELL
 from kernel.errors import BadInput
@@ -59,12 +58,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import uvicorn  # uvicorn: serve only
 
-    from jobs.service import ServiceConfig, create_app  # fastapi: serve only
-    from jobs.service.limits import uvicorn_options  # fastapi: serve only
-    from jobs.service.startup import (  # fastapi: serve only
+    from jobs.service import (  # fastapi: serve only
+        ServiceConfig,
         check_bind,
         check_private_files,
+        create_app,
         private_files,
+        uvicorn_options,
     )
 
     args.store = required_store(args.store, os.environ)

@@ -13,8 +13,8 @@ from cli.client import add_server, client_for
 from cli.output import add_format
 from cli.settings import load_settings
 from cli.store_option import add_store
-from jobs.run.lifecycle import default_env
-from jobs.spec.campaign_spec import CampaignSpec, load_spec
+from jobs.run import default_env
+from jobs.spec import CampaignSpec, load_spec
 from kernel.errors import BadInput
 
 __all__ = ["register"]

@@ -10,8 +10,7 @@ import argparse
 from typing import Any
 
 from cli.store_option import add_store
-from jobs.store import ResultsStore
-from jobs.store.roles import role_grants
+from jobs.store import ResultsStore, role_grants
 
 __all__ = ["register"]
 

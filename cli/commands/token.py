@@ -21,16 +21,13 @@ from typing import TYPE_CHECKING, Any
 from cli.output import add_format
 from cli.settings import required_store
 from cli.store_option import add_store
-from jobs.spec.operator import os_operator
-from jobs.spec.secrets import default_audit_key, default_token_key
-from jobs.spec.state import default_state_dir
-from jobs.store import ResultsStore
-from jobs.store.tokenkey import TOKEN_KEY_FILE
+from jobs.spec import default_audit_key, default_state_dir, default_token_key, os_operator
+from jobs.store import TOKEN_KEY_FILE, ResultsStore
 from kernel.errors import BadInput
 from kernel.roles import Role
 
 if TYPE_CHECKING:
-    from jobs.store.tokens import TokenInfo
+    from jobs.store import TokenInfo
 
 __all__ = ["DEFAULT_EXPIRY", "expiry", "register"]
 

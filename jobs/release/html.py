@@ -20,7 +20,7 @@ from jobs.release.formats import privacy_json
 from jobs.report.html import CATEGORY_COLOURS, CATEGORY_NAMES, MAX_CHART_ROWS, measure_label
 from jobs.report.svg import Dot, Segment, StackedRow, dot_chart, legend, stacked_bars
 
-__all__ = ["MAX_CHART_ROWS", "measure_label", "page_context", "templates", "to_html"]
+__all__ = ["MAX_CHART_ROWS", "groupings", "measure_label", "page_context", "templates", "to_html"]
 
 @cache
 def templates() -> Environment:

@@ -52,8 +52,7 @@ from jobs.service.oidc import OidcVerifier
 from jobs.service.routes import campaigns, docs, ops, pages, recall, reports, tokens
 from jobs.service.sessions import Sessions
 from jobs.service.web import refused
-from jobs.store import ResultsStore
-from jobs.store.tokens import Identity
+from jobs.store import Identity, ResultsStore
 from kernel.version import installed_version
 
 __all__ = ["create_app"]

@@ -29,8 +29,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from jobs.service.limits import FailedLogins
 from jobs.service.oidc import OidcRefused, OidcVerifier, looks_like_jwt
 from jobs.service.sessions import SESSION_COOKIE, Sessions
-from jobs.store import ResultsStore, TokenKey
-from jobs.store.tokens import Identity
+from jobs.store import Identity, ResultsStore, TokenKey
 from kernel.roles import Role
 
 __all__ = ["authenticate", "require", "roles_extra"]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from jobs.service.oidc import OidcConfig
-from jobs.spec.campaign_spec import CampaignSpec
+from jobs.spec import CampaignSpec
 from jobs.store import ResultsStore, TokenKey
 from kernel.defaults import MIN_CELL
 

@@ -21,7 +21,7 @@ from jobs.service.auth import require, roles_extra
 from jobs.service.config import ServiceConfig
 from jobs.service.limits import Busy, InFlight
 from jobs.service.models import Error
-from jobs.store.tokens import Identity
+from jobs.store import Identity
 from kernel.roles import Role
 
 __all__ = ["ERRORS", "Caller", "CampaignId", "Config", "Slot", "documented", "record_release",

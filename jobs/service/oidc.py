@@ -30,7 +30,7 @@ import jwt
 
 from jobs.service.jwks import KeyNotFound, KeysUnavailable
 from jobs.service.oidc_config import ALGORITHMS, OidcConfig, parse_role_map
-from jobs.store.tokens import Identity
+from jobs.store import Identity
 from kernel.roles import Role
 
 __all__ = ["ALGORITHMS", "REASONS", "OidcConfig", "OidcRefused", "OidcVerifier",

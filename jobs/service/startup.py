@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path
 
-from jobs.store.urls import normalize_url, sqlite_path
+from jobs.store import normalize_url, sqlite_path
 from kernel.errors import BadInput
 
 __all__ = ["check_bind", "check_private_files", "private_files"]

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from jobs.service.auth import require, roles_extra
 from jobs.service.sessions import SESSION_COOKIE, Sessions
-from jobs.store.tokens import Identity
+from jobs.store import Identity
 from kernel.roles import Role
 
 __all__ = ["HEADERS", "PAGE_TAG", "nav", "page_for", "refused", "render", "secure", "templates"]

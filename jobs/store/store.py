@@ -40,10 +40,24 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
                    ReleaseStore):
     """The results store. Create with `ResultsStore.open(url)`; close when done.
 
-    Its parts, one module each: campaigns (jobs.store.campaigns), the shard ledger
-    (jobs.store.ledger), reads (jobs.store.reading), the audit log (jobs.store.audit), the
-    analysts' release (jobs.store.release), over the shared engine and helpers
-    (jobs.store.base).
+    Its parts, one module each:
+
+    - campaigns (`CampaignTable`, jobs.store.campaigns): create or match, read, set state;
+    - the shard ledger (`ShardLedger`, jobs.store.ledger): the plan, commits exactly once;
+    - reads (`ResultReads`, jobs.store.reading): results, progress and counts, paged;
+    - the audit log (`AuditLog`, jobs.store.audit): events appended to the keyed chain
+      (jobs.store.trail, jobs.store.chain; head anchored by jobs.store.anchor);
+    - the service's tokens (`TokenRegistry`, jobs.store.tokens; MACs under
+      jobs.store.tokenkey);
+    - the analysts' release (`ReleaseStore`, jobs.store.release): increments, their
+      measurements and base cells;
+
+    over the shared engine and helpers (`StoreBase`, jobs.store.base; jobs.store.engine,
+    with its URLs from jobs.store.urls), the tables (jobs.store.schema, created and migrated
+    by jobs.store.migrate), their rows (jobs.store.rows; a screen's reading against its prior:
+    jobs.store.round_rows) and what it returns
+    (jobs.store.records). Beside it, not part of it: the driver lease (jobs.store.lease),
+    the key check (jobs.store.keycheck) and the PostgreSQL roles (jobs.store.roles).
     """
 
     @classmethod

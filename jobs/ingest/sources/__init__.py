@@ -1,3 +1,20 @@
-"""Study sources: where DICOM comes from (a folder tree, a DICOMweb archive)."""
+"""Study sources: where DICOM comes from (a folder tree, a DICOMweb archive), and the one
+factory that opens a spec's entry or what a user types (`lungscreen scan`)."""
 
-__all__: list[str] = []
+from jobs.ingest.sources.base import Source
+from jobs.ingest.sources.factory import (
+    PASSWORD_ENV,
+    USER_ENV,
+    open_source,
+    source_spec_from_text,
+)
+from jobs.ingest.sources.folder import FolderSource
+
+__all__ = [
+    "PASSWORD_ENV",
+    "USER_ENV",
+    "FolderSource",
+    "Source",
+    "open_source",
+    "source_spec_from_text",
+]

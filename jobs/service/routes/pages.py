@@ -26,8 +26,8 @@ from fastapi.responses import RedirectResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from jobs import release
-from jobs.release.html import groupings, page_context
-from jobs.report import build, formats
+from jobs import report as exact
+from jobs.release import groupings, page_context
 from jobs.service.auth import authenticate
 from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release
 from jobs.service.oidc import looks_like_jwt
@@ -192,5 +192,5 @@ def exact_page(request: Request, campaign_id: CampaignId, config: Config,
     """The authority's exact report, suppressed at the threshold in force."""
     record_release(request, by=",".join(grouping), min_cell=min_cell, format="page",
                    table="exact")
-    built = build.campaign_report(config.store, campaign_id, by=grouping, min_cell=min_cell)
-    return secure(Response(formats.render(built, "html"), media_type="text/html"))
+    built = exact.campaign_report(config.store, campaign_id, by=grouping, min_cell=min_cell)
+    return secure(Response(exact.render(built, "html"), media_type="text/html"))

@@ -12,13 +12,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 
 from jobs import release
-from jobs.report import build, formats
-from jobs.report.aggregate import DIMENSIONS, grouping_problem
-from jobs.report.threshold import BelowThreshold, report_threshold, threshold_in_force
+from jobs import report as exact
+from jobs.report import BelowThreshold, grouping_problem, report_threshold, threshold_in_force
 from jobs.service.deps import Caller, CampaignId, Config, Slot, record_release, serves
 from jobs.service.models import Report
 from jobs.service.negotiate import NotAcceptable, UnknownFormat, choose
 from kernel.errors import BadInput
+from kernel.records import DIMENSIONS
 from kernel.roles import Role
 
 __all__ = ["MEDIA", "Grouping", "MinCell", "router"]
@@ -137,9 +137,8 @@ def report(request: Request, campaign_id: CampaignId, who: Caller, config: Confi
             raise HTTPException(400, "query parameter 'increments': the exact table covers "
                                 "every result; increments pick a released table's period")
         record_release(request, by=by, min_cell=min_cell, format=media, table="exact")
-        built = build.campaign_report(config.store, campaign_id, by=grouping,
-                                      min_cell=min_cell)
-        body = _exact_parquet(built) if media == "parquet" else formats.render(built, media)
+        built = exact.campaign_report(config.store, campaign_id, by=grouping, min_cell=min_cell)
+        body = _exact_parquet(built) if media == "parquet" else exact.render(built, media)
     headers = {"Vary": "Accept"}
     if media in _DOWNLOADS:
         headers["Content-Disposition"] = (f'attachment; filename="{campaign_id}-by-'
@@ -147,10 +146,10 @@ def report(request: Request, campaign_id: CampaignId, who: Caller, config: Confi
     return Response(body, media_type=MEDIA[media], headers=headers)
 
 
-def _exact_parquet(built: build.Report) -> bytes:
+def _exact_parquet(built: exact.Report) -> bytes:
     with tempfile.TemporaryDirectory(prefix="lungscreen-report-") as tmp:
         path = Path(tmp) / "report.parquet"
-        formats.to_parquet(built, path)
+        exact.to_parquet(built, path)
         return path.read_bytes()
 
 

@@ -1,0 +1,217 @@
+"""How well screens are read against their priors, on a two-round synthetic cohort.
+
+Given each study's truth record (ground_truth.jsonl of `lungscreen synth` and of its
+`--follow-up`), the nodules a detector found and the lung box, this reads round 1 as
+baselines and round 2 against round 1 exactly as a campaign does (`compare.read_round`), and
+measures against the truth:
+
+- matching: of the truth nodules present in both rounds and detected in both, the share whose
+  round-2 detection was matched to the round-1 detection of the same nodule;
+- growth at the 1.5 mm line: sensitivity and precision of `grown` among those linked pairs
+  (truth: the planned sizes read by the same rule, kernel.followup.classify_change);
+- Lung-RADS with priors: agreement of the study's category with the category the truth gives
+  (the truth nodules read by kernel.followup against the truth prior), per study;
+- stable 6-8 mm solid nodules (3 at baseline, stable now): the share not left at 3 or above.
+
+Each share comes with its Wilson 95% interval. Truth detections (`oracle`) give the same
+figures for a perfect detector, which separates the reading from the detector's errors.
+Truth records are plain dicts; a detection hits a truth nodule within max(4 mm, radius).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from jobs.report.aggregate import wilson_interval
+from jobs.rounds.compare import read_round
+from jobs.rounds.matching import match
+from kernel.contract import Nodule, NoduleType
+from kernel.followup import (
+    Change,
+    Comparison,
+    PriorNodule,
+    categorize_round,
+    classify_change,
+)
+from kernel.lungrads import Category, categorize_nodule
+from kernel.rounds import LungBox, PriorFinding, PriorScreen, RoundReading
+
+__all__ = ["RoundCase", "evaluate_rounds", "truth_detections"]
+
+_HIT_MM = 4.0
+
+
+@dataclass(frozen=True)
+class RoundCase:
+    """One study: its truth record, what was detected, the volume's spacing and lung box."""
+
+    truth: Mapping[str, Any]
+    detections: tuple[Nodule, ...]
+    spacing: tuple[float, float, float]
+    box: LungBox | None
+    lungs_covered: bool = True
+
+
+@dataclass
+class _Share:
+    hits: int = 0
+    total: int = 0
+
+    def add(self, ok: bool) -> None:
+        self.hits += int(ok)
+        self.total += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        low, high = wilson_interval(self.hits, self.total)
+        value = self.hits / self.total if self.total else None
+        return {"value": value, "hits": self.hits, "of": self.total, "ci95": [low, high]}
+
+
+@dataclass
+class _Tally:
+    matched: _Share = field(default_factory=_Share)
+    growth_sensitivity: _Share = field(default_factory=_Share)
+    growth_precision: _Share = field(default_factory=_Share)
+    agreement: _Share = field(default_factory=_Share)
+    stable_not_recalled: _Share = field(default_factory=_Share)
+
+
+def truth_detections(truth: Mapping[str, Any]) -> tuple[Nodule, ...]:
+    """The truth nodules as a perfect detector would report them."""
+    return tuple(Nodule(float(n["z"]), float(n["y"]), float(n["x"]), float(n["diameter_mm"]),
+                        float(n.get("solid_diameter_mm", n["diameter_mm"])),
+                        NoduleType[str(n["type"]).upper()], 1.0)
+                 for n in truth.get("nodules", []))
+
+
+def _iso(da: str | None) -> str:
+    text = str(da or "")
+    try:
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8])).isoformat()
+    except ValueError:
+        return ""
+
+
+def _hits(case: RoundCase) -> dict[int, str]:
+    """Detection index -> the truth nodule id it hits (nearest first, each truth once)."""
+    sp = np.asarray(case.spacing)
+    pairs = []
+    for i, d in enumerate(case.detections):
+        for n in case.truth.get("nodules", []):
+            dist = float(np.linalg.norm((np.asarray([d.z, d.y, d.x])
+                                         - np.asarray([n["z"], n["y"], n["x"]])) * sp))
+            if dist <= max(_HIT_MM, float(n["diameter_mm"]) / 2):
+                pairs.append((dist, i, str(n["nodule_id"])))
+    out: dict[int, str] = {}
+    for _, i, nid in sorted(pairs):
+        if i not in out and nid not in out.values():
+            out[i] = nid
+    return out
+
+
+def _prior_screen(case: RoundCase, reading: RoundReading) -> PriorScreen:
+    findings = tuple(
+        PriorFinding(r.relative, PriorNodule(n.diameter_mm, n.solid_diameter_mm, n.type,
+                                             r.category, r.first_diameter_mm,
+                                             r.days_since_first))
+        for n, r in zip(case.detections, reading.nodules, strict=True) if r.relative is not None)
+    return PriorScreen("prior", str(case.truth["study_uid"]),
+                       _iso(case.truth.get("study_date")), None, findings,
+                       comparable=reading.lung_box is not None)
+
+
+def _truth_category(truth: Mapping[str, Any], days: float) -> Category:
+    """The study's category with priors as its truth gives it."""
+    if str(truth.get("lung_rads")) == Category.INCOMPLETE.value:  # lungs not covered
+        return Category.INCOMPLETE
+    if truth.get("prior") is None:
+        if truth.get("prior_expected"):
+            return Category.INCOMPLETE
+        return categorize_round((n, Comparison(Change.BASELINE))
+                                for n in truth_detections(truth))
+    compared = []
+    for spec, nodule in zip(truth.get("nodules", []), truth_detections(truth), strict=True):
+        if spec.get("prior_nodule_id") is None:
+            compared.append((nodule, Comparison(Change.NEW, None, days)))
+            continue
+        prior_d = float(spec["prior_diameter_mm"])
+        prior_solid = float(spec.get("prior_solid_diameter_mm", prior_d))
+        then = Nodule(0, 0, 0, prior_d, prior_solid, nodule.type, 1.0)
+        prior = PriorNodule(prior_d, prior_solid, nodule.type, categorize_nodule(then), prior_d)
+        change = classify_change(nodule, prior, days, has_prior_screen=True)
+        compared.append((nodule, Comparison(change, prior, days)))
+    return categorize_round(compared)
+
+
+def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen | None,
+               prior_hits: Mapping[int, str], tally: _Tally) -> None:
+    reading, category = read_round(
+        case.detections, case.spacing, case.box, prior,
+        exam_day=_iso(case.truth.get("study_date")),
+        screening_round=int(case.truth.get("round", 1)), lungs_covered=case.lungs_covered)
+    days = float((case.truth.get("prior") or {}).get("interval_days", 365.25))
+    tally.agreement.add(category is _truth_category(case.truth, days))
+    if prior is None or prior_case is None:
+        return
+    hits = _hits(case)
+    truth_by_id = {str(n["nodule_id"]): n for n in case.truth.get("nodules", [])}
+    prior_det_of = {nid: i for i, nid in prior_hits.items()}
+    # the prior detection each current detection was matched to (the reading keeps the
+    # prior's size, not its index): the same match read_round made
+    rel = [r.relative for r in reading.nodules]
+    pairs = {} if any(r is None for r in rel) or case.box is None else match(
+        [r for r in rel if r is not None], [n.diameter_mm for n in case.detections],
+        [f.relative for f in prior.findings], [f.nodule.diameter_mm for f in prior.findings],
+        case.box.size)
+    for i, nid in hits.items():
+        spec = truth_by_id[nid]
+        link = spec.get("prior_nodule_id")
+        if link is None or str(link) not in prior_det_of:
+            continue
+        correct = pairs.get(i) == prior_det_of[str(link)]
+        tally.matched.add(correct)
+        if not correct:
+            continue
+        prior_d = float(spec["prior_diameter_mm"])
+        kind = NoduleType[str(spec["type"]).upper()]
+        truth_prior = PriorNodule(prior_d, float(spec.get("prior_solid_diameter_mm", prior_d)),
+                                  kind, Category.BENIGN)
+        truth_nodule = truth_detections({"nodules": [spec]})[0]
+        grown = classify_change(truth_nodule, truth_prior, days,
+                                has_prior_screen=True) is Change.GROWN
+        called = reading.nodules[i].change is Change.GROWN
+        if grown:
+            tally.growth_sensitivity.add(called)
+        if called:
+            tally.growth_precision.add(grown)
+        if (kind is NoduleType.SOLID and not grown and 6.0 <= round(prior_d, 1) < 8.0
+                and 6.0 <= round(float(spec["diameter_mm"]), 1) < 8.0):
+            tally.stable_not_recalled.add(reading.nodules[i].category.rank
+                                          < Category.PROBABLY_BENIGN.rank)
+
+
+def evaluate_rounds(first: Sequence[RoundCase], second: Sequence[RoundCase]) -> dict[str, Any]:
+    """The figures (see the module doc) for round 2 (`second`) read against round 1."""
+    by_uid: dict[str, tuple[RoundCase, PriorScreen, dict[int, str]]] = {}
+    for case in first:
+        reading, _ = read_round(case.detections, case.spacing, case.box, None,
+                                exam_day=_iso(case.truth.get("study_date")), screening_round=1,
+                                lungs_covered=case.lungs_covered)
+        by_uid[str(case.truth["study_uid"])] = (case, _prior_screen(case, reading), _hits(case))
+    tally = _Tally()
+    for case in second:
+        link = case.truth.get("prior")
+        found = by_uid.get(str(link["study_uid"])) if link else None
+        if found is None:
+            _round_two(case, None, None, {}, tally)
+        else:
+            _round_two(case, found[0], found[1], found[2], tally)
+    return {"studies": {"round_1": len(first), "round_2": len(second)},
+            **{name: getattr(tally, name).as_dict() for name in
+               ("matched", "growth_sensitivity", "growth_precision", "agreement",
+                "stable_not_recalled")}}
