@@ -1,4 +1,5 @@
-"""`lungscreen model train|combine|evaluate|dump|tune|export`: the reference model's life cycle."""
+"""`lungscreen model train|combine|evaluate|evaluate-rounds|dump|tune|export`: the reference
+model's life cycle."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from cli.commands.model_rounds import register_rounds
 from kernel.errors import BadInput
 
 __all__ = ["register"]
@@ -85,6 +87,8 @@ def register(subparsers: Any) -> None:
                    help="comma-separated (default 0.6,0.7,0.8,0.85,0.9)")
     u.add_argument("--list", action="store_true", help="also list the studies that disagree")
     u.set_defaults(func=_tune)
+
+    register_rounds(sub)
 
     x = sub.add_parser("export", help="export the network to TorchScript and ONNX, checked "
                        "against eager torch")
