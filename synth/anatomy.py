@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Anatomy", "draw_anatomy", "rib_angle"]
+__all__ = ["Anatomy", "draw_anatomy", "draw_table", "rib_angle"]
 
 F32 = npt.NDArray[np.float32]
 Arr = npt.NDArray[np.floating[Any]] | float
@@ -137,11 +137,12 @@ def rib_angle(anat: Anatomy, x: F32, y: F32) -> F32:
     return out
 
 
-def draw_anatomy(anat: Anatomy, x: F32, y: F32, z: float,
-                 sin_theta: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
+def draw_anatomy(anat: Anatomy, x: F32, y: F32, z: float, sin_theta: F32, *,
+                 table: bool = True) -> tuple[F32, npt.NDArray[np.bool_]]:
     """One axial slice at height z (mm): (HU float32 [H, W], lung mask [H, W]).
 
-    `sin_theta` is `rib_angle(anat, x, y)`, computed once per volume.
+    `sin_theta` is `rib_angle(anat, x, y)`, computed once per volume. `table`: with the
+    patient table (draw_table) under the body.
     """
     t = float(anat.t_of(z))
     hu = np.full((y.size, x.size), AIR, dtype=np.float32)
@@ -178,6 +179,8 @@ def draw_anatomy(anat: Anatomy, x: F32, y: F32, z: float,
     grad = anat.hu_lung + anat.hu_lung_gradient * np.clip((y + b_in) / (2.0 * b_in), 0.0, 1.0)
     np.copyto(hu, np.broadcast_to(grad[:, None], hu.shape), where=lungs)
     _draw_bones(anat, hu, x, y, z, t, b_in, b_body)
+    if table:
+        draw_table(anat, hu, x, y)
     return hu, lungs
 
 
@@ -199,6 +202,11 @@ def _draw_bones(anat: Anatomy, hu: F32, x: F32, y: F32, z: float, t: float, b_in
         st = _ell(x, y, 0.0, -b_in - 0.5 * anat.rib_mm, 16.0, 6.0)
         np.putmask(hu, st < 1.0, anat.hu_bone)
         np.putmask(hu, st < 0.5, anat.hu_marrow)
-    # patient table under the body
-    rows = (y > b_body + 12.0) & (y < b_body + 18.0)
-    np.putmask(hu, rows[:, None] & (np.abs(x)[None, :] < 220.0), 180.0)
+
+
+def draw_table(anat: Anatomy, hu: F32, x: F32, y: F32) -> None:
+    """The patient table under the body, on a slice [H, W] (or a stack [D, H, W]) whose
+    rows and columns are at `y` and `x` mm (the scanner's: it does not move with the
+    patient)."""
+    rows = (y > anat.body_b + 12.0) & (y < anat.body_b + 18.0)
+    hu[..., rows[:, None] & (np.abs(x)[None, :] < 220.0)] = 180.0

@@ -26,6 +26,7 @@ from scipy import ndimage
 
 from kernel.contract import NoduleType
 from synth.acquisition import Acquisition, Pose
+from synth.anatomy import draw_table
 from synth.nodules import NoduleSpec, NoduleTruth, draw_nodule, fit_diameter
 from synth.noise import finish_volume
 from synth.phantom import (
@@ -173,7 +174,8 @@ def _scanner_grid(body: Body, visit: Visit) -> tuple[F64, F32, F32]:
 def _resample(body: Body, visit: Visit, zs: F64, ys: F32, xs: F32,
               spacing: tuple[float, float, float]) -> tuple[F32, npt.NDArray[np.bool_]]:
     """Noise-free anatomy (no nodules) and the lung mask sampled on the scanner grid: the
-    anatomy is drawn on a grid covering the posed field of view, then interpolated."""
+    anatomy is drawn on a grid covering the posed field of view, then interpolated; the
+    table, which does not move with the patient, is drawn on the scanner grid."""
     to_anat = _affine_to_anatomy(visit)
     corners = np.array([[z, y, x] for z in (zs[0], zs[-1]) for y in (ys[0], ys[-1])
                         for x in (xs[0], xs[-1])], dtype=np.float64)
@@ -185,7 +187,7 @@ def _resample(body: Body, visit: Visit, zs: F64, ys: F32, xs: F32,
     rz = lo[0] + np.arange(n[0]) * sp[0]
     ry = (lo[1] + np.arange(n[1]) * sp[1]).astype(np.float32)
     rx = (lo[2] + np.arange(n[2]) * sp[2]).astype(np.float32)
-    hu_r, lungs_r, _ = render_anatomy(body, rz, ry, rx, spacing, float(rz[-1]))
+    hu_r, lungs_r, _ = render_anatomy(body, rz, ry, rx, spacing, float(rz[-1]), table=False)
     lungs_u8 = lungs_r.view(np.uint8)
     out = np.empty((zs.size, ys.size, xs.size), dtype=np.float32)
     lungs = np.zeros(out.shape, dtype=bool)
@@ -198,6 +200,7 @@ def _resample(body: Body, visit: Visit, zs: F64, ys: F32, xs: F32,
         out[k0:k0 + zz.size] = ndimage.map_coordinates(hu_r, idx, order=1, mode="nearest")
         lungs[k0:k0 + zz.size] = ndimage.map_coordinates(lungs_u8, idx, order=0,
                                                          mode="constant", cval=0) > 0
+    draw_table(body.anat, out, xs, ys)  # the scanner's: where the prior had it
     return out, lungs
 
 

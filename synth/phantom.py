@@ -85,17 +85,18 @@ def draw_body(seed: int, profile: str, variation: dict[str, object]) -> Body:
 
 def render_anatomy(body: Body, zs: npt.NDArray[np.float64], ys: npt.NDArray[np.float32],
                    xs: npt.NDArray[np.float32], spacing: tuple[float, float, float],
-                   z_top: float) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], Tubes]:
+                   z_top: float, *, table: bool = True
+                   ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_], Tubes]:
     """HU (float32, noise-free, no nodules) sampled at `zs` x `ys` x `xs` (anatomy mm, steps
-    of `spacing`), the lung mask [D, H, W], and the airway tree (anatomy mm) reaching above
-    `z_top`; uses up `body.rng_a`."""
+    of `spacing`), with the patient table or without (`table`), the lung mask [D, H, W],
+    and the airway tree (anatomy mm) reaching above `z_top`; uses up `body.rng_a`."""
     anat = body.anat
     first = np.array([zs[0], ys[0], xs[0]], dtype=np.float64)
     hu = np.empty((zs.size, ys.size, xs.size), dtype=np.float32)
     lungs = np.empty(hu.shape, dtype=bool)
     sin_theta = rib_angle(anat, xs, ys)
     for k, z in enumerate(zs):
-        hu[k], lungs[k] = draw_anatomy(anat, xs, ys, float(z), sin_theta)
+        hu[k], lungs[k] = draw_anatomy(anat, xs, ys, float(z), sin_theta, table=table)
     stamp_tubes(hu, spacing, _to_volume(body.vessels, first), target=anat.hu_soft + 5.0,
                 base=anat.hu_lung, mode="max")
     airway_mm = airway_tree(anat, body.rng_a, z_top)
