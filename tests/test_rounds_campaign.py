@@ -96,6 +96,11 @@ def test_round_two_is_read_against_round_one_and_a_killed_driver_resumes_the_sam
             assert r.reading.prior_study_pid is None
             assert all(n.change is Change.BASELINE for n in r.reading.nodules)
     assert linked >= 4, (linked, missing, entrants)
+    # no real date in the store, in DICOM's form or (birth dates) in ISO form, in either round
+    stored = b"".join(p.read_bytes() for p in data.glob("results.db*"))
+    for t in [*_truth(first.root), *truth]:
+        for da in (t["study_date"], t.get("birth_date") or ""):
+            assert not da or da.encode() not in stored
 
     # the report's round measures (counted here without the suppression a handful of
     # studies would get) and the recall follow the categories with priors
