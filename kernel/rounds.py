@@ -44,6 +44,7 @@ class PriorFinding:
 
     relative: tuple[float, float, float]
     nodule: PriorNodule
+    voxel: tuple[float, float, float] | None = None  # centre in the prior volume's voxels
 
 
 @dataclass(frozen=True)
@@ -84,3 +85,4 @@ class RoundReading:
     interval_days: float | None = None
     resolved: int = 0
     prior_missing: bool = False  # a later round whose prior was not found
+    registered: bool = False  # matched after registering the two scans (else lung-relative)

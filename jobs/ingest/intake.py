@@ -25,7 +25,7 @@ from kernel.errors import BadInput
 from kernel.reasons import Reason
 from kernel.records import StudyRecord, StudyResult
 
-__all__ = ["Intake", "take_in"]
+__all__ = ["Intake", "study_fields", "take_in"]
 
 log = logging.getLogger("jobs")
 
@@ -41,7 +41,8 @@ class Intake:
     studies_by_region: Counter[str] = field(default_factory=Counter)
 
 
-def _fields(study: DiscoveredStudy, selected: Selected | None) -> StudyFields:
+def study_fields(study: DiscoveredStudy, selected: Selected | None) -> StudyFields:
+    """The header fields minimisation reads, from a discovered study and its selection."""
     first = study.first_header
     return StudyFields(
         patient_id=first.patient_id if first else None,
@@ -75,7 +76,7 @@ def take_in(
         for study in discover(region_sources(region, env), on_file=count_file):
             decision = select_series(study)
             selected = decision if isinstance(decision, Selected) else None
-            header = _fields(study, selected)
+            header = study_fields(study, selected)
             record = minimise(header, region=region.name, pseudonymizer=pseudonymizer,
                               sites=sites)
             pid = record.study_pid

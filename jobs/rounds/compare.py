@@ -44,11 +44,14 @@ def _relative(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
 
 def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
                box: LungBox | None, prior: PriorScreen | None, *, exam_day: str,
-               screening_round: int, lungs_covered: bool = True
+               screening_round: int, lungs_covered: bool = True,
+               prior_mm: Sequence[tuple[float, float, float]] | None = None,
                ) -> tuple[RoundReading, Category]:
     """The screen's reading against `prior` (None: no prior screen found) and its category
     with priors. A study that says it is round 2 or later and has no prior is category 0
-    (its prior is being located)."""
+    (its prior is being located). `prior_mm`, one per prior finding: their centres mapped
+    into this volume's mm by registering the two scans (jobs.rounds.registration); without
+    it nodules are matched in the lung-relative frame."""
     relative = _relative(nodules, spacing, box)
     if prior is None or not prior.comparable:
         missing = prior is None and screening_round >= 2
@@ -63,8 +66,12 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
                             prior_category=None if prior is None else prior.category,
                             prior_missing=missing), category
     days = interval_days(prior.exam_day, exam_day)
-    pairs = {}
-    if box is not None and all(rel is not None for rel in relative):
+    pairs: dict[int, int] = {}
+    if prior_mm is not None and len(prior_mm) == len(prior.findings):
+        pairs = match([(n.z * spacing[0], n.y * spacing[1], n.x * spacing[2]) for n in nodules],
+                      [n.diameter_mm for n in nodules], list(prior_mm),
+                      [f.nodule.diameter_mm for f in prior.findings], (1.0, 1.0, 1.0))
+    elif box is not None and all(rel is not None for rel in relative):
         pairs = match([r for r in relative if r is not None], [n.diameter_mm for n in nodules],
                       [f.relative for f in prior.findings],
                       [f.nodule.diameter_mm for f in prior.findings], box.size)
@@ -84,4 +91,5 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
     category = categorize_round(compared, lungs_covered=lungs_covered)
     return RoundReading(box, tuple(readings_list), prior_study_pid=prior.study_pid,
                         prior_category=prior.category, interval_days=days,
-                        resolved=len(prior.findings) - len(pairs)), category
+                        resolved=len(prior.findings) - len(pairs),
+                        registered=prior_mm is not None), category

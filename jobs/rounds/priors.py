@@ -54,7 +54,7 @@ def _screen(campaign_id: str, result: StudyResult) -> PriorScreen:
         findings.append(PriorFinding(read.relative, PriorNodule(
             nodule.diameter_mm, nodule.solid_diameter_mm, nodule.type,
             read.category if read.category else categorize_nodule(nodule),
-            read.first_diameter_mm, read.days_since_first)))
+            read.first_diameter_mm, read.days_since_first), (nodule.z, nodule.y, nodule.x)))
     return PriorScreen(campaign_id, result.study_pid, result.exam_day, result.category,
                        tuple(findings))
 

@@ -76,12 +76,27 @@ def run_campaign(
     try:
         if existing is not None and existing.state is CampaignState.CANCELLED:
             store.set_state(spec.id, CampaignState.RUNNING)
-        prepared = prepare(spec, store, key, env=options.env, lease=lease)
+        prepared = prepare(spec, store, key, env=options.env, lease=lease,
+                           prior_specs=_prior_specs(spec, registry))
         with inference_backend(spec, options) as backend, \
                 open_executor(spec, options, backend) as executor:
             return drive(prepared, backend, executor, options.observers, options.driver)
     finally:
         lease.release()
+
+
+def _prior_specs(spec: CampaignSpec, registry: SpecRegistry | None) -> list[CampaignSpec]:
+    """The saved specs of the campaign's priors that can be found (their sources may still
+    hold the prior screens' pixels); a missing one only means matching without pixels."""
+    found: list[CampaignSpec] = []
+    for prior_id in spec.priors if registry is not None else ():
+        try:
+            assert registry is not None
+            found.append(registry.load(prior_id, spec.data_dir))
+        except BadInput:
+            log.info("priors: no saved spec of campaign %s: its screens are matched without "
+                     "their pixels", prior_id)
+    return found
 
 
 def cancel_campaign(spec: CampaignSpec, store: ResultsStore) -> str:

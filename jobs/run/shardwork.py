@@ -48,6 +48,8 @@ class StudyWork:
     locator: object | None = field(default=None, repr=False, compare=False)
     planned: Reason | None = None
     prior: PriorScreen | None = None  # the person's prior screen (spec.priors), if found
+    # where the prior's pixels are (sealed like `locator`), when its sources still hold them
+    prior_locator: object | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """A screen's reading against its prior (`kernel.rounds.RoundReading`) as the store's JSON.
 
 `{"box": [z0, y0, x0, z1, y1, x1] | null, "prior": study pseudonym | null,
-"interval_days": float | null, "resolved": int, "prior_missing": bool,
+"interval_days": float | null, "resolved": int, "prior_missing": bool, "registered": bool,
 "nodules": [[change, category, prior_d_mm, prior_solid_mm, first_d_mm, days_since_first,
 [rz, ry, rx] | null], ...]}`, one nodule row per stored nodule, in the same order. No dates,
 no identifiers.
@@ -29,6 +29,7 @@ def reading_to_json(reading: RoundReading | None) -> str | None:
         "interval_days": reading.interval_days,
         "resolved": reading.resolved,
         "prior_missing": reading.prior_missing,
+        "registered": reading.registered,
         "nodules": [[n.change.value, n.category.value, n.prior_diameter_mm,
                      n.prior_solid_diameter_mm, n.first_diameter_mm, n.days_since_first,
                      None if n.relative is None else list(n.relative)]
@@ -53,4 +54,5 @@ def reading_from_json(text: str | None, prior_category: str | None) -> RoundRead
         interval_days=doc.get("interval_days"),
         resolved=int(doc.get("resolved", 0)),
         prior_missing=bool(doc.get("prior_missing", False)),
+        registered=bool(doc.get("registered", False)),
     )

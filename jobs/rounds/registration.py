@@ -1,0 +1,240 @@
+"""Registering a prior screen's lungs onto the current screen's: where a prior point is now.
+
+Both volumes are reduced to a lung mask on a grid of about 4 mm (the share of each cell below
+-400 HU, kept where it belongs to the large air components that do not touch the edge of an
+axial slice: the lungs and airways, as in `lungbox`). The prior is first placed by the
+masks' centres and z extents, then a rigid turn and shift with a z stretch (the breath
+hold), seven numbers, are fitted in torch by maximising the soft Dice overlap of the
+Gaussian-smoothed masks, the prior resampled onto the current grid with `grid_sample`; a
+coarse pass at twice the cell size first, then one at the cell size. Only where the prior
+was imaged counts, so a lung cut short at one end of either volume does not pull the fit.
+
+All positions are mm (z, y, x) from a volume's first voxel, slices foot to head.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+__all__ = ["Registration", "register_lungs"]
+
+F64 = npt.NDArray[np.float64]
+F32 = npt.NDArray[np.float32]
+Vec = tuple[float, float, float]
+Rows = tuple[Vec, Vec, Vec]
+
+_AIR_HU = -400
+_GRID_MM = 4.0
+_KEEP_FRACTION = 0.2  # components at least this share of the largest are lung
+_MIN_LUNG_ML = 50.0
+_SMOOTH_CELLS = 1.0  # Gaussian sigma of the masks, in cells of their grid
+_MARGIN_CELLS = 3  # the current grid fitted on: the lungs' box and this margin
+_MAX_Z_SCALE = 0.15  # the initial z stretch stays within 1 -+ this
+# units of the fitted numbers, each moving the lungs' edge (~100 mm off centre) about 1 mm:
+# turns in 0.01 rad, shifts in mm, the log z stretch in 0.01
+_ROT_UNIT = 0.01
+_SCALE_UNIT = 0.01
+_STEPS = (25, 15)  # L-BFGS iterations at twice the cell size, then at the cell size
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Prior mm -> current mm: `current = matrix @ prior + offset` (both (z, y, x) mm from
+    the volume's first voxel). `quality` is the Dice overlap of the two lung masks once
+    registered (1: perfect, 0: disjoint); `refined` is False when the fit did not improve
+    on the initial placement by centres and z extents, which is returned then."""
+
+    matrix: Rows
+    offset: Vec
+    quality: float
+    refined: bool
+
+    def to_current(self, points_mm: npt.ArrayLike) -> F64:
+        """Points [..., 3] (prior mm, z y x) where they are in the current volume."""
+        pts = np.asarray(points_mm, dtype=np.float64)
+        out: F64 = pts @ np.asarray(self.matrix).T + np.asarray(self.offset)
+        return out
+
+
+@dataclass(frozen=True)
+class _Mask:
+    """A lung mask on a coarse grid: cell [i, j, k] centred at `first + (i, j, k) * step` mm."""
+
+    share: F32  # share of lung in each cell, 0..1
+    first: F64
+    step: F64
+
+    def centre_and_z_extent(self) -> tuple[F64, float]:
+        idx = np.argwhere(self.share > 0)
+        w = self.share[self.share > 0].astype(np.float64)
+        mm = idx * self.step + self.first
+        centre: F64 = (mm * w[:, None]).sum(axis=0) / w.sum()
+        z_mass = np.bincount(idx[:, 0], weights=w)
+        cum = np.cumsum(z_mass) / z_mass.sum()
+        # 1st to 99th percentile of the lung volume along z: robust to a stray cell
+        lo, hi = np.searchsorted(cum, 0.01), np.searchsorted(cum, 0.99)
+        return centre, float(max(hi - lo, 1) * self.step[0])
+
+
+def _lung_mask(hu: npt.NDArray[np.int16], spacing: Vec) -> _Mask | None:
+    """The lungs' share of each ~4 mm cell, or None when the volume shows no lungs."""
+    sp = np.asarray(spacing, dtype=np.float64)
+    k = tuple(max(1, round(_GRID_MM / float(s))) for s in spacing)
+    shape = tuple(n // kk for n, kk in zip(hu.shape, k, strict=True))
+    if min(shape) < 3:
+        return None
+    count = np.zeros(shape, dtype=np.uint8)
+    crop = hu[: shape[0] * k[0], : shape[1] * k[1], : shape[2] * k[2]]
+    # strided sums: ~5x faster than a reshape-mean over the full volume
+    for i, j, m in itertools.product(range(k[0]), range(k[1]), range(k[2])):
+        count += crop[i :: k[0], j :: k[1], m :: k[2]] < _AIR_HU
+    share = count.astype(np.float32) / float(np.prod(k))
+    labels, n = ndimage.label(share >= 0.5)
+    if n == 0:
+        return None
+    edge = np.zeros(shape, dtype=bool)
+    edge[:, 0, :] = edge[:, -1, :] = edge[:, :, 0] = edge[:, :, -1] = True
+    outside = np.unique(labels[edge])
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    sizes[0] = 0
+    sizes[outside] = 0
+    step = sp * np.asarray(k)
+    if sizes.max() * float(np.prod(step)) / 1000.0 < _MIN_LUNG_ML:
+        return None
+    keep = np.flatnonzero(sizes >= _KEEP_FRACTION * sizes.max())
+    lungs = np.isin(labels, keep)
+    # the partly filled cells at the lungs' border count too, the outside air never
+    near = ndimage.binary_dilation(lungs) & ~np.isin(labels, outside[outside > 0])
+    first = sp * (np.asarray(k) - 1) / 2.0
+    return _Mask(np.where(near, share, 0.0).astype(np.float32), first, step)
+
+
+def _crop(mask: _Mask) -> _Mask:
+    """The mask cut down to the lungs' box and a margin of a few cells."""
+    idx = np.argwhere(mask.share > 0)
+    lo = np.maximum(idx.min(axis=0) - _MARGIN_CELLS, 0)
+    hi = np.minimum(idx.max(axis=0) + 1 + _MARGIN_CELLS, mask.share.shape)
+    share = mask.share[lo[0] : hi[0], lo[1] : hi[1], lo[2] : hi[2]]
+    return _Mask(np.ascontiguousarray(share), mask.first + lo * mask.step, mask.step)
+
+
+def _rotation(angles: torch.Tensor) -> torch.Tensor:
+    """R = Rz Ry Rx in (z, y, x) coordinates, turns about the z, y and x axes (radians)."""
+    one, zero = torch.ones_like(angles[0]), torch.zeros_like(angles[0])
+    c, s = torch.cos(angles), torch.sin(angles)
+    rz = torch.stack([one, zero, zero, zero, c[0], -s[0], zero, s[0], c[0]]).reshape(3, 3)
+    ry = torch.stack([c[1], zero, s[1], zero, one, zero, -s[1], zero, c[1]]).reshape(3, 3)
+    rx = torch.stack([c[2], s[2], zero, -s[2], c[2], zero, zero, zero, one]).reshape(3, 3)
+    return rz @ ry @ rx
+
+
+class _Problem:
+    """The overlap of the current mask and the prior's resampled under the 7 numbers
+    (turns about z, y, x; shift z, y, x; log z stretch): current = R S (p - pp) + pc + t,
+    about the prior's and the current lungs' centres pp and pc."""
+
+    def __init__(self, current: _Mask, prior: _Mask, pc: F64, pp: F64,
+                 device: torch.device) -> None:
+        def tensor(a: npt.ArrayLike) -> torch.Tensor:
+            return torch.as_tensor(np.asarray(a), dtype=torch.float32, device=device)
+
+        self.device = device
+        cur = ndimage.gaussian_filter(current.share, _SMOOTH_CELLS)
+        pri = ndimage.gaussian_filter(prior.share, _SMOOTH_CELLS)
+        self.current = tensor(cur).reshape(-1)
+        self.prior = tensor(pri)[None, None]
+        grid = np.stack(np.meshgrid(*(np.arange(n) for n in cur.shape), indexing="ij"), -1)
+        # current cell centres about pc, so the fit is conditioned the same in any frame
+        self.points = tensor(grid.reshape(-1, 3) * current.step + current.first - pc)
+        shape = np.asarray(pri.shape, dtype=np.float64)
+        # prior mm about pp -> grid_sample's [-1, 1] (align_corners) in (x, y, z) order
+        self.norm_scale = tensor(2.0 / (prior.step * np.maximum(shape - 1, 1)))
+        self.norm_shift = tensor((pp - prior.first) / prior.step * 2.0
+                                 / np.maximum(shape - 1, 1) - 1.0)
+        self.units = tensor([_ROT_UNIT] * 3 + [1.0] * 3 + [_SCALE_UNIT])
+
+    def _rs(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        v = theta * self.units
+        stretch = torch.cat([torch.exp(v[6:7]), torch.ones(2, device=self.device)])
+        return _rotation(v[:3]) * stretch[None, :], v[3:6]
+
+    def overlap(self, theta: torch.Tensor, *, hard: bool = False) -> torch.Tensor:
+        """Dice of the masks (soft, or of the masks over 0.5 when `hard`), counted where the
+        prior was imaged."""
+        rs, shift = self._rs(theta)
+        # prior = S^-1 R^T (current - pc - t) + pp; points are already about pc
+        back = (self.points - shift) @ torch.linalg.inv(rs).T
+        g = back * self.norm_scale + self.norm_shift
+        inside = (g.abs() <= 1.0).all(dim=1).to(torch.float32)
+        sampled = F.grid_sample(self.prior, g.flip(-1)[None, None, None], mode="bilinear",
+                                padding_mode="zeros", align_corners=True).reshape(-1)
+        cur = self.current
+        if hard:
+            sampled, cur = (sampled >= 0.5).to(torch.float32), (cur >= 0.5).to(torch.float32)
+        both = (sampled * cur * inside).sum()
+        return 2.0 * both / ((sampled * inside).sum() + (cur * inside).sum()).clamp_min(1e-6)
+
+    def fit(self, theta: torch.Tensor, steps: int) -> torch.Tensor:
+        theta = theta.clone().requires_grad_(True)
+        opt = torch.optim.LBFGS([theta], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = 1.0 - self.overlap(theta)
+            loss.backward()  # type: ignore[no-untyped-call]
+            return loss
+
+        opt.step(closure)  # type: ignore[no-untyped-call]
+        return theta.detach()
+
+
+def _coarser(mask: _Mask) -> _Mask:
+    """The mask at twice the cell size (the mean of 2 x 2 x 2 cells)."""
+    t = torch.from_numpy(mask.share)[None, None]
+    share = F.avg_pool3d(t, 2, ceil_mode=True)[0, 0].numpy()
+    return _Mask(share, mask.first + mask.step / 2.0, mask.step * 2.0)
+
+
+def register_lungs(current_hu: npt.NDArray[np.int16], current_spacing: Vec,
+                   prior_hu: npt.NDArray[np.int16], prior_spacing: Vec, *,
+                   device: str | torch.device | None = None) -> Registration | None:
+    """The prior's lungs registered onto the current's (see the module doc).
+
+    Volumes are [D, H, W] HU, slices foot to head; spacings (z, y, x) mm. `device` is where
+    torch fits (default: cuda when available, else the CPU). Returns None when either
+    volume shows no lungs (no large air inside the body): there is nothing to register,
+    and the caller falls back to the lung-relative frame (which has no box then either).
+    """
+    cur_full = _lung_mask(current_hu, current_spacing)
+    pri_full = _lung_mask(prior_hu, prior_spacing)
+    if cur_full is None or pri_full is None:
+        return None
+    dev = torch.device(device if device is not None
+                       else "cuda" if torch.cuda.is_available() else "cpu")
+    current, prior = _crop(cur_full), _crop(pri_full)
+    pc, cz = current.centre_and_z_extent()
+    pp, pz = prior.centre_and_z_extent()
+    start = np.zeros(7)
+    start[6] = np.log(np.clip(cz / pz, 1.0 - _MAX_Z_SCALE, 1.0 + _MAX_Z_SCALE)) / _SCALE_UNIT
+    theta0 = torch.as_tensor(start, dtype=torch.float32, device=dev)
+    fine = _Problem(current, prior, pc, pp, dev)
+    coarse = _Problem(_coarser(current), _coarser(prior), pc, pp, dev)
+    theta = fine.fit(coarse.fit(theta0, _STEPS[0]), _STEPS[1])
+    with torch.no_grad():
+        before, after = fine.overlap(theta0), fine.overlap(theta)
+        refined = bool(torch.isfinite(theta).all()) and float(after) > float(before)
+        best = theta if refined else theta0
+        rs, shift = fine._rs(best)
+        quality = float(fine.overlap(best, hard=True))
+    m = rs.double().cpu().numpy()
+    offset = pc + shift.double().cpu().numpy() - m @ pp
+    rows = tuple((float(r[0]), float(r[1]), float(r[2])) for r in m)
+    return Registration(rows, (float(offset[0]), float(offset[1]), float(offset[2])),  # type: ignore[arg-type]
+                        quality, refined)
