@@ -325,6 +325,8 @@ FACE_USERS = ("cli", "bench", "jobs.service")
 PAST_THE_FACE: dict[str, tuple[frozenset[str], str]] = {
     "cli.commands.model": (frozenset({"jobs.ingest.cases"}),
                            "evaluation cases for models.tooling: off the runtime, on no face"),
+    "cli.commands.model_rounds": (frozenset({"jobs.ingest.cases"}),
+                                  "evaluation cases of two rounds: off the runtime, on no face"),
     "cli.commands.scan": (frozenset({"jobs.ingest.scan"}),
                           "`lungscreen scan`'s report (3.5 ms to import): off `import jobs`, "
                           "and a lazy face name `scan` would be its module's name"),

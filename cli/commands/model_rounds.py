@@ -59,8 +59,8 @@ def _cases(folder: Path, detect: Any) -> list[Any]:
 
 def _evaluate_rounds(args: argparse.Namespace) -> int:
     from jobs.rounds_evaluation import evaluate_rounds  # model commands
-    from kernel.contract import nodules_from_array
-    from kernel.errors import LungsNotCovered
+    from kernel.contract import nodules_from_array  # numpy: model commands
+    from kernel.errors import LungsNotCovered  # with the line above: model commands
 
     for folder in (args.prior, args.cohort):
         if not folder.is_dir():

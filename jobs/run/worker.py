@@ -36,6 +36,7 @@ from jobs.ingest.privacy.seal import SealedSelection
 from jobs.ingest.selection import Selected
 from jobs.ingest.volume import load_volume
 from jobs.rounds import lung_box, read_round
+from jobs.rounds.registered import prior_centres
 from jobs.run.backends import BackendConfig, WorkerBackends
 from jobs.run.shardwork import ShardOutcome, ShardWork, StudyWork, WorkerPolicy
 from kernel.contract import InferenceBackend, Nodule, nodules_from_array
@@ -144,7 +145,7 @@ def _infer_with_retries(
 
 def _screen(
     study: StudyWork, loaded: _Loaded, config: BackendConfig, policy: WorkerPolicy,
-    backends: WorkerBackends,
+    backends: WorkerBackends, loader: Callable[[object], LoadedVolume] = load_study,
 ) -> StudyResult:
     timings = {"load": loaded.seconds}
     if loaded.volume is None:
@@ -170,22 +171,34 @@ def _screen(
         return _result(study.record, config, outcome=Outcome.QUARANTINED,
                        reason=Reason.INFERENCE_FAILED, timings=timings)
     timings["postprocess"] = time.perf_counter() - start
-    reading, category = _read(study, nodules, loaded.volume, timings)
+    reading, category = _read(study, nodules, loaded.volume, timings, loader=loader)
     reason = Reason.PRIOR_NOT_FOUND if reading.prior_missing else None
     return _result(study.record, config, outcome=Outcome.SCREENED, category=category,
                    nodules=nodules, timings=timings, reading=reading, reason=reason)
 
 
 def _read(study: StudyWork, nodules: tuple[Nodule, ...], volume: LoadedVolume,
-          timings: dict[str, float], *, lungs_covered: bool = True
+          timings: dict[str, float], *, lungs_covered: bool = True,
+          loader: Callable[[object], LoadedVolume] = load_study,
           ) -> tuple[RoundReading, Category]:
     """The screen read against the person's prior (jobs.rounds), timed as "compare": the
-    lungs' box on a coarse grid, the match, the rules. No second model pass."""
+    lungs' box on a coarse grid, where the prior's pixels are at hand its volume loaded and
+    registered, the match, the rules. No second model pass."""
     start = time.perf_counter()
     box = lung_box(volume.hu, volume.spacing) if lungs_covered else None
+    prior_mm = None
+    if study.prior is not None and study.prior_locator is not None and lungs_covered:
+        locator = study.prior_locator
+
+        def load_prior() -> tuple[npt.NDArray[np.int16], tuple[float, float, float]]:
+            prior = loader(locator)
+            return prior.hu, prior.spacing
+
+        prior_mm = prior_centres(study.prior, volume.hu, volume.spacing, load_prior)
     out = read_round(nodules, volume.spacing, box, study.prior,
                      exam_day=study.record.exam_day,
-                     screening_round=study.record.screening_round, lungs_covered=lungs_covered)
+                     screening_round=study.record.screening_round, lungs_covered=lungs_covered,
+                     prior_mm=prior_mm)
     timings["compare"] = time.perf_counter() - start
     return out
 
@@ -225,7 +238,7 @@ def run_shard(
             if loaded.error is not None:
                 raise loaded.error
             by_pid[study.record.study_pid] = _screen(study, loaded, backend_config, policy,
-                                                     backends)
+                                                     backends, loader)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for study in work.studies:
