@@ -13,6 +13,9 @@ measures against the truth:
   (the truth nodules read by kernel.followup against the truth prior), per study;
 - stable 6-8 mm solid nodules (3 at baseline, stable now): the share not left at 3 or above.
 
+With the volumes kept (`RoundCase.hu`), round 2 is registered to round 1 where the fit is
+good (jobs.rounds.registered) and matched in mm, as a campaign does when the prior's pixels
+are in its sources; `registered` is the share of screens with a prior that were.
 Each share comes with its Wilson 95% interval. Truth detections (`oracle`) give the same
 figures for a perfect detector, which separates the reading from the detector's errors.
 Truth records are plain dicts; a detection hits a truth nodule within max(4 mm, radius).
@@ -26,10 +29,12 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from jobs.report.aggregate import wilson_interval
 from jobs.rounds.compare import read_round
 from jobs.rounds.matching import match
+from jobs.rounds.registered import prior_centres
 from kernel.contract import Nodule, NoduleType
 from kernel.followup import (
     Change,
@@ -55,6 +60,7 @@ class RoundCase:
     spacing: tuple[float, float, float]
     box: LungBox | None
     lungs_covered: bool = True
+    hu: npt.NDArray[np.int16] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -79,6 +85,7 @@ class _Tally:
     growth_precision: _Share = field(default_factory=_Share)
     agreement: _Share = field(default_factory=_Share)
     stable_not_recalled: _Share = field(default_factory=_Share)
+    registered: _Share = field(default_factory=_Share)
 
 
 def truth_detections(truth: Mapping[str, Any]) -> tuple[Nodule, ...]:
@@ -118,7 +125,7 @@ def _prior_screen(case: RoundCase, reading: RoundReading) -> PriorScreen:
     findings = tuple(
         PriorFinding(r.relative, PriorNodule(n.diameter_mm, n.solid_diameter_mm, n.type,
                                              r.category, r.first_diameter_mm,
-                                             r.days_since_first))
+                                             r.days_since_first), (n.z, n.y, n.x))
         for n, r in zip(case.detections, reading.nodules, strict=True) if r.relative is not None)
     return PriorScreen("prior", str(case.truth["study_uid"]),
                        _iso(case.truth.get("study_date")), None, findings,
@@ -150,10 +157,18 @@ def _truth_category(truth: Mapping[str, Any], days: float) -> Category:
 
 def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen | None,
                prior_hits: Mapping[int, str], tally: _Tally) -> None:
+    prior_mm = None
+    if prior is not None and prior_case is not None and prior_case.hu is not None \
+            and case.hu is not None:
+        prior_hu, prior_spacing = prior_case.hu, prior_case.spacing
+        prior_mm = prior_centres(prior, case.hu, case.spacing,
+                                 lambda: (prior_hu, prior_spacing))
+        tally.registered.add(prior_mm is not None)
     reading, category = read_round(
         case.detections, case.spacing, case.box, prior,
         exam_day=_iso(case.truth.get("study_date")),
-        screening_round=int(case.truth.get("round", 1)), lungs_covered=case.lungs_covered)
+        screening_round=int(case.truth.get("round", 1)), lungs_covered=case.lungs_covered,
+        prior_mm=prior_mm)
     days = float((case.truth.get("prior") or {}).get("interval_days", 365.25))
     tally.agreement.add(category is _truth_category(case.truth, days))
     if prior is None or prior_case is None:
@@ -164,10 +179,17 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
     # the prior detection each current detection was matched to (the reading keeps the
     # prior's size, not its index): the same match read_round made
     rel = [r.relative for r in reading.nodules]
-    pairs = {} if any(r is None for r in rel) or case.box is None else match(
-        [r for r in rel if r is not None], [n.diameter_mm for n in case.detections],
-        [f.relative for f in prior.findings], [f.nodule.diameter_mm for f in prior.findings],
-        case.box.size)
+    sizes = ([n.diameter_mm for n in case.detections],
+             [f.nodule.diameter_mm for f in prior.findings])
+    if prior_mm is not None:
+        sp = case.spacing
+        pairs = match([(n.z * sp[0], n.y * sp[1], n.x * sp[2]) for n in case.detections],
+                      sizes[0], prior_mm, sizes[1], (1.0, 1.0, 1.0))
+    elif any(r is None for r in rel) or case.box is None:
+        pairs = {}
+    else:
+        pairs = match([r for r in rel if r is not None], sizes[0],
+                      [f.relative for f in prior.findings], sizes[1], case.box.size)
     for i, nid in hits.items():
         spec = truth_by_id[nid]
         link = spec.get("prior_nodule_id")
@@ -214,4 +236,4 @@ def evaluate_rounds(first: Sequence[RoundCase], second: Sequence[RoundCase]) -> 
     return {"studies": {"round_1": len(first), "round_2": len(second)},
             **{name: getattr(tally, name).as_dict() for name in
                ("matched", "growth_sensitivity", "growth_precision", "agreement",
-                "stable_not_recalled")}}
+                "stable_not_recalled", "registered")}}

@@ -16,7 +16,8 @@ _FIGURES = (("matched", "nodules matched to their prior (present and detected on
             ("growth_sensitivity", "growth called, of the nodules that grew > 1.5 mm"),
             ("growth_precision", "grew > 1.5 mm, of the nodules called grown"),
             ("agreement", "Lung-RADS with priors, agreement per study"),
-            ("stable_not_recalled", "stable 6-8 mm solid nodules read below 3"))
+            ("stable_not_recalled", "stable 6-8 mm solid nodules read below 3"),
+            ("registered", "screens with a prior registered to its pixels"))
 
 
 def register_rounds(sub: Any) -> None:
@@ -27,6 +28,9 @@ def register_rounds(sub: Any) -> None:
                    help="the next round's cohort folder (lungscreen synth --follow-up PRIOR)")
     r.add_argument("--oracle", action="store_true",
                    help="read the truth nodules instead of the detector's: the reading alone")
+    r.add_argument("--register", action="store_true",
+                   help="register each screen to its prior's pixels (as a campaign does when "
+                   "the prior is in its sources) instead of the lung-relative frame alone")
     r.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
     r.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     r.add_argument("--out", type=Path, default=None, help="write the JSON figures here")
@@ -42,7 +46,7 @@ def _truths(folder: Path) -> dict[str, dict[str, Any]]:
     return {f"study-{r['index']}": r for r in rows}
 
 
-def _cases(folder: Path, detect: Any) -> list[Any]:
+def _cases(folder: Path, detect: Any, keep: bool) -> list[Any]:
     from jobs.ingest.cases import cohort_cases  # pydicom and torch: model commands
     from jobs.rounds import lung_box  # numpy and scipy: model commands
     from jobs.rounds_evaluation import RoundCase, truth_detections  # model commands
@@ -53,7 +57,7 @@ def _cases(folder: Path, detect: Any) -> list[Any]:
         truth = truths[case.name]
         found, covered = detect(case, truth, truth_detections)
         out.append(RoundCase(truth, found, case.spacing, lung_box(case.hu, case.spacing),
-                             covered))
+                             covered, case.hu if keep else None))
     return out
 
 
@@ -79,8 +83,10 @@ def _evaluate_rounds(args: argparse.Namespace) -> int:
             except LungsNotCovered:
                 return (), False
 
-    figures = evaluate_rounds(_cases(args.prior, detect), _cases(args.cohort, detect))
-    figures["detections"] = "truth (oracle)" if args.oracle else "detector"
+    figures = evaluate_rounds(_cases(args.prior, detect, args.register),
+                              _cases(args.cohort, detect, args.register))
+    figures["detections"] = ("truth (oracle)" if args.oracle else "detector") + (
+        ", registered" if args.register else ", lung-relative frame")
     figures["cohorts"] = [str(args.prior), str(args.cohort)]
     print(f"rounds: {figures['studies']['round_1']} + {figures['studies']['round_2']} studies, "
           f"{figures['detections']}")
