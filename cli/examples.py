@@ -102,6 +102,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen model combine a.pt b.pt --out combined.pt --version 3 --threshold 0.5",
     ),
     "model evaluate": ("lungscreen model evaluate --phantoms 50 --seed 1000001",),
+    "model evaluate-rounds": ("lungscreen model evaluate-rounds r1 r2 --oracle",
+                              "lungscreen model evaluate-rounds r1 r2 --register --out rounds.json"),
     "model dump": ("lungscreen model dump a.pt b.pt --phantoms 50 --seed 7 --out dumps",),
     "model tune": ("lungscreen model tune dumps --combos a+b,a --list",),
     "model export": ("lungscreen model export --out exported/",),
