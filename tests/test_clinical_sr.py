@@ -93,3 +93,97 @@ def test_report_carries_nodules_category_prior_reading_and_references(selected, 
     assert series.SeriesInstanceUID == sel.series.series_uid
     assert sorted(r.ReferencedSOPInstanceUID for r in series.ReferencedSOPSequence) == sorted(
         s.sop_uid for s in sel.slices)
+
+
+CAMPAIGN = "sr-test"
+
+
+@pytest.fixture
+def campaign(small_cohort, tmp_path):
+    """A stored campaign over the small cohort: intake for real, results from the truth
+    (each study's truth nodules, as voxels of its selected series; its truth category)."""
+    from jobs.ingest.intake import take_in
+    from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
+    from jobs.spec.campaign_spec import load_spec
+    from jobs.store import ResultsStore
+    from tests.campaign_helpers import region_folders, write_spec
+
+    folders = region_folders(small_cohort.root)
+    spec_path = write_spec(tmp_path / "spec.yaml", {n: [p] for n, p in folders.items()},
+                           campaign_id=CAMPAIGN, data_dir=str(tmp_path / "data"),
+                           privacy={"key_file": str(tmp_path / "keys" / "pseudonym.key")})
+    spec = load_spec(spec_path)
+    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
+    truth = {pseudonymizer.study(t["patient_id"], t["study_uid"]): t for t in small_cohort.truth}
+    results = [StudyResult(
+        r.study_pid, r.patient_pid, r.region, r.site, r.age_band, r.sex, Outcome.SCREENED,
+        "lung_nodule_detector", "1", category=Category.parse(truth[r.study_pid]["lung_rads"]),
+        nodules=truth_nodules(truth[r.study_pid])) for r in intake.records.values()]
+    with ResultsStore.open(spec.store_url) as store:
+        store.ensure_campaign(CAMPAIGN, spec_digest="d", model_name="lung_nodule_detector",
+                              model_version="1")
+        store.commit_results(CAMPAIGN, results + intake.early)
+    return spec_path, spec, truth, {r.study_pid: r for r in results}
+
+
+def test_export_writes_one_report_per_study_on_the_real_study_and_audits(
+        campaign, small_cohort, tmp_path, capsys):
+    import json
+    import stat
+
+    from cli.main import main
+
+    spec_path, spec, truth, results = campaign
+    out = tmp_path / "pacs"
+    assert main(["export", CAMPAIGN, "--format", "sr", "--out", str(out),
+                 "--spec", str(spec_path)]) == 0
+    files = sorted(out.iterdir())
+    assert [p.name for p in files] == [f"{n}.dcm" for n in range(1, len(results) + 1)]
+    by_study = {t["study_uid"]: t for t in truth.values()}
+    headers = {str(ds.StudyInstanceUID): ds for hs in small_cohort.headers.values()
+               for _, ds in hs[:1]}
+    uids = []
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        sr, groups, (study_group,) = parse_report(path)
+        t = by_study[sr.StudyInstanceUID]
+        source = headers[sr.StudyInstanceUID]
+        assert (sr.PatientID, str(sr.PatientName)) == (source.PatientID, str(source.PatientName))
+        assert sr.VerificationFlag == "UNVERIFIED"
+        assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+        assert len(groups) == len(t["nodules"])
+        for group, n in zip(groups, t["nodules"], strict=True):
+            assert np.linalg.norm(group.roi.value[0] - np.array(n["centre_lps_mm"])) < 2.0
+        (category,) = study_group.get_qualitative_evaluations(name=LUNG_RADS)
+        assert category.value == category_code(t["lung_rads"])
+        (series,) = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence
+        assert series.SeriesInstanceUID == t["primary_series_uid"]
+        referenced = {r.ReferencedSOPInstanceUID for r in series.ReferencedSOPSequence}
+        assert referenced == {str(ds.SOPInstanceUID) for _, ds in
+                              small_cohort.headers[t["primary_series_uid"]]}
+        uids.append(sr.SOPInstanceUID)
+
+    assert main(["export", CAMPAIGN, "--format", "sr", "--out", str(out),
+                 "--spec", str(spec_path)]) == 0
+    assert [hd.sr.srread(p).SOPInstanceUID for p in sorted(out.iterdir())] == uids
+    lines = [json.loads(x) for x in (spec.data_dir / "audit.log").read_text().splitlines()]
+    assert [(x["event"], x["count"], x["not_found"]) for x in lines] == [
+        ("sr_export", len(results), 0)] * 2
+    printed = capsys.readouterr()
+    sinks = printed.out + printed.err + (spec.data_dir / "audit.log").read_text()
+    assert [ds.PatientID for ds in headers.values() if str(ds.PatientID) in sinks] == []
+
+
+def test_export_is_refused_without_the_key_or_through_the_service(campaign, tmp_path, capsys):
+    from cli.main import main
+
+    spec_path, spec, _, _ = campaign
+    out = tmp_path / "pacs"
+    argv = ["export", CAMPAIGN, "--format", "sr", "--out", str(out), "--spec", str(spec_path)]
+    assert main([*argv, "--server", "https://lungscreen.example"]) == 2
+    assert "--server" in capsys.readouterr().err
+    spec.key_path.unlink()  # fail closed: never a fresh key that matches nobody
+    assert main(argv) == 2
+    assert "pseudonym key" in capsys.readouterr().err
+    assert not out.exists() and not spec.key_path.exists()
