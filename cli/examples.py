@@ -96,6 +96,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen recall north-2027q1 --out recall.csv --server https://lungscreen.example "
         "--token-file ~/.lungscreen-token",
     ),
+    "export": (
+        "lungscreen export north-2027q1 --format sr --out sr-reports/",
+        "lungscreen export north-2027q1 --format sr --out sr-reports/ --spec campaign.yaml",
+    ),
     "triton serve": ("lungscreen triton serve --grpc-port 8001",),
     "model train": ("lungscreen model train --out weights.pt --phantoms 200 --epochs 8",),
     "model combine": (

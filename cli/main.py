@@ -19,6 +19,7 @@ from cli.commands import (
     bench,
     campaign,
     demo,
+    export,
     model,
     recall,
     release,
@@ -39,8 +40,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, each with `register(subparsers)`, in the order `--help` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
-    demo, synth, scan, campaign, status, report, release, recall, audit, serve, token, store,
-    triton, model, bench)
+    demo, synth, scan, campaign, status, report, release, recall, export, audit, serve, token,
+    store, triton, model, bench)
 
 log = logging.getLogger("lungscreen")
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from jobs.audit_trail import AUDIT_LOG, TrailBroken, append_audit, guard_export
-from jobs.ingest.discovery import discover
+from jobs.ingest.discovery import DiscoveredStudy, discover
 from jobs.ingest.privacy import Pseudonymizer, StudyFields, minimise
 from jobs.ingest.sources.factory import region_sources
 from jobs.spec.files import write_private
@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
-__all__ = ["Identified", "audited_export", "csv_cell", "identity", "match_sources",
-           "reidentification_key", "render_csv", "spec_regions"]
+__all__ = ["Identified", "audited_export", "audited_files", "csv_cell", "identity",
+           "match_sources", "match_studies", "reidentification_key", "render_csv",
+           "spec_regions"]
 
 
 def reidentification_key(spec: CampaignSpec, store: ResultsStore, action: str
@@ -60,19 +61,18 @@ def spec_regions(spec: CampaignSpec, env: Mapping[str, str]
     return ((r.name, region_sources(r, env)) for r in spec.regions)
 
 
-def match_sources(due: Mapping[str, StudyResult],
+def match_studies(due: Mapping[str, StudyResult],
                   regions: Iterable[tuple[str, Sequence[Source]]],
-                  pseudonymizer: Pseudonymizer) -> Iterator[tuple[StudyResult, Dataset]]:
+                  pseudonymizer: Pseudonymizer) -> Iterator[tuple[StudyResult, DiscoveredStudy]]:
     """Scan each region's sources, recompute each study's pseudonym exactly as intake did
-    (jobs.ingest.privacy.minimise), and yield (result, first image) for every study in
-    `due`, once."""
+    (jobs.ingest.privacy.minimise), and yield (result, the study as discovered) for every
+    study in `due`, once."""
     found: set[str] = set()
     for region, sources in regions:
         for study in discover(sources):
-            first = next(((s.source, s.headers[0]) for s in study.series if s.headers), None)
-            if first is None:
+            header = study.first_header
+            if header is None:
                 continue
-            source, header = first
             fields_ = StudyFields(patient_id=header.patient_id, study_uid=study.study_uid,
                                   institution=header.institution)
             pid = minimise(fields_, region=region, pseudonymizer=pseudonymizer).study_pid
@@ -80,8 +80,17 @@ def match_sources(due: Mapping[str, StudyResult],
             if result is None or pid in found:
                 continue
             found.add(pid)
-            _, ds = next(iter(source.read_instances([header])))
-            yield result, ds
+            yield result, study
+
+
+def match_sources(due: Mapping[str, StudyResult],
+                  regions: Iterable[tuple[str, Sequence[Source]]],
+                  pseudonymizer: Pseudonymizer) -> Iterator[tuple[StudyResult, Dataset]]:
+    """`match_studies`, yielding (result, first image) for every study in `due`, once."""
+    for result, study in match_studies(due, regions, pseudonymizer):
+        first = next(s for s in study.series if s.headers)
+        _, ds = next(iter(first.source.read_instances([first.headers[0]])))
+        yield result, ds
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -172,4 +181,36 @@ def audited_export(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: 
                     {**detail, "error": type(exc).__name__})
         raise PermanentError(f"{what}: cannot write {out} ({exc.strerror}); the attempt "
                              "is audited, nothing was exported") from None
+    return digest, audit_path
+
+
+def audited_files(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: str,
+                  files: Sequence[tuple[Path, bytes]], detail: dict[str, str | int]
+                  ) -> tuple[str, Path]:
+    """`audited_export` for several files: one audit event `kind` (with `detail` and one
+    sha256 over the files' digests, in order) before any is written, then each written
+    owner-only and atomically; (sha256, the file log). A failed write is audited as
+    `<kind>_failed`."""
+    digests = "".join(hashlib.sha256(data).hexdigest() for _, data in files)
+    digest = hashlib.sha256(digests.encode()).hexdigest()
+    audit_path = Path(spec.data_dir) / AUDIT_LOG
+    detail = {**detail, "output_sha256": digest}
+    try:
+        guard_export(store, audit_path, spec.id)
+        _audit_both(store, audit_path, spec.id, kind, detail)
+    except TrailBroken:
+        raise
+    except (OSError, LungscreenError) as exc:
+        raise PermanentError(
+            f"{what} for campaign {spec.id}: the audit log could not be written "
+            f"({type(exc).__name__}); nothing was exported. Fix {audit_path.parent} or the "
+            f"store, then run {what} again") from None
+    for out, data in files:
+        try:
+            write_private(out, data, prefix=".export-", folder_mode=0o700)
+        except OSError as exc:
+            _audit_both(store, audit_path, spec.id, f"{kind}_failed",
+                        {**detail, "error": type(exc).__name__})
+            raise PermanentError(f"{what}: cannot write {out} ({exc.strerror}); the attempt "
+                                 "is audited, the export is incomplete: run it again") from None
     return digest, audit_path

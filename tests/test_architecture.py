@@ -35,6 +35,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("jobs.run",),
     ("jobs.report",),
     ("jobs",),
+    ("jobs.clinical",),
     ("jobs.service",),
     ("bench",),
     ("cli",),

@@ -61,6 +61,8 @@ def test_quiet_by_default():
 
 def test_every_command_that_prints_results_takes_format_and_json_is_its_short_form():
     for words, parser in LEAVES.items():
+        if words == ("export",):  # --format picks the files written to --out, nothing printed
+            continue
         flags = {s for a in parser._actions for s in a.option_strings}
         if "--json" in flags or "--format" in flags:
             assert {"--json", "--format"} <= flags, words

@@ -20,6 +20,7 @@ PUBLIC: dict[str, list[str]] = {
     "cluster.triton": ["LocalTritonServer", "TritonBackend", "TritonClientConfig",
                        "TritonServerConfig"],
     "jobs": [],
+    "jobs.clinical": ["SrExport", "build_sr", "export_sr", "patient_point"],
     "jobs.ingest": ["Intake", "Policy", "Selected", "discover", "load_volume", "select_series",
                     "take_in"],
     "jobs.ingest.dicom": [],

@@ -1,0 +1,204 @@
+"""A screened study's result as a DICOM Structured Report, TID 1500 (Measurement Report) in a
+Comprehensive 3D SR, built with highdicom.
+
+One planar-ROI measurement group (TID 1410) per nodule: a tracking identifier and UID, its
+centre as an SCOORD3D POINT in the patient frame of the selected series, mean and solid-part
+diameters, detection probability, nodule type, and, when the screen was read against a prior
+(kernel.rounds.RoundReading), the change and the prior diameter. One study-level group
+(TID 1501) carries the Lung-RADS category. Every group names the algorithm (model name and
+version); the report is UNVERIFIED until a reader signs it. The evidence is the selected
+series' SOP instances.
+
+Concepts without a standard code use the private scheme `99LSCR` (lungscreen).
+Everything here is pure: source headers in, a dataset out; the caller writes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from highdicom.sr import (
+    AlgorithmIdentification,
+    CodedConcept,
+    Comprehensive3DSR,
+    DeviceObserverIdentifyingAttributes,
+    FindingSite,
+    ImageRegion3D,
+    Measurement,
+    MeasurementReport,
+    MeasurementsAndQualitativeEvaluations,
+    ObservationContext,
+    ObserverContext,
+    PlanarROIMeasurementsAndQualitativeEvaluations,
+    QualitativeEvaluation,
+    TrackingIdentifier,
+)
+from highdicom.sr.enum import GraphicTypeValues3D
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import generate_uid
+
+from jobs.ingest.dicom.headers import SliceHeader
+from kernel.contract import Nodule, NoduleType
+from kernel.errors import BadInput
+from kernel.followup import Change
+from kernel.records import StudyResult
+from kernel.rounds import NoduleReading
+
+__all__ = ["CHANGE", "LUNG_RADS", "NODULE_TYPE", "SCHEME", "SrIdentity", "build_sr",
+           "category_code", "patient_point", "sr_uid"]
+
+SCHEME = "99LSCR"
+_MM = CodedConcept("mm", "UCUM", "millimeter")
+_UNITLESS = CodedConcept("1", "UCUM", "no units")
+LUNG_RADS = CodedConcept("LUNGRADS", SCHEME, "Lung-RADS v2022 category")
+NODULE_TYPE = CodedConcept("NODTYPE", SCHEME, "Nodule type")
+SOLID_DIAMETER = CodedConcept("SOLIDDIAM", SCHEME, "Solid component diameter")
+PROBABILITY = CodedConcept("DETPROB", SCHEME, "Detection probability")
+CHANGE = CodedConcept("CHANGE", SCHEME, "Change since prior screen")
+PRIOR_DIAMETER = CodedConcept("PRIORDIAM", SCHEME, "Diameter on prior screen")
+PRIOR_SOLID_DIAMETER = CodedConcept("PRIORSOLID", SCHEME,
+                                    "Solid component diameter on prior screen")
+_TYPES = {NoduleType.SOLID: CodedConcept("SOLID", SCHEME, "Solid"),
+          NoduleType.PART_SOLID: CodedConcept("PARTSOLID", SCHEME, "Part-solid"),
+          NoduleType.GROUND_GLASS: CodedConcept("GGN", SCHEME, "Ground-glass")}
+_CHANGES = {Change.BASELINE: CodedConcept("121079", "DCM", "Baseline"),
+            Change.NEW: CodedConcept("NEW", SCHEME, "New"),
+            Change.GROWN: CodedConcept("15454001", "SCT", "Increased size"),
+            Change.STABLE: CodedConcept("260388006", "SCT", "No change"),
+            Change.SMALLER: CodedConcept("19776001", "SCT", "Decreased size"),
+            Change.RESOLVED: CodedConcept("RESOLVED", SCHEME, "Resolved")}
+_DIAMETER = CodedConcept("81827009", "SCT", "Diameter")
+_NODULE = CodedConcept("27925004", "SCT", "Nodule")
+_LUNG = CodedConcept("39607008", "SCT", "Lung")
+_CT_CHEST = CodedConcept("169069000", "SCT", "CT of chest")
+
+
+def category_code(value: str) -> CodedConcept:
+    """The coded value of Lung-RADS category `value` ("1".."4X")."""
+    return CodedConcept(f"LR-{value}", SCHEME, f"Lung-RADS {value}")
+
+
+@dataclass(frozen=True)
+class SrIdentity:
+    """What makes a report the same report on every export: its SOP Instance UID and its
+    series UID, derived from the study pseudonym, model version and key fingerprint."""
+
+    sop_instance_uid: str
+    series_instance_uid: str
+
+
+def sr_uid(*parts: str) -> str:
+    """A UID derived from `parts` (the same parts give the same UID)."""
+    return str(generate_uid(entropy_srcs=["lungscreen-sr", *parts]))
+
+
+def patient_point(slices: Sequence[SliceHeader], z: float, y: float, x: float
+                  ) -> tuple[float, float, float]:
+    """Patient (x, y, z) mm (LPS) of voxel (z, y, x) of the volume stacked from `slices`
+    (ordered foot to head, as selection orders them): the slice position interpolated along
+    the stack, plus the in-plane offset along the row and column directions."""
+    positions = np.array([s.position for s in slices], dtype=np.float64)
+    first = slices[0]
+    if first.orientation is None or first.pixel_spacing is None or positions.ndim != 2:
+        raise BadInput("the selected series lacks ImageOrientationPatient, "
+                       "ImagePositionPatient or PixelSpacing; it cannot be reported in SR")
+    index = np.arange(len(slices), dtype=np.float64)
+    origin = np.array([np.interp(z, index, positions[:, k]) for k in range(3)])
+    row_dir = np.asarray(first.orientation[:3], dtype=np.float64)  # along a row: columns (x)
+    col_dir = np.asarray(first.orientation[3:], dtype=np.float64)  # down a column: rows (y)
+    row_spacing, col_spacing = first.pixel_spacing[0], first.pixel_spacing[1]
+    point = origin + x * col_spacing * row_dir + y * row_spacing * col_dir
+    return (float(point[0]), float(point[1]), float(point[2]))
+
+
+def _evidence(first: Dataset, slices: Sequence[SliceHeader]) -> list[Dataset]:
+    """One header per selected instance: the study's patient and study attributes (from the
+    first image) with each instance's series, SOP class and SOP instance UIDs."""
+    keep = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
+            "StudyID", "StudyDate", "StudyTime", "AccessionNumber", "ReferringPhysicianName")
+    out = []
+    for s in slices:
+        ds = Dataset()
+        for keyword in keep:
+            ds.__setattr__(keyword, first.get(keyword, ""))
+        ds.SeriesInstanceUID = s.series_uid
+        ds.SOPClassUID = s.sop_class_uid
+        ds.SOPInstanceUID = s.sop_uid
+        ds.Modality = s.modality
+        out.append(ds)
+    return out
+
+
+def _nodule_group(n: Nodule, number: int, centre: tuple[float, float, float],
+                  frame_uid: str, tracking_uid: str, algorithm: AlgorithmIdentification,
+                  reading: NoduleReading | None) -> PlanarROIMeasurementsAndQualitativeEvaluations:
+    measurements = [
+        Measurement(_DIAMETER, float(n.diameter_mm), _MM, algorithm_id=algorithm),
+        Measurement(SOLID_DIAMETER, float(n.solid_diameter_mm), _MM, algorithm_id=algorithm),
+        Measurement(PROBABILITY, float(n.probability), _UNITLESS, algorithm_id=algorithm),
+    ]
+    evaluations = [QualitativeEvaluation(NODULE_TYPE, _TYPES[n.type])]
+    if reading is not None:
+        evaluations.append(QualitativeEvaluation(CHANGE, _CHANGES[reading.change]))
+        prior = reading.prior_diameter_mm
+        if prior is not None:
+            measurements.append(Measurement(PRIOR_DIAMETER, float(prior), _MM))
+        prior_solid = reading.prior_solid_diameter_mm
+        if prior_solid is not None:
+            measurements.append(Measurement(PRIOR_SOLID_DIAMETER, float(prior_solid), _MM))
+    region = ImageRegion3D(graphic_type=GraphicTypeValues3D.POINT,
+                           graphic_data=np.array([centre], dtype=np.float64),
+                           frame_of_reference_uid=frame_uid)
+    return PlanarROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=tracking_uid, identifier=f"nodule {number}"),
+        referenced_region=region, finding_type=_NODULE, algorithm_id=algorithm,
+        finding_sites=[FindingSite(_LUNG)], measurements=measurements,
+        qualitative_evaluations=evaluations)
+
+
+def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader], *,
+             identity: SrIdentity, key_fingerprint: str) -> Comprehensive3DSR:
+    """The TID 1500 report of the screened `result`, attached to the study `first` (the
+    selected series' first image, as the source holds it) and referencing `slices` (the
+    selected series, foot to head). PHI comes from `first` only and goes only into the
+    returned dataset."""
+    frame_uid = slices[0].frame_of_reference_uid or str(first.get("FrameOfReferenceUID", ""))
+    if not frame_uid:
+        raise BadInput("the selected series has no FrameOfReferenceUID; its nodule "
+                       "positions cannot be reported in SR")
+    algorithm = AlgorithmIdentification(name=result.model_name, version=result.model_version)
+    readings = result.reading.nodules if result.reading is not None else ()
+    groups: list[PlanarROIMeasurementsAndQualitativeEvaluations
+                 | MeasurementsAndQualitativeEvaluations] = []
+    for i, n in enumerate(result.nodules):
+        reading = readings[i] if i < len(readings) else None
+        tracking_uid = sr_uid(result.study_pid, result.model_version, key_fingerprint,
+                              "nodule", str(i))
+        groups.append(_nodule_group(n, i + 1, patient_point(slices, n.z, n.y, n.x),
+                                    frame_uid, tracking_uid, algorithm, reading))
+    if result.category is not None:
+        groups.append(MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=TrackingIdentifier(
+                uid=sr_uid(result.study_pid, result.model_version, key_fingerprint, "study"),
+                identifier="study"),
+            algorithm_id=algorithm, finding_sites=[FindingSite(_LUNG)],
+            qualitative_evaluations=[QualitativeEvaluation(LUNG_RADS,
+                                                           category_code(result.category.value))]))
+    device = ObserverContext(
+        observer_type=codes.DCM.Device,
+        observer_identifying_attributes=DeviceObserverIdentifyingAttributes(
+            uid=sr_uid(result.model_name, result.model_version), name=result.model_name,
+            model_name=f"{result.model_name} {result.model_version}"))
+    report = MeasurementReport(
+        observation_context=ObservationContext(observer_device_context=device),
+        procedure_reported=_CT_CHEST, imaging_measurements=groups)
+    return Comprehensive3DSR(
+        evidence=_evidence(first, slices), content=report[0],
+        series_instance_uid=identity.series_instance_uid, series_number=9001,
+        sop_instance_uid=identity.sop_instance_uid, instance_number=1,
+        manufacturer="lungscreen", is_complete=True, is_final=False, is_verified=False,
+        series_description="lungscreen nodule report (AI, unverified)")
+
