@@ -107,7 +107,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "model evaluate": ("lungscreen model evaluate --phantoms 50 --seed 1000001",),
     "model evaluate-rounds": ("lungscreen model evaluate-rounds r1 r2 --oracle",
-                              "lungscreen model evaluate-rounds r1 r2 --register --out rounds.json"),
+                              "lungscreen model evaluate-rounds r1 r2 --register --out r.json"),
     "model dump": ("lungscreen model dump a.pt b.pt --phantoms 50 --seed 7 --out dumps",),
     "model tune": ("lungscreen model tune dumps --combos a+b,a --list",),
     "model export": ("lungscreen model export --out exported/",),
