@@ -15,7 +15,7 @@ measures against the truth:
 
 With the volumes kept (`RoundCase.hu`), round 2 is registered to round 1 where the fit is
 good (jobs.rounds.registered) and matched in mm, as a campaign does when the prior's pixels
-are in its sources; `registered` is the share of screens with a prior that were.
+are in its sources; `registered` is the share of screens whose prior has nodules that were.
 Each share comes with its Wilson 95% interval. Truth detections (`oracle`) give the same
 figures for a perfect detector, which separates the reading from the detector's errors.
 Truth records are plain dicts; a detection hits a truth nodule within max(4 mm, radius).
@@ -163,7 +163,8 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
         prior_hu, prior_spacing = prior_case.hu, prior_case.spacing
         prior_mm = prior_centres(prior, case.hu, case.spacing,
                                  lambda: (prior_hu, prior_spacing))
-        tally.registered.add(prior_mm is not None)
+        if prior.findings:  # nothing to register a prior without nodules for
+            tally.registered.add(prior_mm is not None)
     reading, category = read_round(
         case.detections, case.spacing, case.box, prior,
         exam_day=_iso(case.truth.get("study_date")),

@@ -17,7 +17,7 @@ _FIGURES = (("matched", "nodules matched to their prior (present and detected on
             ("growth_precision", "grew > 1.5 mm, of the nodules called grown"),
             ("agreement", "Lung-RADS with priors, agreement per study"),
             ("stable_not_recalled", "stable 6-8 mm solid nodules read below 3"),
-            ("registered", "screens with a prior registered to its pixels"))
+            ("registered", "screens whose prior has nodules, registered to it"))
 
 
 def register_rounds(sub: Any) -> None:
