@@ -155,15 +155,11 @@ def _audit_both(store: ResultsStore, audit_path: Path, campaign_id: str, kind: s
                               "seq": head.seq, "mac": head.mac})
 
 
-def audited_export(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: str,
-                   data: bytes, out: Path, detail: dict[str, str | int]) -> tuple[str, Path]:
-    """Audit event `kind` (with `detail` and the file's sha256), then write `data` to `out`
-    (owner-only, atomic); (sha256, the file log). Fail closed: the trail is checked and the
-    export audited before any identity reaches a file; when the trail is broken or an audit
-    write fails, nothing is written. A failed write is audited as `<kind>_failed`."""
-    digest = hashlib.sha256(data).hexdigest()
+def _audit_first(spec: CampaignSpec, store: ResultsStore, kind: str, what: str,
+                 detail: dict[str, str | int]) -> Path:
+    """Check the trail and audit `kind` before anything is written; the file log's path.
+    Fail closed: a broken trail or a failed audit write exports nothing."""
     audit_path = Path(spec.data_dir) / AUDIT_LOG
-    detail = {**detail, "output_sha256": digest}
     try:
         guard_export(store, audit_path, spec.id)
         _audit_both(store, audit_path, spec.id, kind, detail)
@@ -174,13 +170,34 @@ def audited_export(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: 
             f"{what} for campaign {spec.id}: the audit log could not be written "
             f"({type(exc).__name__}); nothing was exported. Fix {audit_path.parent} or the "
             f"store, then run {what} again") from None
+    return audit_path
+
+
+def _write_audited(spec: CampaignSpec, store: ResultsStore, audit_path: Path, kind: str,
+                   what: str, detail: dict[str, str | int], out: Path, data: bytes, *,
+                   prefix: str, folder_mode: int, outcome: str) -> None:
+    """Write one audited file; a failed write is audited as `<kind>_failed` and raised
+    with `outcome` (what the failure leaves)."""
     try:
-        write_private(out, data, prefix=".recall-")
+        write_private(out, data, prefix=prefix, folder_mode=folder_mode)
     except OSError as exc:
         _audit_both(store, audit_path, spec.id, f"{kind}_failed",
                     {**detail, "error": type(exc).__name__})
         raise PermanentError(f"{what}: cannot write {out} ({exc.strerror}); the attempt "
-                             "is audited, nothing was exported") from None
+                             f"is audited, {outcome}") from None
+
+
+def audited_export(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: str,
+                   data: bytes, out: Path, detail: dict[str, str | int]) -> tuple[str, Path]:
+    """Audit event `kind` (with `detail` and the file's sha256), then write `data` to `out`
+    (owner-only, atomic); (sha256, the file log). Fail closed: the trail is checked and the
+    export audited before any identity reaches a file; when the trail is broken or an audit
+    write fails, nothing is written. A failed write is audited as `<kind>_failed`."""
+    digest = hashlib.sha256(data).hexdigest()
+    detail = {**detail, "output_sha256": digest}
+    audit_path = _audit_first(spec, store, kind, what, detail)
+    _write_audited(spec, store, audit_path, kind, what, detail, out, data, prefix=".recall-",
+                   folder_mode=0o777, outcome="nothing was exported")
     return digest, audit_path
 
 
@@ -193,24 +210,10 @@ def audited_files(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: s
     `<kind>_failed`."""
     digests = "".join(hashlib.sha256(data).hexdigest() for _, data in files)
     digest = hashlib.sha256(digests.encode()).hexdigest()
-    audit_path = Path(spec.data_dir) / AUDIT_LOG
     detail = {**detail, "output_sha256": digest}
-    try:
-        guard_export(store, audit_path, spec.id)
-        _audit_both(store, audit_path, spec.id, kind, detail)
-    except TrailBroken:
-        raise
-    except (OSError, LungscreenError) as exc:
-        raise PermanentError(
-            f"{what} for campaign {spec.id}: the audit log could not be written "
-            f"({type(exc).__name__}); nothing was exported. Fix {audit_path.parent} or the "
-            f"store, then run {what} again") from None
+    audit_path = _audit_first(spec, store, kind, what, detail)
     for out, data in files:
-        try:
-            write_private(out, data, prefix=".export-", folder_mode=0o700)
-        except OSError as exc:
-            _audit_both(store, audit_path, spec.id, f"{kind}_failed",
-                        {**detail, "error": type(exc).__name__})
-            raise PermanentError(f"{what}: cannot write {out} ({exc.strerror}); the attempt "
-                                 "is audited, the export is incomplete: run it again") from None
+        _write_audited(spec, store, audit_path, kind, what, detail, out, data,
+                       prefix=".export-", folder_mode=0o700,
+                       outcome="the export is incomplete: run it again")
     return digest, audit_path

@@ -33,7 +33,6 @@ import numpy.typing as npt
 
 from jobs.report.aggregate import wilson_interval
 from jobs.rounds.compare import read_round
-from jobs.rounds.matching import match
 from jobs.rounds.registered import prior_centres
 from kernel.contract import Nodule, NoduleType
 from kernel.followup import (
@@ -177,26 +176,12 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
     hits = _hits(case)
     truth_by_id = {str(n["nodule_id"]): n for n in case.truth.get("nodules", [])}
     prior_det_of = {nid: i for i, nid in prior_hits.items()}
-    # the prior detection each current detection was matched to (the reading keeps the
-    # prior's size, not its index): the same match read_round made
-    rel = [r.relative for r in reading.nodules]
-    sizes = ([n.diameter_mm for n in case.detections],
-             [f.nodule.diameter_mm for f in prior.findings])
-    if prior_mm is not None:
-        sp = case.spacing
-        pairs = match([(n.z * sp[0], n.y * sp[1], n.x * sp[2]) for n in case.detections],
-                      sizes[0], prior_mm, sizes[1], (1.0, 1.0, 1.0))
-    elif any(r is None for r in rel) or case.box is None:
-        pairs = {}
-    else:
-        pairs = match([r for r in rel if r is not None], sizes[0],
-                      [f.relative for f in prior.findings], sizes[1], case.box.size)
     for i, nid in hits.items():
         spec = truth_by_id[nid]
         link = spec.get("prior_nodule_id")
         if link is None or str(link) not in prior_det_of:
             continue
-        correct = pairs.get(i) == prior_det_of[str(link)]
+        correct = reading.nodules[i].prior_index == prior_det_of[str(link)]
         tally.matched.add(correct)
         if not correct:
             continue

@@ -70,6 +70,7 @@ class NoduleReading:
     first_diameter_mm: float | None = None  # when the nodule was first seen
     days_since_first: float = 0.0
     relative: tuple[float, float, float] | None = None  # lung-relative centre (no box: None)
+    prior_index: int | None = None  # the matched prior nodule: its place in the prior's list
 
 
 @dataclass(frozen=True)

@@ -124,6 +124,29 @@ def _person(rng: np.random.Generator, sex: str) -> tuple[str, str]:
     return _pick(rng, _LAST), first
 
 
+def _staff(rng: np.random.Generator) -> tuple[tuple[str, str], ...]:
+    """The study's referring, performing and operating staff (last, first)."""
+    return (_person(rng, "M" if rng.uniform() < 0.5 else "F"), _person(rng, "F"),
+            _person(rng, "M" if rng.uniform() < 0.5 else "F"))
+
+
+def _study_fields(rng: np.random.Generator, site: Site, study_day: dt.date,
+                  staff: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The study's own identifying fields (a later round draws them anew)."""
+    (ref_last, ref_first), (perf_last, perf_first), (op_last, op_first) = staff
+    return {
+        "AccessionNumber": f"A{study_day:%y}{int(rng.integers(10**6, 10**7))}",
+        "StudyID": f"{int(rng.integers(1000, 99999))}",
+        "InstitutionName": site.institution,
+        "InstitutionAddress": site.address,
+        "ReferringPhysicianName": f"{ref_last}^{ref_first}^^Dr",
+        "PerformingPhysicianName": f"{perf_last}^{perf_first}",
+        "OperatorsName": f"{op_last}^{op_first}",
+        "StationName": f"{site.station_prefix}{int(rng.integers(1, 4))}",
+        "DeviceSerialNumber": f"{int(rng.integers(10**5, 10**6))}",
+    }
+
+
 def make_identity(rng: np.random.Generator, site: Site, index: int, *,
                   canary: bool = False, cohort_round: int = 1,
                   study_day: dt.date | None = None) -> Identity:
@@ -135,9 +158,7 @@ def make_identity(rng: np.random.Generator, site: Site, index: int, *,
     study_day = study_day or drawn_day
     birthday = study_day - dt.timedelta(days=int(age * 365.25 + rng.integers(1, 360)))
     last, first = _person(rng, sex)
-    ref_last, ref_first = _person(rng, "M" if rng.uniform() < 0.5 else "F")
-    perf_last, perf_first = _person(rng, "F")
-    op_last, op_first = _person(rng, "M" if rng.uniform() < 0.5 else "F")
+    staff = _staff(rng)
     town = site.address.split(", ")[-1]
     values = {
         "PatientName": f"{last}^{first}^{_pick(rng, tuple('ABCDEFGHJKLMNPRSTW'))}",
@@ -145,15 +166,7 @@ def make_identity(rng: np.random.Generator, site: Site, index: int, *,
         "OtherPatientIDs": f"NHS{int(rng.integers(10**9, 10**10))}",
         "PatientAddress": f"{int(rng.integers(1, 250))} {_pick(rng, _STREETS)}, {town}",
         "PatientTelephoneNumbers": f"0{rng.integers(1000, 2000)} {rng.integers(10**5, 10**6)}",
-        "AccessionNumber": f"A{study_day:%y}{int(rng.integers(10**6, 10**7))}",
-        "StudyID": f"{int(rng.integers(1000, 99999))}",
-        "InstitutionName": site.institution,
-        "InstitutionAddress": site.address,
-        "ReferringPhysicianName": f"{ref_last}^{ref_first}^^Dr",
-        "PerformingPhysicianName": f"{perf_last}^{perf_first}",
-        "OperatorsName": f"{op_last}^{op_first}",
-        "StationName": f"{site.station_prefix}{int(rng.integers(1, 4))}",
-        "DeviceSerialNumber": f"{int(rng.integers(10**5, 10**6))}",
+        **_study_fields(rng, site, study_day, staff),
     }
     if canary:
         values = {k: _canary(k, _token(index, cohort_round), v) for k, v in values.items()}
@@ -176,20 +189,7 @@ def next_identity(rng: np.random.Generator, prior: Identity, site: Site, index: 
     age from the birth date; in canary mode the study's fields carry new tokens."""
     born = dt.datetime.strptime(prior.PatientBirthDate, "%Y%m%d").date()
     age = study_day.year - born.year - ((study_day.month, study_day.day) < (born.month, born.day))
-    ref_last, ref_first = _person(rng, "M" if rng.uniform() < 0.5 else "F")
-    perf_last, perf_first = _person(rng, "F")
-    op_last, op_first = _person(rng, "M" if rng.uniform() < 0.5 else "F")
-    study = {
-        "AccessionNumber": f"A{study_day:%y}{int(rng.integers(10**6, 10**7))}",
-        "StudyID": f"{int(rng.integers(1000, 99999))}",
-        "InstitutionName": site.institution,
-        "InstitutionAddress": site.address,
-        "ReferringPhysicianName": f"{ref_last}^{ref_first}^^Dr",
-        "PerformingPhysicianName": f"{perf_last}^{perf_first}",
-        "OperatorsName": f"{op_last}^{op_first}",
-        "StationName": f"{site.station_prefix}{int(rng.integers(1, 4))}",
-        "DeviceSerialNumber": f"{int(rng.integers(10**5, 10**6))}",
-    }
+    study = _study_fields(rng, site, study_day, _staff(rng))
     if canary:
         study = {k: _canary(k, _token(index, cohort_round), v) for k, v in study.items()}
     return dataclasses.replace(

@@ -197,3 +197,21 @@ def cancel_spec(spec: Any) -> str:
 
     with ResultsStore.open(spec.store_url, audit_key=audit_key()) as store:
         return cancel_campaign(spec, store)
+
+
+def own_key_intake(cohort: Path, tmp_path: Path, campaign_id: str) -> tuple[Path, Any, Any, Any]:
+    """(spec path, spec, pseudonymizer, intake) of a campaign over `cohort`'s regions with a
+    pseudonym key of its own (the state folder's is shared by the test workers), its studies
+    taken in for real: the set-up of the tests that re-identify (recall, exports)."""
+    from jobs.ingest.intake import take_in
+    from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
+    from jobs.spec.campaign_spec import load_spec
+
+    folders = region_folders(cohort)
+    spec_path = write_spec(tmp_path / "spec.yaml", {n: [p] for n, p in folders.items()},
+                           campaign_id=campaign_id, data_dir=str(tmp_path / "data"),
+                           privacy={"key_file": str(tmp_path / "keys" / "pseudonym.key")})
+    spec = load_spec(spec_path)
+    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
+    return spec_path, spec, pseudonymizer, take_in(spec, pseudonymizer,
+                                                   OptOutList(pseudonymizer), env={})

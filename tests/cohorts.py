@@ -149,3 +149,18 @@ def round_cohorts() -> tuple[Cohort, Cohort, Cohort]:
     first = build_cohort(**ROUND_ARGS)
     second = build_follow_up(first, months=12, seed=1)
     return first, second, build_follow_up(second, months=24, seed=2)
+
+
+def assert_selected_as_planned(studies: Any, truth: dict[str, dict[str, Any]]) -> None:
+    """Each discovered study's series selection is what its truth's `expected` says: the
+    primary series where it is selectable, else the planned quarantine reason."""
+    from jobs.ingest.selection import Selected, select_series  # ingest: only these checks
+
+    for study in studies:
+        t = truth[study.study_uid]
+        decision = select_series(study)
+        if isinstance(decision, Selected):
+            assert t["expected"]["selected"], t["defects"]
+            assert decision.series.series_uid == t["primary_series_uid"]
+        else:
+            assert t["expected"] == {"selected": False, "reason": decision.reason.value}

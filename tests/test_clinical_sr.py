@@ -102,19 +102,11 @@ CAMPAIGN = "sr-test"
 def campaign(small_cohort, tmp_path):
     """A stored campaign over the small cohort: intake for real, results from the truth
     (each study's truth nodules, as voxels of its selected series; its truth category)."""
-    from jobs.ingest.intake import take_in
-    from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
-    from jobs.spec.campaign_spec import load_spec
     from jobs.store import ResultsStore
-    from tests.campaign_helpers import region_folders, write_spec
+    from tests.campaign_helpers import own_key_intake
 
-    folders = region_folders(small_cohort.root)
-    spec_path = write_spec(tmp_path / "spec.yaml", {n: [p] for n, p in folders.items()},
-                           campaign_id=CAMPAIGN, data_dir=str(tmp_path / "data"),
-                           privacy={"key_file": str(tmp_path / "keys" / "pseudonym.key")})
-    spec = load_spec(spec_path)
-    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
-    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
+    spec_path, spec, pseudonymizer, intake = own_key_intake(small_cohort.root, tmp_path,
+                                                            CAMPAIGN)
     truth = {pseudonymizer.study(t["patient_id"], t["study_uid"]): t for t in small_cohort.truth}
     results = [StudyResult(
         r.study_pid, r.patient_pid, r.region, r.site, r.age_band, r.sex, Outcome.SCREENED,

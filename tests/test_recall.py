@@ -15,17 +15,14 @@ import pytest
 from sqlalchemy import text
 
 from cli.main import main
-from jobs.ingest.intake import take_in
-from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
 from jobs.recall import RecallEntry, nodule_summary, verify_audit_log
-from jobs.spec.campaign_spec import load_spec
 from jobs.spec.operator import os_operator
 from jobs.store import ResultsStore
 from kernel.contract import Nodule, NoduleType
 from kernel.errors import BadInput
 from kernel.lungrads import Category
 from kernel.records import Outcome, StudyResult
-from tests.campaign_helpers import region_folders, write_spec
+from tests.campaign_helpers import own_key_intake
 
 CAMPAIGN = "recall-test"
 NODULES = {
@@ -39,14 +36,9 @@ NODULES = {
 @pytest.fixture
 def campaign(small_cohort, tmp_path):
     """A stored campaign over the small cohort: intake for real, categories set by hand."""
-    folders = region_folders(small_cohort.root)
-    # a key of the test's own: test_bad_input removes it, and the state folder's is shared
-    spec_path = write_spec(tmp_path / "spec.yaml", {n: [p] for n, p in folders.items()},
-                           campaign_id=CAMPAIGN, data_dir=str(tmp_path / "data"),
-                           privacy={"key_file": str(tmp_path / "keys" / "pseudonym.key")})
-    spec = load_spec(spec_path)
-    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
-    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
+    # a key of the test's own: test_bad_input removes it
+    spec_path, spec, pseudonymizer, intake = own_key_intake(small_cohort.root, tmp_path,
+                                                            CAMPAIGN)
     records = sorted(intake.records.values(), key=lambda r: r.study_pid)
     assert len(records) >= 4
     categories = [Category.VERY_SUSPICIOUS_4B, Category.SUSPICIOUS_4A, Category.PROBABLY_BENIGN]

@@ -24,7 +24,7 @@ from synth.dicom_writer import VENDORS, SeriesInfo, SliceOut, StudyInfo, write_s
 from synth.people import PHI_FIELDS, Site, make_identity
 from synth.phantom import make_phantom
 from synth.plan import DEFECTS
-from tests.cohorts import Cohort
+from tests.cohorts import Cohort, assert_selected_as_planned
 
 CT = "1.2.840.10008.5.1.4.1.1.2"
 AXIAL = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
@@ -257,7 +257,6 @@ def test_defects_are_in_the_files(defect_cohort: Cohort) -> None:
 def test_the_projects_selector_agrees_with_the_truth(defect_cohort: Cohort) -> None:
     """What `expected` claims is what jobs.ingest.selection decides (the ingest's rules)."""
     from jobs.ingest.discovery import discover
-    from jobs.ingest.selection import Selected, select_series
     from jobs.ingest.sources.folder import FolderSource
 
     rejected: dict[str, str] = {}
@@ -269,14 +268,7 @@ def test_the_projects_selector_agrees_with_the_truth(defect_cohort: Cohort) -> N
     truth = defect_cohort.by_study_uid()
     studies = list(discover([FolderSource(defect_cohort.dicom)], on_file=on_file))
     assert {s.study_uid for s in studies} == set(truth)
-    for study in studies:
-        t = truth[study.study_uid]
-        decision = select_series(study)
-        if isinstance(decision, Selected):
-            assert t["expected"]["selected"], t["defects"]
-            assert decision.series.series_uid == t["primary_series_uid"]
-        else:
-            assert t["expected"] == {"selected": False, "reason": decision.reason.value}
+    assert_selected_as_planned(studies, truth)
     expected_rejects = {r["path"].removeprefix("dicom/"): r["reason"]
                         for t in defect_cohort.truth for r in t["rejected_files"]}
     assert rejected == expected_rejects

@@ -21,7 +21,7 @@ from synth.phantom import baseline_nodules, draw_body, make_phantom
 from synth.priors import read_prior
 from synth.rounds import add_months, plan_follow_up
 from synth.study import render_plan
-from tests.cohorts import ROUND_ARGS, Cohort
+from tests.cohorts import ROUND_ARGS, Cohort, assert_selected_as_planned
 
 Rounds = tuple[Cohort, Cohort, Cohort]
 
@@ -278,7 +278,6 @@ def test_same_bytes_whatever_the_worker_count(tmp_path: Path) -> None:
 
 def test_defects_and_canaries_in_a_follow_up(tmp_path: Path) -> None:
     from jobs.ingest.discovery import discover
-    from jobs.ingest.selection import Selected, select_series
     from jobs.ingest.sources.folder import FolderSource
 
     write_cohort(tmp_path / "prior", studies=6, regions=2, seed=4, profile="tiny", workers=2,
@@ -299,14 +298,7 @@ def test_defects_and_canaries_in_a_follow_up(tmp_path: Path) -> None:
             assert c["fields"][field] not in old_tokens  # new per round
     truth = later.by_study_uid()
     assert all(t["defects"] for t in truth.values())
-    for study in discover([FolderSource(later.dicom)]):
-        t = truth[study.study_uid]
-        decision = select_series(study)
-        if isinstance(decision, Selected):
-            assert t["expected"]["selected"], t["defects"]
-            assert decision.series.series_uid == t["primary_series_uid"]
-        else:
-            assert t["expected"] == {"selected": False, "reason": decision.reason.value}
+    assert_selected_as_planned(discover([FolderSource(later.dicom)]), truth)
 
 
 def test_a_bad_prior_is_refused_with_what_to_do(tmp_path: Path,

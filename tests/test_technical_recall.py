@@ -12,15 +12,13 @@ import stat
 import pytest
 
 from cli.main import main
-from jobs.ingest.intake import take_in
-from jobs.ingest.privacy import OptOutList, Pseudonymizer, load_or_create_key
-from jobs.spec.campaign_spec import load_spec
+from jobs.ingest.privacy import Pseudonymizer, load_or_create_key
 from jobs.store import ResultsStore
 from jobs.technical_recall import due_for_technical_recall
 from kernel.lungrads import Category
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyResult
-from tests.campaign_helpers import region_folders, write_spec
+from tests.campaign_helpers import own_key_intake
 
 CAMPAIGN = "technical-test"
 # per study, in pseudonym order: (outcome, reason, category)
@@ -42,14 +40,9 @@ def _result(record, outcome, reason, category):
 def campaign(small_cohort, tmp_path):
     """A stored campaign over the small cohort (intake for real, outcomes set by hand) that
     recorded its key's fingerprint; who each study is, read from the sources."""
-    folders = region_folders(small_cohort.root)
-    # a key of the test's own: the tests replace it, and the state folder's is shared
-    spec_path = write_spec(tmp_path / "spec.yaml", {n: [p] for n, p in folders.items()},
-                           campaign_id=CAMPAIGN, data_dir=str(tmp_path / "data"),
-                           privacy={"key_file": str(tmp_path / "keys" / "pseudonym.key")})
-    spec = load_spec(spec_path)
-    pseudonymizer = Pseudonymizer(load_or_create_key(spec.key_path))
-    intake = take_in(spec, pseudonymizer, OptOutList(pseudonymizer), env={})
+    # a key of the test's own: the tests replace it
+    spec_path, spec, pseudonymizer, intake = own_key_intake(small_cohort.root, tmp_path,
+                                                            CAMPAIGN)
     records = sorted(intake.records.values(), key=lambda r: r.study_pid)
     assert len(records) == len(PLAN) == len({r.patient_pid for r in records})
     results = [_result(rec, *plan) for rec, plan in zip(records, PLAN, strict=True)]

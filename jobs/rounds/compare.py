@@ -34,12 +34,16 @@ def interval_days(prior_day: str, day: str) -> float:
         return DEFAULT_INTERVAL_DAYS
 
 
+def _centre_mm(n: Nodule, spacing: tuple[float, float, float]) -> tuple[float, float, float]:
+    """A nodule's centre in mm from the volume's first voxel."""
+    return (n.z * spacing[0], n.y * spacing[1], n.x * spacing[2])
+
+
 def _relative(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
               box: LungBox | None) -> list[tuple[float, float, float] | None]:
     if box is None:
         return [None] * len(nodules)
-    return [box.relative((n.z * spacing[0], n.y * spacing[1], n.x * spacing[2]))
-            for n in nodules]
+    return [box.relative(_centre_mm(n, spacing)) for n in nodules]
 
 
 def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
@@ -68,7 +72,7 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
     days = interval_days(prior.exam_day, exam_day)
     pairs: dict[int, int] = {}
     if prior_mm is not None and len(prior_mm) == len(prior.findings):
-        pairs = match([(n.z * spacing[0], n.y * spacing[1], n.x * spacing[2]) for n in nodules],
+        pairs = match([_centre_mm(n, spacing) for n in nodules],
                       [n.diameter_mm for n in nodules], list(prior_mm),
                       [f.nodule.diameter_mm for f in prior.findings], (1.0, 1.0, 1.0))
     elif box is not None and all(rel is not None for rel in relative):
@@ -87,7 +91,8 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
         readings_list.append(NoduleReading(
             change, categorize_compared(n, comparison),
             None if found is None else found.diameter_mm,
-            None if found is None else found.solid_diameter_mm, first, since, rel))
+            None if found is None else found.solid_diameter_mm, first, since, rel,
+            pairs.get(i)))
     category = categorize_round(compared, lungs_covered=lungs_covered)
     return RoundReading(box, tuple(readings_list), prior_study_pid=prior.study_pid,
                         prior_category=prior.category, interval_days=days,

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 from jobs.ingest.discovery import discover
 from jobs.ingest.intake import study_fields
-from jobs.ingest.privacy import Pseudonymizer, minimise
+from jobs.ingest.privacy import Pseudonymizer
 from jobs.ingest.selection import Selected, select_series
 from jobs.ingest.sources.factory import region_sources
 from jobs.spec.campaign_spec import CampaignSpec
@@ -41,13 +41,13 @@ def locate_prior_pixels(prior_specs: Sequence[CampaignSpec], regions: Sequence[s
             if region.name not in regions:
                 continue
             for study in discover(region_sources(region, env)):
-                decision = select_series(study)
-                if not isinstance(decision, Selected):
-                    continue
-                record = minimise(study_fields(study, decision), region=region.name,
-                                  pseudonymizer=pseudonymizer)
-                for current in wanted.get(record.study_pid, ()):
-                    found.setdefault(current, decision)
+                # the study pseudonym as minimise makes it, before any series is selected
+                patient_id = (study_fields(study, None).patient_id or "").strip()
+                currents = wanted.get(pseudonymizer.study(patient_id, study.study_uid), ())
+                decision = select_series(study) if currents else None
+                if isinstance(decision, Selected):
+                    for current in currents:
+                        found.setdefault(current, decision)
     log.info("priors: %d of %d prior screens found in their sources for registration",
              len(found), len(priors))
     return found

@@ -15,7 +15,6 @@ from collections.abc import Iterable, Sequence
 from jobs.store import ResultsStore
 from kernel.errors import BadInput
 from kernel.followup import PriorNodule
-from kernel.lungrads import categorize_nodule
 from kernel.records import Outcome, StudyRecord, StudyResult
 from kernel.rounds import PriorFinding, PriorScreen
 
@@ -53,7 +52,7 @@ def _screen(campaign_id: str, result: StudyResult) -> PriorScreen:
         assert read.relative is not None
         findings.append(PriorFinding(read.relative, PriorNodule(
             nodule.diameter_mm, nodule.solid_diameter_mm, nodule.type,
-            read.category if read.category else categorize_nodule(nodule),
+            read.category,
             read.first_diameter_mm, read.days_since_first), (nodule.z, nodule.y, nodule.x)))
     return PriorScreen(campaign_id, result.study_pid, result.exam_day, result.category,
                        tuple(findings))

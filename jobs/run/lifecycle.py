@@ -88,10 +88,11 @@ def run_campaign(
 def _prior_specs(spec: CampaignSpec, registry: SpecRegistry | None) -> list[CampaignSpec]:
     """The saved specs of the campaign's priors that can be found (their sources may still
     hold the prior screens' pixels); a missing one only means matching without pixels."""
+    if registry is None:
+        return []
     found: list[CampaignSpec] = []
-    for prior_id in spec.priors if registry is not None else ():
+    for prior_id in spec.priors:
         try:
-            assert registry is not None
             found.append(registry.load(prior_id, spec.data_dir))
         except BadInput:
             log.info("priors: no saved spec of campaign %s: its screens are matched without "

@@ -63,9 +63,9 @@ def prepare(
     recorded (the same plan again on a resume; BadInput if the sources changed it); each
     study's prior screen found in `spec.priors` (BadInput for a prior under another key),
     and its pixels in `prior_specs`' sources where they still are."""
-    check_priors(store, spec.id, spec.priors, Pseudonymizer(key).fingerprint())
+    pseudonymizer = Pseudonymizer(key)
+    check_priors(store, spec.id, spec.priors, pseudonymizer.fingerprint())
     if intake is None:
-        pseudonymizer = Pseudonymizer(key)
         opt_out = OptOutList.load(spec.privacy.opt_out, pseudonymizer)
         intake = take_in(spec, pseudonymizer, opt_out, env or {})
     if lease is not None:
@@ -74,7 +74,7 @@ def prepare(
     store.record_plan(spec.id, plan_shards(intake.records.values(), spec.shard_size))
     priors = find_priors(store, spec.priors, intake.records.values())
     pixels = locate_prior_pixels(prior_specs, [r.name for r in spec.regions], priors,
-                                 Pseudonymizer(key), env or {}) if priors and prior_specs else {}
+                                 pseudonymizer, env or {}) if priors and prior_specs else {}
     return Prepared(spec, store, intake, LocatorSeal(key, spec.key_path), lease, priors, pixels)
 
 
