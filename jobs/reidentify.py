@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
-__all__ = ["Identified", "audited_export", "audited_files", "csv_cell", "identity",
+__all__ = ["Identified", "audit_event", "audit_first", "audited_export", "audited_files",
+           "csv_cell", "identity",
            "match_sources", "match_studies", "reidentification_key", "render_csv",
            "spec_regions"]
 
@@ -146,7 +147,7 @@ def render_csv(row_type: type, rows: Sequence[Any]) -> tuple[int, bytes]:
     return len(rows), buf.getvalue().encode("utf-8")
 
 
-def _audit_both(store: ResultsStore, audit_path: Path, campaign_id: str, kind: str,
+def audit_event(store: ResultsStore, audit_path: Path, campaign_id: str, kind: str,
                 detail: dict[str, str | int]) -> None:
     """The store's chained event first, then its mirror line in the file log."""
     head = store.audit(campaign_id, kind, **detail)
@@ -155,14 +156,14 @@ def _audit_both(store: ResultsStore, audit_path: Path, campaign_id: str, kind: s
                               "seq": head.seq, "mac": head.mac})
 
 
-def _audit_first(spec: CampaignSpec, store: ResultsStore, kind: str, what: str,
+def audit_first(spec: CampaignSpec, store: ResultsStore, kind: str, what: str,
                  detail: dict[str, str | int]) -> Path:
     """Check the trail and audit `kind` before anything is written; the file log's path.
     Fail closed: a broken trail or a failed audit write exports nothing."""
     audit_path = Path(spec.data_dir) / AUDIT_LOG
     try:
         guard_export(store, audit_path, spec.id)
-        _audit_both(store, audit_path, spec.id, kind, detail)
+        audit_event(store, audit_path, spec.id, kind, detail)
     except TrailBroken:
         raise
     except (OSError, LungscreenError) as exc:
@@ -181,7 +182,7 @@ def _write_audited(spec: CampaignSpec, store: ResultsStore, audit_path: Path, ki
     try:
         write_private(out, data, prefix=prefix, folder_mode=folder_mode)
     except OSError as exc:
-        _audit_both(store, audit_path, spec.id, f"{kind}_failed",
+        audit_event(store, audit_path, spec.id, f"{kind}_failed",
                     {**detail, "error": type(exc).__name__})
         raise PermanentError(f"{what}: cannot write {out} ({exc.strerror}); the attempt "
                              f"is audited, {outcome}") from None
@@ -195,7 +196,7 @@ def audited_export(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: 
     write fails, nothing is written. A failed write is audited as `<kind>_failed`."""
     digest = hashlib.sha256(data).hexdigest()
     detail = {**detail, "output_sha256": digest}
-    audit_path = _audit_first(spec, store, kind, what, detail)
+    audit_path = audit_first(spec, store, kind, what, detail)
     _write_audited(spec, store, audit_path, kind, what, detail, out, data, prefix=".recall-",
                    folder_mode=0o777, outcome="nothing was exported")
     return digest, audit_path
@@ -211,7 +212,7 @@ def audited_files(spec: CampaignSpec, store: ResultsStore, *, kind: str, what: s
     digests = "".join(hashlib.sha256(data).hexdigest() for _, data in files)
     digest = hashlib.sha256(digests.encode()).hexdigest()
     detail = {**detail, "output_sha256": digest}
-    audit_path = _audit_first(spec, store, kind, what, detail)
+    audit_path = audit_first(spec, store, kind, what, detail)
     for out, data in files:
         _write_audited(spec, store, audit_path, kind, what, detail, out, data,
                        prefix=".export-", folder_mode=0o700,

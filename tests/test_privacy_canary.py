@@ -6,6 +6,7 @@ the service's pages and downloads."""
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import secrets
 from pathlib import Path
@@ -213,6 +214,16 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
 
     # 6. the service's pages and downloads, as an analyst and as the authority
     pages = _served_pages(spec.store_url, "canary")
+
+    # 7. the authority's clinical export: identities by design, in its folder only
+    from jobs.clinical import export_sr
+    from jobs.spec import open_spec_store
+
+    pacs = tmp_path / "pacs"
+    with open_spec_store(spec, os.environ, create=False) as store:
+        assert export_sr(spec, store, out=pacs, operator="authority", env={}).count == 1
+    (report_file,) = pacs.iterdir()
+    assert screened.encode() in report_file.read_bytes()  # the person's own study
     out = capsys.readouterr()
 
     # every sink: printed text, log records (formatted), every file written outside the cohort
@@ -232,6 +243,7 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         p
         for p in tmp_path.rglob("*")
         if p.is_file() and cohort not in p.parents and inputs not in p.parents
+        and pacs not in p.parents
     ]
     assert any(p.name == "results.db" for p in written)
     for path in written:

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.client import add_server, client_for
-from jobs.clinical import export_sr
+from jobs.clinical import Sent, export_sr, stow_sr
 from jobs.spec import open_spec_store, os_operator
 from kernel.errors import BadInput
+
+if TYPE_CHECKING:
+    from jobs.spec import CampaignSpec
+    from jobs.store import ResultsStore
 
 __all__ = ["register", "run"]
 
@@ -33,8 +39,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     p.add_argument("--format", choices=FORMATS, default="sr",
                    help="sr: DICOM SR TID 1500 measurement reports (the only format so far)")
-    p.add_argument("--out", type=Path, required=True,
+    p.add_argument("--out", type=Path,
                    help="the folder to write the reports to (created owner-only)")
+    p.add_argument("--stow", metavar="URL",
+                   help="send the reports to the PACS at this DICOMweb root with STOW-RS "
+                        "(credentials from LUNGSCREEN_PACS_USER and LUNGSCREEN_PACS_PASSWORD, "
+                        "or LUNGSCREEN_PACS_TOKEN); reports the PACS already holds are not "
+                        "sent again")
     add_campaign_ref(p)
     add_server(p)
     p.set_defaults(func=run)
@@ -45,11 +56,33 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput("export runs where the campaign's store and pseudonym key are (the "
                        "authority's machine); the service does not serve it yet: drop "
                        "--server")
+    if args.out is None and args.stow is None:
+        raise BadInput("export needs --out DIR (files) or --stow URL (the PACS), or both")
     spec = resolve_spec(args)
+    env = dict(os.environ)
     with open_spec_store(spec, os.environ, create=False) as store:
-        done = export_sr(spec, store, out=args.out, operator=os_operator(),
-                         env=dict(os.environ))
-    print(f"SR export: {done.count} reports written to {done.folder} "
-          f"(sha256 {done.sha256[:12]}...); {done.not_found} not found in the sources, "
-          f"{done.unselectable} no longer selectable; audited in {done.audit_log}")
+        if args.out is not None:
+            done = export_sr(spec, store, out=args.out, operator=os_operator(), env=env)
+            print(f"SR export: {done.count} reports written to {done.folder} "
+                  f"(sha256 {done.sha256[:12]}...); {done.not_found} not found in the "
+                  f"sources, {done.unselectable} no longer selectable; audited in "
+                  f"{done.audit_log}")
+        if args.stow is not None:
+            return _stow(spec, store, args.stow, env)
+    return 0
+
+
+def _stow(spec: CampaignSpec, store: ResultsStore, url: str, env: dict[str, str]) -> int:
+    """STOW-RS to the PACS; 1 when a study's report failed (re-running sends only those)."""
+    sent = stow_sr(spec, store, url=url, operator=os_operator(), env=env)
+    print(f"SR STOW to {sent.root}: {sent.count(Sent.STORED)} stored, "
+          f"{sent.count(Sent.PRESENT)} already stored, {sent.count(Sent.FAILED)} failed; "
+          f"{sent.not_found} not found in the sources, {sent.unselectable} no longer "
+          f"selectable; audited in {sent.audit_log}")
+    for o in sent.outcomes:
+        if o.sent is Sent.FAILED:
+            print(f"  report {o.number}: failed, {o.why}", file=sys.stderr)
+    if sent.count(Sent.FAILED):
+        print("run the export again: reports the PACS holds are skipped", file=sys.stderr)
+        return 1
     return 0

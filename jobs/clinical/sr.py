@@ -15,6 +15,7 @@ Everything here is pure: source headers in, a dataset out; the caller writes it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -49,6 +50,9 @@ from kernel.rounds import NoduleReading
 
 __all__ = ["CHANGE", "LUNG_RADS", "NODULE_TYPE", "SCHEME", "SrIdentity", "build_sr",
            "category_code", "patient_point", "sr_uid"]
+
+# highdicom's debug lines name the source datasets by UID and the attributes it copies: PHI
+logging.getLogger("highdicom").setLevel(logging.WARNING)
 
 SCHEME = "99LSCR"
 _MM = CodedConcept("mm", "UCUM", "millimeter")
