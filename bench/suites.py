@@ -134,6 +134,12 @@ def _audit(o: SuiteOptions) -> Figures:
     return run_audit_bench(runs=o.runs_or(3))
 
 
+def _clinical(o: SuiteOptions) -> Figures:
+    from bench.clinical import run_clinical_bench  # this suite's stack only
+
+    return run_clinical_bench(runs=o.runs_or(5), studies=o.studies_or(6))
+
+
 def _service(o: SuiteOptions) -> Figures:
     from bench.service import ServiceBenchOptions, run_service_bench  # this suite's stack only
 
@@ -171,4 +177,6 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
           _service),
     Suite("audit", "the keyed audit trail: append, verify and head check per 1,000 events",
           _audit),
+    Suite("clinical", "a study's DICOM SR: build, and STOW-RS to a local Orthanc, per study",
+          _clinical),
 )}

@@ -83,3 +83,14 @@ def test_the_service_suite_serves_analysts_and_compares_with_healthz():
     assert {k: run[k]["n"] for k in ("page", "report", "healthz", "alone")} == {
         "page": 8, "report": 8, "healthz": 8, "alone": 10}
     assert figures.lines()[0].startswith("service: 4 concurrent analysts")
+
+
+def test_the_clinical_suite_builds_and_sends_to_a_real_orthanc():
+    """Two studies through the whole suite (a real Orthanc started by the bench); figures
+    present, never timed."""
+    figures = SUITES["clinical"].run(SuiteOptions(runs=1, studies=2))
+    data = json.loads(figures.to_json())
+    assert data["studies"] == 2 and data["runs"] == 1
+    assert all(data[k] > 0 for k in ("build_ms", "write_baseline_ms", "stow_new_ms",
+                                     "rest_post_baseline_ms", "stow_present_ms"))
+    assert figures.lines()[0].startswith("clinical outputs:")

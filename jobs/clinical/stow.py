@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
-__all__ = ["PACS_ENV", "Sent", "StowOutcome", "StowReport", "pacs_session", "stow_sr"]
+__all__ = ["PACS_ENV", "Sent", "StowOutcome", "StowReport", "pacs_session", "send_report",
+           "stow_sr"]
 
 log = logging.getLogger("jobs")
 logging.getLogger("dicomweb_client").setLevel(logging.WARNING)  # its debug lines carry UIDs
@@ -123,7 +124,7 @@ def _refused(root: str, status: int) -> BadInput:
                     "and LUNGSCREEN_PACS_PASSWORD, or LUNGSCREEN_PACS_TOKEN")
 
 
-def _send(client: DICOMwebClient, report: Dataset, root: str) -> tuple[Sent, str]:
+def send_report(client: DICOMwebClient, report: Dataset, root: str) -> tuple[Sent, str]:
     """Ask whether the PACS holds the report; store it if not. Errors are mapped without
     their text (requests' messages carry URLs, and so UIDs)."""
     try:
@@ -166,7 +167,7 @@ def stow_sr(spec: CampaignSpec, store: ResultsStore, *, url: str, operator: str,
     refused: BadInput | None = None
     for i, (n, report) in enumerate(built.reports):
         try:
-            sent, why = _send(client, report, root)
+            sent, why = send_report(client, report, root)
         except _Unreachable as exc:
             outcomes += [StowOutcome(m, Sent.FAILED, f"PACS unreachable ({exc})")
                          for m, _ in built.reports[i:]]
