@@ -95,6 +95,30 @@ def test_report_carries_nodules_category_prior_reading_and_references(selected, 
         s.sop_uid for s in sel.slices)
 
 
+
+def test_report_carries_the_tracking_uids_it_is_given(selected):
+    sel, first, truth = selected
+    nodules = truth_nodules(truth)
+    result = StudyResult("s" * 16, "p" * 16, "north", "a", "60-64", "F", Outcome.SCREENED,
+                         "lung_nodule_detector", "3", category=Category.SUSPICIOUS_4A,
+                         nodules=nodules)
+    given = [sr_uid("round one", str(i)) for i in range(len(nodules))]
+    ds = build_sr(result, first, sel.slices, identity=SrIdentity(sr_uid("x"), sr_uid("y")),
+                  key_fingerprint="f" * 16, tracking_uids=given)
+    _, groups, _ = parse_report(_reread(ds))
+    assert [g.tracking_uid for g in groups] == given
+    default = build_sr(result, first, sel.slices, identity=SrIdentity(sr_uid("x"), sr_uid("y")),
+                       key_fingerprint="f" * 16)
+    assert not {g.tracking_uid for g in parse_report(_reread(default))[1]} & set(given)
+
+
+def _reread(ds):
+    import io
+
+    from jobs.clinical.export import sr_bytes
+
+    return hd.sr.srread(io.BytesIO(sr_bytes(ds)))
+
 CAMPAIGN = "sr-test"
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from jobs.clinical.sr import SrIdentity, build_sr, sr_uid
+from jobs.clinical.tracking import nodule_tracking_uids
 from jobs.ingest.selection import Selected, select_series
 from jobs.reidentify import audited_files, match_studies, reidentification_key, spec_regions
 from kernel.records import Outcome
@@ -65,6 +66,7 @@ def build_reports(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str
     fingerprint = pseudonymizer.fingerprint()
     due = {r.study_pid: r for r in store.results(spec.id) if r.outcome is Outcome.SCREENED}
     numbers = {pid: n for n, pid in enumerate(sorted(due), 1)}
+    tracking = nodule_tracking_uids(store, spec.id, due, fingerprint)
     reports: list[tuple[int, Dataset]] = []
     unselectable = 0
     for result, study in match_studies(due, spec_regions(spec, env), pseudonymizer):
@@ -78,7 +80,8 @@ def build_reports(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str
         identity = SrIdentity(sr_uid(*parts, "instance"), sr_uid(*parts, "series"))
         reports.append((numbers[result.study_pid],
                         build_sr(result, first, selected.slices, identity=identity,
-                                 key_fingerprint=fingerprint)))
+                                 key_fingerprint=fingerprint,
+                                 tracking_uids=tracking[result.study_pid])))
     reports.sort(key=lambda r: r[0])
     return SrReports(reports, len(due) - len(reports) - unselectable, unselectable)
 

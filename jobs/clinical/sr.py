@@ -164,11 +164,13 @@ def _nodule_group(n: Nodule, number: int, centre: tuple[float, float, float],
 
 
 def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader], *,
-             identity: SrIdentity, key_fingerprint: str) -> Comprehensive3DSR:
+             identity: SrIdentity, key_fingerprint: str,
+             tracking_uids: Sequence[str] | None = None) -> Comprehensive3DSR:
     """The TID 1500 report of the screened `result`, attached to the study `first` (the
     selected series' first image, as the source holds it) and referencing `slices` (the
-    selected series, foot to head). PHI comes from `first` only and goes only into the
-    returned dataset."""
+    selected series, foot to head). `tracking_uids`: one per nodule, the same for a nodule
+    across rounds (jobs.clinical.tracking; default: each first seen here). PHI comes from
+    `first` only and goes only into the returned dataset."""
     frame_uid = slices[0].frame_of_reference_uid or str(first.get("FrameOfReferenceUID", ""))
     if not frame_uid:
         raise BadInput("the selected series has no FrameOfReferenceUID; its nodule "
@@ -179,8 +181,8 @@ def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader],
                  | MeasurementsAndQualitativeEvaluations] = []
     for i, n in enumerate(result.nodules):
         reading = readings[i] if i < len(readings) else None
-        tracking_uid = sr_uid(result.study_pid, result.model_version, key_fingerprint,
-                              "nodule", str(i))
+        tracking_uid = tracking_uids[i] if tracking_uids is not None else sr_uid(
+            result.study_pid, result.model_version, key_fingerprint, "nodule", str(i))
         groups.append(_nodule_group(n, i + 1, patient_point(slices, n.z, n.y, n.x),
                                     frame_uid, tracking_uid, algorithm, reading))
     if result.category is not None:
