@@ -75,6 +75,12 @@ def test_report_carries_nodules_category_prior_reading_and_references(selected, 
     assert sr.VerificationFlag == "UNVERIFIED" and sr.CompletionFlag == "COMPLETE"
     assert (sr.StudyInstanceUID, sr.PatientID) == (first.StudyInstanceUID, first.PatientID)
     assert sr.SOPInstanceUID == identity.sop_instance_uid
+    (scheme,) = sr.CodingSchemeIdentificationSequence
+    assert scheme.CodingSchemeDesignator == "99LSCR" and scheme.CodingSchemeName
+    (equipment,) = [e for e in sr.ContributingEquipmentSequence if e.Manufacturer == "lungscreen"]
+    assert (equipment.ManufacturerModelName, equipment.SoftwareVersions) == (
+        "lung_nodule_detector", "3")
+    assert equipment.PurposeOfReferenceCodeSequence[0].CodeValue == "109102"  # Processing Equipment
     assert len(groups) == len(nodules)
     for group, n, reading in zip(groups, truth["nodules"], readings, strict=True):
         assert group.roi.frame_of_reference_uid == first.FrameOfReferenceUID

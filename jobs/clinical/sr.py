@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from highdicom.base_content import ContributingEquipment
 from highdicom.sr import (
     AlgorithmIdentification,
     CodedConcept,
@@ -201,10 +202,26 @@ def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader],
     report = MeasurementReport(
         observation_context=ObservationContext(observer_device_context=device),
         procedure_reported=_CT_CHEST, imaging_measurements=groups)
-    return Comprehensive3DSR(
+    equipment = ContributingEquipment(
+        "lungscreen", codes.DCM.ProcessingEquipment,
+        manufacturer_model_name=result.model_name, software_versions=result.model_version,
+        contribution_description="nodule detection and Lung-RADS category (AI)")
+    sr = Comprehensive3DSR(
         evidence=_evidence(first, slices), content=report[0],
         series_instance_uid=identity.series_instance_uid, series_number=9001,
         sop_instance_uid=identity.sop_instance_uid, instance_number=1,
         manufacturer="lungscreen", is_complete=True, is_final=False, is_verified=False,
-        series_description="lungscreen nodule report (AI, unverified)")
+        series_description="lungscreen nodule report (AI, unverified)",
+        contributing_equipment=[equipment])
+    sr.CodingSchemeIdentificationSequence = [_private_scheme()]
+    return sr
+
+
+def _private_scheme() -> Dataset:
+    """The declaration of scheme 99LSCR, as PS3.3 C.12.1.1.5 asks of a private scheme."""
+    item = Dataset()
+    item.CodingSchemeDesignator = SCHEME
+    item.CodingSchemeName = "lungscreen screening concepts"
+    item.CodingSchemeResponsibleOrganization = "lungscreen"
+    return item
 
