@@ -1,39 +1,45 @@
-"""`export_sr`: one DICOM SR (TID 1500) per screened study of a campaign, written to a
-folder for the PACS, re-identified from the sources with the pseudonym key.
+"""`export_sr` and `export_fhir`: one DICOM SR (TID 1500) per screened study of a campaign
+for the PACS, or one FHIR R4 Bundle per study for the programme register, written to a
+folder, re-identified from the sources with the pseudonym key. Both go through one loop
+(`_render`: match, select, render) and one audited write (`_write`).
 
 Like the recall list (jobs.recall), this is the authority's alone: the key must already exist
 and be the campaign's, each study's pseudonym is recomputed from the sources to find the
 person's real study, and the export is audited (counts only) before any file is written.
-Files are named `<n>.dcm` (n: the study's rank among the campaign's screened results by
-pseudonym), owner-only. The same study and model version under the same key give the same
-SOP Instance UID, so a re-export replaces the reports it wrote before.
+Files are named `<n>.dcm` / `<n>.json` (n: the study's rank among the campaign's screened
+results by pseudonym), owner-only. The same study and model version under the same key give
+the same SOP Instance UID (SR) and the same bundle, byte for byte (FHIR), so a re-export
+replaces what it wrote before.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydicom.dataset import Dataset
+
+from jobs.clinical.fhir import build_bundle, bundle_json, fhir_study
 from jobs.clinical.sr import SrIdentity, build_sr, sr_uid
 from jobs.ingest.selection import Selected, select_series
 from jobs.reidentify import audited_files, match_studies, reidentification_key, spec_regions
-from kernel.records import Outcome
+from kernel.records import Outcome, StudyResult
 
 if TYPE_CHECKING:
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
-__all__ = ["SrExport", "export_sr"]
+__all__ = ["ClinicalExport", "export_fhir", "export_sr"]
 
 log = logging.getLogger("jobs")
 
 
 @dataclass(frozen=True)
-class SrExport:
+class ClinicalExport:
     """What an export did (no PHI): where, how many, and the files' digest."""
 
     folder: Path
@@ -44,13 +50,30 @@ class SrExport:
     audit_log: Path
 
 
-def export_sr(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: str,
-              env: Mapping[str, str]) -> SrExport:
-    """Write one SR per screened study of campaign `spec` into folder `out` and audit it.
+# one matched study's file: (its result, its selected series, the series' first image as the
+# source holds it, the key fingerprint) -> the file's bytes
+Render = Callable[[StudyResult, Selected, Dataset, str], bytes]
 
-    BadInput for an unknown campaign, a missing key or another key than the campaign's.
-    A study whose series the sources no longer select the same way is counted
-    (`unselectable`), never reported against the wrong images."""
+
+@dataclass(frozen=True)
+class _Format:
+    name: str  # the audit event is `<name>_export`
+    label: str
+    suffix: str
+    render: Render
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    files: list[tuple[Path, bytes]]
+    not_found: int
+    unselectable: int
+
+
+def _render(spec: CampaignSpec, store: ResultsStore, fmt: _Format, *, out: Path,
+            env: Mapping[str, str]) -> _Rendered:
+    """Match the campaign's screened studies back to their sources with the key, select
+    each one's series again and render its file (`out/<n><suffix>`), in memory."""
     pseudonymizer = reidentification_key(spec, store, "export")
     fingerprint = pseudonymizer.fingerprint()
     due = {r.study_pid: r for r in store.results(spec.id) if r.outcome is Outcome.SCREENED}
@@ -64,19 +87,63 @@ def export_sr(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: s
             continue
         source = selected.series.source
         _, first = next(iter(source.read_instances(selected.slices[:1])))
-        parts = (result.study_pid, result.model_name, result.model_version, fingerprint)
-        identity = SrIdentity(sr_uid(*parts, "instance"), sr_uid(*parts, "series"))
-        report = build_sr(result, first, selected.slices, identity=identity,
-                          key_fingerprint=fingerprint)
-        buf = io.BytesIO()
-        report.save_as(buf, enforce_file_format=True)
-        files.append((out / f"{numbers[result.study_pid]}.dcm", buf.getvalue()))
+        files.append((out / f"{numbers[result.study_pid]}{fmt.suffix}",
+                      fmt.render(result, selected, first, fingerprint)))
     files.sort()
-    not_found = len(due) - len(files) - unselectable
+    return _Rendered(files, len(due) - len(files) - unselectable, unselectable)
+
+
+def _write(spec: CampaignSpec, store: ResultsStore, fmt: _Format, done: _Rendered, *,
+           out: Path, operator: str) -> ClinicalExport:
+    """Audit the export (counts only), then write its files owner-only."""
+    count = len(done.files)
     digest, audit_path = audited_files(
-        spec, store, kind="sr_export", what="export", files=files,
-        detail={"operator": operator, "count": len(files), "not_found": not_found,
-                "unselectable": unselectable, "format": "sr"})
-    log.info("SR export: campaign %s, %d reports, %d not found in the sources, "
-             "%d no longer selectable", spec.id, len(files), not_found, unselectable)
-    return SrExport(out, len(files), not_found, unselectable, digest, audit_path)
+        spec, store, kind=f"{fmt.name}_export", what="export", files=done.files,
+        detail={"operator": operator, "count": count, "not_found": done.not_found,
+                "unselectable": done.unselectable, "format": fmt.name})
+    log.info("%s export: campaign %s, %d reports, %d not found in the sources, "
+             "%d no longer selectable", fmt.label, spec.id, count, done.not_found,
+             done.unselectable)
+    return ClinicalExport(out, count, done.not_found, done.unselectable, digest, audit_path)
+
+
+def _sr_file(result: StudyResult, selected: Selected, first: Dataset, fingerprint: str
+             ) -> bytes:
+    parts = (result.study_pid, result.model_name, result.model_version, fingerprint)
+    identity = SrIdentity(sr_uid(*parts, "instance"), sr_uid(*parts, "series"))
+    report = build_sr(result, first, selected.slices, identity=identity,
+                      key_fingerprint=fingerprint)
+    buf = io.BytesIO()
+    report.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
+
+
+_SR = _Format("sr", "SR", ".dcm", _sr_file)
+
+
+def export_sr(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: str,
+              env: Mapping[str, str]) -> ClinicalExport:
+    """Write one SR per screened study of campaign `spec` into folder `out` and audit it.
+
+    BadInput for an unknown campaign, a missing key or another key than the campaign's.
+    A study whose series the sources no longer select the same way is counted
+    (`unselectable`), never reported against the wrong images."""
+    done = _render(spec, store, _SR, out=out, env=env)
+    return _write(spec, store, _SR, done, out=out, operator=operator)
+
+
+def _fhir_file(result: StudyResult, selected: Selected, first: Dataset, fingerprint: str
+               ) -> bytes:
+    study = fhir_study(first, selected.slices, result)
+    return bundle_json(build_bundle(result, study, key_fingerprint=fingerprint))
+
+
+_FHIR = _Format("fhir", "FHIR", ".json", _fhir_file)
+
+
+def export_fhir(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: str,
+                env: Mapping[str, str]) -> ClinicalExport:
+    """Write one FHIR R4 transaction Bundle per screened study of campaign `spec` into folder
+    `out` as `<n>.json` and audit it (`fhir_export`); as `export_sr` otherwise."""
+    done = _render(spec, store, _FHIR, out=out, env=env)
+    return _write(spec, store, _FHIR, done, out=out, operator=operator)
