@@ -30,14 +30,10 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from bench.pacs import start_orthanc
-from jobs.clinical.export import sr_bytes
-from jobs.clinical.sr import SrIdentity, build_sr, sr_uid
-from jobs.clinical.stow import Sent, send_report
+from jobs.clinical import Sent, SrIdentity, build_sr, send_report, sr_bytes, sr_uid
 from jobs.ingest import Selected, discover, select_series
 from jobs.ingest.sources import FolderSource
-from kernel.contract import Nodule, NoduleType
-from kernel.lungrads import Category
-from kernel.records import Outcome, StudyResult
+from kernel import Category, Nodule, NoduleType, Outcome, StudyResult
 from synth.cohort import write_cohort
 
 __all__ = ["ClinicalBench", "run_clinical_bench"]

@@ -1,5 +1,6 @@
-"""`lungscreen export ID --format sr --out DIR`: the authority's clinical export, one DICOM SR
-(TID 1500) per screened study, attached to the person's real study."""
+"""`lungscreen export ID --format sr|fhir --out DIR`: the authority's clinical export, one DICOM
+SR (TID 1500) per screened study, attached to the person's real study, or one FHIR R4 Bundle
+per study for the programme register."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.client import add_server, client_for
-from jobs.clinical import Sent, export_sr, stow_sr
+from jobs.clinical import Sent, export_fhir, export_sr, stow_sr
 from jobs.spec import open_spec_store, os_operator
 from kernel.errors import BadInput
 
@@ -21,24 +22,29 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "run"]
 
-FORMATS = ("sr",)
+FORMATS = ("sr", "fhir")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "export",
-        help="authority only: results into clinical systems (DICOM SR per study)",
+        help="authority only: results into clinical systems (DICOM SR or FHIR per study)",
         description=(
             "Match the campaign's screened studies back to the people's real studies in the "
             "sources (with the pseudonym key) and write one DICOM Structured Report (TID "
             "1500, UNVERIFIED until a reader signs) per study into DIR as <n>.dcm, owner-"
             "only. Every export is written to the audit log (<data_dir>/audit.log); "
             "re-running replaces the same reports (same SOP Instance UIDs)."
+            " --format fhir writes one FHIR R4 transaction Bundle per study for the "
+            "programme register instead, as <n>.json: Patient and ImagingStudy by the real "
+            "ids, the algorithm, a preliminary DiagnosticReport, the Lung-RADS category and "
+            "one Observation per nodule; sending a bundle twice changes nothing."
         ),
     )
     p.add_argument("campaign_id", metavar="ID", help="the campaign's id (the spec's `id`)")
     p.add_argument("--format", choices=FORMATS, default="sr",
-                   help="sr: DICOM SR TID 1500 measurement reports (the only format so far)")
+                   help="sr: DICOM SR TID 1500 measurement reports for the PACS; fhir: FHIR "
+                        "R4 Bundles (JSON) for the programme register")
     p.add_argument("--out", type=Path,
                    help="the folder to write the reports to (created owner-only)")
     p.add_argument("--stow", metavar="URL",
@@ -59,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out is None and args.stow is None:
         raise BadInput("export needs --out DIR (files) or --stow URL (the PACS), or both")
     spec = resolve_spec(args)
+    if args.format == "fhir":
+        if args.stow is not None or args.out is None:
+            raise BadInput("--format fhir writes bundles to --out DIR; --stow sends SRs only")
+        return _run_fhir(spec, args)
     env = dict(os.environ)
     with open_spec_store(spec, os.environ, create=False) as store:
         if args.out is not None:
@@ -85,4 +95,15 @@ def _stow(spec: CampaignSpec, store: ResultsStore, url: str, env: dict[str, str]
     if sent.count(Sent.FAILED):
         print("run the export again: reports the PACS holds are skipped", file=sys.stderr)
         return 1
+    return 0
+
+
+def _run_fhir(spec: CampaignSpec, args: argparse.Namespace) -> int:
+    """--format fhir: one FHIR R4 Bundle per screened study, for the programme register."""
+    with open_spec_store(spec, os.environ, create=False) as store:
+        done = export_fhir(spec, store, out=args.out, operator=os_operator(),
+                           env=dict(os.environ))
+    print(f"FHIR export: {done.count} bundles written to {done.folder} "
+          f"(sha256 {done.sha256[:12]}...); {done.not_found} not found in the sources, "
+          f"{done.unselectable} no longer selectable; audited in {done.audit_log}")
     return 0

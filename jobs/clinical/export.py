@@ -1,42 +1,49 @@
-"""`export_sr`: one DICOM SR (TID 1500) per screened study of a campaign, written to a
-folder for the PACS, re-identified from the sources with the pseudonym key.
+"""`export_sr` and `export_fhir`: one DICOM SR (TID 1500) per screened study of a campaign
+for the PACS, or one FHIR R4 Bundle per study for the programme register, written to a
+folder, re-identified from the sources with the pseudonym key. Both go through one loop
+(`matched_studies`: match, select, the nodules' tracking UIDs across rounds) and one audited
+write (`_write`); `build_reports` gives the SRs themselves to the PACS sender
+(jobs.clinical.stow).
 
 Like the recall list (jobs.recall), this is the authority's alone: the key must already exist
 and be the campaign's, each study's pseudonym is recomputed from the sources to find the
 person's real study, and the export is audited (counts only) before any file is written.
-Files are named `<n>.dcm` (n: the study's rank among the campaign's screened results by
-pseudonym), owner-only. The same study and model version under the same key give the same
-SOP Instance UID, so a re-export replaces the reports it wrote before.
+Files are named `<n>.dcm` / `<n>.json` (n: the study's rank among the campaign's screened
+results by pseudonym), owner-only. The same study and model version under the same key give
+the same SOP Instance UID (SR) and the same bundle, byte for byte (FHIR), so a re-export
+replaces what it wrote before.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pydicom.dataset import Dataset
+
+from jobs.clinical.fhir import build_bundle, bundle_json, fhir_study
 from jobs.clinical.sr import SrIdentity, build_sr, sr_uid
 from jobs.clinical.tracking import nodule_tracking_uids
 from jobs.ingest.selection import Selected, select_series
 from jobs.reidentify import audited_files, match_studies, reidentification_key, spec_regions
-from kernel.records import Outcome
+from kernel.records import Outcome, StudyResult
 
 if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
-
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
 
-__all__ = ["SrExport", "SrReports", "build_reports", "export_sr", "sr_bytes"]
+__all__ = ["ClinicalExport", "Matched", "SrReports", "build_reports", "export_fhir", "export_sr",
+           "matched_studies", "sr_bytes"]
 
 log = logging.getLogger("jobs")
 
 
 @dataclass(frozen=True)
-class SrExport:
+class ClinicalExport:
     """What an export did (no PHI): where, how many, and the files' digest."""
 
     folder: Path
@@ -48,26 +55,46 @@ class SrExport:
 
 
 @dataclass(frozen=True)
-class SrReports:
-    """The campaign's reports, built and numbered; `not_found` and `unselectable` counted."""
+class Matched:
+    """A screened study matched back to its source: its result, its selected series and the
+    series' first image as the source holds it (PHI), its number among the campaign's
+    screened results, the key's fingerprint, one tracking UID per nodule."""
 
-    reports: list[tuple[int, Dataset]]  # (n: the study's rank by pseudonym, the SR)
+    number: int
+    result: StudyResult
+    selected: Selected
+    first: Dataset
+    fingerprint: str
+    tracking: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Matches:
+    studies: list[Matched]  # by number
     not_found: int
     unselectable: int
 
 
-def build_reports(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str], *,
-                  action: str) -> SrReports:
-    """One SR per screened study of campaign `spec`, re-identified from the sources with the
-    key (BadInput for an unknown campaign, a missing key or another key than the
-    campaign's). A study whose series the sources no longer select the same way is counted
-    (`unselectable`), never reported against the wrong images."""
-    pseudonymizer = reidentification_key(spec, store, action)
+@dataclass(frozen=True)
+class _Format:
+    name: str  # the audit event is `<name>_export`
+    label: str
+    suffix: str
+    render: Callable[[Matched], bytes]
+
+
+def matched_studies(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str]
+                    ) -> Matches:
+    """Match the campaign's screened studies back to their sources with the key and select
+    each one's series again. BadInput for an unknown campaign, a missing key or another key
+    than the campaign's. A study whose series the sources no longer select the same way is
+    counted (`unselectable`), never reported against the wrong images."""
+    pseudonymizer = reidentification_key(spec, store, "export")
     fingerprint = pseudonymizer.fingerprint()
     due = {r.study_pid: r for r in store.results(spec.id) if r.outcome is Outcome.SCREENED}
     numbers = {pid: n for n, pid in enumerate(sorted(due), 1)}
     tracking = nodule_tracking_uids(store, spec.id, due, fingerprint)
-    reports: list[tuple[int, Dataset]] = []
+    found: list[Matched] = []
     unselectable = 0
     for result, study in match_studies(due, spec_regions(spec, env), pseudonymizer):
         selected = select_series(study)
@@ -76,14 +103,48 @@ def build_reports(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str
             continue
         source = selected.series.source
         _, first = next(iter(source.read_instances(selected.slices[:1])))
-        parts = (result.study_pid, result.model_name, result.model_version, fingerprint)
-        identity = SrIdentity(sr_uid(*parts, "instance"), sr_uid(*parts, "series"))
-        reports.append((numbers[result.study_pid],
-                        build_sr(result, first, selected.slices, identity=identity,
-                                 key_fingerprint=fingerprint,
-                                 tracking_uids=tracking[result.study_pid])))
-    reports.sort(key=lambda r: r[0])
-    return SrReports(reports, len(due) - len(reports) - unselectable, unselectable)
+        found.append(Matched(numbers[result.study_pid], result, selected, first, fingerprint,
+                             tracking[result.study_pid]))
+    found.sort(key=lambda m: m.number)
+    return Matches(found, len(due) - len(found) - unselectable, unselectable)
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    files: list[tuple[Path, bytes]]
+    not_found: int
+    unselectable: int
+
+
+def _render(spec: CampaignSpec, store: ResultsStore, fmt: _Format, *, out: Path,
+            env: Mapping[str, str]) -> _Rendered:
+    """Each matched study's file (`out/<n><suffix>`), in memory."""
+    matches = matched_studies(spec, store, env)
+    files = [(out / f"{m.number}{fmt.suffix}", fmt.render(m)) for m in matches.studies]
+    return _Rendered(files, matches.not_found, matches.unselectable)
+
+
+def _write(spec: CampaignSpec, store: ResultsStore, fmt: _Format, done: _Rendered, *,
+           out: Path, operator: str) -> ClinicalExport:
+    """Audit the export (counts only), then write its files owner-only."""
+    count = len(done.files)
+    digest, audit_path = audited_files(
+        spec, store, kind=f"{fmt.name}_export", what="export", files=done.files,
+        detail={"operator": operator, "count": count, "not_found": done.not_found,
+                "unselectable": done.unselectable, "format": fmt.name})
+    log.info("%s export: campaign %s, %d reports, %d not found in the sources, "
+             "%d no longer selectable", fmt.label, spec.id, count, done.not_found,
+             done.unselectable)
+    return ClinicalExport(out, count, done.not_found, done.unselectable, digest, audit_path)
+
+
+def sr_report(m: Matched) -> Dataset:
+    """The matched study's SR (its UIDs: the study, model version and key's)."""
+    result = m.result
+    parts = (result.study_pid, result.model_name, result.model_version, m.fingerprint)
+    identity = SrIdentity(sr_uid(*parts, "instance"), sr_uid(*parts, "series"))
+    return build_sr(result, m.first, m.selected.slices, identity=identity,
+                    key_fingerprint=m.fingerprint, tracking_uids=m.tracking)
 
 
 def sr_bytes(report: Dataset) -> bytes:
@@ -93,17 +154,53 @@ def sr_bytes(report: Dataset) -> bytes:
     return buf.getvalue()
 
 
+def _sr_file(m: Matched) -> bytes:
+    return sr_bytes(sr_report(m))
+
+
+@dataclass(frozen=True)
+class SrReports:
+    """The campaign's SRs, numbered; `not_found` and `unselectable` counted."""
+
+    reports: list[tuple[int, Dataset]]  # (n: the study's rank by pseudonym, the SR)
+    not_found: int
+    unselectable: int
+
+
+def build_reports(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str]
+                  ) -> SrReports:
+    """One SR per screened study of campaign `spec` (see `matched_studies`)."""
+    matches = matched_studies(spec, store, env)
+    return SrReports([(m.number, sr_report(m)) for m in matches.studies], matches.not_found,
+                     matches.unselectable)
+
+
+_SR = _Format("sr", "SR", ".dcm", _sr_file)
+
+
 def export_sr(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: str,
-              env: Mapping[str, str]) -> SrExport:
-    """Write one SR per screened study of campaign `spec` into folder `out` and audit it
-    (see `build_reports` for what is refused and counted)."""
-    built = build_reports(spec, store, env, action="export")
-    files = [(out / f"{n}.dcm", sr_bytes(report)) for n, report in built.reports]
-    digest, audit_path = audited_files(
-        spec, store, kind="sr_export", what="export", files=files,
-        detail={"operator": operator, "count": len(files), "not_found": built.not_found,
-                "unselectable": built.unselectable, "format": "sr"})
-    log.info("SR export: campaign %s, %d reports, %d not found in the sources, "
-             "%d no longer selectable", spec.id, len(files), built.not_found,
-             built.unselectable)
-    return SrExport(out, len(files), built.not_found, built.unselectable, digest, audit_path)
+              env: Mapping[str, str]) -> ClinicalExport:
+    """Write one SR per screened study of campaign `spec` into folder `out` and audit it.
+
+    BadInput for an unknown campaign, a missing key or another key than the campaign's.
+    A study whose series the sources no longer select the same way is counted
+    (`unselectable`), never reported against the wrong images."""
+    done = _render(spec, store, _SR, out=out, env=env)
+    return _write(spec, store, _SR, done, out=out, operator=operator)
+
+
+def _fhir_file(m: Matched) -> bytes:
+    study = fhir_study(m.first, m.selected.slices, m.result)
+    return bundle_json(build_bundle(m.result, study, key_fingerprint=m.fingerprint,
+                                    tracking_uids=m.tracking))
+
+
+_FHIR = _Format("fhir", "FHIR", ".json", _fhir_file)
+
+
+def export_fhir(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: str,
+                env: Mapping[str, str]) -> ClinicalExport:
+    """Write one FHIR R4 transaction Bundle per screened study of campaign `spec` into folder
+    `out` as `<n>.json` and audit it (`fhir_export`); as `export_sr` otherwise."""
+    done = _render(spec, store, _FHIR, out=out, env=env)
+    return _write(spec, store, _FHIR, done, out=out, operator=operator)

@@ -9,7 +9,8 @@ diameters, detection probability, nodule type, and, when the screen was read aga
 version); the report is UNVERIFIED until a reader signs it. The evidence is the selected
 series' SOP instances.
 
-Concepts without a standard code use the private scheme `99LSCR` (lungscreen).
+Concepts without a standard code use the private scheme `99LSCR` (lungscreen;
+jobs.clinical.codes, shared with the FHIR bundle).
 Everything here is pure: source headers in, a dataset out; the caller writes it.
 """
 
@@ -23,7 +24,6 @@ import numpy as np
 from highdicom.base_content import ContributingEquipment
 from highdicom.sr import (
     AlgorithmIdentification,
-    CodedConcept,
     Comprehensive3DSR,
     DeviceObserverIdentifyingAttributes,
     FindingSite,
@@ -42,10 +42,28 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
 
+from jobs.clinical.codes import (
+    CHANGE,
+    CHANGES,
+    CT_CHEST,
+    DIAMETER,
+    LUNG,
+    LUNG_RADS,
+    MM,
+    NODULE,
+    NODULE_TYPE,
+    NODULE_TYPES,
+    PRIOR_DIAMETER,
+    PRIOR_SOLID_DIAMETER,
+    PROBABILITY,
+    SCHEME,
+    SOLID_DIAMETER,
+    UNITLESS,
+    category_code,
+)
 from jobs.ingest.dicom.headers import SliceHeader
-from kernel.contract import Nodule, NoduleType
+from kernel.contract import Nodule
 from kernel.errors import BadInput
-from kernel.followup import Change
 from kernel.records import StudyResult
 from kernel.rounds import NoduleReading
 
@@ -54,36 +72,6 @@ __all__ = ["CHANGE", "LUNG_RADS", "NODULE_TYPE", "SCHEME", "SrIdentity", "build_
 
 # highdicom's debug lines name the source datasets by UID and the attributes it copies: PHI
 logging.getLogger("highdicom").setLevel(logging.WARNING)
-
-SCHEME = "99LSCR"
-_MM = CodedConcept("mm", "UCUM", "millimeter")
-_UNITLESS = CodedConcept("1", "UCUM", "no units")
-LUNG_RADS = CodedConcept("LUNGRADS", SCHEME, "Lung-RADS v2022 category")
-NODULE_TYPE = CodedConcept("NODTYPE", SCHEME, "Nodule type")
-SOLID_DIAMETER = CodedConcept("SOLIDDIAM", SCHEME, "Solid component diameter")
-PROBABILITY = CodedConcept("DETPROB", SCHEME, "Detection probability")
-CHANGE = CodedConcept("CHANGE", SCHEME, "Change since prior screen")
-PRIOR_DIAMETER = CodedConcept("PRIORDIAM", SCHEME, "Diameter on prior screen")
-PRIOR_SOLID_DIAMETER = CodedConcept("PRIORSOLID", SCHEME,
-                                    "Solid component diameter on prior screen")
-_TYPES = {NoduleType.SOLID: CodedConcept("SOLID", SCHEME, "Solid"),
-          NoduleType.PART_SOLID: CodedConcept("PARTSOLID", SCHEME, "Part-solid"),
-          NoduleType.GROUND_GLASS: CodedConcept("GGN", SCHEME, "Ground-glass")}
-_CHANGES = {Change.BASELINE: CodedConcept("121079", "DCM", "Baseline"),
-            Change.NEW: CodedConcept("NEW", SCHEME, "New"),
-            Change.GROWN: CodedConcept("15454001", "SCT", "Increased size"),
-            Change.STABLE: CodedConcept("260388006", "SCT", "No change"),
-            Change.SMALLER: CodedConcept("19776001", "SCT", "Decreased size"),
-            Change.RESOLVED: CodedConcept("RESOLVED", SCHEME, "Resolved")}
-_DIAMETER = CodedConcept("81827009", "SCT", "Diameter")
-_NODULE = CodedConcept("27925004", "SCT", "Nodule")
-_LUNG = CodedConcept("39607008", "SCT", "Lung")
-_CT_CHEST = CodedConcept("169069000", "SCT", "CT of chest")
-
-
-def category_code(value: str) -> CodedConcept:
-    """The coded value of Lung-RADS category `value` ("1".."4X")."""
-    return CodedConcept(f"LR-{value}", SCHEME, f"Lung-RADS {value}")
 
 
 @dataclass(frozen=True)
@@ -141,26 +129,26 @@ def _nodule_group(n: Nodule, number: int, centre: tuple[float, float, float],
                   frame_uid: str, tracking_uid: str, algorithm: AlgorithmIdentification,
                   reading: NoduleReading | None) -> PlanarROIMeasurementsAndQualitativeEvaluations:
     measurements = [
-        Measurement(_DIAMETER, float(n.diameter_mm), _MM, algorithm_id=algorithm),
-        Measurement(SOLID_DIAMETER, float(n.solid_diameter_mm), _MM, algorithm_id=algorithm),
-        Measurement(PROBABILITY, float(n.probability), _UNITLESS, algorithm_id=algorithm),
+        Measurement(DIAMETER, float(n.diameter_mm), MM, algorithm_id=algorithm),
+        Measurement(SOLID_DIAMETER, float(n.solid_diameter_mm), MM, algorithm_id=algorithm),
+        Measurement(PROBABILITY, float(n.probability), UNITLESS, algorithm_id=algorithm),
     ]
-    evaluations = [QualitativeEvaluation(NODULE_TYPE, _TYPES[n.type])]
+    evaluations = [QualitativeEvaluation(NODULE_TYPE, NODULE_TYPES[n.type])]
     if reading is not None:
-        evaluations.append(QualitativeEvaluation(CHANGE, _CHANGES[reading.change]))
+        evaluations.append(QualitativeEvaluation(CHANGE, CHANGES[reading.change]))
         prior = reading.prior_diameter_mm
         if prior is not None:
-            measurements.append(Measurement(PRIOR_DIAMETER, float(prior), _MM))
+            measurements.append(Measurement(PRIOR_DIAMETER, float(prior), MM))
         prior_solid = reading.prior_solid_diameter_mm
         if prior_solid is not None:
-            measurements.append(Measurement(PRIOR_SOLID_DIAMETER, float(prior_solid), _MM))
+            measurements.append(Measurement(PRIOR_SOLID_DIAMETER, float(prior_solid), MM))
     region = ImageRegion3D(graphic_type=GraphicTypeValues3D.POINT,
                            graphic_data=np.array([centre], dtype=np.float64),
                            frame_of_reference_uid=frame_uid)
     return PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=TrackingIdentifier(uid=tracking_uid, identifier=f"nodule {number}"),
-        referenced_region=region, finding_type=_NODULE, algorithm_id=algorithm,
-        finding_sites=[FindingSite(_LUNG)], measurements=measurements,
+        referenced_region=region, finding_type=NODULE, algorithm_id=algorithm,
+        finding_sites=[FindingSite(LUNG)], measurements=measurements,
         qualitative_evaluations=evaluations)
 
 
@@ -191,7 +179,7 @@ def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader],
             tracking_identifier=TrackingIdentifier(
                 uid=sr_uid(result.study_pid, result.model_version, key_fingerprint, "study"),
                 identifier="study"),
-            algorithm_id=algorithm, finding_sites=[FindingSite(_LUNG)],
+            algorithm_id=algorithm, finding_sites=[FindingSite(LUNG)],
             qualitative_evaluations=[QualitativeEvaluation(LUNG_RADS,
                                                            category_code(result.category.value))]))
     device = ObserverContext(
@@ -201,7 +189,7 @@ def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader],
             model_name=f"{result.model_name} {result.model_version}"))
     report = MeasurementReport(
         observation_context=ObservationContext(observer_device_context=device),
-        procedure_reported=_CT_CHEST, imaging_measurements=groups)
+        procedure_reported=CT_CHEST, imaging_measurements=groups)
     equipment = ContributingEquipment(
         "lungscreen", codes.DCM.ProcessingEquipment,
         manufacturer_model_name=result.model_name, software_versions=result.model_version,

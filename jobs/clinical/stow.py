@@ -154,7 +154,7 @@ def stow_sr(spec: CampaignSpec, store: ResultsStore, *, url: str, operator: str,
     (STOW-RS), skipping those it already holds; audited before and after."""
     root = pacs_root(url)
     session = session or pacs_session(env)
-    built = build_reports(spec, store, env, action="export")
+    built = build_reports(spec, store, env)
     digests = "".join(hashlib.sha256(sr_bytes(r)).hexdigest() for _, r in built.reports)
     detail: dict[str, str | int] = {
         "operator": operator, "count": len(built.reports), "not_found": built.not_found,
