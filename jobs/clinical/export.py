@@ -6,7 +6,9 @@ and be the campaign's, each study's pseudonym is recomputed from the sources to 
 person's real study, and the export is audited (counts only) before any file is written.
 Files are named `<n>.dcm` (n: the study's rank among the campaign's screened results by
 pseudonym), owner-only. The same study and model version under the same key give the same
-SOP Instance UID, so a re-export replaces the reports it wrote before.
+SOP Instance UID, so a re-export replaces the reports it wrote before. A study a reader
+decided (jobs.worklist) is reported VERIFIED on its confirmed result, under a SOP Instance
+UID of its own per decision.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from jobs.clinical.sr import SrIdentity, build_sr, sr_uid
+from jobs.clinical.sr import ReaderVerification, SrIdentity, build_sr, sr_uid
 from jobs.ingest.selection import Selected, select_series
 from jobs.reidentify import audited_files, match_studies, reidentification_key, spec_regions
 from kernel.records import Outcome
@@ -55,6 +57,7 @@ def export_sr(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: s
     fingerprint = pseudonymizer.fingerprint()
     due = {r.study_pid: r for r in store.results(spec.id) if r.outcome is Outcome.SCREENED}
     numbers = {pid: n for n, pid in enumerate(sorted(due), 1)}
+    confirmed = store.confirmed(spec.id)
     files: list[tuple[Path, bytes]] = []
     unselectable = 0
     for result, study in match_studies(due, spec_regions(spec, env), pseudonymizer):
@@ -65,9 +68,13 @@ def export_sr(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: s
         source = selected.series.source
         _, first = next(iter(source.read_instances(selected.slices[:1])))
         parts = (result.study_pid, result.model_name, result.model_version, fingerprint)
-        identity = SrIdentity(sr_uid(*parts, "instance"), sr_uid(*parts, "series"))
+        decision = confirmed.get(result.study_pid)
+        verified = () if decision is None else (f"decision-{decision.decision_id}",)
+        identity = SrIdentity(sr_uid(*parts, "instance", *verified), sr_uid(*parts, "series"))
+        verification = None if decision is None else ReaderVerification(
+            decision.reader, decision.decided_at, decision.category, decision.rejected)
         report = build_sr(result, first, selected.slices, identity=identity,
-                          key_fingerprint=fingerprint)
+                          key_fingerprint=fingerprint, verification=verification)
         buf = io.BytesIO()
         report.save_as(buf, enforce_file_format=True)
         files.append((out / f"{numbers[result.study_pid]}.dcm", buf.getvalue()))
