@@ -5,7 +5,7 @@ category, `export_recall` scans the campaign's sources again and matches each st
 pseudonym under the campaign's key (checked against its fingerprint), then writes the
 people to the CSV file the authority names, audited first (jobs.reidentify).
 
-Recall follows readers (jobs.worklist): a study a reader decided is recalled on its
+Recall follows readers (jobs.review): a study a reader decided is recalled on its
 confirmed category (the latest decision), without the nodules the reader rejected, whatever
 the AI said; an undecided study on the AI's category, unless `confirmed_only`, which
 recalls only studies a reader decided. The technical recall list does not change.
@@ -30,7 +30,7 @@ from jobs.reidentify import (
     render_csv,
     spec_regions,
 )
-from jobs.worklist import apply_confirmed
+from jobs.review import apply_confirmed
 from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category, categorize_nodule
 from kernel.records import Outcome, StudyResult

@@ -1,4 +1,4 @@
-"""The reading worklist in the store (jobs.store.worklist, jobs.worklist): the plan recorded
+"""The reading worklist in the store (jobs.store.worklist, jobs.review): the plan recorded
 once, tasks appended, decisions appended beside the AI result (never changing it), the
 latest decision confirmed, each audited; and a store made before the worklist migrates."""
 
@@ -8,10 +8,10 @@ import sqlite3
 
 import pytest
 
+from jobs.review import apply_confirmed, decide, draw_worklist, view_worklist
 from jobs.store import ResultsStore
 from jobs.store import schema as t
 from jobs.store.roles import role_grants
-from jobs.worklist import apply_confirmed, decide, draw_worklist, view_worklist
 from kernel.errors import BadInput
 from kernel.lungrads import Category
 from kernel.worklist import Action, TaskReason
@@ -31,7 +31,7 @@ def filled(store_url):
 
 
 def test_tasks_are_drawn_once_with_a_recorded_plan(filled):
-    url, results = filled
+    url, _ = filled
     with ResultsStore.open(url, audit_key=audit_key()) as store:
         plan, added = draw_worklist(store, CAMPAIGN, fraction=0.25, seed=3)
         tasks = store.reading_tasks(CAMPAIGN)
@@ -42,7 +42,7 @@ def test_tasks_are_drawn_once_with_a_recorded_plan(filled):
         assert 8 <= by_reason[TaskReason.SAMPLED] <= 35  # 25% of 80 negatives
         # a later draw takes the recorded plan: nothing new, the same tasks
         assert draw_worklist(store, CAMPAIGN) == (plan, 0)
-        with pytest.raises(BadInput, match="seed 3.*seed 4"):
+        with pytest.raises(BadInput, match=r"seed 3.*seed 4"):
             draw_worklist(store, CAMPAIGN, seed=4)
         assert store.reading_tasks(CAMPAIGN) == tasks
         events = [e for e in store.events(CAMPAIGN) if e.kind == "worklist_drawn"]
@@ -106,7 +106,7 @@ def test_a_decision_on_no_task_or_with_the_wrong_options_is_refused(filled):
 
 
 def test_the_listing_shows_numbered_nodules_and_exact_agreement(filled):
-    url, results = filled
+    url, _ = filled
     with ResultsStore.open(url, audit_key=audit_key()) as store:
         view = view_worklist(store, CAMPAIGN, fraction=0.0, seed=1)
         four_a = next(v for v in view.tasks if v.task.ai_category is Category.SUSPICIOUS_4A)

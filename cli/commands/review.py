@@ -1,5 +1,5 @@
 """`lungscreen review ID [--confirm STUDY | --change STUDY --category X | --reject-finding
-STUDY --nodule N]`: the reading worklist (jobs.worklist) — list its tasks, or record a
+STUDY --nodule N]`: the reading worklist (jobs.review) — list its tasks, or record a
 reader's decision on one."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import os
 
 from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.output import add_format
-from jobs.report.formats import reading_text
+from jobs.review import TaskView, WorklistView, decide, view_worklist
 from jobs.spec import open_spec_store, os_operator
-from jobs.worklist import TaskView, WorklistView, decide, view_worklist
 from kernel.errors import BadInput
 from kernel.lungrads import Category
 from kernel.worklist import Action
@@ -136,4 +135,4 @@ def _print(view: WorklistView, fmt: str, *, pending: bool) -> None:
         decided = "-" if not isinstance(d, dict) else f"{d['action']} -> {d['category']}"
         print(f"{row['study']!s:<{width}} {row['ai_category']!s:>3} {row['reason']!s:<10} "
               f"{decided:<24} {row['nodules']}")
-    print(reading_text(view.agreement))
+    print(view.summary())

@@ -7,7 +7,7 @@ person's real study, and the export is audited (counts only) before any file is 
 Files are named `<n>.dcm` (n: the study's rank among the campaign's screened results by
 pseudonym), owner-only. The same study and model version under the same key give the same
 SOP Instance UID, so a re-export replaces the reports it wrote before. A study a reader
-decided (jobs.worklist) is reported VERIFIED on its confirmed result, under a SOP Instance
+decided (jobs.review) is reported VERIFIED on its confirmed result, under a SOP Instance
 UID of its own per decision.
 """
 

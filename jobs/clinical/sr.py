@@ -99,7 +99,7 @@ class SrIdentity:
 
 @dataclass(frozen=True)
 class ReaderVerification:
-    """A reader's confirmed decision on the study (jobs.worklist): who, when, the confirmed
+    """A reader's confirmed decision on the study (jobs.review): who, when, the confirmed
     category and the nodules rejected (1-based). `organization`: the reader's, else the
     study's institution."""
 

@@ -22,7 +22,8 @@ from jobs.report.aggregate import wilson_interval
 from kernel.lungrads import Category
 from kernel.worklist import ReaderDecision, ReadingTask, TaskReason
 
-__all__ = ["GRADED", "ReadingAgreement", "reading_agreement", "weighted_kappa"]
+__all__ = ["GRADED", "ReadingAgreement", "agreement_text", "reading_agreement",
+           "weighted_kappa"]
 
 GRADED: tuple[Category, ...] = tuple(c for c in Category if c is not Category.INCOMPLETE)
 """The ordinal scale kappa is weighted over."""
@@ -99,3 +100,28 @@ def reading_agreement(tasks: Iterable[ReadingTask], confirmed: Mapping[str, Read
     return ReadingAgreement(min_cell, _shown(total, min_cell), _shown(decided, min_cell),
                             kappa, _shown(kappa_n, min_cell), _shown(ungraded, min_cell),
                             shown_sampled, shown_missed, rate, ci)
+
+
+def agreement_text(a: ReadingAgreement) -> str:
+    """The worklist's figures as one line for a terminal (the report's table, `review`)."""
+    small = f"fewer than {a.min_cell} tasks"
+    kappa = (f"kappa (linear) {a.kappa:.2f} over {a.kappa_n} tasks" if a.kappa is not None
+             else "kappa not shown (" + (small if a.kappa_n is None else "no graded decision"
+                                         if a.kappa_n == 0 else "undefined: one category") + ")")
+    if a.miss_rate is not None and a.miss_ci95 is not None:
+        missed = (f"sampled negatives read >= 3: {a.sampled_missed} of {a.sampled_decided} "
+                  f"({_percent(a.miss_rate)}%, 95% CI {_percent(a.miss_ci95[0])}-"
+                  f"{_percent(a.miss_ci95[1])})")
+    else:
+        missed = "sampled negatives' miss rate not shown (" + (
+            "none decided" if a.sampled_decided == 0 else f"a count under {a.min_cell}") + ")"
+    return (f"reading: {_count(a.decided)} of {_count(a.tasks)} tasks decided; {kappa}; "
+            f"{missed}")
+
+
+def _count(v: int | None) -> str:
+    return "suppressed" if v is None else str(v)
+
+
+def _percent(v: float) -> str:
+    return f"{100 * v:.1f}"

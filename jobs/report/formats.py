@@ -12,14 +12,14 @@ from datetime import datetime
 from pathlib import Path
 
 from jobs.report.aggregate import POSITIVE, SCREENED, SEEN, TECHNICAL
-from jobs.report.agreement import ReadingAgreement
+from jobs.report.agreement import ReadingAgreement, agreement_text
 from jobs.report.build import PENDING, STAGES, SUPPRESSED, Rate, Report, ReportRow
 from jobs.report.html import to_html
 from jobs.report.suppression import protection_span
 from kernel.errors import BadInput
 
 __all__ = [
-    "FORMATS", "REPORT_SCHEMA_VERSION", "reading_text", "render", "to_csv", "to_json",
+    "FORMATS", "REPORT_SCHEMA_VERSION", "render", "to_csv", "to_json",
     "to_parquet", "to_table",
 ]
 
@@ -165,21 +165,6 @@ def _reading_json(a: ReadingAgreement) -> dict[str, object]:
                                   "ci95_high": a.miss_ci95[1] if a.miss_ci95 else None}}
 
 
-def reading_text(a: ReadingAgreement) -> str:
-    """The worklist's figures as one line for a terminal (the report's table, `review`)."""
-    small = f"fewer than {a.min_cell} tasks"
-    kappa = (f"kappa (linear) {a.kappa:.2f} over {a.kappa_n} tasks" if a.kappa is not None
-             else f"kappa not shown ({small if a.kappa_n is None else 'undefined'})")
-    if a.miss_rate is not None and a.miss_ci95 is not None:
-        missed = (f"sampled negatives read >= 3: {a.sampled_missed} of {a.sampled_decided} "
-                  f"({_pct(a.miss_rate)}%, 95% CI {_pct(a.miss_ci95[0])}-"
-                  f"{_pct(a.miss_ci95[1])})")
-    else:
-        missed = "sampled negatives' miss rate not shown (" + (
-            "none decided" if a.sampled_decided == 0 else f"a count under {a.min_cell}") + ")"
-    return (f"reading: {_fmt(a.decided)} of {_fmt(a.tasks)} tasks decided; {kappa}; "
-            f"{missed}")
-
 
 _TABLE_COLUMNS = (SEEN, SCREENED, "quarantined", "opted_out", "category.1", "category.2",
                   "category.3", "category.4A", "category.4B", "category.4X", POSITIVE,
@@ -207,7 +192,7 @@ def to_table(report: Report) -> str:
         lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                                for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
     if report.reading is not None:
-        lines.append(reading_text(report.reading))
+        lines.append(agreement_text(report.reading))
     return "\n".join(lines) + "\n"
 
 

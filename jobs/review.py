@@ -1,6 +1,7 @@
-"""The reading worklist of a campaign (rules: kernel.worklist; storage: jobs.store.worklist):
-drawing its tasks from the stored results, listing them with their decisions, recording a
-reader's decision, and the confirmed results that recall and the SR export follow.
+"""The reading worklist of a campaign, as readers review it (rules: kernel.worklist; storage:
+jobs.store.worklist): drawing its tasks from the stored results, listing them with their
+decisions, recording a reader's decision, and the confirmed results that recall and the SR
+export follow.
 
 Nothing here re-identifies anyone: tasks are study pseudonyms, and the listing holds AI and
 reader categories and nodule sizes only.
@@ -13,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from jobs.report.agreement import ReadingAgreement, reading_agreement
+from jobs.report.agreement import ReadingAgreement, agreement_text, reading_agreement
 from kernel.contract import NoduleType
 from kernel.errors import BadInput
 from kernel.lungrads import Category, categorize_nodule
@@ -67,6 +68,10 @@ class WorklistView:
     added: int
     tasks: tuple[TaskView, ...]
     agreement: ReadingAgreement
+
+    def summary(self) -> str:
+        """The agreement figures as one line, exact (the listing shows every task anyway)."""
+        return agreement_text(self.agreement)
 
 
 def draw_worklist(store: ResultsStore, campaign_id: str, *, threshold: Category | None = None,
