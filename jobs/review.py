@@ -103,14 +103,15 @@ def draw_worklist(store: ResultsStore, campaign_id: str, *, threshold: Category 
 
 def view_worklist(store: ResultsStore, campaign_id: str, *, threshold: Category | None = None,
                   fraction: float | None = None, seed: int | None = None) -> WorklistView:
-    """Draw (as `draw_worklist`, with its options) and list the campaign's tasks."""
+    """Draw (as `draw_worklist`, with its options) and list the campaign's tasks, the most
+    suspicious AI category first."""
     plan, added = draw_worklist(store, campaign_id, threshold=threshold, fraction=fraction,
                                 seed=seed)
     tasks = store.reading_tasks(campaign_id)
     confirmed = store.confirmed(campaign_id)
     results = _results_of(store, campaign_id, tasks)
     views = tuple(TaskView(t, results.get(t.study_pid), confirmed.get(t.study_pid))
-                  for t in tasks)
+                  for t in sorted(tasks, key=lambda t: (-t.ai_category.rank, t.study_pid)))
     return WorklistView(plan, added, views,
                         reading_agreement(tasks, confirmed, min_cell=1))
 

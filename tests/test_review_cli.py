@@ -84,6 +84,7 @@ def test_review_lists_decides_and_recall_follows(campaign, tmp_path, capsys):
     assert [(e.detail["study"], e.detail["who"], e.detail["category"]) for e in events] == [
         (four_a, "dr-lee", "2"), (three, events[1].detail["who"], "3")]
     assert "@" in events[1].detail["who"]  # the OS account, as os_operator gives it
+    assert events[0].detail["operator"] == events[1].detail["who"]  # who ran it for dr-lee
     assert ai[four_a] is Category.SUSPICIOUS_4A  # the AI result is untouched
     sinks = listing + printed + json.dumps([e.detail for e in events])
     assert [p for p in people if p in sinks] == []

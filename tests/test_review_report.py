@@ -86,7 +86,8 @@ def test_the_campaign_report_carries_the_figures_under_its_threshold(tmp_path):
     assert doc["kappa"]["weights"] == "linear" and doc["kappa"]["n"] == 16
     assert doc["sampled_negatives"]["decided"] == 0 and doc["sampled_negatives"]["miss_rate"] \
         is None
-    assert "reading: 16 of 30 tasks decided" in render(report, "table")
+    assert "reading tasks 30, decided 16; kappa (linear) 0.00 over 16 tasks" in render(
+        report, "table")
     hidden = json.loads(render(small, "json"))["reading"]
     assert hidden["decided"] is None and hidden["kappa"]["value"] is None
     assert "kappa not shown (fewer than 20 tasks)" in render(small, "table")

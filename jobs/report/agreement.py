@@ -115,8 +115,7 @@ def agreement_text(a: ReadingAgreement) -> str:
     else:
         missed = "sampled negatives' miss rate not shown (" + (
             "none decided" if a.sampled_decided == 0 else f"a count under {a.min_cell}") + ")"
-    return (f"reading: {_count(a.decided)} of {_count(a.tasks)} tasks decided; {kappa}; "
-            f"{missed}")
+    return f"reading tasks {_count(a.tasks)}, decided {_count(a.decided)}; {kappa}; {missed}"
 
 
 def _count(v: int | None) -> str:

@@ -84,10 +84,12 @@ class Worklist(StoreBase):
                    "reader": reader[:128], "decided_at": utc_now()}
             new_id = conn.execute(insert(t.reading_decisions).returning(
                 t.reading_decisions.c.id), row).scalar_one()
-            self._audit(conn, campaign_id, "reading_decision", {
-                "who": row["reader"], "decision": int(new_id), "study": study_pid,
-                "action": action.value, "category": category.value,
-                "rejected": len(rejected)})
+            detail = {"who": row["reader"], "decision": int(new_id), "study": study_pid,
+                      "action": action.value, "category": category.value,
+                      "rejected": len(rejected)}
+            if self._operator:  # who ran it, when the reader is named apart
+                detail["operator"] = self._operator
+            self._audit(conn, campaign_id, "reading_decision", detail)
         return _decision({**row, "id": new_id})
 
     def decisions(self, campaign_id: str) -> list[ReaderDecision]:
