@@ -5,6 +5,7 @@ within the report's small-cell rule."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -88,6 +89,9 @@ def test_the_campaign_report_carries_the_figures_under_its_threshold(tmp_path):
         is None
     assert "reading tasks 30, decided 16; kappa (linear) 0.00 over 16 tasks" in render(
         report, "table")
+    page = render(report, "html")
+    assert "Reading worklist" in page and "kappa (linear) 0.00 over 16 tasks" in page
+    assert "Reading worklist" not in render(replace(report, reading=None), "html")
     hidden = json.loads(render(small, "json"))["reading"]
     assert hidden["decided"] is None and hidden["kappa"]["value"] is None
     assert "kappa not shown (fewer than 20 tasks)" in render(small, "table")
