@@ -68,14 +68,19 @@ def test_the_export_verifies_the_studies_a_reader_decided(campaign, tmp_path, ca
     from cli.main import main
 
     spec_path, spec, _, results = campaign
+    out = tmp_path / "pacs"
+    argv = ["export", CAMPAIGN, "--format", "sr", "--out", str(out), "--spec", str(spec_path)]
+    assert main(argv) == 0
+    before = {p.name: hd.sr.srread(p).SOPInstanceUID for p in out.iterdir()}
     with ResultsStore.open(spec.store_url, audit_key=audit_key()) as store:
         draw_worklist(store, CAMPAIGN, fraction=1.0, seed=1)  # every screen a task
         study_pid = sorted(results)[0]
         decision = decide(store, CAMPAIGN, study_pid, Action.CHANGE, reader="lee^ann",
                           category=Category.VERY_SUSPICIOUS_4B)
-    out = tmp_path / "pacs"
-    assert main(["export", CAMPAIGN, "--format", "sr", "--out", str(out),
-                 "--spec", str(spec_path)]) == 0
+    assert main(argv) == 0
+    after = {p.name: hd.sr.srread(p).SOPInstanceUID for p in out.iterdir()}
+    # a verified report is a new instance; the others are the same reports as before
+    assert [n for n in before if before[n] != after[n]] == ["1.dcm"]
     flags = {}
     for path in sorted(out.iterdir()):
         sr, _, (study_group,) = parse_report(path)
