@@ -91,10 +91,18 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "recall": (
         "lungscreen recall north-2027q1 --out recall.csv --min-category 4A",
+        "lungscreen recall north-2027q1 --out recall.csv --confirmed-only  # read by a reader",
         "lungscreen recall north-2027q1 --technical --out technical.csv  # repeat scan or "
         "manual read",
         "lungscreen recall north-2027q1 --out recall.csv --server https://lungscreen.example "
         "--token-file ~/.lungscreen-token",
+    ),
+    "review": (
+        "lungscreen review north-2027q1  # list the tasks (threshold 3, 5% of negatives)",
+        "lungscreen review north-2027q1 --threshold 4A --sample 0.1 --seed 7  # first listing",
+        "lungscreen review north-2027q1 --confirm 3f2a9c01",
+        "lungscreen review north-2027q1 --change 3f2a9c01 --category 2 --reader dr-lee",
+        "lungscreen review north-2027q1 --reject-finding 3f2a9c01 --nodule 2",
     ),
     "export": (
         "lungscreen export north-2027q1 --format sr --out sr-reports/",

@@ -24,6 +24,7 @@ from cli.commands import (
     recall,
     release,
     report,
+    review,
     scan,
     serve,
     status,
@@ -40,8 +41,8 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 # Subcommand modules, each with `register(subparsers)`, in the order `--help` lists them.
 COMMANDS: tuple[ModuleType, ...] = (
-    demo, synth, scan, campaign, status, report, release, recall, export, audit, serve, token,
-    store, triton, model, bench)
+    demo, synth, scan, campaign, status, report, release, review, recall, export, audit, serve,
+    token, store, triton, model, bench)
 
 log = logging.getLogger("lungscreen")
 

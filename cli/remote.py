@@ -94,7 +94,11 @@ def recall(args: argparse.Namespace, client: ServiceClient) -> int:
     technical = getattr(args, "technical", False)
     got = client.call("POST", f"/campaigns/{args.campaign_id}/recall"
                       + ("/technical" if technical else ""),
-                      params={} if technical else {"min_category": args.min_category},
+                      params={} if technical else {
+                          "min_category": args.min_category,
+                          # only when asked: a service without the parameter ignores none
+                          **({"confirmed_only": "true"}
+                             if getattr(args, "confirmed_only", False) else {})},
                       campaign=args.campaign_id)
     data = got.content
     write_private(args.out, data, prefix=".recall-")

@@ -4,6 +4,11 @@ The results store holds pseudonyms only. For each screened study at or above a L
 category, `export_recall` scans the campaign's sources again and matches each study's
 pseudonym under the campaign's key (checked against its fingerprint), then writes the
 people to the CSV file the authority names, audited first (jobs.reidentify).
+
+Recall follows readers (jobs.review): a study a reader decided is recalled on its
+confirmed category (the latest decision), without the nodules the reader rejected, whatever
+the AI said; an undecided study on the AI's category, unless `confirmed_only`, which
+recalls only studies a reader decided. The technical recall list does not change.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from jobs.reidentify import (
     render_csv,
     spec_regions,
 )
+from jobs.review import apply_confirmed
 from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category, categorize_nodule
 from kernel.records import Outcome, StudyResult
@@ -77,6 +83,7 @@ class RecallExport:
     min_category: Category
     sha256: str
     audit_log: Path
+    confirmed_only: bool = False
 
 
 def due_for_recall(results: Iterable[StudyResult], min_category: Category
@@ -120,21 +127,27 @@ def render_recall_csv(entries: Iterable[RecallEntry]) -> tuple[int, bytes]:
 
 
 def export_recall(spec: CampaignSpec, store: ResultsStore, *, min_category: Category,
-                  out: Path, operator: str, env: Mapping[str, str]) -> RecallExport:
-    """Write the recall list of campaign `spec` to `out` and audit the export.
+                  out: Path, operator: str, env: Mapping[str, str],
+                  confirmed_only: bool = False) -> RecallExport:
+    """Write the recall list of campaign `spec` to `out` and audit the export, on the
+    readers' confirmed categories where there are any (see the module doc;
+    `confirmed_only`: only the studies a reader decided).
 
     The key must already exist and be the campaign's (it is never created here: a new key
     would match nobody). BadInput for an unknown campaign, a missing key or another key.
     """
     pseudonymizer = reidentification_key(spec, store, "recall")
-    due = due_for_recall(store.results(spec.id), min_category)
+    results = apply_confirmed(store.results(spec.id), store.confirmed(spec.id),
+                              confirmed_only=confirmed_only)
+    due = due_for_recall(results, min_category)
     count, data = render_recall_csv(
         find_in_sources(due, spec_regions(spec, env), pseudonymizer))
     not_found = len(due) - count
     digest, audit_path = audited_export(
         spec, store, kind="recall_export", what="recall", data=data, out=out,
         detail={"operator": operator, "count": count, "not_found": not_found,
-                "min_category": min_category.value})
+                "min_category": min_category.value, "confirmed_only": int(confirmed_only)})
     log.info("recall export: campaign %s, %d studies, %d not found in the sources",
              spec.id, count, not_found)
-    return RecallExport(out, count, not_found, min_category, digest, audit_path)
+    return RecallExport(out, count, not_found, min_category, digest, audit_path,
+                        confirmed_only)

@@ -2,7 +2,8 @@
 
 Errors (`kernel.errors`), reason codes (`kernel.reasons`) and their next steps
 (`kernel.next_steps`), domain records (`kernel.records`, `kernel.plans`, `kernel.progress`;
-a screen read against its prior: `kernel.rounds`), the model contract (`kernel.contract`), the
+a screen read against its prior: `kernel.rounds`; the reading worklist: `kernel.worklist`),
+the model contract (`kernel.contract`), the
 Lung-RADS rules (`kernel.lungrads`; with a prior screen, `kernel.followup`), the campaign
 observer protocol (`kernel.observer`), the defaults that several layers read
 (`kernel.defaults`) and the lazy names of package faces (`kernel.faces`).

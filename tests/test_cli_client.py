@@ -203,6 +203,11 @@ def test_recall_through_the_service_is_written_owner_only(recall_service, monkey
     rows = out.read_text().splitlines()
     assert len(rows) == 3 and "2 rows at category 4A" in printed  # 4B and 4A, and the header
     assert token not in printed + err
+    # no reader has decided any: the service recalls no one on confirmed results only
+    code, printed, err = _run(["recall", spec_id, "--server", svc.url, "--out", str(out),
+                               "--confirmed-only"], capsys)
+    assert code == 0, err
+    assert out.read_text().splitlines() == rows[:1] and "0 rows" in printed
 
 
 @pytest.fixture

@@ -66,7 +66,8 @@ def test_every_command_that_prints_results_takes_format_and_json_is_its_short_fo
         flags = {s for a in parser._actions for s in a.option_strings}
         if "--json" in flags or "--format" in flags:
             assert {"--json", "--format"} <= flags, words
-            argv = [*words, *(["x"] if words in (("report",), ("campaign", "status")) else [])]
+            argv = [*words, *(["x"] if words in (("report",), ("review",), ("campaign", "status"))
+                              else [])]
             if words == ("scan",):
                 argv.append("folder")
             assert build_parser().parse_args([*argv, "--json"]).format == "json"

@@ -16,9 +16,11 @@ from sqlalchemy import Connection
 
 from jobs.store import CampaignState, ResultsStore
 from kernel.errors import BadInput, RetryableError
+from kernel.lungrads import Category
 from kernel.reasons import Reason
 from kernel.records import Outcome, StudyResult
 from kernel.roles import Role
+from kernel.worklist import Action, WorklistPlan
 from tests.store_helpers import audit_key, plan, result_for, results_for, token_key
 
 
@@ -314,6 +316,14 @@ def test_every_public_method_maps_database_errors(tmp_path: Path) -> None:
         "release_version": broken.release_version,
         "append_increment": lambda: broken.append_increment(*_release_increment()),
         "release_base": lambda: broken.release_base("c1", [1]),
+        "worklist_plan": lambda: broken.worklist_plan("c1"),
+        "record_worklist": lambda: broken.record_worklist(
+            "c1", WorklistPlan(Category.PROBABLY_BENIGN, 0.05, 1), []),
+        "reading_tasks": lambda: broken.reading_tasks("c1"),
+        "record_decision": lambda: broken.record_decision(
+            "c1", "s1", action=Action.CONFIRM, category=Category.NEGATIVE, reader="r"),
+        "decisions": lambda: broken.decisions("c1"),
+        "confirmed": lambda: broken.confirmed("c1"),
     }
     public = {n for n in dir(ResultsStore) if not n.startswith("_") and callable(
         getattr(ResultsStore, n)) and n not in ("open", "close")}  # fmt: skip

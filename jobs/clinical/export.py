@@ -11,7 +11,8 @@ person's real study, and the export is audited (counts only) before any file is 
 Files are named `<n>.dcm` / `<n>.json` (n: the study's rank among the campaign's screened
 results by pseudonym), owner-only. The same study and model version under the same key give
 the same SOP Instance UID (SR) and the same bundle, byte for byte (FHIR), so a re-export
-replaces what it wrote before.
+replaces what it wrote before. A study a reader decided (jobs.review) is reported
+VERIFIED on its confirmed result (SR), under a SOP Instance UID of its own per decision.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 from pydicom.dataset import Dataset
 
 from jobs.clinical.fhir import build_bundle, bundle_json, fhir_study
-from jobs.clinical.sr import SrIdentity, build_sr, sr_uid
+from jobs.clinical.sr import ReaderVerification, SrIdentity, build_sr, sr_uid
 from jobs.clinical.tracking import nodule_tracking_uids
 from jobs.ingest.selection import Selected, select_series
 from jobs.reidentify import audited_files, match_studies, reidentification_key, spec_regions
@@ -35,6 +36,7 @@ from kernel.records import Outcome, StudyResult
 if TYPE_CHECKING:
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
+    from kernel.worklist import ReaderDecision
 
 __all__ = ["ClinicalExport", "Matched", "SrReports", "build_reports", "export_fhir", "export_sr",
            "matched_studies", "sr_bytes"]
@@ -66,6 +68,7 @@ class Matched:
     first: Dataset
     fingerprint: str
     tracking: tuple[str, ...]
+    decision: ReaderDecision | None = None  # a reader's confirmed result (jobs.review)
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ def matched_studies(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, s
     due = {r.study_pid: r for r in store.results(spec.id) if r.outcome is Outcome.SCREENED}
     numbers = {pid: n for n, pid in enumerate(sorted(due), 1)}
     tracking = nodule_tracking_uids(store, spec.id, due, fingerprint)
+    confirmed = store.confirmed(spec.id)
     found: list[Matched] = []
     unselectable = 0
     for result, study in match_studies(due, spec_regions(spec, env), pseudonymizer):
@@ -104,7 +108,7 @@ def matched_studies(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, s
         source = selected.series.source
         _, first = next(iter(source.read_instances(selected.slices[:1])))
         found.append(Matched(numbers[result.study_pid], result, selected, first, fingerprint,
-                             tracking[result.study_pid]))
+                             tracking[result.study_pid], confirmed.get(result.study_pid)))
     found.sort(key=lambda m: m.number)
     return Matches(found, len(due) - len(found) - unselectable, unselectable)
 
@@ -139,12 +143,17 @@ def _write(spec: CampaignSpec, store: ResultsStore, fmt: _Format, done: _Rendere
 
 
 def sr_report(m: Matched) -> Dataset:
-    """The matched study's SR (its UIDs: the study, model version and key's)."""
-    result = m.result
+    """The matched study's SR (its UIDs: the study, model version and key's, and the
+    reader's decision that verified it, if one did)."""
+    result, decision = m.result, m.decision
     parts = (result.study_pid, result.model_name, result.model_version, m.fingerprint)
-    identity = SrIdentity(sr_uid(*parts, "instance"), sr_uid(*parts, "series"))
+    verified = () if decision is None else (f"decision-{decision.decision_id}",)
+    identity = SrIdentity(sr_uid(*parts, "instance", *verified), sr_uid(*parts, "series"))
+    verification = None if decision is None else ReaderVerification(
+        decision.reader, decision.decided_at, decision.category, decision.rejected)
     return build_sr(result, m.first, m.selected.slices, identity=identity,
-                    key_fingerprint=m.fingerprint, tracking_uids=m.tracking)
+                    key_fingerprint=m.fingerprint, tracking_uids=m.tracking,
+                    verification=verification)
 
 
 def sr_bytes(report: Dataset) -> bytes:

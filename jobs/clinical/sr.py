@@ -6,8 +6,12 @@ centre as an SCOORD3D POINT in the patient frame of the selected series, mean an
 diameters, detection probability, nodule type, and, when the screen was read against a prior
 (kernel.rounds.RoundReading), the change and the prior diameter. One study-level group
 (TID 1501) carries the Lung-RADS category. Every group names the algorithm (model name and
-version); the report is UNVERIFIED until a reader signs it. The evidence is the selected
-series' SOP instances.
+version); the report is UNVERIFIED until a reader signs it: given the reader's confirmed
+decision (`ReaderVerification`, from the reading worklist), it is VERIFIED with the reader as
+VerifyingObserver at the decision's time, the study group carries the confirmed category (as
+the reader's, without the algorithm), and the nodules the reader rejected are left out (the
+others keep their numbers and tracking UIDs). The evidence is the selected series' SOP
+instances.
 
 Concepts without a standard code use the private scheme `99LSCR` (lungscreen;
 jobs.clinical.codes, shared with the FHIR bundle).
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from highdicom.base_content import ContributingEquipment
@@ -41,6 +46,7 @@ from highdicom.sr.enum import GraphicTypeValues3D
 from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import generate_uid
+from pydicom.valuerep import DT
 
 from jobs.clinical.codes import (
     CHANGE,
@@ -64,11 +70,12 @@ from jobs.clinical.codes import (
 from jobs.ingest.dicom.headers import SliceHeader
 from kernel.contract import Nodule
 from kernel.errors import BadInput
+from kernel.lungrads import Category
 from kernel.records import StudyResult
 from kernel.rounds import NoduleReading
 
-__all__ = ["CHANGE", "LUNG_RADS", "NODULE_TYPE", "SCHEME", "SrIdentity", "build_sr",
-           "category_code", "patient_point", "sr_uid"]
+__all__ = ["CHANGE", "LUNG_RADS", "NODULE_TYPE", "SCHEME", "ReaderVerification", "SrIdentity",
+           "build_sr", "category_code", "patient_point", "sr_uid"]
 
 # highdicom's debug lines name the source datasets by UID and the attributes it copies: PHI
 logging.getLogger("highdicom").setLevel(logging.WARNING)
@@ -81,6 +88,19 @@ class SrIdentity:
 
     sop_instance_uid: str
     series_instance_uid: str
+
+
+@dataclass(frozen=True)
+class ReaderVerification:
+    """A reader's confirmed decision on the study (jobs.review): who, when, the confirmed
+    category and the nodules rejected (1-based). `organization`: the reader's, else the
+    study's institution."""
+
+    observer_name: str
+    verified_at: datetime
+    category: Category
+    rejected: tuple[int, ...] = ()
+    organization: str = ""
 
 
 def sr_uid(*parts: str) -> str:
@@ -154,12 +174,14 @@ def _nodule_group(n: Nodule, number: int, centre: tuple[float, float, float],
 
 def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader], *,
              identity: SrIdentity, key_fingerprint: str,
-             tracking_uids: Sequence[str] | None = None) -> Comprehensive3DSR:
+             tracking_uids: Sequence[str] | None = None,
+             verification: ReaderVerification | None = None) -> Comprehensive3DSR:
     """The TID 1500 report of the screened `result`, attached to the study `first` (the
     selected series' first image, as the source holds it) and referencing `slices` (the
     selected series, foot to head). `tracking_uids`: one per nodule, the same for a nodule
-    across rounds (jobs.clinical.tracking; default: each first seen here). PHI comes from
-    `first` only and goes only into the returned dataset."""
+    across rounds (jobs.clinical.tracking; default: each first seen here). VERIFIED by the
+    reader of `verification`, on their confirmed category, when given (else UNVERIFIED).
+    PHI comes from `first` only and goes only into the returned dataset."""
     frame_uid = slices[0].frame_of_reference_uid or str(first.get("FrameOfReferenceUID", ""))
     if not frame_uid:
         raise BadInput("the selected series has no FrameOfReferenceUID; its nodule "
@@ -168,20 +190,25 @@ def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader],
     readings = result.reading.nodules if result.reading is not None else ()
     groups: list[PlanarROIMeasurementsAndQualitativeEvaluations
                  | MeasurementsAndQualitativeEvaluations] = []
+    rejected = set(verification.rejected) if verification is not None else set()
     for i, n in enumerate(result.nodules):
+        if i + 1 in rejected:
+            continue
         reading = readings[i] if i < len(readings) else None
         tracking_uid = tracking_uids[i] if tracking_uids is not None else sr_uid(
             result.study_pid, result.model_version, key_fingerprint, "nodule", str(i))
         groups.append(_nodule_group(n, i + 1, patient_point(slices, n.z, n.y, n.x),
                                     frame_uid, tracking_uid, algorithm, reading))
-    if result.category is not None:
+    category = verification.category if verification is not None else result.category
+    if category is not None:
         groups.append(MeasurementsAndQualitativeEvaluations(
             tracking_identifier=TrackingIdentifier(
                 uid=sr_uid(result.study_pid, result.model_version, key_fingerprint, "study"),
                 identifier="study"),
-            algorithm_id=algorithm, finding_sites=[FindingSite(LUNG)],
+            algorithm_id=algorithm if verification is None else None,
+            finding_sites=[FindingSite(LUNG)],
             qualitative_evaluations=[QualitativeEvaluation(LUNG_RADS,
-                                                           category_code(result.category.value))]))
+                                                           category_code(category.value))]))
     device = ObserverContext(
         observer_type=codes.DCM.Device,
         observer_identifying_attributes=DeviceObserverIdentifyingAttributes(
@@ -194,13 +221,29 @@ def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader],
         "lungscreen", codes.DCM.ProcessingEquipment,
         manufacturer_model_name=result.model_name, software_versions=result.model_version,
         contribution_description="nodule detection and Lung-RADS category (AI)")
+    if verification is None:
+        sr = Comprehensive3DSR(
+            evidence=_evidence(first, slices), content=report[0],
+            series_instance_uid=identity.series_instance_uid, series_number=9001,
+            sop_instance_uid=identity.sop_instance_uid, instance_number=1,
+            manufacturer="lungscreen", is_complete=True, is_final=False, is_verified=False,
+            series_description="lungscreen nodule report (AI, unverified)",
+            contributing_equipment=[equipment])
+        sr.CodingSchemeIdentificationSequence = [_private_scheme()]
+        return sr
+    name = verification.observer_name
     sr = Comprehensive3DSR(
         evidence=_evidence(first, slices), content=report[0],
         series_instance_uid=identity.series_instance_uid, series_number=9001,
         sop_instance_uid=identity.sop_instance_uid, instance_number=1,
-        manufacturer="lungscreen", is_complete=True, is_final=False, is_verified=False,
-        series_description="lungscreen nodule report (AI, unverified)",
+        manufacturer="lungscreen", is_complete=True, is_final=True, is_verified=True,
+        # a reader id without components is a family name alone (PS3.5 6.2.1.2)
+        verifying_observer_name=name if "^" in name else f"{name[:63]}^",
+        verifying_organization=(verification.organization
+                                or str(first.get("InstitutionName", "") or "unknown")),
+        series_description="lungscreen nodule report (AI, verified by a reader)",
         contributing_equipment=[equipment])
+    sr.VerifyingObserverSequence[0].VerificationDateTime = DT(verification.verified_at)
     sr.CodingSchemeIdentificationSequence = [_private_scheme()]
     return sr
 

@@ -9,7 +9,7 @@ campaign total and the prefixes of `by` (region, then region and site, ...).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,7 @@ from jobs.report.aggregate import (
     grouping_problem,
     wilson_interval,
 )
+from jobs.report.agreement import ReadingAgreement, reading_agreement
 from jobs.report.cube import Level, build_cube
 from jobs.report.suppression import suppress
 from kernel.defaults import MIN_CELL
@@ -100,6 +101,9 @@ class Report:
     """The model (name and version) whose results these are, when known."""
     period: tuple[datetime | None, datetime | None] = (None, None)
     """The first and latest commit of results: the data the report covers."""
+    reading: ReadingAgreement | None = None
+    """The reading worklist's AI-reader agreement (jobs.report.agreement), under the same
+    threshold; None when the campaign has no worklist."""
 
     def rows_at(self, level: Sequence[str]) -> list[ReportRow]:
         return [r for r in self.rows if r.level == tuple(level)]
@@ -200,7 +204,8 @@ def campaign_report(store: ResultsStore, campaign_id: str, *, by: Sequence[str] 
                     min_cell: int = MIN_CELL) -> Report:
     """The suppressed report of a stored campaign: its results, progress and throughput.
 
-    Reads the results once (streaming). Pending studies per region come from the shard
+    Reads the results once (streaming), and the reading worklist's tasks and decisions
+    when it has one (`Report.reading`). Pending studies per region come from the shard
     ledger; studies per second is the done studies over the time from the campaign's
     creation to its latest commit. BadInput (from the store) for an unknown campaign.
     """
@@ -217,7 +222,12 @@ def campaign_report(store: ResultsStore, campaign_id: str, *, by: Sequence[str] 
         elapsed = (last - campaign.created_at).total_seconds()
         rate = done / elapsed if elapsed > 0 else None
     aggregation = aggregate(store.results(campaign_id), by=by)
-    return build_report(campaign_id, aggregation, by=by, min_cell=min_cell, pending=pending,
-                        studies_per_second=rate,
-                        model=f"{campaign.model_name} v{campaign.model_version}",
-                        period=(first, last))
+    report = build_report(campaign_id, aggregation, by=by, min_cell=min_cell, pending=pending,
+                          studies_per_second=rate,
+                          model=f"{campaign.model_name} v{campaign.model_version}",
+                          period=(first, last))
+    tasks = store.reading_tasks(campaign_id)
+    if not tasks:
+        return report
+    reading = reading_agreement(tasks, store.confirmed(campaign_id), min_cell=min_cell)
+    return replace(report, reading=reading)

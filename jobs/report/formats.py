@@ -12,13 +12,15 @@ from datetime import datetime
 from pathlib import Path
 
 from jobs.report.aggregate import POSITIVE, SCREENED, SEEN, TECHNICAL
+from jobs.report.agreement import ReadingAgreement, agreement_text
 from jobs.report.build import PENDING, STAGES, SUPPRESSED, Rate, Report, ReportRow
 from jobs.report.html import to_html
 from jobs.report.suppression import protection_span
 from kernel.errors import BadInput
 
 __all__ = [
-    "FORMATS", "REPORT_SCHEMA_VERSION", "render", "to_csv", "to_json", "to_parquet", "to_table",
+    "FORMATS", "REPORT_SCHEMA_VERSION", "render", "to_csv", "to_json",
+    "to_parquet", "to_table",
 ]
 
 FORMATS = ("table", "csv", "json", "html")
@@ -122,7 +124,7 @@ def to_parquet(report: Report, path: Path) -> None:
 
 def to_json(report: Report) -> str:
     """The report as JSON; hidden counts are null and listed under "suppressed"."""
-    doc = {
+    doc: dict[str, object] = {
         "schema_version": REPORT_SCHEMA_VERSION,
         "campaign": report.campaign_id,
         "generated_at": _iso(report.generated_at),
@@ -148,7 +150,20 @@ def to_json(report: Report) -> str:
             for r in report.rows
         ],
     }
+    if report.reading is not None:
+        doc["reading"] = _reading_json(report.reading)
     return json.dumps(doc, indent=2) + "\n"
+
+
+def _reading_json(a: ReadingAgreement) -> dict[str, object]:
+    """The worklist's figures (DATA_DICTIONARY.md, "Reading"): hidden counts are null."""
+    return {"tasks": a.tasks, "decided": a.decided, "ungraded": a.ungraded,
+            "kappa": {"weights": "linear", "value": a.kappa, "n": a.kappa_n},
+            "sampled_negatives": {"decided": a.sampled_decided, "missed": a.sampled_missed,
+                                  "miss_rate": a.miss_rate,
+                                  "ci95_low": a.miss_ci95[0] if a.miss_ci95 else None,
+                                  "ci95_high": a.miss_ci95[1] if a.miss_ci95 else None}}
+
 
 
 _TABLE_COLUMNS = (SEEN, SCREENED, "quarantined", "opted_out", "category.1", "category.2",
@@ -176,6 +191,8 @@ def to_table(report: Report) -> str:
     for cells in (heads, *body):
         lines.append("  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
                                for i, (c, w) in enumerate(zip(cells, widths, strict=True))))
+    if report.reading is not None:
+        lines.append(agreement_text(report.reading))
     return "\n".join(lines) + "\n"
 
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from html import escape
 
 from jobs.report.aggregate import CATEGORY_MEASURES, SIZE_MEASURES, TECHNICAL_MEASURES
+from jobs.report.agreement import agreement_text
 from jobs.report.build import PENDING, SUPPRESSED, Report, ReportRow
 from jobs.report.html_rounds import rounds_section
 from jobs.report.html_style import CSS
@@ -267,6 +268,17 @@ def _too_few(report: Report) -> str:
     return ""
 
 
+def _reading_section(report: Report) -> str:
+    """The reading worklist's AI-reader agreement (jobs.report.agreement), when there is one."""
+    if report.reading is None:
+        return ""
+    return ("<section><h2>Reading worklist: readers and the AI</h2>"
+            f"<p>{escape(agreement_text(report.reading))}</p><p class=\"note\">Cohen's kappa "
+            "linearly weighted over Lung-RADS 1 &lt; 2 &lt; 3 &lt; 4A &lt; 4B &lt; 4X (category 0 "
+            "left out); miss rate: sampled AI negatives a reader put at 3 or above. Shown "
+            "under the same small-count rule as the tables.</p></section>")
+
+
 def to_html(report: Report) -> str:
     """The report as one self-contained HTML page."""
     dim, rows = _groups(report)
@@ -292,6 +304,7 @@ def to_html(report: Report) -> str:
         f"{_reason_section(report)}"
         f"{_size_section(report)}"
         f"{rounds_section(report)}"
+        f"{_reading_section(report)}"
         f"{_tables(report)}"
         f"{_about(report)}"
         "</main></body></html>\n"

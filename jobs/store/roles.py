@@ -11,7 +11,9 @@ Three roles, least privilege each (`role_grants` prints the SQL; the schema owne
   append-only (INSERT, no UPDATE or DELETE).
 - the service (`lungscreen serve`, `recall`): reads campaigns, shards, results, the release
   tables and tokens (to authenticate requests); appends events; records when a token was
-  last used (UPDATE of `tokens.last_used_at` only, a column no MAC covers). Nothing else.
+  last used (UPDATE of `tokens.last_used_at` only, a column no MAC covers); appends the
+  reading worklist (`review`: its plan, tasks and readers' decisions, INSERT only, so a
+  decision is never changed). Nothing else.
 
 Appending an event reads the chain's head, so both read `events`; both use the `events`
 id sequence; the trail's advisory lock needs no grant. Neither opens a store that is not
@@ -29,6 +31,7 @@ __all__ = ["DRIVER_TABLES", "SERVICE_TABLES", "role_grants"]
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _EVENTS_SEQ = "events_id_seq"  # SERIAL of events.id
+_DECISIONS_SEQ = "reading_decisions_id_seq"  # SERIAL of reading_decisions.id
 
 # table -> privileges beyond SELECT; a table absent from a role's map is not granted at all.
 DRIVER_TABLES: dict[str, tuple[str, ...]] = {
@@ -55,6 +58,9 @@ SERVICE_TABLES: dict[str, tuple[str, ...]] = {
     t.release_increments.name: (),
     t.release_measurements.name: (),
     t.release_base.name: (),
+    t.worklists.name: ("INSERT",),
+    t.reading_tasks.name: ("INSERT",),
+    t.reading_decisions.name: ("INSERT",),
 }
 
 
@@ -74,9 +80,10 @@ def role_grants(driver_role: str, service_role: str) -> list[str]:
     tables = ", ".join(sorted(t.metadata.tables))
     out = [f"GRANT USAGE ON SCHEMA public TO {both}",
            f"REVOKE ALL ON {tables} FROM PUBLIC, {both}",
-           f"REVOKE ALL ON SEQUENCE {_EVENTS_SEQ} FROM PUBLIC, {both}"]
+           f"REVOKE ALL ON SEQUENCE {_EVENTS_SEQ}, {_DECISIONS_SEQ} FROM PUBLIC, {both}"]
     for role, grants in ((driver_role, DRIVER_TABLES), (service_role, SERVICE_TABLES)):
         for table, extra in grants.items():
             out.append(f"GRANT {', '.join(('SELECT', *extra))} ON {table} TO \"{role}\"")
         out.append(f'GRANT USAGE ON SEQUENCE {_EVENTS_SEQ} TO "{role}"')
+    out.append(f'GRANT USAGE ON SEQUENCE {_DECISIONS_SEQ} TO "{service_role}"')
     return out

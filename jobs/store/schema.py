@@ -14,6 +14,9 @@ patients are pseudonyms, places are region and site codes; no paths, UIDs or nam
 - release_increments, release_measurements, release_base: the analysts' release (jobs.release),
   append-only: each increment's boundaries, how it was measured (sigma, rho), and its
   reconciled noisy counts, the only thing analysts' tables are derived from.
+- worklists, reading_tasks, reading_decisions: the reading worklist (kernel.worklist): how
+  a campaign's tasks are drawn (threshold, sample fraction and seed, recorded once), its
+  tasks, and readers' decisions, append-only beside the results (never changing them).
 
 A column or index added to a table after its first release is declared in its table and in
 `ADDED_COLUMNS` / `ADDED_INDEXES`, so that `lungscreen store init` (jobs.store.migrate)
@@ -36,9 +39,26 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["ADDED_COLUMNS", "ADDED_INDEXES", "SCHEMA_VERSION", "campaign_sites", "campaigns",
-           "drivers", "events", "meta", "metadata", "release_base", "release_increments",
-           "release_measurements", "results", "shards", "tokens"]
+__all__ = [
+    "ADDED_COLUMNS",
+    "ADDED_INDEXES",
+    "SCHEMA_VERSION",
+    "campaign_sites",
+    "campaigns",
+    "drivers",
+    "events",
+    "meta",
+    "metadata",
+    "reading_decisions",
+    "reading_tasks",
+    "release_base",
+    "release_increments",
+    "release_measurements",
+    "results",
+    "shards",
+    "tokens",
+    "worklists",
+]
 
 SCHEMA_VERSION = "1"
 
@@ -207,6 +227,42 @@ release_base = Table(
     Column("count", Integer, nullable=False),  # reconciled noisy count, > 0 (zeros not stored)
     PrimaryKeyConstraint("campaign_id", "seq", "level", "region", "site", "age_band", "sex",
                          "outcome"),
+)
+
+worklists = Table(
+    "worklists",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), primary_key=True),
+    Column("threshold", String(4), nullable=False),  # lowest AI category read by a reader
+    Column("fraction", Float, nullable=False),  # of AI negatives sampled
+    Column("seed", Integer, nullable=False),  # of the sample's hash (kernel.worklist)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+reading_tasks = Table(
+    "reading_tasks",
+    metadata,
+    Column("campaign_id", String(64), ForeignKey("campaigns.id"), nullable=False),
+    Column("study_pid", String(64), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("ai_category", String(4), nullable=False),  # as the result had it when drawn
+    Column("reason", String(16), nullable=False),  # threshold | incomplete | sampled
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("campaign_id", "study_pid"),
+)
+
+reading_decisions = Table(
+    "reading_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("campaign_id", String(64), nullable=False),
+    Column("study_pid", String(64), nullable=False),
+    Column("action", String(16), nullable=False),  # confirm | change | reject_finding
+    Column("category", String(4), nullable=False),  # the confirmed category
+    Column("rejected", String(256), nullable=False),  # JSON list of nodule numbers (1-based)
+    Column("reader", String(128), nullable=False),  # the reader's id, never a patient's
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Index("ix_reading_decisions_task", "campaign_id", "study_pid", "id"),
 )
 
 # Columns added after a table's first release: (table, column, DDL to add it).

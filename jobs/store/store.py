@@ -24,6 +24,7 @@ from jobs.store.records import AuditEvent, Campaign, CampaignState, OutcomeCount
 from jobs.store.release import ReleaseStore
 from jobs.store.tokens import TokenRegistry
 from jobs.store.urls import normalize_url
+from jobs.store.worklist import Worklist
 from kernel.errors import BadInput
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
 
 
 class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegistry,
-                   ReleaseStore):
+                   ReleaseStore, Worklist):
     """The results store. Create with `ResultsStore.open(url)`; close when done.
 
     Its parts, one module each:
@@ -51,6 +52,8 @@ class ResultsStore(CampaignTable, ShardLedger, ResultReads, AuditLog, TokenRegis
       jobs.store.tokenkey);
     - the analysts' release (`ReleaseStore`, jobs.store.release): increments, their
       measurements and base cells;
+    - the reading worklist (`Worklist`, jobs.store.worklist): how tasks are drawn, the
+      tasks and readers' decisions, append-only beside the results;
 
     over the shared engine and helpers (`StoreBase`, jobs.store.base; jobs.store.engine,
     with its URLs from jobs.store.urls), the tables (jobs.store.schema, created and migrated

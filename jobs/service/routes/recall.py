@@ -30,8 +30,11 @@ router = APIRouter(prefix="/api/v1", tags=["recall"])
 def recall(request: Request, campaign_id: CampaignId, who: Caller, config: Config,
            _slot: Slot, min_category: Annotated[str, Query(
                description="the lowest Lung-RADS category recalled (3, 4A, 4B, 4X)")] = "4A",
-           ) -> Response:
-    """Who to call back (CSV), re-derived from the campaign's sources with its key; needs
+           confirmed_only: Annotated[bool, Query(
+               description="only studies a reader decided, on their confirmed category")
+           ] = False) -> Response:
+    """Who to call back (CSV), re-derived from the campaign's sources with its key, on
+    readers' confirmed categories where they decided (jobs.recall); needs
     the campaign's spec (`serve --spec`), else 409. Expensive: shares the report's
     in-flight limit per token."""
     spec = config.specs.get(campaign_id)
@@ -43,9 +46,11 @@ def recall(request: Request, campaign_id: CampaignId, who: Caller, config: Confi
     except ValueError:
         raise HTTPException(400, f"query parameter 'min_category': {min_category[:8]!r} is "
                             "not a Lung-RADS category (e.g. 3, 4A, 4B, 4X)") from None
-    record_release(request, min_category=category.value, format="csv")
+    record_release(request, min_category=category.value, format="csv",
+                   confirmed_only=int(confirmed_only))
     return _csv(lambda out: export_recall(spec, config.store, min_category=category, out=out,
-                                          operator=who.name, env=config.env))
+                                          operator=who.name, env=config.env,
+                                          confirmed_only=confirmed_only))
 
 
 @router.post("/campaigns/{campaign_id}/recall/technical", response_class=Response,
