@@ -156,6 +156,31 @@ def test_second_round_carries_change_and_prior_diameters(selected):
             repr(reading.prior_solid_diameter_mm))
 
 
+
+def test_a_readers_decision_makes_the_bundle_final_on_the_confirmed_category(selected):
+    from datetime import UTC, datetime
+
+    from jobs.clinical.sr import ReaderVerification
+
+    sel, first, truth = selected
+    result = result_for(truth, category=Category.PROBABLY_BENIGN)
+    at = datetime(2027, 2, 3, 10, 20, 30, tzinfo=UTC)
+    verification = ReaderVerification("lee^ann", at, Category.SUSPICIOUS_4A, rejected=(1,))
+    data = bundle_json(build_bundle(result, fhir_study(first, sel.slices, result),
+                                    key_fingerprint="f" * 16, verification=verification))
+    _, by_type, by_url = parse_bundle(data)
+    (report,) = by_type["DiagnosticReport"]
+    assert report.status == "final"
+    assert [r.display for r in report.resultsInterpreter] == ["lee^ann"]
+    (category,) = category_observations(by_type)
+    assert category.status == "final"
+    assert any(c.code == "LR-4A" for c in category.valueCodeableConcept.coding)
+    nodules = nodule_observations(by_type)
+    assert [o.status for o in nodules] == ["entered-in-error"] + ["final"] * (len(nodules) - 1)
+    listed = {r.reference for r in report.result}
+    assert [by_url[u] for u in listed if by_url[u] in nodules[:1]] == []  # withdrawn
+    assert len(listed) == len(nodules)  # the category and the nodules kept
+
 def test_same_study_model_and_key_give_the_same_bytes_another_key_other_ids(selected):
     sel, first, truth = selected
     result = result_for(truth)

@@ -216,14 +216,16 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
     pages = _served_pages(spec.store_url, "canary")
 
     # 7. the authority's clinical export: identities by design, in its folder only
-    from jobs.clinical import export_sr
+    from jobs.clinical import export_fhir, export_sr
     from jobs.spec import open_spec_store
 
-    pacs = tmp_path / "pacs"
+    pacs, register = tmp_path / "pacs", tmp_path / "register"
     with open_spec_store(spec, os.environ, create=False) as store:
         assert export_sr(spec, store, out=pacs, operator="authority", env={}).count == 1
-    (report_file,) = pacs.iterdir()
-    assert screened.encode() in report_file.read_bytes()  # the person's own study
+        assert export_fhir(spec, store, out=register, operator="authority", env={}).count == 1
+    for folder in (pacs, register):  # the person's own study, by design
+        (report_file,) = folder.iterdir()
+        assert screened.encode() in report_file.read_bytes()
     out = capsys.readouterr()
 
     # every sink: printed text, log records (formatted), every file written outside the cohort
@@ -243,7 +245,7 @@ def test_no_canary_leaves_ingest(tmp_path: Path, capsys, caplog) -> None:
         p
         for p in tmp_path.rglob("*")
         if p.is_file() and cohort not in p.parents and inputs not in p.parents
-        and pacs not in p.parents
+        and pacs not in p.parents and register not in p.parents
     ]
     assert any(p.name == "results.db" for p in written)
     for path in written:

@@ -32,8 +32,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Match the campaign's screened studies back to the people's real studies in the "
             "sources (with the pseudonym key) and write one DICOM Structured Report (TID "
-            "1500, UNVERIFIED until a reader signs) per study into DIR as <n>.dcm, owner-"
-            "only. Every export is written to the audit log (<data_dir>/audit.log); "
+            "1500) per study into DIR as <n>.dcm, owner-only: UNVERIFIED, or VERIFIED on "
+            "the confirmed result where a reader decided the study (lungscreen review). "
+            "Every export is written to the audit log (<data_dir>/audit.log); "
             "re-running replaces the same reports (same SOP Instance UIDs)."
             " --format fhir writes one FHIR R4 transaction Bundle per study for the "
             "programme register instead, as <n>.json: Patient and ImagingStudy by the real "

@@ -149,11 +149,14 @@ def sr_report(m: Matched) -> Dataset:
     parts = (result.study_pid, result.model_name, result.model_version, m.fingerprint)
     verified = () if decision is None else (f"decision-{decision.decision_id}",)
     identity = SrIdentity(sr_uid(*parts, "instance", *verified), sr_uid(*parts, "series"))
-    verification = None if decision is None else ReaderVerification(
-        decision.reader, decision.decided_at, decision.category, decision.rejected)
     return build_sr(result, m.first, m.selected.slices, identity=identity,
                     key_fingerprint=m.fingerprint, tracking_uids=m.tracking,
-                    verification=verification)
+                    verification=_verification(decision))
+
+
+def _verification(decision: ReaderDecision | None) -> ReaderVerification | None:
+    return None if decision is None else ReaderVerification(
+        decision.reader, decision.decided_at, decision.category, decision.rejected)
 
 
 def sr_bytes(report: Dataset) -> bytes:
@@ -201,7 +204,8 @@ def export_sr(spec: CampaignSpec, store: ResultsStore, *, out: Path, operator: s
 def _fhir_file(m: Matched) -> bytes:
     study = fhir_study(m.first, m.selected.slices, m.result)
     return bundle_json(build_bundle(m.result, study, key_fingerprint=m.fingerprint,
-                                    tracking_uids=m.tracking))
+                                    tracking_uids=m.tracking,
+                                    verification=_verification(m.decision)))
 
 
 _FHIR = _Format("fhir", "FHIR", ".json", _fhir_file)

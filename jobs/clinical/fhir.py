@@ -88,7 +88,7 @@ from jobs.clinical.fhir_codes import (
     coding,
     nodule_type,
 )
-from jobs.clinical.sr import patient_point, sr_uid
+from jobs.clinical.sr import ReaderVerification, patient_point, sr_uid
 from jobs.ingest.dicom.headers import SliceHeader
 from kernel.contract import Nodule
 from kernel.errors import BadInput
@@ -234,13 +234,15 @@ class _Context:
     study: str
     device: str
     date: str | None
+    status: str = "preliminary"  # "final" once a reader confirmed the result
 
 
 def _observation(ctx: _Context, url: str, tracking_uid: str, code: CodeableConcept,
                  value: CodeableConcept, components: list[ObservationComponent], *,
-                 derived: Sequence[str] = (), method: str | None = None) -> Observation:
+                 derived: Sequence[str] = (), method: str | None = None, status: str = ""
+                 ) -> Observation:
     return Observation(
-        identifier=[_key(url), _tracking(tracking_uid)], status="preliminary",
+        identifier=[_key(url), _tracking(tracking_uid)], status=status or ctx.status,
         category=[_concept(IMAGING)], code=code,
         subject=_ref(ctx.patient, "Patient"), effectiveDateTime=_day(ctx.date),
         valueCodeableConcept=value, bodySite=_concept(LUNG),
@@ -295,19 +297,25 @@ def _study_entries(result: StudyResult, study: FhirStudy, ctx: _Context) -> list
 
 
 def build_bundle(result: StudyResult, study: FhirStudy, *, key_fingerprint: str,
-                 tracking_uids: Sequence[str] | None = None) -> Bundle:
+                 tracking_uids: Sequence[str] | None = None,
+                 verification: ReaderVerification | None = None) -> Bundle:
     """The transaction Bundle of the screened `result` for the study `study`: Patient,
     ImagingStudy, Device, the preliminary DiagnosticReport, the Lung-RADS category and one
     Observation per nodule. `tracking_uids`: the SR's, one per nodule (the same nodule's
-    across rounds: jobs.clinical.tracking; default each first seen here). PHI comes from
-    `study` only and goes only into the bundle."""
+    across rounds: jobs.clinical.tracking; default each first seen here). With a reader's
+    confirmed decision (`verification`) the report and observations are `final`, the
+    category is the reader's, the reader is the results interpreter and a nodule the reader
+    rejected is `entered-in-error` (so one sent before is withdrawn in the register). PHI
+    comes from `study` only and goes only into the bundle."""
     if len(study.centres) != len(result.nodules):
         raise ValueError(f"{len(study.centres)} centres for {len(result.nodules)} nodules")
     parts = (result.study_pid, result.model_version, key_fingerprint)
     ctx = _Context(patient=fhir_url(result.patient_pid, key_fingerprint, "patient"),
                    study=fhir_url(*parts, "imaging-study"),
                    device=fhir_url(result.model_name, result.model_version, "device"),
-                   date=study.study_date)
+                   date=study.study_date,
+                   status="preliminary" if verification is None else "final")
+    rejected = set(verification.rejected) if verification is not None else set()
     readings = result.reading.nodules if result.reading is not None else ()
     observations: list[tuple[str, Observation]] = []
     nodule_urls = []
@@ -318,11 +326,14 @@ def build_bundle(result: StudyResult, study: FhirStudy, *, key_fingerprint: str,
         observations.append((url, _observation(
             ctx, url, tracking_uids[i] if tracking_uids is not None
             else sr_uid(*parts, "nodule", str(i)), _concept(NODULE_OF_LUNG),
-            _concept(*nodule_type(n.type), NODULE_TYPES[n.type]), components)))
-        nodule_urls.append(url)
+            _concept(*nodule_type(n.type), NODULE_TYPES[n.type]), components,
+            status="entered-in-error" if i + 1 in rejected else "")))
+        if i + 1 not in rejected:
+            nodule_urls.append(url)
     conclusion = None
-    if result.category is not None:
-        value = result.category.value
+    confirmed = result.category if verification is None else verification.category
+    if confirmed is not None:
+        value = confirmed.value
         url = fhir_url(*parts, "category")
         observations.insert(0, (url, _observation(
             ctx, url, sr_uid(*parts, "study"), _concept(CATEGORY_OBSERVATION),
@@ -330,14 +341,20 @@ def build_bundle(result: StudyResult, study: FhirStudy, *, key_fingerprint: str,
             [], derived=nodule_urls, method="Lung-RADS v2022")))
         conclusion = _concept(category_value(value), category_code(value))
     report_url = fhir_url(*parts, result.model_name, "report")
-    category = result.category.value if result.category is not None else "not assigned"
+    category = confirmed.value if confirmed is not None else "not assigned"
+    kept = len(result.nodules) - len(rejected)
+    how = "AI, unverified" if verification is None else \
+        f"confirmed by reader {verification.observer_name}"
     report = DiagnosticReport(
-        identifier=[_key(report_url)], status="preliminary", category=[_concept(RADIOLOGY)],
+        identifier=[_key(report_url)], status=ctx.status, category=[_concept(RADIOLOGY)],
         code=_concept(SCREENING_CT), subject=_ref(ctx.patient, "Patient"),
         effectiveDateTime=_day(ctx.date), imagingStudy=[_ref(ctx.study, "ImagingStudy")],
-        result=[_ref(u, "Observation") for u, _ in observations],
-        conclusion=(f"Lung-RADS {category}, {len(result.nodules)} nodule(s): "
-                    f"{result.model_name} {result.model_version} (AI, unverified)"),
+        result=[_ref(u, "Observation") for u, o in observations
+                if o.status != "entered-in-error"],
+        resultsInterpreter=None if verification is None else [
+            Reference(display=verification.observer_name)],
+        conclusion=(f"Lung-RADS {category}, {kept} nodule(s): "
+                    f"{result.model_name} {result.model_version} ({how})"),
         conclusionCode=None if conclusion is None else [conclusion])
     entries = [*_study_entries(result, study, ctx), _own(report, report_url)]
     entries += [_own(o, url) for url, o in observations]
