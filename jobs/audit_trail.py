@@ -32,7 +32,8 @@ __all__ = ["AUDIT_LOG", "EXPORT_KINDS", "TrailBroken", "TrailVerdict", "append_a
 AUDIT_LOG = "audit.log"
 EXPORT_KINDS = ("recall_export", "recall_export_failed", "technical_recall_export",
                 "technical_recall_export_failed", "sr_export", "sr_export_failed",
-                "sr_stow", "sr_stow_done", "fhir_export", "fhir_export_failed")
+                "sr_stow", "sr_stow_done", "fhir_export", "fhir_export_failed",
+                "worklist_export", "worklist_export_failed")
 _GENESIS = "0" * 64
 
 

@@ -107,3 +107,40 @@ def test_review_refuses_bad_input(campaign, tmp_path, capsys):
     assert "--category: unknown Lung-RADS category '9'" in err and "nodule 3" in err
     assert main(["recall", CAMPAIGN, "--spec", str(spec_path), "--out",
                  str(tmp_path / "x.csv"), "--technical", "--confirmed-only"]) == 2
+
+
+def test_the_readers_worklist_csv_is_re_identified_owner_only_and_audited(
+        campaign, small_cohort, tmp_path, capsys):
+    import stat
+
+    spec_path, spec, pids, people = campaign
+    out = tmp_path / "readers.csv"
+    assert _review(spec_path, "--sample", "0", "--seed", "5", "--out", str(out)) == 0
+    printed = capsys.readouterr()
+    assert "worklist for readers: 3 tasks written" in printed.err
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert [r["task"] for r in rows] == [pids[c] for c in ORDER]  # most suspicious first
+    assert [r["ai_category"] for r in rows] == [c.value for c in ORDER]
+    by_study = {str(ds.StudyInstanceUID): ds for hs in small_cohort.headers.values()
+                for _, ds in hs[:1]}
+    accessions = {str(ds.AccessionNumber): ds for ds in by_study.values()}
+    for row in rows:  # each task names the person whose study it is
+        ds = accessions[row["accession_number"]]
+        assert row["patient_id"] == str(ds.PatientID)
+        assert row["study_date"] == str(ds.StudyDate)
+    assert rows[0]["nodules"].startswith("1: ")
+    lines = [json.loads(x) for x in (spec.data_dir / "audit.log").read_text().splitlines()]
+    assert [(x["event"], x["count"], x["not_found"]) for x in lines] == [
+        ("worklist_export", 3, 0)]
+    sinks = printed.out + printed.err + (spec.data_dir / "audit.log").read_text()
+    assert [p for p in people if p in sinks] == []
+
+    # a decided task says so; --pending leaves it out
+    assert _review(spec_path, "--confirm", pids[Category.SUSPICIOUS_4A]) == 0
+    assert _review(spec_path, "--out", str(out)) == 0
+    decided = {r["task"]: r["decision"] for r in csv.DictReader(out.open(encoding="utf-8"))}
+    assert decided[pids[Category.SUSPICIOUS_4A]].startswith("confirm -> 4A by ")
+    assert _review(spec_path, "--pending", "--out", str(out)) == 0
+    assert pids[Category.SUSPICIOUS_4A] not in {
+        r["task"] for r in csv.DictReader(out.open(encoding="utf-8"))}

@@ -7,10 +7,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
+from pathlib import Path
 
 from cli.campaign_ref import add_campaign_ref, resolve_spec
 from cli.output import add_format
 from jobs.review import TaskView, WorklistView, decide, view_worklist
+from jobs.review_export import export_worklist
 from jobs.spec import open_spec_store, os_operator
 from kernel.errors import BadInput
 from kernel.lungrads import Category
@@ -65,6 +68,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    "review (default 0.05)")
     p.add_argument("--seed", type=int, default=None,
                    help="the first listing only: the sample's seed (default: random, recorded)")
+    p.add_argument("--out", type=Path, default=None, metavar="FILE",
+                   help="authority only: also write the tasks for the readers to FILE (CSV, "
+                        "owner-only, audited), each re-identified from the sources with the "
+                        "pseudonym key (patient id and name, study date, accession, "
+                        "institution) so it can be opened in the PACS")
     p.add_argument("--pending", action="store_true",
                    help="list only the tasks not decided yet")
     add_format(p)
@@ -104,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
         view = view_worklist(store, spec.id,
                              threshold=_category(args.threshold, "--threshold"),
                              fraction=args.sample, seed=args.seed)
+        if args.out is not None:
+            done = export_worklist(spec, store, view, out=args.out, operator=os_operator(),
+                                   env=dict(os.environ), pending=args.pending)
+            print(f"worklist for readers: {done.count} tasks written to {done.path} (sha256 "
+                  f"{done.sha256[:12]}...); {done.not_found} not found in the sources; "
+                  f"audited in {done.audit_log}", file=sys.stderr)
     _print(view, args.format, pending=args.pending)
     return 0
 
