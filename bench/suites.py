@@ -34,6 +34,7 @@ class SuiteOptions:
     num_cpus: int | None = None
     results: tuple[int, ...] | None = None
     tables: int | None = None
+    device: str = "cuda"  # the gpu suite; "cpu" only to run its path where there is no GPU
 
     def runs_or(self, default: int) -> int:
         return self.runs if self.runs is not None else default
@@ -140,6 +141,12 @@ def _clinical(o: SuiteOptions) -> Figures:
     return run_clinical_bench(runs=o.runs_or(5), studies=o.studies_or(6))
 
 
+def _gpu(o: SuiteOptions) -> Figures:
+    from bench.gpu import run_gpu_bench  # this suite's stack only
+
+    return run_gpu_bench(runs=o.runs_or(3), device=o.device)
+
+
 def _service(o: SuiteOptions) -> Figures:
     from bench.service import ServiceBenchOptions, run_service_bench  # this suite's stack only
 
@@ -177,6 +184,8 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
           _service),
     Suite("audit", "the keyed audit trail: append, verify and head check per 1,000 events",
           _audit),
+    Suite("gpu", "the detector on an NVIDIA GPU: in process, and served at 1, 2, 4 in flight",
+          _gpu),
     Suite("clinical", "a study's DICOM SR: build, and STOW-RS to a local Orthanc, per study",
           _clinical),
 )}

@@ -26,6 +26,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="release suite: campaign sizes (default 10000,100000; 1000000 is slow)")
     p.add_argument("--tables", type=int, default=None,
                    help="release suite: released tables per run (default 500)")
+    p.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
+                   help="gpu suite: cpu runs its path without a GPU (no figure to report)")
     add_format(p, help="text figures (default), or json for tools")
     p.set_defaults(func=_cmd)
 
@@ -43,7 +45,8 @@ def _sizes(text: str) -> tuple[int, ...]:
 
 def _cmd(args: argparse.Namespace) -> int:
     options = SuiteOptions(runs=args.runs, studies=args.studies, backend=args.backend,
-                           num_cpus=args.num_cpus, results=args.results, tables=args.tables)
+                           num_cpus=args.num_cpus, results=args.results, tables=args.tables,
+                           device=args.device)
     figures = SUITES[args.suite].run(options)
     print(figures.to_json() if args.format == "json" else "\n".join(figures.lines()))
     return 0
