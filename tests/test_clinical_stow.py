@@ -163,3 +163,20 @@ def test_bad_stow_urls_are_refused_before_anything_is_built(campaign, url, says,
     assert main(["export", CAMPAIGN, "--stow", url, "--spec", str(spec_path)]) == 2
     assert says in capsys.readouterr().err
     assert not (spec.data_dir / "audit.log").exists()
+
+
+def test_the_sender_matches_builds_and_sends_one_study_at_a_time(campaign):  # noqa: F811
+    import os
+
+    from jobs.clinical.export import match_campaign
+    from jobs.spec import open_spec_store
+
+    _, spec, _, results = campaign
+    with open_spec_store(spec, os.environ, create=False) as store:
+        matching = match_campaign(spec, store, os.environ)
+        studies = matching.studies()
+        assert matching.found == 0  # nothing matched before it is asked for
+        next(studies)
+        assert matching.found == 1
+        assert len(list(studies)) == len(results) - 1
+    assert (matching.found, matching.not_found, matching.unselectable) == (len(results), 0, 0)

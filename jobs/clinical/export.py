@@ -2,7 +2,7 @@
 for the PACS, or one FHIR R4 Bundle per study for the programme register, written to a
 folder, re-identified from the sources with the pseudonym key. Both go through one loop
 (`matched_studies`: match, select, the nodules' tracking UIDs across rounds) and one audited
-write (`_write`); `build_reports` gives the SRs themselves to the PACS sender
+write (`_write`); `match_campaign` yields the studies one at a time to the PACS sender
 (jobs.clinical.stow).
 
 Like the recall list (jobs.recall), this is the authority's alone: the key must already exist
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,12 +34,14 @@ from jobs.reidentify import audited_files, match_studies, reidentification_key, 
 from kernel.records import Outcome, StudyResult
 
 if TYPE_CHECKING:
+    from jobs.ingest.privacy import Pseudonymizer
+    from jobs.ingest.sources.base import Source
     from jobs.spec.campaign_spec import CampaignSpec
     from jobs.store import ResultsStore
     from kernel.worklist import ReaderDecision
 
-__all__ = ["ClinicalExport", "Matched", "SrReports", "build_reports", "export_fhir", "export_sr",
-           "matched_studies", "sr_bytes"]
+__all__ = ["ClinicalExport", "Matched", "Matching", "export_fhir", "export_sr", "match_campaign",
+           "matched_studies", "sr_bytes", "sr_report"]
 
 log = logging.getLogger("jobs")
 
@@ -86,31 +88,62 @@ class _Format:
     render: Callable[[Matched], bytes]
 
 
-def matched_studies(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str]
-                    ) -> Matches:
-    """Match the campaign's screened studies back to their sources with the key and select
-    each one's series again. BadInput for an unknown campaign, a missing key or another key
-    than the campaign's. A study whose series the sources no longer select the same way is
-    counted (`unselectable`), never reported against the wrong images."""
+@dataclass
+class Matching:
+    """A campaign's screened studies with the key checked, to be matched back to the sources:
+    `studies()` yields each one as it is found (one at a time, so a sender need not hold a
+    campaign's reports); `not_found` and `unselectable` are final once it is exhausted."""
+
+    due: dict[str, StudyResult]
+    fingerprint: str
+    _numbers: dict[str, int]
+    _tracking: dict[str, tuple[str, ...]]
+    _confirmed: Mapping[str, ReaderDecision]
+    _regions: list[tuple[str, Sequence[Source]]]
+    _pseudonymizer: Pseudonymizer
+    found: int = 0
+    unselectable: int = 0
+
+    @property
+    def not_found(self) -> int:
+        return len(self.due) - self.found - self.unselectable
+
+    def studies(self) -> Iterator[Matched]:
+        """Each study found, with its series selected again; a study the sources no longer
+        select the same way is counted (`unselectable`), never reported against the wrong
+        images."""
+        for result, study in match_studies(self.due, self._regions, self._pseudonymizer):
+            selected = select_series(study)
+            if not isinstance(selected, Selected):
+                self.unselectable += 1
+                continue
+            source = selected.series.source
+            _, first = next(iter(source.read_instances(selected.slices[:1])))
+            self.found += 1
+            pid = result.study_pid
+            yield Matched(self._numbers[pid], result, selected, first, self.fingerprint,
+                          self._tracking[pid], self._confirmed.get(pid))
+
+
+def match_campaign(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str]
+                   ) -> Matching:
+    """The campaign's screened studies ready to be matched with its key. BadInput for an
+    unknown campaign, a missing key or another key than the campaign's."""
     pseudonymizer = reidentification_key(spec, store, "export")
     fingerprint = pseudonymizer.fingerprint()
     due = {r.study_pid: r for r in store.results(spec.id) if r.outcome is Outcome.SCREENED}
-    numbers = {pid: n for n, pid in enumerate(sorted(due), 1)}
-    tracking = nodule_tracking_uids(store, spec.id, due, fingerprint)
-    confirmed = store.confirmed(spec.id)
-    found: list[Matched] = []
-    unselectable = 0
-    for result, study in match_studies(due, spec_regions(spec, env), pseudonymizer):
-        selected = select_series(study)
-        if not isinstance(selected, Selected):
-            unselectable += 1
-            continue
-        source = selected.series.source
-        _, first = next(iter(source.read_instances(selected.slices[:1])))
-        found.append(Matched(numbers[result.study_pid], result, selected, first, fingerprint,
-                             tracking[result.study_pid], confirmed.get(result.study_pid)))
-    found.sort(key=lambda m: m.number)
-    return Matches(found, len(due) - len(found) - unselectable, unselectable)
+    return Matching(due, fingerprint, {pid: n for n, pid in enumerate(sorted(due), 1)},
+                    nodule_tracking_uids(store, spec.id, due, fingerprint),
+                    store.confirmed(spec.id), list(spec_regions(spec, env)), pseudonymizer)
+
+
+def matched_studies(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str]
+                    ) -> Matches:
+    """Every study of `match_campaign`, found and numbered (held together: a file export
+    audits all its files' digests before writing any)."""
+    matching = match_campaign(spec, store, env)
+    found = sorted(matching.studies(), key=lambda m: m.number)
+    return Matches(found, matching.not_found, matching.unselectable)
 
 
 @dataclass(frozen=True)
@@ -168,23 +201,6 @@ def sr_bytes(report: Dataset) -> bytes:
 
 def _sr_file(m: Matched) -> bytes:
     return sr_bytes(sr_report(m))
-
-
-@dataclass(frozen=True)
-class SrReports:
-    """The campaign's SRs, numbered; `not_found` and `unselectable` counted."""
-
-    reports: list[tuple[int, Dataset]]  # (n: the study's rank by pseudonym, the SR)
-    not_found: int
-    unselectable: int
-
-
-def build_reports(spec: CampaignSpec, store: ResultsStore, env: Mapping[str, str]
-                  ) -> SrReports:
-    """One SR per screened study of campaign `spec` (see `matched_studies`)."""
-    matches = matched_studies(spec, store, env)
-    return SrReports([(m.number, sr_report(m)) for m in matches.studies], matches.not_found,
-                     matches.unselectable)
 
 
 _SR = _Format("sr", "SR", ".dcm", _sr_file)

@@ -33,7 +33,7 @@ from dicomweb_client.api import DICOMwebClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from jobs.clinical.export import build_reports, sr_bytes
+from jobs.clinical.export import match_campaign, sr_bytes, sr_report
 from jobs.reidentify import audit_event, audit_first
 from kernel.errors import BadInput
 
@@ -151,39 +151,45 @@ def send_report(client: DICOMwebClient, report: Dataset, root: str) -> tuple[Sen
 def stow_sr(spec: CampaignSpec, store: ResultsStore, *, url: str, operator: str,
             env: Mapping[str, str], session: requests.Session | None = None) -> StowReport:
     """Send one SR per screened study of campaign `spec` to the PACS at DICOMweb root `url`
-    (STOW-RS), skipping those it already holds; audited before and after."""
+    (STOW-RS), skipping those it already holds; audited before and after. Studies are
+    matched, built and sent one at a time: a national campaign's reports are never held
+    together (the digest of what was sent is in the closing audit event)."""
     root = pacs_root(url)
     session = session or pacs_session(env)
-    built = build_reports(spec, store, env)
-    digests = "".join(hashlib.sha256(sr_bytes(r)).hexdigest() for _, r in built.reports)
-    detail: dict[str, str | int] = {
-        "operator": operator, "count": len(built.reports), "not_found": built.not_found,
-        "unselectable": built.unselectable, "format": "sr", "destination": root,
-        "output_sha256": hashlib.sha256(digests.encode()).hexdigest()}
-    audit_path = audit_first(spec, store, "sr_stow", "export --stow", detail)
+    matching = match_campaign(spec, store, env)
+    audit_path = audit_first(spec, store, "sr_stow", "export --stow", {
+        "operator": operator, "count": len(matching.due), "format": "sr",
+        "destination": root})
     client = DICOMwebClient(root, session=session, timeout=60)
     client.set_http_retry_params(retry=False)  # the session's urllib3 Retry does it
     outcomes: list[StowOutcome] = []
-    refused: BadInput | None = None
-    for i, (n, report) in enumerate(built.reports):
+    digests = hashlib.sha256()
+    stop: BadInput | _Unreachable | None = None
+    for m in matching.studies():
+        if stop is not None:  # the PACS refused or is gone: the rest are counted, not sent
+            outcomes.append(StowOutcome(m.number, Sent.FAILED, _why(stop)))
+            continue
+        report = sr_report(m)
+        digests.update(hashlib.sha256(sr_bytes(report)).digest())
         try:
             sent, why = send_report(client, report, root)
-        except _Unreachable as exc:
-            outcomes += [StowOutcome(m, Sent.FAILED, f"PACS unreachable ({exc})")
-                         for m, _ in built.reports[i:]]
-            break
-        except BadInput as exc:
-            refused = exc
-            outcomes += [StowOutcome(m, Sent.FAILED, "refused access")
-                         for m, _ in built.reports[i:]]
-            break
-        outcomes.append(StowOutcome(n, sent, why))
-    done = StowReport(root, tuple(outcomes), built.not_found, built.unselectable, audit_path)
-    audit_event(store, audit_path, spec.id, "sr_stow_done",
-                {"operator": operator, "destination": root,
-                 **{s.name.lower(): done.count(s) for s in Sent}})
+        except (BadInput, _Unreachable) as exc:
+            stop = exc
+            sent, why = Sent.FAILED, _why(exc)
+        outcomes.append(StowOutcome(m.number, sent, why))
+    outcomes.sort(key=lambda o: o.number)
+    done = StowReport(root, tuple(outcomes), matching.not_found, matching.unselectable,
+                      audit_path)
+    audit_event(store, audit_path, spec.id, "sr_stow_done", {
+        "operator": operator, "destination": root, "not_found": done.not_found,
+        "unselectable": done.unselectable, "output_sha256": digests.hexdigest(),
+        **{s.name.lower(): done.count(s) for s in Sent}})
     log.info("SR STOW to %s: campaign %s, %d stored, %d already stored, %d failed", root,
              spec.id, done.count(Sent.STORED), done.count(Sent.PRESENT), done.count(Sent.FAILED))
-    if refused is not None:
-        raise refused
+    if isinstance(stop, BadInput):
+        raise stop
     return done
+
+
+def _why(stop: BadInput | _Unreachable) -> str:
+    return "refused access" if isinstance(stop, BadInput) else f"PACS unreachable ({stop})"
