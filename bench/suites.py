@@ -34,6 +34,8 @@ class SuiteOptions:
     num_cpus: int | None = None
     results: tuple[int, ...] | None = None
     tables: int | None = None
+    nodes: int | None = None
+    store: str | None = None
 
     def runs_or(self, default: int) -> int:
         return self.runs if self.runs is not None else default
@@ -149,6 +151,14 @@ def _service(o: SuiteOptions) -> Figures:
         runs=o.runs_or(d.runs)))
 
 
+def _scale(o: SuiteOptions) -> Figures:
+    from bench.scale import ScaleBenchOptions, run_scale_bench  # this suite's stack only
+
+    d = ScaleBenchOptions()
+    return run_scale_bench(ScaleBenchOptions(
+        studies=o.studies_or(d.studies), nodes=o.nodes or d.nodes, store=o.store))
+
+
 @dataclass(frozen=True)
 class _Table:
     table: str
@@ -179,4 +189,6 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
           _audit),
     Suite("clinical", "a study's DICOM SR: build, and STOW-RS to a local Orthanc, per study",
           _clinical),
+    Suite("scale", "a campaign of --studies N generated studies on --nodes K Ray nodes with "
+          "the load-test model: driver CPU and RSS, store, commits, report, scrape", _scale),
 )}
