@@ -9,7 +9,9 @@ Measured on the driver (this process):
 
 - studies/s committed (from the plan to the last commit) and the whole run's wall time;
 - driver CPU ms per study (process CPU time over the run: intake, then the drive) and its
-  split; driver peak RSS, sampled every 0.25 s over the run;
+  split, and the share of it that is the load generator's own scan (sampled beforehand on
+  200 studies: what a real source would spend reading headers); driver peak RSS, sampled
+  every 0.25 s over the run;
 - store size per 1,000 results; each shard's commit time, p50 and p99;
 - then `report` (the suppressed report by region, site, age band and sex, read from the
   store and rendered) and a scrape of the driver's /metrics, each timed;
@@ -73,6 +75,7 @@ class ScaleBench:
     drive_s: float
     driver_cpu_s: float
     intake_cpu_s: float
+    generator_cpu_s: float
     driver_peak_rss_mb: float
     driver_rss_at_plan_mb: float
     store_bytes: int
@@ -113,6 +116,9 @@ class ScaleBench:
             "driver_cpu_ms_per_study": round(self.driver_cpu_ms_per_study, 3),
             "driver_cpu_ms_per_study_intake": round(intake_ms, 3),
             "driver_cpu_ms_per_study_drive": round(self.driver_cpu_ms_per_study - intake_ms, 3),
+            "generator_cpu_ms_per_study": round(1000 * self.generator_cpu_s, 3),
+            "driver_cpu_ms_per_study_net": round(
+                self.driver_cpu_ms_per_study - 1000 * self.generator_cpu_s, 3),
             "driver_peak_rss_mb": round(self.driver_peak_rss_mb, 1),
             "driver_rss_at_plan_mb": round(self.driver_rss_at_plan_mb, 1),
             "store_mb_per_1000": round(self.store_bytes / 2**20 / max(1, self.studies) * 1000, 3),
@@ -133,7 +139,9 @@ class ScaleBench:
             f"  committed:   {s['studies_per_s']} studies/s ({s['drive_s']} s driving, "
             f"{s['intake_s']} s intake, {s['wall_s']} s in all)",
             f"  driver CPU:  {s['driver_cpu_ms_per_study']} ms/study (intake "
-            f"{s['driver_cpu_ms_per_study_intake']}, drive {s['driver_cpu_ms_per_study_drive']})",
+            f"{s['driver_cpu_ms_per_study_intake']}, drive {s['driver_cpu_ms_per_study_drive']}; "
+            f"{s['driver_cpu_ms_per_study_net']} without the generator's "
+            f"{s['generator_cpu_ms_per_study']})",
             f"  driver RSS:  peak {s['driver_peak_rss_mb']} MB "
             f"({s['driver_rss_at_plan_mb']} MB after intake)",
             f"  store:       {s['store_mb_per_1000']} MB per 1,000 results; "
@@ -172,6 +180,14 @@ def _sources(options: ScaleBenchOptions) -> list[SyntheticSource]:
     half = options.studies // len(REGIONS)
     sizes = [half] * (len(REGIONS) - 1) + [options.studies - half * (len(REGIONS) - 1)]
     return [SyntheticSource(n, options.seed + k) for k, n in enumerate(sizes)]
+
+
+def _generator_cpu_s(seed: int, sample: int = 200) -> float:
+    """CPU seconds per study the synthetic source's own scan takes (not the product's)."""
+    start = time.process_time()
+    for _ in SyntheticSource(sample, seed).scan():
+        pass
+    return (time.process_time() - start) / sample
 
 
 def _spec(options: ScaleBenchOptions, root: Path, triton_url: str) -> CampaignSpec:
@@ -216,6 +232,7 @@ def run_scale_bench(options: ScaleBenchOptions | None = None) -> ScaleBench:
         spec = _spec(options, root, triton_url)
         key = campaign_key(spec.key_path, None, "bench", create=True)
         port = _free_port()
+        generator_cpu_s = _generator_cpu_s(options.seed)
         rss = RssSampler()
         clock = _Clock(rss)
         with campaign_metrics(spec, port, env=env) as metrics:
@@ -238,6 +255,7 @@ def run_scale_bench(options: ScaleBenchOptions | None = None) -> ScaleBench:
             options=options, studies=options.studies, wall_s=t1 - t0,
             intake_s=clock.plan_at - t0, drive_s=t1 - clock.plan_at,
             driver_cpu_s=cpu1 - cpu0, intake_cpu_s=clock.plan_cpu - cpu0,
+            generator_cpu_s=generator_cpu_s,
             driver_peak_rss_mb=rss.peak_mb, driver_rss_at_plan_mb=clock.plan_rss_mb,
             store_bytes=store_bytes(spec.store_url, _password(spec, env)),
             commits=tuple(clock.commits), report_s=report_s, scrape_s=scrape_s,
