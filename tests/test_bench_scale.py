@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bench.suites import SUITES, SuiteOptions
 
 KEYS = ("studies", "studies_per_s", "driver_cpu_ms_per_study", "driver_peak_rss_mb",
         "commit_p99_ms", "report_s", "scrape_s", "lost", "doubled")
 
 
+@pytest.mark.integration
+@pytest.mark.slow  # about 50 s here: a Ray cluster, Triton, 200 studies
 def test_a_campaign_of_200_studies_commits_each_once_and_reports_every_figure(tmp_path: Path):
     from bench.scale import ScaleBenchOptions, run_scale_bench
 
