@@ -49,14 +49,18 @@ def count_against_sources(store: ResultsStore, campaign_id: str, key: bytes,
 
 
 def store_bytes(url: str, password: str | None = None) -> int:
-    """The store's size on disk: a SQLite file with its WAL, or a PostgreSQL database."""
+    """The store's size on disk: a SQLite file with its WAL, or a PostgreSQL store's tables
+    (indexes and TOAST included; not the empty database's own ~7 MB of catalogs)."""
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         return sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     engine = sa.create_engine(sa.engine.make_url(url).set(password=password))
     try:
-        with engine.connect() as conn:
-            size = conn.execute(sa.text("SELECT pg_database_size(current_database())")).scalar()
+        with engine.connect() as conn:  # the store's tables with their indexes and TOAST
+            size = conn.execute(sa.text(
+                "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = current_schema()"
+            )).scalar()
         return int(size or 0)
     finally:
         engine.dispose()
