@@ -35,6 +35,8 @@ class SuiteOptions:
     results: tuple[int, ...] | None = None
     tables: int | None = None
     device: str = "cuda"  # the gpu suite; "cpu" only to run its path where there is no GPU
+    nodes: int | None = None
+    store: str | None = None
 
     def runs_or(self, default: int) -> int:
         return self.runs if self.runs is not None else default
@@ -156,6 +158,14 @@ def _service(o: SuiteOptions) -> Figures:
         runs=o.runs_or(d.runs)))
 
 
+def _scale(o: SuiteOptions) -> Figures:
+    from bench.scale import ScaleBenchOptions, run_scale_bench  # this suite's stack only
+
+    d = ScaleBenchOptions()
+    return run_scale_bench(ScaleBenchOptions(
+        studies=o.studies_or(d.studies), nodes=o.nodes or d.nodes, store=o.store))
+
+
 @dataclass(frozen=True)
 class _Table:
     table: str
@@ -188,4 +198,6 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
           _gpu),
     Suite("clinical", "a study's DICOM SR: build, and STOW-RS to a local Orthanc, per study",
           _clinical),
+    Suite("scale", "a campaign of --studies N generated studies on --nodes K Ray nodes with "
+          "the load-test model: driver CPU and RSS, store, commits, report, scrape", _scale),
 )}

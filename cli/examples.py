@@ -123,5 +123,6 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen bench report --runs 3",
         "lungscreen bench release --results 10000,100000 --runs 3",
         "lungscreen bench campaign --backend inprocess --studies 40 --json",
+        "lungscreen bench scale --studies 10000 --nodes 2 --json",
     ),
 }

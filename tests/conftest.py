@@ -24,8 +24,8 @@ def pytest_configure(config: object) -> None:
 # campaign that embeds one) or Ray's dashboard: under pytest-xdist they run one after
 # another on one worker (Ray's dashboard and cluster-utility ports are machine-wide).
 RAY_FILES = frozenset({
-    "test_bench_parallel", "test_bench_suites", "test_campaign_canary", "test_campaign_cli",
-    "test_campaign_inprocess", "test_cli_newcomer", "test_dashboard",
+    "test_bench_parallel", "test_bench_scale", "test_bench_suites", "test_campaign_canary",
+    "test_campaign_cli", "test_campaign_inprocess", "test_cli_newcomer", "test_dashboard",
     "test_dashboard_campaign", "test_demo", "test_demo_floor", "test_faults_ray",
     "test_faults_triton", "test_k8s_rehearsal", "test_metrics", "test_ray_job",
     "test_residency",

@@ -72,7 +72,8 @@ MEMORY = SourceKind(
 
 # -- the tests ----------------------------------------------------------------------------------
 
-FOLDER_ONLY = "{folder: PATH} or {dicomweb: {url: URL, username_env: VAR, password_env: VAR}}"
+BUILT_IN_FORMS = ("{folder: PATH}, {dicomweb: {url: URL, username_env: VAR, password_env: VAR}}"
+                  " or {synthetic: {studies: N, seed: S}}")
 
 
 @pytest.fixture
@@ -95,9 +96,9 @@ def _doc(*sources: object) -> dict[str, object]:
 
 
 def test_the_built_in_kinds_are_registered_in_order():
-    assert list(SOURCE_KINDS)[:2] == ["folder", "dicomweb"]
+    assert list(SOURCE_KINDS)[:3] == ["folder", "dicomweb", "synthetic"]
     assert "memory" not in SOURCE_KINDS
-    assert expected_sources() == FOLDER_ONLY
+    assert expected_sources() == BUILT_IN_FORMS
 
 
 def test_a_spec_names_a_registered_kind_and_intake_reads_it(memory, tmp_path: Path):
@@ -126,7 +127,7 @@ def test_validation_and_the_duplicate_check_go_through_the_registry(memory, tmp_
             "known here: name") in str(bad.value)
     with pytest.raises(BadInput) as bad:
         parse_spec(_doc({"tape": "x"}), base_dir=tmp_path, state_dir=tmp_path)
-    assert f"is not a source; expected {FOLDER_ONLY.replace(' or ', ', ')} or " \
+    assert f"is not a source; expected {BUILT_IN_FORMS.replace(' or ', ', ')} or " \
            "{memory: {name: NAME}}" in str(bad.value)
 
 
@@ -138,7 +139,7 @@ def test_a_new_kind_leaves_the_others_and_their_digests_alone(tmp_path: Path):
         spec = parse_spec(doc, base_dir=tmp_path, state_dir=tmp_path)
         assert spec_digest(spec) == before
         assert spec.regions[0].sources[0].memory is None
-    assert expected_sources() == FOLDER_ONLY
+    assert expected_sources() == BUILT_IN_FORMS
     with pytest.raises(BadInput, match="is not a source"):
         parse_spec(_doc({"memory": {"name": "north"}}), base_dir=tmp_path, state_dir=tmp_path)
 

@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="release suite: released tables per run (default 500)")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
                    help="gpu suite: cpu runs its path without a GPU (no figure to report)")
+    p.add_argument("--nodes", type=int, default=None,
+                   help="scale suite: Ray nodes of the local cluster (default 2)")
+    p.add_argument("--store", default=None, metavar="URL",
+                   help="scale suite: the results store (default a SQLite file; or "
+                        "postgresql://...)")
     add_format(p, help="text figures (default), or json for tools")
     p.set_defaults(func=_cmd)
 
@@ -46,7 +51,7 @@ def _sizes(text: str) -> tuple[int, ...]:
 def _cmd(args: argparse.Namespace) -> int:
     options = SuiteOptions(runs=args.runs, studies=args.studies, backend=args.backend,
                            num_cpus=args.num_cpus, results=args.results, tables=args.tables,
-                           device=args.device)
+                           device=args.device, nodes=args.nodes, store=args.store)
     figures = SUITES[args.suite].run(options)
     print(figures.to_json() if args.format == "json" else "\n".join(figures.lines()))
     return 0

@@ -38,6 +38,7 @@ __all__ = [
     "SourceSpec",
     "SpecModel",
     "SpecPath",
+    "SyntheticSpec",
     "institution_key",
     "resolve_credentials",
     "without_userinfo",
@@ -119,6 +120,18 @@ class DicomWebSpec(SpecModel):
                 "username_env and password_env go together; expected both or neither",
             )
         return self
+
+
+class SyntheticSpec(SpecModel):
+    """Generated load-test studies (jobs.ingest.sources.synthetic): `studies` of them, the
+    same ones for the same `seed`. Also written as the URL `synthetic://N?seed=S`."""
+
+    studies: Annotated[int, Field(ge=1, le=100_000_000)]
+    seed: Annotated[int, Field(ge=0, le=2**31 - 1)] = 0
+
+    @property
+    def url(self) -> str:
+        return f"synthetic://{self.studies}?seed={self.seed}"
 
 
 FolderPath = Annotated[SpecPath, AfterValidator(_readable_folder)]

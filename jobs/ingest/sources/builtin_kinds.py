@@ -14,10 +14,11 @@ from pathlib import Path
 from jobs.ingest.sources.base import Source
 from jobs.ingest.sources.dicomweb import DicomWebSource
 from jobs.ingest.sources.folder import FolderSource
+from jobs.ingest.sources.synthetic import SyntheticSource
 from jobs.spec.kinds import SourceKind, register_source_kind
-from jobs.spec.sources import DicomWebSpec, FolderPath, resolve_credentials
+from jobs.spec.sources import DicomWebSpec, FolderPath, SyntheticSpec, resolve_credentials
 
-__all__ = ["BUILT_IN", "DICOMWEB", "FOLDER"]
+__all__ = ["BUILT_IN", "DICOMWEB", "FOLDER", "SYNTHETIC"]
 
 
 def _open_folder(folder: Path, env: Mapping[str, str], workers: int) -> Source:
@@ -62,6 +63,23 @@ DICOMWEB = SourceKind(
     open=_open_dicomweb,
 )
 
-BUILT_IN = (FOLDER, DICOMWEB)
+
+def _open_synthetic(spec: SyntheticSpec, env: Mapping[str, str], workers: int) -> Source:
+    return SyntheticSource(spec.studies, spec.seed)
+
+
+SYNTHETIC = SourceKind(
+    name="synthetic",
+    model=SyntheticSpec,
+    form="{synthetic: {studies: N, seed: S}}",
+    label=lambda spec: spec.url,
+    key=lambda spec: spec.seed,
+    duplicate="{where}.synthetic: '{value}' has the seed of {other_where}.synthetic "
+              "'{other_value}'; expected a distinct seed per source (the same seed generates "
+              "the same studies)",
+    open=_open_synthetic,
+)
+
+BUILT_IN = (FOLDER, DICOMWEB, SYNTHETIC)
 for _kind in BUILT_IN:
     register_source_kind(_kind)

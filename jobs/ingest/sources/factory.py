@@ -7,11 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import ValidationError
 
 from jobs.ingest.sources.base import Source
-from jobs.spec.sources import DicomWebSpec, RegionSpec, SourceSpec, without_userinfo
+from jobs.spec.sources import (
+    DicomWebSpec,
+    RegionSpec,
+    SourceSpec,
+    SyntheticSpec,
+    without_userinfo,
+)
 from kernel.errors import BadInput
 
 __all__ = [
@@ -20,6 +27,7 @@ __all__ = [
     "open_source",
     "region_sources",
     "source_spec_from_text",
+    "synthetic_spec_from_url",
 ]
 
 # the variables `lungscreen scan` reads a DICOMweb archive's credentials from
@@ -41,7 +49,10 @@ def region_sources(region: RegionSpec, env: Mapping[str, str]) -> list[Source]:
 
 def source_spec_from_text(text: str, env: Mapping[str, str]) -> SourceSpec:
     """A command-line source: an http(s):// DICOMweb root (credentials from USER_ENV and
-    PASSWORD_ENV when set, both or neither) or an existing folder."""
+    PASSWORD_ENV when set, both or neither), generated load-test studies
+    (`synthetic://N?seed=S`) or an existing folder."""
+    if text.startswith("synthetic://"):
+        return SourceSpec.model_validate({"synthetic": synthetic_spec_from_url(text)})
     if text.startswith(("http://", "https://")):
         user, password = env.get(USER_ENV), env.get(PASSWORD_ENV)
         if bool(user) != bool(password):
@@ -62,3 +73,14 @@ def source_spec_from_text(text: str, env: Mapping[str, str]) -> SourceSpec:
             "pass an existing folder or a DICOMweb root"
         )
     return SourceSpec.model_validate({"folder": path.absolute()})
+
+
+def synthetic_spec_from_url(text: str) -> SyntheticSpec:
+    """`synthetic://N?seed=S` (seed 0 when omitted) as a synthetic source's entry."""
+    parts = urlsplit(text)
+    try:
+        seeds = parse_qs(parts.query, strict_parsing=bool(parts.query)).get("seed", ["0"])
+        return SyntheticSpec(studies=int(parts.netloc), seed=int(seeds[-1]))
+    except (ValueError, ValidationError):
+        raise BadInput(f"source {text!r}: expected synthetic://N?seed=S (N studies, N >= 1, "
+                       "seed S >= 0)") from None
