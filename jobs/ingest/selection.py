@@ -184,10 +184,15 @@ class Selected:
     def slice_count(self) -> int:
         return len(self.slices)
 
-    def for_loading(self) -> Selected:
+    def for_loading(self, *, strip_locators: bool = False) -> Selected:
         """A copy holding only what `jobs.ingest.volume.load_volume` needs: the source, each
         slice's locator, UIDs and size. Patient id, dates, institution and the other series
-        are dropped, so the copy is smaller and carries less PHI when sent to a worker."""
+        are dropped, so the copy is smaller and carries less PHI when sent to a worker.
+        `strip_locators`: the locators and UIDs go too (in the same one copy per slice), for
+        a sender that seals them apart (jobs.ingest.privacy.seal)."""
+        gone: dict[str, str | None] = {"locator": "", "study_uid": "", "series_uid": "",
+                                       "sop_uid": "", "frame_of_reference_uid": None} \
+            if strip_locators else {}
         slim = tuple(
             replace(
                 h,
@@ -197,11 +202,13 @@ class Selected:
                 study_date=None,
                 patient_age=None,
                 patient_sex=None,
+                **gone,  # type: ignore[arg-type]
             )
             for h in self.slices
         )
-        series = DiscoveredSeries(self.series.source, self.series.series_uid, slim)
-        study = DiscoveredStudy(self.study.study_uid, (series,))
+        series_uid = "" if strip_locators else self.series.series_uid
+        series = DiscoveredSeries(self.series.source, series_uid, slim)
+        study = DiscoveredStudy("" if strip_locators else self.study.study_uid, (series,))
         return Selected(study, series, slim, self.spacing, ())
 
 
