@@ -6,6 +6,7 @@ import argparse
 
 from bench.suites import SUITES, SuiteOptions
 from cli.output import add_format
+from cli.store_option import add_store
 
 __all__ = ["register"]
 
@@ -30,9 +31,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                    help="gpu suite: cpu runs its path without a GPU (no figure to report)")
     p.add_argument("--nodes", type=int, default=None,
                    help="scale suite: Ray nodes of the local cluster (default 2)")
-    p.add_argument("--store", default=None, metavar="URL",
-                   help="scale suite: the results store (default a SQLite file; or "
-                        "postgresql://...)")
+    add_store(p, default=None,
+              help="scale suite: the results store (default a SQLite file; or "
+                   "postgresql://...; a password in the URL is refused)")
     add_format(p, help="text figures (default), or json for tools")
     p.set_defaults(func=_cmd)
 
