@@ -110,7 +110,7 @@ def run_clinical_bench(*, runs: int = 5, studies: int = 6) -> ClinicalBench:
             item[1].save_as(io.BytesIO(), enforce_file_format=True)
 
         reports = [build(item) for item in inputs]
-        datasets = [_read(b) for b in reports]
+        datasets = [dcmread(io.BytesIO(b)) for b in reports]
         session = requests.Session()
         session.auth = pacs.auth
         client = DICOMwebClient(pacs.dicomweb_url, session=session)
@@ -137,6 +137,3 @@ def run_clinical_bench(*, runs: int = 5, studies: int = 6) -> ClinicalBench:
     return ClinicalBench(runs, len(inputs), m["build"], m["write"], m["new"], m["rest"],
                          m["present"], statistics.median(len(b) for b in reports) / 1024)
 
-
-def _read(data: bytes) -> Dataset:
-    return dcmread(io.BytesIO(data))

@@ -88,7 +88,7 @@ from jobs.clinical.fhir_codes import (
     coding,
     nodule_type,
 )
-from jobs.clinical.sr import ReaderVerification, patient_point, sr_uid
+from jobs.clinical.sr import ReaderVerification, first_seen_uid, patient_point, sr_uid
 from jobs.ingest.dicom.headers import SliceHeader
 from kernel.contract import Nodule
 from kernel.errors import BadInput
@@ -325,7 +325,7 @@ def build_bundle(result: StudyResult, study: FhirStudy, *, key_fingerprint: str,
                                         readings[i] if i < len(readings) else None)
         observations.append((url, _observation(
             ctx, url, tracking_uids[i] if tracking_uids is not None
-            else sr_uid(*parts, "nodule", str(i)), _concept(NODULE_OF_LUNG),
+            else first_seen_uid(result, i, key_fingerprint), _concept(NODULE_OF_LUNG),
             _concept(*nodule_type(n.type), NODULE_TYPES[n.type]), components,
             status="entered-in-error" if i + 1 in rejected else "")))
         if i + 1 not in rejected:

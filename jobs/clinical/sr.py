@@ -75,7 +75,7 @@ from kernel.records import StudyResult
 from kernel.rounds import NoduleReading
 
 __all__ = ["CHANGE", "LUNG_RADS", "NODULE_TYPE", "SCHEME", "ReaderVerification", "SrIdentity",
-           "build_sr", "category_code", "patient_point", "sr_uid"]
+           "build_sr", "category_code", "first_seen_uid", "patient_point", "sr_uid"]
 
 # highdicom's debug lines name the source datasets by UID and the attributes it copies: PHI
 logging.getLogger("highdicom").setLevel(logging.WARNING)
@@ -106,6 +106,11 @@ class ReaderVerification:
 def sr_uid(*parts: str) -> str:
     """A UID derived from `parts` (the same parts give the same UID)."""
     return str(generate_uid(entropy_srcs=["lungscreen-sr", *parts]))
+
+
+def first_seen_uid(result: StudyResult, index: int, key_fingerprint: str) -> str:
+    """The tracking UID of nodule `index` of `result` when it was first seen there."""
+    return sr_uid(result.study_pid, result.model_version, key_fingerprint, "nodule", str(index))
 
 
 def patient_point(slices: Sequence[SliceHeader], z: float, y: float, x: float
@@ -195,8 +200,8 @@ def build_sr(result: StudyResult, first: Dataset, slices: Sequence[SliceHeader],
         if i + 1 in rejected:
             continue
         reading = readings[i] if i < len(readings) else None
-        tracking_uid = tracking_uids[i] if tracking_uids is not None else sr_uid(
-            result.study_pid, result.model_version, key_fingerprint, "nodule", str(i))
+        tracking_uid = tracking_uids[i] if tracking_uids is not None else first_seen_uid(
+            result, i, key_fingerprint)
         groups.append(_nodule_group(n, i + 1, patient_point(slices, n.z, n.y, n.x),
                                     frame_uid, tracking_uid, algorithm, reading))
     category = verification.category if verification is not None else result.category

@@ -12,18 +12,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from jobs.clinical.sr import sr_uid
+from jobs.clinical.sr import first_seen_uid
 from kernel.records import StudyResult
 
 if TYPE_CHECKING:
     from jobs.store import ResultsStore
 
 __all__ = ["first_seen_uid", "nodule_tracking_uids"]
-
-
-def first_seen_uid(result: StudyResult, index: int, key_fingerprint: str) -> str:
-    """The tracking UID of nodule `index` of `result` when it was first seen there."""
-    return sr_uid(result.study_pid, result.model_version, key_fingerprint, "nodule", str(index))
 
 
 def _earlier(store: ResultsStore, campaign_id: str, results: Mapping[str, StudyResult],
