@@ -14,8 +14,9 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
-__all__ = ["CpuSampler"]
+__all__ = ["CpuSampler", "PeriodicSampler"]
 
 _STAT = Path("/proc/stat")
 
@@ -33,25 +34,23 @@ def _read() -> tuple[int, int] | None:
     return total - idle, total
 
 
-class CpuSampler:
-    """Samples /proc/stat every `interval_s` while running (see the module doc)."""
+class PeriodicSampler:
+    """Calls `_sample` on entry, every `interval_s` in a background thread, and on exit;
+    subclasses say what a sample is and keep them in `samples`."""
 
-    def __init__(self, interval_s: float = 0.25) -> None:
+    def __init__(self, interval_s: float = 0.25, name: str = "sampler") -> None:
         self.interval_s = interval_s
-        self.samples: list[tuple[float, int, int]] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="cpu-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
     def _sample(self) -> None:
-        got = _read()
-        if got is not None:
-            self.samples.append((time.monotonic(), got[0], got[1]))
+        raise NotImplementedError
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):
             self._sample()
 
-    def __enter__(self) -> CpuSampler:
+    def __enter__(self) -> Self:
         self._sample()
         self._thread.start()
         return self
@@ -63,6 +62,19 @@ class CpuSampler:
         self._stop.set()
         self._thread.join(timeout=5)
         self._sample()
+
+
+class CpuSampler(PeriodicSampler):
+    """Samples /proc/stat every `interval_s` while running (see the module doc)."""
+
+    def __init__(self, interval_s: float = 0.25) -> None:
+        super().__init__(interval_s, "cpu-sampler")
+        self.samples: list[tuple[float, int, int]] = []
+
+    def _sample(self) -> None:
+        got = _read()
+        if got is not None:
+            self.samples.append((time.monotonic(), got[0], got[1]))
 
     def busy_fraction(self, trim: float = 0.0) -> float | None:
         """Busy share of all cores over the run, dropping `trim` of its duration at each

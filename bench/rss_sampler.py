@@ -11,9 +11,9 @@ include whatever the process held before the run). Linux only (elsewhere every f
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
-from types import TracebackType
+
+from bench.cpu_sampler import PeriodicSampler
 
 __all__ = ["RssSampler"]
 
@@ -28,30 +28,14 @@ def _rss_bytes() -> int:
         return 0
 
 
-class RssSampler:
+class RssSampler(PeriodicSampler):
     """Samples this process's RSS every `interval_s` while running (see the module doc)."""
 
     def __init__(self, interval_s: float = 0.25) -> None:
-        self.interval_s = interval_s
+        super().__init__(interval_s, "rss-sampler")
         self.samples: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="rss-sampler", daemon=True)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self.samples.append(_rss_bytes())
-
-    def __enter__(self) -> RssSampler:
-        self.samples.append(_rss_bytes())
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def _sample(self) -> None:
         self.samples.append(_rss_bytes())
 
     @property
