@@ -1,5 +1,14 @@
 """Shared fixtures. Integration fixtures that start real servers live in tests/servers/."""
 
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 # Real-server fixtures, one module per server (add yours to this list).
 pytest_plugins = [
     "tests.servers.prometheus",
@@ -28,7 +37,7 @@ RAY_FILES = frozenset({
     "test_campaign_cli", "test_campaign_inprocess", "test_cli_newcomer", "test_dashboard",
     "test_dashboard_campaign", "test_demo", "test_demo_floor", "test_faults_ray",
     "test_faults_triton", "test_k8s_rehearsal", "test_metrics", "test_ray_job",
-    "test_residency",
+    "test_residency", "test_rounds_campaign",
 })
 
 
@@ -62,3 +71,26 @@ def pytest_collection_modifyitems(config: object, items: list[object]) -> None:
         return 1 + LONG_FILES.index(module) if module in LONG_FILES else 1 + len(LONG_FILES)
 
     items.sort(key=rank)  # stable: each file keeps its own order
+
+
+@pytest.fixture(autouse=True)
+def _ray_only_in_ray_files(request: pytest.FixtureRequest,
+                           monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test outside RAY_FILES that starts Ray (itself, or a CLI campaign it runs) fails:
+    its Ray would run beside the Ray group's on the other worker (ports, and the fault tests'
+    look for shard processes). Ray writes its session under $RAY_TMPDIR, pointed here at an
+    empty folder for the test."""
+    module = _module(request.node)
+    if module in RAY_FILES:
+        yield
+        return
+    sentinel = Path(tempfile.mkdtemp(prefix="lsray-"))
+    monkeypatch.setenv("RAY_TMPDIR", str(sentinel))
+    try:
+        yield
+    finally:
+        started = any(sentinel.iterdir())
+        shutil.rmtree(sentinel, ignore_errors=True)
+    if started:
+        pytest.fail(f"{module} starts Ray: add it to RAY_FILES in tests/conftest.py",
+                    pytrace=False)

@@ -64,10 +64,13 @@ def test_worker_killed_mid_shard_is_retried_without_loss_or_duplicates(
     cohort: Path, tmp_path: Path, golden: dict[str, tuple], key_file: Path
 ) -> None:
     spec = _spec(cohort, tmp_path, "worker-killed", key_file)
-    with local_cluster([{"num_cpus": 2}]):
+    with local_cluster([{"num_cpus": 2}]) as (_, nodes):
+        # only this cluster's workers: another test's campaign may run shards meanwhile
+        raylet_pid = nodes[0].all_processes["raylet"][0].process.pid
         run = BackgroundRun(lambda: run_spec(spec, SLOW))
         run.start()
-        victim = wait_for(shard_processes, 300, "a worker running a shard")[0]
+        victim = wait_for(lambda: shard_processes(under=raylet_pid), 300,
+                          "a worker of this cluster running a shard")[0]
         shard_id = victim.shard_id
         os.kill(victim.pid, signal.SIGKILL)
         run.join(timeout=600)
