@@ -14,8 +14,9 @@ measures against the truth:
 - stable 6-8 mm solid nodules (3 at baseline, stable now): the share not left at 3 or above.
 
 With the volumes kept (`RoundCase.hu`), round 2 is registered to round 1 where the fit is
-good (jobs.rounds.registered) and matched in mm, as a campaign does when the prior's pixels
-are in its sources; `registered` is the share of screens whose prior has nodules that were.
+good (jobs.rounds.registered) and matched in mm, and matched nodules are measured again side
+by side (jobs.rounds.side_by_side), as a campaign does when the prior's pixels are in its
+sources; `registered` is the share of screens whose prior has nodules that were.
 Each share comes with its Wilson 95% interval. Truth detections (`oracle`) give the same
 figures for a perfect detector, which separates the reading from the detector's errors.
 Truth records are plain dicts; a detection hits a truth nodule within max(4 mm, radius).
@@ -23,7 +24,7 @@ Truth records are plain dicts; a detection hits a truth nodule within max(4 mm, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -33,7 +34,7 @@ import numpy.typing as npt
 
 from jobs.report.aggregate import wilson_interval
 from jobs.rounds.compare import read_round
-from jobs.rounds.registered import prior_centres
+from jobs.rounds.registered import prior_pixels
 from kernel.contract import Nodule, NoduleType
 from kernel.followup import (
     Change,
@@ -155,20 +156,20 @@ def _truth_category(truth: Mapping[str, Any], days: float) -> Category:
 
 
 def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen | None,
-               prior_hits: Mapping[int, str], tally: _Tally) -> None:
-    prior_mm = None
+               prior_hits: Mapping[int, str], tally: _Tally, beside: bool) -> None:
+    pixels = None
     if prior is not None and prior_case is not None and prior_case.hu is not None \
             and case.hu is not None:
         prior_hu, prior_spacing = prior_case.hu, prior_case.spacing
-        prior_mm = prior_centres(prior, case.hu, case.spacing,
-                                 lambda: (prior_hu, prior_spacing))
+        pixels = prior_pixels(prior, case.hu, case.spacing, lambda: (prior_hu, prior_spacing))
         if prior.findings:  # nothing to register a prior without nodules for
-            tally.registered.add(prior_mm is not None)
+            tally.registered.add(pixels is not None and pixels.centres is not None)
     reading, category = read_round(
         case.detections, case.spacing, case.box, prior,
         exam_day=_iso(case.truth.get("study_date")),
         screening_round=int(case.truth.get("round", 1)), lungs_covered=case.lungs_covered,
-        prior_mm=prior_mm)
+        prior_mm=None if pixels is None else pixels.centres,
+        beside=None if pixels is None or not beside else pixels.beside.pair)
     days = float((case.truth.get("prior") or {}).get("interval_days", 365.25))
     tally.agreement.add(category is _truth_category(case.truth, days))
     if prior is None or prior_case is None:
@@ -203,8 +204,10 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
                                           < Category.PROBABLY_BENIGN.rank)
 
 
-def evaluate_rounds(first: Sequence[RoundCase], second: Sequence[RoundCase]) -> dict[str, Any]:
-    """The figures (see the module doc) for round 2 (`second`) read against round 1."""
+def evaluate_rounds(first: Sequence[RoundCase], second: Iterable[RoundCase], *,
+                    beside: bool = True) -> dict[str, Any]:
+    """The figures (see the module doc) for round 2 (`second`) read against round 1.
+    `beside=False`: growth judged on the stored sizes even where the volumes are kept."""
     by_uid: dict[str, tuple[RoundCase, PriorScreen, dict[int, str]]] = {}
     for case in first:
         reading, _ = read_round(case.detections, case.spacing, case.box, None,
@@ -212,14 +215,16 @@ def evaluate_rounds(first: Sequence[RoundCase], second: Sequence[RoundCase]) -> 
                                 lungs_covered=case.lungs_covered)
         by_uid[str(case.truth["study_uid"])] = (case, _prior_screen(case, reading), _hits(case))
     tally = _Tally()
+    count = 0
     for case in second:
+        count += 1
         link = case.truth.get("prior")
         found = by_uid.get(str(link["study_uid"])) if link else None
         if found is None:
-            _round_two(case, None, None, {}, tally)
+            _round_two(case, None, None, {}, tally, beside)
         else:
-            _round_two(case, found[0], found[1], found[2], tally)
-    return {"studies": {"round_1": len(first), "round_2": len(second)},
+            _round_two(case, found[0], found[1], found[2], tally, beside)
+    return {"studies": {"round_1": len(first), "round_2": count},
             **{name: getattr(tally, name).as_dict() for name in
                ("matched", "growth_sensitivity", "growth_precision", "agreement",
                 "stable_not_recalled", "registered")}}

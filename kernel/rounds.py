@@ -71,6 +71,9 @@ class NoduleReading:
     days_since_first: float = 0.0
     relative: tuple[float, float, float] | None = None  # lung-relative centre (no box: None)
     prior_index: int | None = None  # the matched prior nodule: its place in the prior's list
+    # measured again beside the prior's pixels: this nodule's (diameter, solid part) mm; the
+    # change was judged on them and the prior's sizes above, measured the same way
+    beside_mm: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

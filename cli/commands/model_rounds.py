@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,18 @@ def register_rounds(sub: Any) -> None:
                    help="read the truth nodules instead of the detector's: the reading alone")
     r.add_argument("--register", action="store_true",
                    help="register each screen to its prior's pixels (as a campaign does when "
-                   "the prior is in its sources) instead of the lung-relative frame alone")
+                   "the prior is in its sources) instead of the lung-relative frame alone, and "
+                   "measure matched nodules again side by side")
+    r.add_argument("--no-beside", action="store_true",
+                   help="with --register: judge growth on each round's own sizes, not on "
+                   "the side-by-side measurement (to see what it changes)")
     r.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
     r.add_argument("--device", default=None, help="torch device (default: cuda if present)")
     r.add_argument("--out", type=Path, default=None, help="write the JSON figures here")
+    r.add_argument("--cache", type=Path, default=None, metavar="FILE",
+                   help="keep the detector's findings per study in FILE, under the detector's "
+                   "version and a digest of its code: a later evaluation of the same cohorts "
+                   "(with or without --register) reads them instead of detecting again")
     r.set_defaults(func=_evaluate_rounds)
 
 
@@ -46,19 +55,55 @@ def _truths(folder: Path) -> dict[str, dict[str, Any]]:
     return {f"study-{r['index']}": r for r in rows}
 
 
-def _cases(folder: Path, detect: Any, keep: bool) -> list[Any]:
+def _cases(folder: Path, detect: Any, keep: bool) -> Iterator[Any]:
+    """The cohort's studies as evaluation cases, one at a time (the volume kept with `keep`)."""
     from jobs.ingest.cases import cohort_cases  # pydicom and torch: model commands
     from jobs.rounds import lung_box  # numpy and scipy: model commands
     from jobs.rounds_evaluation import RoundCase, truth_detections  # model commands
 
     truths = _truths(folder)
-    out = []
     for case in cohort_cases(folder):
         truth = truths[case.name]
         found, covered = detect(case, truth, truth_detections)
-        out.append(RoundCase(truth, found, case.spacing, lung_box(case.hu, case.spacing),
-                             covered, case.hu if keep else None))
-    return out
+        yield RoundCase(truth, found, case.spacing, lung_box(case.hu, case.spacing),
+                        covered, case.hu if keep else None)
+
+
+class _Cache:
+    """The detector's findings per study uid, in a JSON file, valid for one `key` (the
+    detector's version and a digest of its code); another key starts it afresh."""
+
+    def __init__(self, path: Path | None, key: str) -> None:
+        self._path, self._key = path, key
+        self._rows: dict[str, Any] = {}
+        if path is not None and path.is_file():
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("key") == key:
+                self._rows = dict(doc.get("studies", {}))
+
+    def get(self, uid: str) -> Any:
+        return self._rows.get(uid)
+
+    def put(self, uid: str, rows: Any) -> None:
+        self._rows[uid] = rows
+
+    def save(self) -> None:
+        if self._path is not None:
+            self._path.write_text(json.dumps({"key": self._key, "studies": self._rows}),
+                                  encoding="utf-8")
+
+
+def _code_digest() -> str:
+    """A digest of the detector's code (models/detection), so a cache follows its changes."""
+    import hashlib
+
+    import models.detection  # the package's folder; imported by the detector anyway
+
+    folder = Path(models.detection.__file__).parent
+    h = hashlib.sha256()
+    for path in sorted(folder.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _evaluate_rounds(args: argparse.Namespace) -> int:
@@ -69,24 +114,40 @@ def _evaluate_rounds(args: argparse.Namespace) -> int:
     for folder in (args.prior, args.cohort):
         if not folder.is_dir():
             raise BadInput(f"cohort folder {folder} does not exist")
+    cache = _Cache(None, "")
     if args.oracle:
         def detect(case: Any, truth: dict[str, Any], oracle: Any) -> tuple[Any, bool]:
             return oracle(truth), str(truth.get("lung_rads")) != "0"
     else:
+        import numpy as np  # with the detector: model commands
+
         from models.detection.detector import load_detector  # torch: model commands
 
         detector = load_detector(args.weights, args.device)
+        cache = _Cache(args.cache, f"{detector.version}/{_code_digest()}")
 
         def detect(case: Any, truth: dict[str, Any], oracle: Any) -> tuple[Any, bool]:
-            try:
-                return nodules_from_array(detector.detect(case.hu, case.spacing)), True
-            except LungsNotCovered:
+            uid = str(truth["study_uid"])
+            rows = cache.get(uid)
+            if rows is None:
+                try:
+                    rows = detector.detect(case.hu, case.spacing).tolist()
+                except LungsNotCovered:
+                    rows = "lungs not covered"
+                cache.put(uid, rows)
+            if isinstance(rows, str):
                 return (), False
+            return nodules_from_array(np.asarray(rows, dtype=np.float32).reshape(-1, 7)), True
 
-    figures = evaluate_rounds(_cases(args.prior, detect, args.register),
-                              _cases(args.cohort, detect, args.register))
+    try:
+        figures = evaluate_rounds(list(_cases(args.prior, detect, args.register)),
+                                  _cases(args.cohort, detect, args.register),
+                                  beside=not args.no_beside)
+    finally:
+        cache.save()
     figures["detections"] = ("truth (oracle)" if args.oracle else "detector") + (
-        ", registered" if args.register else ", lung-relative frame")
+        ", lung-relative frame" if not args.register
+        else ", registered" if args.no_beside else ", registered, measured side by side")
     figures["cohorts"] = [str(args.prior), str(args.cohort)]
     print(f"rounds: {figures['studies']['round_1']} + {figures['studies']['round_2']} studies, "
           f"{figures['detections']}")

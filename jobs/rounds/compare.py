@@ -6,7 +6,7 @@ spacing and lung box) and the prior the driver found in the store: no second mod
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from jobs.rounds.matching import match
@@ -14,12 +14,16 @@ from kernel.contract import Nodule
 from kernel.followup import (
     Change,
     Comparison,
+    PriorNodule,
     categorize_compared,
     categorize_round,
     classify_change,
 )
 from kernel.lungrads import Category
-from kernel.rounds import LungBox, NoduleReading, PriorScreen, RoundReading
+from kernel.rounds import LungBox, NoduleReading, PriorFinding, PriorScreen, RoundReading
+
+Beside = Callable[[Nodule, PriorFinding], "tuple[Nodule, PriorNodule] | None"]
+"""Measures a matched nodule and its prior again side by side (jobs.rounds.side_by_side)."""
 
 __all__ = ["DEFAULT_INTERVAL_DAYS", "interval_days", "read_round"]
 
@@ -50,12 +54,14 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
                box: LungBox | None, prior: PriorScreen | None, *, exam_day: str,
                screening_round: int, lungs_covered: bool = True,
                prior_mm: Sequence[tuple[float, float, float]] | None = None,
-               ) -> tuple[RoundReading, Category]:
+               beside: Beside | None = None) -> tuple[RoundReading, Category]:
     """The screen's reading against `prior` (None: no prior screen found) and its category
     with priors. A study that says it is round 2 or later and has no prior is category 0
     (its prior is being located). `prior_mm`, one per prior finding: their centres mapped
     into this volume's mm by registering the two scans (jobs.rounds.registration); without
-    it nodules are matched in the lung-relative frame."""
+    it nodules are matched in the lung-relative frame. `beside`, where the prior's pixels are
+    at hand: each matched pair is measured again side by side and its change judged on those
+    two sizes (the reading records them); the category's size stays the screen's own."""
     relative = _relative(nodules, spacing, box)
     if prior is None or not prior.comparable:
         missing = prior is None and screening_round >= 2
@@ -83,7 +89,12 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
     readings_list: list[NoduleReading] = []
     for i, (n, rel) in enumerate(zip(nodules, relative, strict=True)):
         found = prior.findings[pairs[i]].nodule if i in pairs else None
-        change = classify_change(n, found, days, has_prior_screen=True)
+        judged = None if found is None or beside is None else beside(n, prior.findings[pairs[i]])
+        if judged is not None:
+            now_mm, found = judged
+            change = classify_change(now_mm, found, days, has_prior_screen=True)
+        else:
+            change = classify_change(n, found, days, has_prior_screen=True)
         comparison = Comparison(change, found, days)
         compared.append((n, comparison))
         first = n.diameter_mm if found is None else (found.first_diameter_mm or found.diameter_mm)
@@ -92,7 +103,8 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
             change, categorize_compared(n, comparison),
             None if found is None else found.diameter_mm,
             None if found is None else found.solid_diameter_mm, first, since, rel,
-            pairs.get(i)))
+            pairs.get(i), None if judged is None
+            else (judged[0].diameter_mm, judged[0].solid_diameter_mm)))
     category = categorize_round(compared, lungs_covered=lungs_covered)
     return RoundReading(box, tuple(readings_list), prior_study_pid=prior.study_pid,
                         prior_category=prior.category, interval_days=days,

@@ -1,23 +1,30 @@
-"""The prior's nodule centres in the current scan's mm, by registering the two scans.
+"""The prior's pixels at hand: its nodule centres in the current scan's mm, and both scans for
+measuring matched nodules side by side.
 
 Used where the prior's pixels are still in its sources (jobs.rounds.prior_pixels): the prior
 volume is loaded, both lungs registered (jobs.rounds.registration: rigid plus a z scale, in
-torch, on the GPU where there is one) and each prior finding's centre mapped. Anything that
-goes wrong (the prior will not load, no lungs, a poor fit) gives None: the reading then
-matches in the lung-relative frame, as without pixels.
+torch, on the GPU where there is one) and each prior finding's centre mapped. A poor fit
+maps nothing (the reading then matches in the lung-relative frame, as without pixels) but
+keeps the scans for measuring side by side (jobs.rounds.side_by_side); a prior that will not
+load, or volumes without lungs, give None.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from kernel.rounds import PriorScreen
 
-__all__ = ["MIN_QUALITY", "prior_centres"]
+if TYPE_CHECKING:
+    from jobs.rounds.side_by_side import SideBySide
+
+__all__ = ["MIN_QUALITY", "PriorPixels", "prior_pixels"]
 
 log = logging.getLogger("jobs")
 
@@ -28,13 +35,23 @@ fits scored 0.986-0.995 and broken ones 0.95-0.96; not validated on real scans).
 Volume = tuple[npt.NDArray[np.int16], tuple[float, float, float]]
 
 
-def prior_centres(prior: PriorScreen, hu: npt.NDArray[np.int16],
-                  spacing: tuple[float, float, float], load_prior: Callable[[], Volume]
-                  ) -> list[tuple[float, float, float]] | None:
-    """One centre per prior finding, in this volume's mm, or None (see the module doc)."""
+@dataclass(frozen=True)
+class PriorPixels:
+    """`centres`: one per prior finding, in the current volume's mm (None: the fit was
+    poor); `beside`: both scans, for measuring matched nodules again side by side."""
+
+    centres: list[tuple[float, float, float]] | None
+    beside: SideBySide
+
+
+def prior_pixels(prior: PriorScreen, hu: npt.NDArray[np.int16],
+                 spacing: tuple[float, float, float], load_prior: Callable[[], Volume]
+                 ) -> PriorPixels | None:
+    """The prior's pixels registered to this volume, or None (see the module doc)."""
     if not prior.findings or any(f.voxel is None for f in prior.findings):
         return None
     from jobs.rounds.registration import register_lungs  # torch: only when registering
+    from jobs.rounds.side_by_side import Scan, SideBySide  # torch, as the line above
 
     try:
         prior_hu, prior_spacing = load_prior()
@@ -43,9 +60,12 @@ def prior_centres(prior: PriorScreen, hu: npt.NDArray[np.int16],
                   type(exc).__name__)
         return None
     fit = register_lungs(hu, spacing, prior_hu, prior_spacing)
-    if fit is None or fit.quality < MIN_QUALITY:
+    if fit is None:
         return None
+    beside = SideBySide(Scan(hu, spacing), Scan(prior_hu, prior_spacing))
+    if fit.quality < MIN_QUALITY:
+        return PriorPixels(None, beside)
     sp = np.asarray(prior_spacing, dtype=np.float64)
     points = np.asarray([f.voxel for f in prior.findings], dtype=np.float64) * sp
     mapped = fit.to_current(points)
-    return [(float(p[0]), float(p[1]), float(p[2])) for p in mapped]
+    return PriorPixels([(float(p[0]), float(p[1]), float(p[2])) for p in mapped], beside)

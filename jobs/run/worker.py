@@ -36,7 +36,7 @@ from jobs.ingest.privacy.seal import SealedSelection
 from jobs.ingest.selection import Selected
 from jobs.ingest.volume import load_volume
 from jobs.rounds import lung_box, read_round
-from jobs.rounds.registered import prior_centres
+from jobs.rounds.registered import prior_pixels
 from jobs.run.backends import BackendConfig, WorkerBackends
 from jobs.run.shardwork import ShardOutcome, ShardWork, StudyWork, WorkerPolicy
 from kernel.contract import InferenceBackend, Nodule, nodules_from_array
@@ -186,7 +186,7 @@ def _read(study: StudyWork, nodules: tuple[Nodule, ...], volume: LoadedVolume,
     registered, the match, the rules. No second model pass."""
     start = time.perf_counter()
     box = lung_box(volume.hu, volume.spacing) if lungs_covered else None
-    prior_mm = None
+    pixels = None
     if study.prior is not None and study.prior_locator is not None and lungs_covered:
         locator = study.prior_locator
 
@@ -194,11 +194,12 @@ def _read(study: StudyWork, nodules: tuple[Nodule, ...], volume: LoadedVolume,
             prior = loader(locator)
             return prior.hu, prior.spacing
 
-        prior_mm = prior_centres(study.prior, volume.hu, volume.spacing, load_prior)
+        pixels = prior_pixels(study.prior, volume.hu, volume.spacing, load_prior)
     out = read_round(nodules, volume.spacing, box, study.prior,
                      exam_day=study.record.exam_day,
                      screening_round=study.record.screening_round, lungs_covered=lungs_covered,
-                     prior_mm=prior_mm)
+                     prior_mm=None if pixels is None else pixels.centres,
+                     beside=None if pixels is None else pixels.beside.pair)
     timings["compare"] = time.perf_counter() - start
     return out
 

@@ -3,8 +3,9 @@
 `{"box": [z0, y0, x0, z1, y1, x1] | null, "prior": study pseudonym | null,
 "interval_days": float | null, "resolved": int, "prior_missing": bool, "registered": bool,
 "nodules": [[change, category, prior_d_mm, prior_solid_mm, first_d_mm, days_since_first,
-[rz, ry, rx] | null, prior_index | null], ...]}`, one nodule row per stored nodule, in the
-same order. No dates, no identifiers.
+[rz, ry, rx] | null, prior_index | null, [d_mm, solid_mm] | null], ...]}`, one nodule row per
+stored nodule, in the same order (the last: measured beside the prior's pixels; rows stored
+before it was kept are shorter). No dates, no identifiers.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def reading_to_json(reading: RoundReading | None) -> str | None:
         "registered": reading.registered,
         "nodules": [[n.change.value, n.category.value, n.prior_diameter_mm,
                      n.prior_solid_diameter_mm, n.first_diameter_mm, n.days_since_first,
-                     None if n.relative is None else list(n.relative), n.prior_index]
+                     None if n.relative is None else list(n.relative), n.prior_index,
+                     None if n.beside_mm is None else list(n.beside_mm)]
                     for n in reading.nodules],
     }
     return json.dumps(doc, separators=(",", ":"))
@@ -48,7 +50,8 @@ def reading_from_json(text: str | None, prior_category: str | None) -> RoundRead
         nodules=tuple(
             NoduleReading(Change(n[0]), Category(n[1]), n[2], n[3], n[4], float(n[5]),
                           None if n[6] is None else (n[6][0], n[6][1], n[6][2]),
-                          n[7] if len(n) > 7 else None)
+                          n[7] if len(n) > 7 else None,
+                          (float(n[8][0]), float(n[8][1])) if len(n) > 8 and n[8] else None)
             for n in doc.get("nodules", [])),
         prior_study_pid=doc.get("prior"),
         prior_category=None if prior_category is None else Category(prior_category),
