@@ -143,6 +143,19 @@ def _clinical(o: SuiteOptions) -> Figures:
     return run_clinical_bench(runs=o.runs_or(5), studies=o.studies_or(6))
 
 
+def _rounds(o: SuiteOptions) -> Figures:
+    from bench.rounds import run_rounds_bench  # this suite's stack only
+
+    return run_rounds_bench(runs=o.runs_or(3), studies=o.studies_or(6),
+                            device="cpu" if o.device == "cuda" and not _cuda() else o.device)
+
+
+def _cuda() -> bool:
+    import torch  # the rounds suite only: is there a GPU for the detector
+
+    return bool(torch.cuda.is_available())
+
+
 def _gpu(o: SuiteOptions) -> Figures:
     from bench.gpu import run_gpu_bench  # this suite's stack only
 
@@ -198,6 +211,8 @@ SUITES: Mapping[str, Suite] = {s.name: s for s in (
           _gpu),
     Suite("clinical", "a study's DICOM SR: build, and STOW-RS to a local Orthanc, per study",
           _clinical),
+    Suite("rounds", "a screen read against its prior (box, registration, side by side) "
+          "against the detector's time per study", _rounds),
     Suite("scale", "a campaign of --studies N generated studies on --nodes K Ray nodes with "
           "the load-test model: driver CPU and RSS, store, commits, report, scrape", _scale),
 )}

@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from jobs.report.aggregate import wilson_interval
 from jobs.rounds.compare import read_round
-from jobs.rounds.registered import prior_pixels
+from jobs.rounds.registered import register_prior
 from kernel.contract import Nodule, NoduleType
 from kernel.followup import (
     Change,
@@ -46,7 +46,7 @@ from kernel.followup import (
 from kernel.lungrads import Category, categorize_nodule
 from kernel.rounds import LungBox, PriorFinding, PriorScreen, RoundReading
 
-__all__ = ["RoundCase", "evaluate_rounds", "truth_detections"]
+__all__ = ["RoundCase", "evaluate_rounds", "prior_screen", "truth_detections"]
 
 _HIT_MM = 4.0
 
@@ -121,14 +121,15 @@ def _hits(case: RoundCase) -> dict[int, str]:
     return out
 
 
-def _prior_screen(case: RoundCase, reading: RoundReading) -> PriorScreen:
+def prior_screen(study: str, exam_day: str, detections: Sequence[Nodule],
+                 reading: RoundReading) -> PriorScreen:
+    """A screen read in round 1 as the next round finds it (as the store gives it back)."""
     findings = tuple(
         PriorFinding(r.relative, PriorNodule(n.diameter_mm, n.solid_diameter_mm, n.type,
                                              r.category, r.first_diameter_mm,
                                              r.days_since_first), (n.z, n.y, n.x))
-        for n, r in zip(case.detections, reading.nodules, strict=True) if r.relative is not None)
-    return PriorScreen("prior", str(case.truth["study_uid"]),
-                       _iso(case.truth.get("study_date")), None, findings,
+        for n, r in zip(detections, reading.nodules, strict=True) if r.relative is not None)
+    return PriorScreen("prior", study, exam_day, None, findings,
                        comparable=reading.lung_box is not None)
 
 
@@ -161,7 +162,7 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
     if prior is not None and prior_case is not None and prior_case.hu is not None \
             and case.hu is not None:
         prior_hu, prior_spacing = prior_case.hu, prior_case.spacing
-        pixels = prior_pixels(prior, case.hu, case.spacing, lambda: (prior_hu, prior_spacing))
+        pixels = register_prior(prior, case.hu, case.spacing, lambda: (prior_hu, prior_spacing))
         if prior.findings:  # nothing to register a prior without nodules for
             tally.registered.add(pixels is not None and pixels.centres is not None)
     reading, category = read_round(
@@ -213,7 +214,9 @@ def evaluate_rounds(first: Sequence[RoundCase], second: Iterable[RoundCase], *,
         reading, _ = read_round(case.detections, case.spacing, case.box, None,
                                 exam_day=_iso(case.truth.get("study_date")), screening_round=1,
                                 lungs_covered=case.lungs_covered)
-        by_uid[str(case.truth["study_uid"])] = (case, _prior_screen(case, reading), _hits(case))
+        uid = str(case.truth["study_uid"])
+        screen = prior_screen(uid, _iso(case.truth.get("study_date")), case.detections, reading)
+        by_uid[uid] = (case, screen, _hits(case))
     tally = _Tally()
     count = 0
     for case in second:

@@ -94,3 +94,17 @@ def test_the_clinical_suite_builds_and_sends_to_a_real_orthanc():
     assert all(data[k] > 0 for k in ("build_ms", "write_baseline_ms", "stow_new_ms",
                                      "rest_post_baseline_ms", "stow_present_ms"))
     assert figures.lines()[0].startswith("clinical outputs:")
+
+
+@pytest.mark.slow
+def test_the_rounds_suite_times_the_comparison_against_the_model():
+    """Two people through the whole suite: the detector on both rounds, the comparison's
+    stages timed; nodules carried over are matched and measured side by side."""
+    figures = SUITES["rounds"].run(SuiteOptions(runs=1, studies=2, device="cpu"))
+    data = json.loads(figures.to_json())
+    assert data["studies"] == 2 and data["device"] == "cpu"
+    assert set(data["medians_s"]) == {"model", "box", "register", "beside_and_read"}
+    assert all(v > 0 for v in data["medians_s"].values())
+    assert data["matched_pairs"] >= 1
+    assert data["share"] == pytest.approx(data["compare_s"] / data["medians_s"]["model"])
+    assert figures.lines()[0].startswith("rounds:")

@@ -46,7 +46,7 @@ PUBLIC: dict[str, list[str]] = {
     "jobs.service": ["OidcConfig", "ServiceConfig", "check_bind", "check_private_files",
                      "create_app", "parse_role_map", "private_files", "uvicorn_options"],
     "jobs.service.routes": [],
-    "jobs.rounds": ["lung_box", "read_round"],
+    "jobs.rounds": ["lung_box", "read_round", "register_prior"],
     "jobs.spec": ["CampaignSpec", "SpecRegistry", "default_audit_key", "default_state_dir",
                   "default_token_key", "load_spec", "open_spec_store", "os_operator",
                   "parse_spec", "store_password", "write_private"],

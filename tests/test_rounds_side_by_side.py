@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from jobs.rounds import lung_box, read_round
-from jobs.rounds.registered import prior_pixels
+from jobs.rounds.registered import register_prior
 from jobs.store.round_rows import reading_from_json, reading_to_json
 from kernel.contract import Nodule, NoduleType
 from kernel.followup import Change, PriorNodule
@@ -67,7 +67,7 @@ def _read(current: Phantom, prior: Phantom, *, beside: bool) -> RoundReading:
     screen = _prior_screen(prior)
     nodules = tuple(Nodule(t.z, t.y, t.x, t.diameter_mm, t.solid_diameter_mm, t.type, 0.9)
                     for t in current.nodules)
-    pixels = prior_pixels(screen, current.hu, current.spacing,
+    pixels = register_prior(screen, current.hu, current.spacing,
                           lambda: (prior.hu, prior.spacing))
     assert pixels is not None and pixels.centres is not None
     reading, _ = read_round(nodules, current.spacing, lung_box(current.hu, current.spacing),
@@ -111,7 +111,7 @@ def test_without_a_voxel_centre_the_stored_sizes_are_used(
         rounds: tuple[Phantom, Phantom]) -> None:
     prior, current = rounds
     screen = _prior_screen(prior)
-    pixels = prior_pixels(screen, current.hu, current.spacing,
+    pixels = register_prior(screen, current.hu, current.spacing,
                           lambda: (prior.hu, prior.spacing))
     assert pixels is not None
     finding = screen.findings[1]

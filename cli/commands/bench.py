@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--tables", type=int, default=None,
                    help="release suite: released tables per run (default 500)")
     p.add_argument("--device", choices=("cuda", "cpu"), default="cuda",
-                   help="gpu suite: cpu runs its path without a GPU (no figure to report)")
+                   help="gpu suite: cpu runs its path without a GPU (no figure to report); "
+                   "rounds suite: where the detector runs (cuda falls back to cpu without one)")
     p.add_argument("--nodes", type=int, default=None,
                    help="scale suite: Ray nodes of the local cluster (default 2)")
     add_store(p, default=None,

@@ -86,16 +86,20 @@ class _Cache:
 
     def put(self, uid: str, rows: Any) -> None:
         self._rows[uid] = rows
+        if len(self._rows) % 10 == 0:  # an evaluation cut short keeps most of its work
+            self.save()
 
     def save(self) -> None:
         if self._path is not None:
-            self._path.write_text(json.dumps({"key": self._key, "studies": self._rows}),
-                                  encoding="utf-8")
+            part = self._path.with_name(self._path.name + ".part")
+            part.write_text(json.dumps({"key": self._key, "studies": self._rows}),
+                            encoding="utf-8")
+            part.replace(self._path)
 
 
 def _code_digest() -> str:
     """A digest of the detector's code (models/detection), so a cache follows its changes."""
-    import hashlib
+    import hashlib  # only when a cache is asked for
 
     import models.detection  # the package's folder; imported by the detector anyway
 

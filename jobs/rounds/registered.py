@@ -24,7 +24,7 @@ from kernel.rounds import PriorScreen
 if TYPE_CHECKING:
     from jobs.rounds.side_by_side import SideBySide
 
-__all__ = ["MIN_QUALITY", "PriorPixels", "prior_pixels"]
+__all__ = ["MIN_QUALITY", "PriorPixels", "register_prior"]
 
 log = logging.getLogger("jobs")
 
@@ -44,7 +44,7 @@ class PriorPixels:
     beside: SideBySide
 
 
-def prior_pixels(prior: PriorScreen, hu: npt.NDArray[np.int16],
+def register_prior(prior: PriorScreen, hu: npt.NDArray[np.int16],
                  spacing: tuple[float, float, float], load_prior: Callable[[], Volume]
                  ) -> PriorPixels | None:
     """The prior's pixels registered to this volume, or None (see the module doc)."""

@@ -36,7 +36,7 @@ from jobs.ingest.privacy.seal import SealedSelection
 from jobs.ingest.selection import Selected
 from jobs.ingest.volume import load_volume
 from jobs.rounds import lung_box, read_round
-from jobs.rounds.registered import prior_pixels
+from jobs.rounds.registered import register_prior
 from jobs.run.backends import BackendConfig, WorkerBackends
 from jobs.run.shardwork import ShardOutcome, ShardWork, StudyWork, WorkerPolicy
 from kernel.contract import InferenceBackend, Nodule, nodules_from_array
@@ -194,7 +194,7 @@ def _read(study: StudyWork, nodules: tuple[Nodule, ...], volume: LoadedVolume,
             prior = loader(locator)
             return prior.hu, prior.spacing
 
-        pixels = prior_pixels(study.prior, volume.hu, volume.spacing, load_prior)
+        pixels = register_prior(study.prior, volume.hu, volume.spacing, load_prior)
     out = read_round(nodules, volume.spacing, box, study.prior,
                      exam_day=study.record.exam_day,
                      screening_round=study.record.screening_round, lungs_covered=lungs_covered,
