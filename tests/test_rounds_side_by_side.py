@@ -14,6 +14,7 @@ import pytest
 
 from jobs.rounds import lung_box, read_round
 from jobs.rounds.registered import register_prior
+from jobs.rounds.side_by_side import Scan, SideBySide
 from jobs.store.round_rows import reading_from_json, reading_to_json
 from kernel.contract import Nodule, NoduleType
 from kernel.followup import Change, PriorNodule
@@ -120,3 +121,24 @@ def test_without_a_voxel_centre_the_stored_sizes_are_used(
     nodule = Nodule(t.z, t.y, t.x, t.diameter_mm, t.solid_diameter_mm, t.type, 0.9)
     assert pixels.beside.pair(nodule, no_voxel) is None
     assert pixels.beside.pair(nodule, finding) is not None
+
+
+def test_the_lung_mask_is_made_only_near_the_lungs_edge_and_changes_nothing(
+        rounds: tuple[Phantom, Phantom]) -> None:
+    """Where the registration's grid shows lung all around a nodule the detector's lung mask
+    is not made; every pair measures exactly as with the mask made for each."""
+    prior, current = rounds
+    screen = _prior_screen(prior)
+    pixels = register_prior(screen, current.hu, current.spacing,
+                            lambda: (prior.hu, prior.spacing))
+    assert pixels is not None
+    beside = pixels.beside
+    assert beside.current.coarse is not None and beside.prior.coarse is not None
+    always = SideBySide(Scan(current.hu, current.spacing), Scan(prior.hu, prior.spacing))
+    for t, finding in zip(current.nodules, screen.findings, strict=True):
+        nodule = Nodule(t.z, t.y, t.x, t.diameter_mm, t.solid_diameter_mm, t.type, 0.9)
+        assert beside.pair(nodule, finding) == always.pair(nodule, finding)
+    free = next(i for i, t in enumerate(prior.nodules) if t.attached_to == "none")
+    wall = next(i for i, t in enumerate(prior.nodules) if t.attached_to == "pleura")
+    assert beside.prior.lungs_near(screen.findings[free].voxel or (0, 0, 0), 2.65) is None
+    assert beside.prior.lungs_near(screen.findings[wall].voxel or (0, 0, 0), 1.95) is not None

@@ -62,7 +62,8 @@ def register_prior(prior: PriorScreen, hu: npt.NDArray[np.int16],
     fit = register_lungs(hu, spacing, prior_hu, prior_spacing)
     if fit is None:
         return None
-    beside = SideBySide(Scan(hu, spacing), Scan(prior_hu, prior_spacing))
+    now, then = fit.lungs if fit.lungs is not None else (None, None)
+    beside = SideBySide(Scan(hu, spacing, now), Scan(prior_hu, prior_spacing, then))
     if fit.quality < MIN_QUALITY:
         return PriorPixels(None, beside)
     sp = np.asarray(prior_spacing, dtype=np.float64)

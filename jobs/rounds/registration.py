@@ -17,7 +17,7 @@ All positions are mm (z, y, x) from a volume's first voxel, slices foot to head.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage, optimize
 
-__all__ = ["Registration", "register_lungs"]
+__all__ = ["LungGrid", "Registration", "register_lungs"]
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -56,6 +56,31 @@ _SAMPLES_GPU = 100_000
 
 
 @dataclass(frozen=True)
+class LungGrid:
+    """A volume's lungs as the registration saw them: the share of lung in cells of about
+    4 mm, cell [i, j, k] centred at `first + (i, j, k) * step` mm from the first voxel."""
+
+    share: F32
+    first: F64
+    step: F64
+
+    def lung_all_around(self, centre_mm: F64, inner_mm: float, outer_mm: float) -> bool:
+        """Whether every cell centred between `inner_mm` and `outer_mm` of `centre_mm` is
+        over half lung (and inside the volume)."""
+        lo = np.floor((centre_mm - outer_mm - self.first) / self.step).astype(int)
+        hi = np.ceil((centre_mm + outer_mm - self.first) / self.step).astype(int)
+        if (lo < 0).any() or (hi >= np.asarray(self.share.shape)).any():
+            return False
+        axes = [self.first[a] + np.arange(lo[a], hi[a] + 1) * self.step[a] - centre_mm[a]
+                for a in range(3)]
+        dist = np.sqrt(axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2
+                       + axes[2][None, None, :] ** 2)
+        shell = (dist >= inner_mm) & (dist <= outer_mm)
+        cells = self.share[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1]
+        return bool((cells[shell] >= 0.5).all())
+
+
+@dataclass(frozen=True)
 class Registration:
     """Prior mm -> current mm: `current = matrix @ prior + offset` (both (z, y, x) mm from
     the volume's first voxel). `quality` is the Dice overlap of the two lung masks (cells
@@ -67,6 +92,8 @@ class Registration:
     offset: Vec
     quality: float
     refined: bool
+    lungs: tuple[LungGrid, LungGrid] | None = field(default=None, repr=False, compare=False)
+    """The current's and the prior's lungs, as the fit saw them."""
 
     def to_current(self, points_mm: npt.ArrayLike) -> F64:
         """Points [..., 3] (prior mm, z y x) where they are in the current volume."""
@@ -272,7 +299,9 @@ def register_lungs(current_hu: npt.NDArray[np.int16], current_spacing: Vec,
     rs, shift = _forward(best)
     offset = pc + shift - rs @ pp
     return Registration((_vec(rs[0]), _vec(rs[1]), _vec(rs[2])), _vec(offset),
-                        fine.score(best, hard=True), refined)
+                        fine.score(best, hard=True), refined,
+                        (LungGrid(cur_full.share, cur_full.first, cur_full.step),
+                         LungGrid(pri_full.share, pri_full.first, pri_full.step)))
 
 
 def _vec(a: F64) -> Vec:

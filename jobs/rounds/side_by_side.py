@@ -12,10 +12,13 @@ difference is the nodule's and not the two measurements'. Without the prior's pi
 growth is judged on the stored sizes.
 
 The lungs bounding each measurement (a nodule on the pleura is cut at the chest wall) are
-the detector's own closed lung mask on its 2 mm grid, made as its first stage makes it, once
-per scan and only for scans with a matched nodule (about 0.4 s of CPU a scan; the
-registration's 4 mm masks were tried and let a 3.9 mm nodule on the pleura measure 5.3 mm).
-No model pass.
+the detector's own closed lung mask on its 2 mm grid, made as its first stage makes it
+(about 0.4 s of CPU a scan; the registration's 4 mm masks were tried in its place and let a
+3.9 mm nodule on the pleura measure 5.3 mm). It is made only for a nodule near the lungs'
+edge: where the registration's 4 mm grid shows lung in every cell around the nodule out to
+the measurement's reach, the mask could not bound it (the measurement leaves the lungs'
+mask alone when its whole reach lies inside), so that nodule is measured without it, with
+the same result and no mask made. No model pass.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from jobs.rounds.registration import LungGrid
 from kernel.contract import Nodule
 from kernel.followup import PriorNodule
 from kernel.rounds import PriorFinding
@@ -47,6 +51,7 @@ class Scan:
 
     hu: npt.NDArray[np.int16]
     spacing: Vec
+    coarse: LungGrid | None = None  # the registration's lungs, when it ran
     _volume: torch.Tensor | None = field(default=None, repr=False)
     _lungs: LungField | None = field(default=None, repr=False)
 
@@ -54,6 +59,17 @@ class Scan:
         if self._volume is None:
             self._volume = torch.from_numpy(np.ascontiguousarray(self.hu)).float()
         return self._volume
+
+    def lungs_near(self, centre: Vec, radius_mm: float) -> LungField | None:
+        """The lungs' mask for measuring a nodule of `radius_mm` at voxel `centre`, or None
+        where the coarse grid shows lung all around it (see the module doc)."""
+        if self.coarse is not None:
+            r0 = max(radius_mm, 1.5)  # as measure_nodule: its reach is 2 r0 + 6 mm
+            cell = float(np.linalg.norm(self.coarse.step)) / 2
+            mm = np.asarray(centre, dtype=np.float64) * np.asarray(self.spacing)
+            if self.coarse.lung_all_around(mm, r0 + cell, 2.0 * r0 + 6.0 + cell):
+                return None
+        return self.lung_field()
 
     def lung_field(self) -> LungField:
         if self._lungs is None:
@@ -79,11 +95,11 @@ class SideBySide:
         if finding.voxel is None:
             return None
         radius = nodule.diameter_mm / 2  # one expected size for both: the same calipers
-        now = measure_nodule(self.current.volume(), self.current.spacing,
-                             (nodule.z, nodule.y, nodule.x), radius,
-                             self.current.lung_field(), nodule.type)
+        here = (nodule.z, nodule.y, nodule.x)
+        now = measure_nodule(self.current.volume(), self.current.spacing, here, radius,
+                             self.current.lungs_near(here, radius), nodule.type)
         then = measure_nodule(self.prior.volume(), self.prior.spacing, finding.voxel, radius,
-                              self.prior.lung_field(), nodule.type)
+                              self.prior.lungs_near(finding.voxel, radius), nodule.type)
         if now.diameter_mm <= 0 or then.diameter_mm <= 0:
             return None
         current = Nodule(nodule.z, nodule.y, nodule.x, now.diameter_mm,
