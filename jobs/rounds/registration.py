@@ -53,31 +53,40 @@ _STEPS = (30, 20)  # L-BFGS iterations at twice the cell size, then at the cell 
 # -> 100 ms an evaluation). On a GPU they cost nothing, and more halve the error.
 _SAMPLES_CPU = 10_000
 _SAMPLES_GPU = 100_000
+_SLICE_FILL = np.zeros((3, 3, 3), dtype=bool)  # holes filled within each axial slice
+_SLICE_FILL[1] = ndimage.generate_binary_structure(2, 1)
 
 
 @dataclass(frozen=True)
 class LungGrid:
-    """A volume's lungs as the registration saw them: the share of lung in cells of about
-    4 mm, cell [i, j, k] centred at `first + (i, j, k) * step` mm from the first voxel."""
+    """A volume's lungs as the registration saw them, on cells of about 4 mm: cells over
+    half lung, and what they enclose on each axial slice (vessels and nodules inside the
+    lungs, as the detector's lung mask fills them); cell [i, j, k] is centred at
+    `first + (i, j, k) * step` mm from the first voxel."""
 
-    share: F32
+    lung: npt.NDArray[np.bool_]
     first: F64
     step: F64
 
+    @classmethod
+    def of(cls, mask: _Mask) -> LungGrid:
+        return cls(ndimage.binary_fill_holes(mask.share >= 0.5, _SLICE_FILL), mask.first,
+                   mask.step)
+
     def lung_all_around(self, centre_mm: F64, inner_mm: float, outer_mm: float) -> bool:
         """Whether every cell centred between `inner_mm` and `outer_mm` of `centre_mm` is
-        over half lung (and inside the volume)."""
+        lung and inside the volume."""
         lo = np.floor((centre_mm - outer_mm - self.first) / self.step).astype(int)
         hi = np.ceil((centre_mm + outer_mm - self.first) / self.step).astype(int)
-        if (lo < 0).any() or (hi >= np.asarray(self.share.shape)).any():
+        if (lo < 0).any() or (hi >= np.asarray(self.lung.shape)).any():
             return False
         axes = [self.first[a] + np.arange(lo[a], hi[a] + 1) * self.step[a] - centre_mm[a]
                 for a in range(3)]
         dist = np.sqrt(axes[0][:, None, None] ** 2 + axes[1][None, :, None] ** 2
                        + axes[2][None, None, :] ** 2)
         shell = (dist >= inner_mm) & (dist <= outer_mm)
-        cells = self.share[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1]
-        return bool((cells[shell] >= 0.5).all())
+        cells = self.lung[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1]
+        return bool(cells[shell].all())
 
 
 @dataclass(frozen=True)
@@ -300,8 +309,7 @@ def register_lungs(current_hu: npt.NDArray[np.int16], current_spacing: Vec,
     offset = pc + shift - rs @ pp
     return Registration((_vec(rs[0]), _vec(rs[1]), _vec(rs[2])), _vec(offset),
                         fine.score(best, hard=True), refined,
-                        (LungGrid(cur_full.share, cur_full.first, cur_full.step),
-                         LungGrid(pri_full.share, pri_full.first, pri_full.step)))
+                        (LungGrid.of(cur_full), LungGrid.of(pri_full)))
 
 
 def _vec(a: F64) -> Vec:
