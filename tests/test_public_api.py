@@ -64,6 +64,7 @@ PUBLIC: dict[str, list[str]] = {
     "monitoring": [],
     "synth": ["CohortSummary", "NoduleTruth", "Phantom", "make_phantom", "study_category",
               "write_cohort", "write_follow_up"],
+    "synth_varied": ["VariedNodule", "VariedStudy", "make_varied"],
 }
 
 
