@@ -2,9 +2,10 @@
 
 The seed's streams are split once (patient, acquisition, vessels, airways, lung changes,
 nodules, noise), and each is drawn in full, so an override of the acquisition (a thinner
-slice, another matrix) shows the same person with the same nodules. The volume is built
-slab by slab (torso, fissures, bands), then whole (emphysema, vessels, airways, scars,
-nodules), and finished as the scanner would store it (finish.py).
+slice, another matrix) shows the same person (the nodules are sized on the scan's own
+slice planes, so where they go may differ). The volume is built slab by slab (torso,
+fissures, bands), then whole (emphysema, vessels, airways, scars, nodules), and finished
+as the scanner would store it (finish.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from synth_varied.torso import render_torso
 from synth_varied.trees import airway_tree, vessel_tree
 from synth_varied.tubes import Grid, Tubes, tube_fraction
 
-__all__ = ["VariedNodule", "VariedStudy", "make_varied"]
+__all__ = ["VariedNodule", "VariedStudy", "describe", "make_varied", "seed_streams"]
 
 _SLAB = 24
 
@@ -81,15 +82,27 @@ def _count(rng: np.random.Generator) -> int:
     return int(rng.choice([1, 2, 3, 4], p=[0.5, 0.28, 0.14, 0.08]))
 
 
+def seed_streams(seed: int) -> list[np.random.Generator]:
+    """Study `seed`'s random streams: patient, acquisition, vessels, airways, lung changes,
+    nodules, noise."""
+    return [np.random.default_rng(s)
+            for s in np.random.SeedSequence([int(seed), 0x7A51ED]).spawn(7)]
+
+
+def describe(seed: int, **scan: object) -> tuple[Patient, Scan]:
+    """Study `seed`'s patient and acquisition, as make_varied draws them, without rendering."""
+    r_pat, r_scan = seed_streams(seed)[:2]
+    pat = draw_patient(r_pat)
+    return pat, draw_scan(r_scan, pat, dict(scan))
+
+
 def make_varied(seed: int, *, n_nodules: int | None = None, clean: bool = False,
                 **scan: object) -> VariedStudy:
     """Render study `seed`. `n_nodules` fixes the count (default: none in a third of
     studies, else 1-4); `clean` leaves out motion, kernel and noise (the ideal volume);
     `scan` overrides fields of Scan (thickness, pixel, matrix, noise_sigma, ...), raising
     TypeError for an unknown name."""
-    streams = np.random.SeedSequence([int(seed), 0x7A51ED]).spawn(7)
-    r_pat, r_scan, r_ves, r_air, r_lung, r_nod, r_noise = (np.random.default_rng(s)
-                                                           for s in streams)
+    r_pat, r_scan, r_ves, r_air, r_lung, r_nod, r_noise = seed_streams(seed)
     pat = draw_patient(r_pat)
     acq = draw_scan(r_scan, pat, dict(scan))
     vessels = vessel_tree(r_ves, pat)
@@ -99,6 +112,10 @@ def make_varied(seed: int, *, n_nodules: int | None = None, clean: bool = False,
     mimics = draw_mimics(r_lung, pat)
     count = _count(r_nod) if n_nodules is None else int(n_nodules)
     findings = place_findings(r_nod, pat, vessels, mimics, zs, count)
+    # an overridden field of view can leave a nodule outside the image: no truth for it
+    half = acq.matrix * acq.pixel / 2.0 - 2.0
+    findings = [f for f in findings if abs(f.outer.centre[1] - acq.y_centre) < half
+                and abs(f.outer.centre[2] - acq.x_centre) < half]
 
     grid = Grid((float(zs[0]), float(ys[0]), float(xs[0])), acq.spacing,
                 (zs.size, ys.size, xs.size))

@@ -48,10 +48,13 @@ def _lps(plan: StudyPlan, st: VariedStudy, z: float, y: float,
     return (ox + x * dx, oy + y * dy, oz + z * dz + plan.table_z)
 
 
-def write_varied_study(plan: StudyPlan, root: Path) -> dict[str, Any]:
-    """Render `plan.seed` of the family, write its one axial series under `root` (the DICOM
-    tree) in the site's layout, and return its truth record (JSON-ready)."""
-    st = make_varied(plan.seed)
+def write_varied_study(plan: StudyPlan, root: Path,
+                       acquisition: dict[str, object] | None = None) -> dict[str, Any]:
+    """Render `plan.seed` of the family (`acquisition` overrides its Scan fields), write its
+    one axial series under `root` (the DICOM tree) in the site's layout, and return its
+    truth record (JSON-ready)."""
+    overrides: dict[str, Any] = dict(acquisition or {})
+    st = make_varied(plan.seed, **overrides)
     rng = np.random.default_rng(plan.detail_seed)
     layout = Layout(root, plan, rng)
     vendor = VENDORS[plan.vendor]
@@ -112,15 +115,17 @@ def _truth(plan: StudyPlan, st: VariedStudy, series: SeriesInfo, files: int,
     }
 
 
-def _run(args: tuple[StudyPlan, Path]) -> dict[str, Any]:
+def _run(args: tuple[StudyPlan, Path, dict[str, object] | None]) -> dict[str, Any]:
     return write_varied_study(*args)
 
 
 def write_varied_cohort(out: Path, *, studies: int, regions: int, seed: int,
-                        workers: int | None = None, canary: bool = False) -> CohortSummary:
+                        workers: int | None = None, canary: bool = False,
+                        acquisition: dict[str, object] | None = None) -> CohortSummary:
     """Write `studies` studies of the family over `regions` regions into `out`, laid out as
-    synth.cohort documents (an existing `out/dicom` is replaced). Raises BadInput for
-    impossible arguments."""
+    synth.cohort documents (an existing `out/dicom` is replaced). `acquisition` overrides
+    Scan fields of every study (small volumes for tests; recorded in cohort.json). Raises
+    BadInput for impossible arguments."""
     if studies < 1:
         raise BadInput(f"--studies must be at least 1, got {studies}")
     if not 1 <= regions <= studies:
@@ -135,7 +140,7 @@ def write_varied_cohort(out: Path, *, studies: int, regions: int, seed: int,
     dicom.mkdir(parents=True)
     plans = plan_cohort(studies=studies, regions=regions, seed=seed, profile=FAMILY,
                         defects=False, canary=canary)
-    jobs = [(p, dicom) for p in plans]
+    jobs = [(p, dicom, acquisition) for p in plans]
     n_workers = min(workers or os.cpu_count() or 1, len(plans))
     if n_workers == 1:
         truths = [_run(j) for j in jobs]
@@ -144,4 +149,6 @@ def write_varied_cohort(out: Path, *, studies: int, regions: int, seed: int,
             truths = list(pool.map(_run, jobs))
     args = {"family": FAMILY, "studies": studies, "regions": regions, "seed": seed,
             "profile": FAMILY, "defects": False, "canary": canary}
+    if acquisition:
+        args["acquisition"] = dict(acquisition)
     return write_records(out, dicom, plans, truths, args, {"family": FAMILY}, canary)
