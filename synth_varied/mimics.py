@@ -1,8 +1,8 @@
 """Benign things that look a little like nodules: scars and bands of plate atelectasis.
 
 A scar is a short, crooked, thick strand running from the pleura into an upper lobe; a
-band is a thin plate, a few mm thick and a few cm long, near the bases, lying roughly
-horizontally against the pleura. Both are drawn as soft tissue with partial volume and
+band is a thin plate, a few mm thick and a few cm long, lying roughly horizontally in a
+lower lobe. Both are drawn as soft tissue with partial volume and
 reported as keep-out spheres so that no nodule is placed on one.
 """
 

@@ -118,17 +118,23 @@ def test_the_vessel_trees_differ_in_calibre_and_size():
         assert t.r0.max() <= pat.vessel_root_mm * 1.15 + 1e-9
 
 
-def test_a_cohort_of_the_family_is_read_by_the_ingest_path(tmp_path):
-    summary = write_varied_cohort(tmp_path, studies=3, regions=2, seed=4, workers=1,
-                                  acquisition=SMALL)
+@pytest.fixture(scope="module")
+def small_cohort(tmp_path_factory):
+    out = tmp_path_factory.mktemp("varied")
+    return out, write_varied_cohort(out, studies=3, regions=2, seed=4, workers=1,
+                                    acquisition=SMALL)
+
+
+def test_a_cohort_of_the_family_is_read_by_the_ingest_path(small_cohort):
+    folder, summary = small_cohort
     assert summary.studies == 3 and summary.regions == {"north": 2, "south": 1}
     truth = [json.loads(line) for line in summary.truth_path.read_text().splitlines()]
     assert {t["family"] for t in truth} == {"varied"}
     assert all(t["acquisition"]["thickness_mm"] == 2.5 for t in truth)
-    meta = json.loads((tmp_path / "cohort.json").read_text())
+    meta = json.loads((folder / "cohort.json").read_text())
     assert meta["family"] == "varied" and meta["args"]["acquisition"] == SMALL
     skips = CohortSkips()
-    cases = list(cohort_cases(tmp_path, skips))
+    cases = list(cohort_cases(folder, skips))
     assert skips.counts == {} and len(cases) == 3
     by_name = {c.name: c for c in cases}
     for t in truth:
@@ -175,3 +181,12 @@ def test_a_follow_up_of_the_varied_family_is_refused(tmp_path, capsys):
                  "--months", "12", "--family", "varied"])
     assert code == 2
     assert "--follow-up cannot go with --family varied" in capsys.readouterr().err
+
+
+def test_a_follow_up_of_a_varied_prior_is_refused(small_cohort, tmp_path, capsys):
+    folder, _ = small_cohort
+    code = main(["synth", "--out", str(tmp_path / "r2"), "--follow-up", str(folder),
+                 "--months", "12"])
+    assert code == 2
+    assert "cohort of the 'varied' family, which has no follow-up rounds" in \
+        capsys.readouterr().err
