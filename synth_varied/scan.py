@@ -74,7 +74,7 @@ def draw_scan(rng: np.random.Generator, pat: Patient, overrides: dict[str, objec
     body_fov = 2.0 * (pat.body_a + 10.0)
     targeted = bool(rng.uniform() < 0.3)
     want = (lung_fov if targeted else body_fov) * float(rng.uniform(1.0, 1.12))
-    fits = [m for m in MATRICES if lung_fov / m <= PIXEL_RANGE[1]]
+    fits = [m for m in MATRICES if lung_fov / m <= PIXEL_RANGE[1]] or [MATRICES[-1]]
     # a tall patient on the smallest matrix that fits the lungs may still be too many voxels
     # for thin slices: such a study gets the next thicker slices (the slice cap)
     while (pick + 1 < len(THICKNESSES)
