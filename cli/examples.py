@@ -47,6 +47,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "lungscreen synth --out cohort --studies 20 --regions 2",
         "lungscreen synth --out bad --studies 10 --defects   # with broken studies to quarantine",
         "lungscreen synth --out cohort-2 --follow-up cohort --months 12   # the next round",
+        "lungscreen synth --out varied --studies 10 --family varied   # varied anatomy and scans",
     ),
     "scan": (
         "lungscreen scan /data/north --region north",

@@ -53,7 +53,7 @@ from synth.rounds import plan_follow_up
 from synth.study import write_study
 
 __all__ = ["GENERATOR_VERSION", "CohortSummary", "declared_sites", "read_declared_sites",
-           "write_cohort", "write_follow_up"]
+           "write_cohort", "write_follow_up", "write_records"]
 
 GENERATOR_VERSION = "1.1"  # 1.1: round, nodule_id, ClinicalTrialTimePointID
 
@@ -137,9 +137,11 @@ def _render(plans: Sequence[StudyPlan], dicom: Path, workers: int | None
         return list(pool.map(_run, jobs))
 
 
-def _write(out: Path, dicom: Path, plans: Sequence[StudyPlan], truths: list[dict[str, Any]],
-           args: dict[str, Any], extra: dict[str, Any], canary: bool) -> CohortSummary:
-    """Ground truth, cohort.json (`args` and `extra` with the counts), canaries.json."""
+def write_records(out: Path, dicom: Path, plans: Sequence[StudyPlan],
+                  truths: list[dict[str, Any]], args: dict[str, Any], extra: dict[str, Any],
+                  canary: bool) -> CohortSummary:
+    """Ground truth, cohort.json (`args` and `extra` with the counts), canaries.json: what
+    every cohort family writes beside its DICOM tree (one truth record per plan)."""
     truth_path = out / "ground_truth.jsonl"
     with truth_path.open("w", encoding="utf-8") as fh:
         for t in truths:
@@ -195,7 +197,7 @@ def write_cohort(out: Path, *, studies: int, regions: int, seed: int, profile: s
     truths = [t for t, _ in _render(plans, dicom, workers)]
     args = {"studies": studies, "regions": regions, "seed": seed, "profile": profile,
             "defects": defects, "defect_share": defect_share, "canary": canary}
-    return _write(out, dicom, plans, truths, args, {}, canary)
+    return write_records(out, dicom, plans, truths, args, {}, canary)
 
 
 def _follow_up_counts(truths: list[dict[str, Any]]) -> dict[str, Any]:
@@ -265,4 +267,4 @@ def write_follow_up(out: Path, prior: Path, *, months: int, seed: int, defects: 
     previous: dict[str, Any] = {k: before.meta[k] for k in keep if k in before.meta}
     extra: dict[str, Any] = {"follow_up_of": {**previous, "ground_truth_sha256": before.digest},
              "months": months, "round": before.round + 1, **_follow_up_counts(truths)}
-    return _write(out, dicom, plans, truths, args, extra, canary)
+    return write_records(out, dicom, plans, truths, args, extra, canary)

@@ -169,6 +169,9 @@ def read_prior(root: Path) -> PriorCohort:
         raise _bad(root, f"cohort.json is not JSON ({e.msg})") from None
     if not isinstance(meta, dict) or meta.get("generator") != "lungscreen synth":
         raise _bad(root, "cohort.json was not written by lungscreen synth")
+    if meta.get("family", "standard") != "standard":
+        raise _bad(root, f"it is a cohort of the {meta['family']!r} family, which has no "
+                   "follow-up rounds yet (only the standard family's cohorts do)")
     truths = _read_jsonl(root, "ground_truth.jsonl")
     if not truths:
         raise _bad(root, "ground_truth.jsonl holds no study")

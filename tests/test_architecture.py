@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("kernel",),
     ("synth",),
+    ("synth_varied",),
     ("models", "models.detection"),
     ("models.tooling",),
     ("cluster", "cluster.ray", "cluster.triton"),
@@ -40,10 +41,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bench",),
     ("cli",),
 )
-PACKAGES = ("kernel", "synth", "models", "cluster", "monitoring", "jobs", "bench", "cli")
+PACKAGES = ("kernel", "synth", "synth_varied", "models", "cluster", "monitoring", "jobs", "bench",
+            "cli")
 # What serves a campaign: it never reaches data generation or the benchmarks.
 RUNTIME = ("kernel", "models.detection", "cluster", "monitoring", "jobs")
-OFF_RUNTIME = ("synth", "bench", "models.tooling")
+OFF_RUNTIME = ("synth", "synth_varied", "bench", "models.tooling")
 # jobs.ingest.cases reads a cohort folder into evaluation cases for models.tooling.
 RUNTIME_EXCEPTIONS = {"jobs.ingest.cases"}
 

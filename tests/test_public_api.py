@@ -64,6 +64,9 @@ PUBLIC: dict[str, list[str]] = {
     "monitoring": [],
     "synth": ["CohortSummary", "NoduleTruth", "Phantom", "make_phantom", "study_category",
               "write_cohort", "write_follow_up"],
+    "synth_varied": ["DEFAULT_FAMILY", "FAMILIES", "VariedNodule", "VariedStudy",
+                     "check_family", "make_varied", "write_family_cohort",
+                     "write_varied_cohort"],
 }
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import BadInput
-from synth.cohort import CohortSummary, write_cohort, write_follow_up
+from synth.cohort import CohortSummary, write_follow_up
 from synth.params import PROFILES
+from synth_varied import DEFAULT_FAMILY, FAMILIES, check_family, write_family_cohort
 
 __all__ = ["register", "run"]
 
@@ -24,7 +25,11 @@ def register(subparsers: Any) -> None:
             "With --follow-up PRIOR_DIR, write the next screening round of that cohort "
             "instead: the same people --months later (new scans, nodules grown, stable, "
             "smaller, resolved or new, each linked to its prior in the truth), new entrants, "
-            "and people whose prior is missing. Deterministic for a seed (and the prior)."
+            "and people whose prior is missing. Deterministic for a seed (and the prior). "
+            "--family varied writes a second, independently written family instead, which "
+            "varies anatomy (vessel calibre, tortuosity, branching, airway walls, fissures, "
+            "emphysema, scars) and acquisition (slices 0.6-2.5 mm, pixels 0.5-1.1 mm, "
+            "matrix 256-512, kernel, noise, motion) from study to study."
         ),
     )
     p.add_argument("--out", type=Path, required=True, help="cohort folder (its dicom/ is replaced)")
@@ -35,6 +40,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None,
                    help="image size: small (256^2, 2 mm; default), realistic (512^2, "
                    "1-1.25 mm), tiny (128^2, for tests of file handling)")
+    p.add_argument("--family", default=DEFAULT_FAMILY, metavar="NAME",
+                   help=f"cohort family: {DEFAULT_FAMILY} (default; synth's generator) or "
+                   "varied (varied anatomy and acquisition; no --profile, --defects or "
+                   f"--follow-up yet); one of {', '.join(FAMILIES)}")
     p.add_argument("--follow-up", type=Path, default=None, metavar="PRIOR_DIR",
                    help="write the next round of the cohort in PRIOR_DIR (an earlier --out; "
                    "left unchanged); its studies, regions and profile are the prior's")
@@ -50,16 +59,18 @@ def register(subparsers: Any) -> None:
 
 
 def _write(args: argparse.Namespace) -> CohortSummary:
+    check_family(args.family, profile=args.profile, defects=args.defects,
+                 follow_up=args.follow_up is not None)
     if args.follow_up is None:
         if args.months is not None:
             raise BadInput("--months goes with --follow-up PRIOR_DIR")
         if args.studies is None:
             raise BadInput("--studies is required (or --follow-up PRIOR_DIR for a next round)")
-        return write_cohort(args.out, studies=args.studies,
-                            regions=2 if args.regions is None else args.regions,
-                            seed=args.seed, profile=args.profile or "small",
-                            defects=args.defects, workers=args.workers,
-                            canary=bool(args.canary))
+        return write_family_cohort(args.family, args.out, studies=args.studies,
+                                   regions=2 if args.regions is None else args.regions,
+                                   seed=args.seed, profile=args.profile,
+                                   defects=args.defects, workers=args.workers,
+                                   canary=bool(args.canary))
     given = [f for f, v in (("--studies", args.studies), ("--regions", args.regions),
                             ("--profile", args.profile)) if v is not None]
     if given:
