@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -34,7 +35,7 @@ def _read() -> tuple[int, int] | None:
     return total - idle, total
 
 
-class PeriodicSampler:
+class PeriodicSampler(ABC):
     """Calls `_sample` on entry, every `interval_s` in a background thread, and on exit;
     subclasses say what a sample is and keep them in `samples`."""
 
@@ -43,8 +44,9 @@ class PeriodicSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
 
+    @abstractmethod
     def _sample(self) -> None:
-        raise NotImplementedError
+        """Take one sample (and keep it)."""
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -90,11 +90,8 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
     for i, (n, rel) in enumerate(zip(nodules, relative, strict=True)):
         found = prior.findings[pairs[i]].nodule if i in pairs else None
         judged = None if found is None or beside is None else beside(n, prior.findings[pairs[i]])
-        if judged is not None:
-            now_mm, found = judged
-            change = classify_change(now_mm, found, days, has_prior_screen=True)
-        else:
-            change = classify_change(n, found, days, has_prior_screen=True)
+        measured, found = (n, found) if judged is None else judged
+        change = classify_change(measured, found, days, has_prior_screen=True)
         comparison = Comparison(change, found, days)
         compared.append((n, comparison))
         first = n.diameter_mm if found is None else (found.first_diameter_mm or found.diameter_mm)
@@ -103,8 +100,8 @@ def read_round(nodules: Sequence[Nodule], spacing: tuple[float, float, float],
             change, categorize_compared(n, comparison),
             None if found is None else found.diameter_mm,
             None if found is None else found.solid_diameter_mm, first, since, rel,
-            pairs.get(i), None if judged is None
-            else (judged[0].diameter_mm, judged[0].solid_diameter_mm)))
+            pairs.get(i),
+            None if judged is None else (measured.diameter_mm, measured.solid_diameter_mm)))
     category = categorize_round(compared, lungs_covered=lungs_covered)
     return RoundReading(box, tuple(readings_list), prior_study_pid=prior.study_pid,
                         prior_category=prior.category, interval_days=days,

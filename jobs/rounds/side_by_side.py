@@ -35,14 +35,15 @@ from kernel.followup import PriorNodule
 from kernel.rounds import PriorFinding
 from models.detection.lungmask import lung_mask
 from models.detection.measure import LungField, measure_nodule
+from models.detection.pipeline import PipelineConfig
 from models.detection.resample import plan_grid, resample
 
 __all__ = ["Scan", "SideBySide"]
 
 Vec = tuple[float, float, float]
 
-
-_LUNG_GRID_MM = 2.0  # the detector's lung mask grid (its PipelineConfig.iso_mm, doubled)
+# the detector's lung-mask grid, as its first stage plans it (twice its isotropic grid)
+_LUNG_GRID_MM = 2.0 * PipelineConfig().iso_mm
 
 
 @dataclass
