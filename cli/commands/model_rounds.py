@@ -70,8 +70,9 @@ def _cases(folder: Path, detect: Any, keep: bool) -> Iterator[Any]:
 
 
 class _Cache:
-    """The detector's findings per study uid, in a JSON file, valid for one `key` (the
-    detector's version and a digest of its code); another key starts it afresh."""
+    """The detector's findings per study (under a digest of its uid), in a JSON file, valid
+    for one `key` (the detector's version and a digest of its code); another key starts it
+    afresh."""
 
     def __init__(self, path: Path | None, key: str) -> None:
         self._path, self._key = path, key
@@ -95,6 +96,12 @@ class _Cache:
             part.write_text(json.dumps({"key": self._key, "studies": self._rows}),
                             encoding="utf-8")
             part.replace(self._path)
+
+
+def _digest(text: str) -> str:
+    import hashlib  # only when a cache is asked for
+
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def _code_digest() -> str:
@@ -131,7 +138,7 @@ def _evaluate_rounds(args: argparse.Namespace) -> int:
         cache = _Cache(args.cache, f"{detector.version}/{_code_digest()}")
 
         def detect(case: Any, truth: dict[str, Any], oracle: Any) -> tuple[Any, bool]:
-            uid = str(truth["study_uid"])
+            uid = _digest(str(truth["study_uid"]))  # no DICOM identifier in the cache file
             rows = cache.get(uid)
             if rows is None:
                 try:
