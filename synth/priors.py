@@ -170,8 +170,8 @@ def read_prior(root: Path) -> PriorCohort:
     if not isinstance(meta, dict) or meta.get("generator") != "lungscreen synth":
         raise _bad(root, "cohort.json was not written by lungscreen synth")
     if meta.get("family", "standard") != "standard":
-        raise _bad(root, f"it is a cohort of the {meta['family']!r} family, which has no "
-                   "follow-up rounds yet (only the standard family's cohorts do)")
+        raise _bad(root, f"it is a cohort of the {meta['family']!r} family, whose own writer "
+                   "writes its follow-ups (`lungscreen synth --follow-up` picks it)")
     truths = _read_jsonl(root, "ground_truth.jsonl")
     if not truths:
         raise _bad(root, "ground_truth.jsonl holds no study")

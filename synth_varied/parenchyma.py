@@ -63,18 +63,48 @@ def add_fissures(hu: F32, lung: Mask, pat: Patient, fissures: list[Fissure],
         hu[k, j, i] += f.astype(np.float32) * (np.float32(pat.fissure_hu) - hu[k, j, i])
 
 
+def _lerp(a: F32, at: F64, axis: int) -> F32:
+    """`a` linearly interpolated at fractional indices `at` along `axis` (clamped)."""
+    at = np.clip(at, 0.0, a.shape[axis] - 1.0)
+    lo = np.minimum(np.floor(at).astype(int), a.shape[axis] - 2)
+    w = (at - lo).astype(np.float32)
+    shape = [1, 1, 1]
+    shape[axis] = -1
+    w = w.reshape(shape)
+    out: F32 = np.take(a, lo, axis=axis) * (1 - w) + np.take(a, lo + 1, axis=axis) * w
+    return out
+
+
+def _field_at(coarse: F32, field_grid: Grid, grid: Grid) -> F32:
+    """The field that `field_grid` zooms `coarse` to, at the voxels of `grid` (same axes):
+    a later scan of the person sees the emphysema of their first."""
+    out = coarse
+    for axis in range(3):
+        n = field_grid.shape[axis]
+        pos = grid.origin[axis] + np.arange(grid.shape[axis]) * grid.spacing[axis]
+        rel = (pos - field_grid.origin[axis]) / field_grid.spacing[axis]
+        out = _lerp(out, (rel + 0.5) * coarse.shape[axis] / n - 0.5, axis)
+    return out
+
+
 def add_emphysema(rng: np.random.Generator, hu: F32, lung: Mask, pat: Patient,
-                  grid: Grid) -> None:
-    """Low-attenuation areas in the lungs of `hu` (whole volume) in place (none at 0)."""
+                  grid: Grid, field_grid: Grid | None = None) -> None:
+    """Low-attenuation areas in the lungs of `hu` (whole volume) in place (none at 0). The
+    random field is laid over `field_grid` (default `grid`): the person's first scan's
+    grid when a later scan is drawn on another."""
     if pat.emphysema <= 0.0:
         return
     cell = float(rng.uniform(3.0, 7.0))
+    over = grid if field_grid is None else field_grid
     coarse_shape = tuple(max(2, int(np.ceil(n * s / cell)) + 1)
-                         for n, s in zip(grid.shape, grid.spacing, strict=True))
+                         for n, s in zip(over.shape, over.spacing, strict=True))
     coarse = rng.standard_normal(coarse_shape).astype(np.float32)
-    factors = [n / c for n, c in zip(grid.shape, coarse_shape, strict=True)]
-    field = ndimage.zoom(coarse, factors, order=1, grid_mode=True, mode="nearest")
-    field = field[:grid.shape[0], :grid.shape[1], :grid.shape[2]]
+    if field_grid is None:
+        factors = [n / c for n, c in zip(grid.shape, coarse_shape, strict=True)]
+        field = ndimage.zoom(coarse, factors, order=1, grid_mode=True, mode="nearest")
+        field = field[:grid.shape[0], :grid.shape[1], :grid.shape[2]]
+    else:
+        field = _field_at(coarse, field_grid, grid)
     zs = grid.origin[0] + np.arange(grid.shape[0]) * grid.spacing[0]
     upper = np.clip(zs / pat.lung_height, 0.0, 1.0).astype(np.float32)[:, None, None]
     field += 1.2 * upper

@@ -8,6 +8,8 @@ the scan's own slice planes (lesions.fit_size), so the truth is the drawn shape'
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 import numpy.typing as npt
 
@@ -71,9 +73,18 @@ def _where(rng: np.random.Generator, pat: Patient, big: Tubes, r: float,
     return p
 
 
+def _drawn(rng: np.random.Generator) -> tuple[NoduleType, float]:
+    kind = draw_kind(rng)
+    return kind, draw_size(rng, kind)
+
+
 def place_findings(rng: np.random.Generator, pat: Patient, vessels: Tubes, mimics: Mimics,
-                   planes: F64, count: int) -> list[Finding]:
-    """`count` nodules (fewer where no room is found), sized on the slice planes `planes`."""
+                   planes: F64, count: int, *,
+                   draw: Callable[[np.random.Generator], tuple[NoduleType, float]] = _drawn,
+                   keep_clear: Sequence[Finding] = ()) -> list[Finding]:
+    """`count` nodules (fewer where no room is found), sized on the slice planes `planes`.
+    `draw` gives each one's kind and diameter (default: a screening population's);
+    they keep clear of the nodules in `keep_clear` (a later round's carried ones) too."""
     z_lo = max(planes[0], 0.0) + 12.0
     z_hi = min(planes[-1], pat.lung_height) - 12.0
     mid = (vessels.p0 + vessels.p1) / 2.0
@@ -88,8 +99,7 @@ def place_findings(rng: np.random.Generator, pat: Patient, vessels: Tubes, mimic
     big = big.take(ok)
     out: list[Finding] = []
     for _ in range(count):
-        kind = draw_kind(rng)
-        target = draw_size(rng, kind)
+        kind, target = draw(rng)
         attach = str(rng.choice(["none", "pleura", "vessel"], p=[0.5, 0.3, 0.2]))
         lobulation = float(rng.uniform(0.0, 1.0))
         hu_solid, hu_glass = float(rng.uniform(-60.0, 80.0)), float(rng.uniform(-760.0, -380.0))
@@ -100,10 +110,11 @@ def place_findings(rng: np.random.Generator, pat: Patient, vessels: Tubes, mimic
                 continue
             shape = random_shape(rng, c, lobulation)
             rough = shape.scaled(target / 2.0)  # about the size: check the room first
-            if not _clear(pat, rough, c, target / 2.0, attach, thick, mimics, out):
+            others = [*keep_clear, *out]
+            if not _clear(pat, rough, c, target / 2.0, attach, thick, mimics, others):
                 continue
             placed, diameter = fit_size(shape, target, planes)
-            if not _clear(pat, placed, c, diameter / 2.0, attach, thick, mimics, out):
+            if not _clear(pat, placed, c, diameter / 2.0, attach, thick, mimics, others):
                 continue
             core = None
             solid = diameter

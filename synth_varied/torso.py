@@ -14,7 +14,7 @@ import numpy.typing as npt
 
 from synth_varied.patient import Patient
 
-__all__ = ["inside_lung", "lung_profile", "render_torso"]
+__all__ = ["inside_lung", "lung_profile", "render_torso", "table_plate"]
 
 Arr = npt.NDArray[np.floating[Any]]
 Mask = npt.NDArray[np.bool_]
@@ -91,7 +91,12 @@ def render_torso(pat: Patient, z: Arr, y: Arr, x: Arr) -> tuple[npt.NDArray[np.f
     dependent = pat.hu_lung + pat.hu_lung_slope * (y + pat.lung_by)
     hu[lung] = np.broadcast_to(dependent, shape)[lung]
     if pat.table:
-        top = b + 10.0
-        plate = (y > top) & (y < top + 9.0 + 0.0005 * x**2) & (np.abs(x) < 0.95 * a)
-        hu[np.broadcast_to(plate, shape)] = 120.0
+        hu[np.broadcast_to(table_plate(pat, y, x), shape)] = 120.0
     return hu, np.ascontiguousarray(lung)
+
+
+def table_plate(pat: Patient, y: Arr, x: Arr) -> Mask:
+    """Where the scanner table's plate is (broadcast y, x mm), the patient lying on it."""
+    top = pat.body_b + 10.0
+    return np.asarray((y > top) & (y < top + 9.0 + 0.0005 * x**2)
+                      & (np.abs(x) < 0.95 * pat.body_a))

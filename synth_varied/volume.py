@@ -10,6 +10,7 @@ as the scanner would store it (finish.py).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,8 +20,8 @@ from kernel.contract import Nodule, NoduleType
 from kernel.lungrads import Category, categorize_study
 from synth_varied.findings import Finding, render_finding
 from synth_varied.finish import finish
-from synth_varied.mimics import add_bands, draw_mimics
-from synth_varied.parenchyma import add_emphysema, add_fissures, draw_fissures
+from synth_varied.mimics import Mimics, add_bands, draw_mimics
+from synth_varied.parenchyma import Fissure, add_emphysema, add_fissures, draw_fissures
 from synth_varied.patient import Patient, draw_patient
 from synth_varied.placing import place_findings
 from synth_varied.scan import Scan, draw_scan
@@ -28,7 +29,11 @@ from synth_varied.torso import render_torso
 from synth_varied.trees import airway_tree, vessel_tree
 from synth_varied.tubes import Grid, Tubes, tube_fraction
 
-__all__ = ["VariedNodule", "VariedStudy", "describe", "make_varied", "seed_streams"]
+__all__ = ["Chest", "VariedNodule", "VariedStudy", "describe", "draw_chest", "lung_span",
+           "make_varied", "render_chest", "seed_streams"]
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 
 _SLAB = 24
 
@@ -96,17 +101,30 @@ def describe(seed: int, **scan: object) -> tuple[Patient, Scan]:
     return pat, draw_scan(r_scan, pat, dict(scan))
 
 
-def make_varied(seed: int, *, n_nodules: int | None = None, clean: bool = False,
-                **scan: object) -> VariedStudy:
-    """Render study `seed`. `n_nodules` fixes the count (default: none in a third of
-    studies, else 1-4); `clean` leaves out motion, kernel and noise (the ideal volume);
-    `scan` overrides fields of Scan (thickness, pixel, matrix, noise_sigma, ...), raising
-    TypeError for an unknown name."""
+@dataclass(frozen=True)
+class Chest:
+    """What study `seed`'s streams draw of a person before anything is rendered: the
+    patient, the scan, the trees, fissures, mimics and nodules, and the streams still to
+    be used (emphysema, noise). A later round re-draws the person from it."""
+
+    patient: Patient
+    scan: Scan
+    vessels: Tubes
+    airways: Tubes
+    fissures: list[Fissure]
+    mimics: Mimics
+    findings: tuple[Finding, ...]
+    lung_rng: np.random.Generator  # at the emphysema draw
+    noise_rng: np.random.Generator
+
+
+def draw_chest(seed: int, *, n_nodules: int | None = None, **scan: object) -> Chest:
+    """Study `seed`'s person and acquisition as make_varied draws them (its arguments)."""
     r_pat, r_scan, r_ves, r_air, r_lung, r_nod, r_noise = seed_streams(seed)
     pat = draw_patient(r_pat)
     acq = draw_scan(r_scan, pat, dict(scan))
     vessels = vessel_tree(r_ves, pat)
-    zs, ys, xs = acq.axes()
+    zs, _, _ = acq.axes()
     airways = airway_tree(r_air, pat, float(zs[-1]))
     fissures = draw_fissures(r_lung, pat)
     mimics = draw_mimics(r_lung, pat)
@@ -116,22 +134,35 @@ def make_varied(seed: int, *, n_nodules: int | None = None, clean: bool = False,
     half = acq.matrix * acq.pixel / 2.0 - 2.0
     findings = [f for f in findings if abs(f.outer.centre[1] - acq.y_centre) < half
                 and abs(f.outer.centre[2] - acq.x_centre) < half]
+    return Chest(pat, acq, vessels, airways, fissures, mimics, tuple(findings), r_lung,
+                 r_noise)
 
-    grid = Grid((float(zs[0]), float(ys[0]), float(xs[0])), acq.spacing,
+
+def render_chest(chest: Chest, zs: F64, ys: F64, xs: F64, spacing: tuple[float, float, float],
+                 *, table: bool = True, field_grid: Grid | None = None
+                 ) -> tuple[F32, npt.NDArray[np.bool_], Grid]:
+    """The chest without nodules, ideal (float32 HU), and its lung mask, on the grid of
+    axes `zs`, `ys`, `xs` (patient mm) and `spacing` (z, y, x; pixels square); `table`
+    False leaves the scanner table out, `field_grid` lays the emphysema over the person's
+    first scan's grid (a later scan's grid is another)."""
+    pat = chest.patient if table else dataclasses.replace(chest.patient, table=False)
+    grid = Grid((float(zs[0]), float(ys[0]), float(xs[0])), spacing,
                 (zs.size, ys.size, xs.size))
     hu = np.empty(grid.shape, dtype=np.float32)
     lung = np.empty(grid.shape, dtype=bool)
     y3, x3 = ys[None, :, None], xs[None, None, :]
-    edge = acq.pixel
+    edge = grid.spacing[1]
+    mimics = chest.mimics
     for z0 in range(0, zs.size, _SLAB):
         z3 = zs[z0:z0 + _SLAB, None, None]
         h, m = render_torso(pat, z3, y3, x3)
-        add_fissures(h, m, pat, fissures, z3, y3, x3, edge)
+        add_fissures(h, m, pat, chest.fissures, z3, y3, x3, edge)
         add_bands(h, m, mimics.bands, z3, y3, x3, edge)
         hu[z0:z0 + _SLAB], lung[z0:z0 + _SLAB] = h, m
-    add_emphysema(r_lung, hu, lung, pat, grid)
-    f = tube_fraction(vessels, grid)
+    add_emphysema(chest.lung_rng, hu, lung, pat, grid, field_grid)
+    f = tube_fraction(chest.vessels, grid)
     hu += f * np.maximum(np.float32(pat.hu_vessel) - hu, 0.0)
+    airways = chest.airways
     walls = np.maximum(0.3, pat.wall_ratio * np.maximum(airways.r0, airways.r1))
     f = tube_fraction(airways.grown(walls), grid)
     hu += f * np.maximum(np.float32(pat.hu_wall) - hu, 0.0)
@@ -139,19 +170,36 @@ def make_varied(seed: int, *, n_nodules: int | None = None, clean: bool = False,
     hu += f * (np.float32(-1000.0) - hu)
     f = tube_fraction(mimics.scars, grid)
     hu += f * (np.float32(mimics.scar_hu) - hu)
-    del f
-    for finding in findings:
+    return hu, lung, grid
+
+
+def lung_span(lung: npt.NDArray[np.bool_]) -> tuple[int, int]:
+    """First and last slice holding lung ((0, -1) when none does)."""
+    idx = np.flatnonzero(lung.any(axis=(1, 2)))
+    return (int(idx[0]), int(idx[-1])) if idx.size else (0, -1)
+
+
+def make_varied(seed: int, *, n_nodules: int | None = None, clean: bool = False,
+                **scan: object) -> VariedStudy:
+    """Render study `seed`. `n_nodules` fixes the count (default: none in a third of
+    studies, else 1-4); `clean` leaves out motion, kernel and noise (the ideal volume);
+    `scan` overrides fields of Scan (thickness, pixel, matrix, noise_sigma, ...), raising
+    TypeError for an unknown name."""
+    chest = draw_chest(seed, n_nodules=n_nodules, **scan)
+    acq = chest.scan
+    zs, ys, xs = acq.axes()
+    hu, lung, grid = render_chest(chest, zs, ys, xs, acq.spacing)
+    for finding in chest.findings:
         render_finding(hu, grid, finding)
     if clean:
         vol = np.rint(np.clip(hu, -1024.0, 3071.0)).astype(np.int16)
     else:
-        vol = finish(hu, acq, pat, r_noise)
+        vol = finish(hu, acq, chest.patient, chest.noise_rng)
     truth = tuple(VariedNodule(
         z=round((fd.outer.centre[0] - grid.origin[0]) / grid.spacing[0], 3),
         y=round((fd.outer.centre[1] - grid.origin[1]) / grid.spacing[1], 3),
         x=round((fd.outer.centre[2] - grid.origin[2]) / grid.spacing[2], 3),
         diameter_mm=fd.diameter_mm, solid_diameter_mm=fd.solid_diameter_mm, type=fd.kind,
-        attached_to=fd.attached_to, number=k + 1) for k, fd in enumerate(findings))
-    idx = np.flatnonzero(lung.any(axis=(1, 2)))
-    z_range = (int(idx[0]), int(idx[-1])) if idx.size else (0, -1)
-    return VariedStudy(vol, grid, truth, z_range, pat, acq, tuple(findings), vessels)
+        attached_to=fd.attached_to, number=k + 1) for k, fd in enumerate(chest.findings))
+    return VariedStudy(vol, grid, truth, lung_span(lung), chest.patient, acq, chest.findings,
+                       chest.vessels)

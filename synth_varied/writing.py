@@ -26,9 +26,10 @@ from synth.cohort import CohortSummary, write_records
 from synth.dicom_writer import VENDORS, SeriesInfo, SliceOut, StudyInfo, write_series
 from synth.layout import Layout
 from synth.plan import StudyPlan, plan_cohort
+from synth_varied.scan import Scan
 from synth_varied.volume import VariedStudy, make_varied
 
-__all__ = ["FAMILY", "write_varied_cohort", "write_varied_study"]
+__all__ = ["FAMILY", "scan_record", "write_rendered", "write_varied_cohort", "write_varied_study"]
 
 FAMILY = "varied"
 
@@ -54,7 +55,12 @@ def write_varied_study(plan: StudyPlan, root: Path,
     one axial series under `root` (the DICOM tree) in the site's layout, and return its
     truth record (JSON-ready)."""
     overrides: dict[str, Any] = dict(acquisition or {})
-    st = make_varied(plan.seed, **overrides)
+    return write_rendered(plan, root, make_varied(plan.seed, **overrides))
+
+
+def write_rendered(plan: StudyPlan, root: Path, st: VariedStudy) -> dict[str, Any]:
+    """Write the rendered study `st` as `plan`'s one axial series under `root`; its truth
+    record (JSON-ready)."""
     rng = np.random.default_rng(plan.detail_seed)
     layout = Layout(root, plan, rng)
     vendor = VENDORS[plan.vendor]
@@ -79,7 +85,6 @@ def write_varied_study(plan: StudyPlan, root: Path,
 def _truth(plan: StudyPlan, st: VariedStudy, series: SeriesInfo, files: int,
            size: int) -> dict[str, Any]:
     ident = plan.identity
-    sc = st.scan
     nodules = [{
         "nodule_id": f"{plan.person_key}-{n.number}",
         "z": n.z, "y": n.y, "x": n.x,
@@ -105,14 +110,19 @@ def _truth(plan: StudyPlan, st: VariedStudy, series: SeriesInfo, files: int,
                     "bytes": size}],
         "defects": [], "rejected_files": [],
         "expected": {"selected": True, "reason": None},
-        "acquisition": {"thickness_mm": sc.thickness, "pixel_mm": round(sc.pixel, 4),
-                        "matrix": sc.matrix, "soft_blur_mm": round(sc.blur_mm, 3),
-                        "sharpen": round(sc.sharpen, 3),
-                        "noise_sigma_hu": round(sc.noise_sigma, 2),
-                        "noise_grain_mm": round(sc.grain_mm, 3),
-                        "motion_mm": round(sc.motion_mm, 3),
-                        "pad_hu": sc.pad_hu if sc.fov_circle else None},
+        "acquisition": scan_record(st.scan),
     }
+
+
+def scan_record(sc: Scan) -> dict[str, Any]:
+    """The truth's `acquisition`: how the study was acquired and reconstructed."""
+    return {"thickness_mm": sc.thickness, "pixel_mm": round(sc.pixel, 4),
+            "matrix": sc.matrix, "soft_blur_mm": round(sc.blur_mm, 3),
+            "sharpen": round(sc.sharpen, 3),
+            "noise_sigma_hu": round(sc.noise_sigma, 2),
+            "noise_grain_mm": round(sc.grain_mm, 3),
+            "motion_mm": round(sc.motion_mm, 3),
+            "pad_hu": sc.pad_hu if sc.fov_circle else None}
 
 
 def _run(args: tuple[StudyPlan, Path, dict[str, object] | None]) -> dict[str, Any]:

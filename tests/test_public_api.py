@@ -66,7 +66,8 @@ PUBLIC: dict[str, list[str]] = {
               "write_cohort", "write_follow_up"],
     "synth_varied": ["DEFAULT_FAMILY", "FAMILIES", "VariedNodule", "VariedStudy",
                      "check_family", "make_varied", "write_family_cohort",
-                     "write_varied_cohort"],
+                     "write_family_follow_up", "write_varied_cohort",
+                     "write_varied_follow_up"],
 }
 
 

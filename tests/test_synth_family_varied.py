@@ -14,6 +14,7 @@ from kernel.contract import NoduleType
 from models.tooling.cohort import CohortSkips
 from synth_varied import make_varied, write_varied_cohort
 from synth_varied.findings import render_finding
+from synth_varied.prior import cohort_family
 from synth_varied.trees import vessel_tree
 from synth_varied.volume import describe, seed_streams
 
@@ -158,11 +159,6 @@ def test_lungscreen_synth_family_varied_writes_the_family(tmp_path, capsys):
     assert len(list(cohort_cases(out))) == 1
 
 
-def test_the_default_family_is_synths():
-    args = build_parser().parse_args(["synth", "--out", "x", "--studies", "2"])
-    assert args.family == "standard"
-
-
 @pytest.mark.parametrize(("extra", "message"), [
     (["--family", "nope"], "unknown cohort family 'nope'; use one of standard, varied"),
     (["--family", "varied", "--defects"], "--defects cannot go with --family varied"),
@@ -176,17 +172,25 @@ def test_a_family_that_cannot_do_it_is_refused(tmp_path, capsys, extra, message)
     assert not (tmp_path / "c").exists()
 
 
-def test_a_follow_up_of_the_varied_family_is_refused(tmp_path, capsys):
-    code = main(["synth", "--out", str(tmp_path / "r2"), "--follow-up", str(tmp_path / "r1"),
-                 "--months", "12", "--family", "varied"])
-    assert code == 2
-    assert "--follow-up cannot go with --family varied" in capsys.readouterr().err
+def test_the_default_family_is_synths_and_a_follow_up_takes_its_priors(small_cohort):
+    args = build_parser().parse_args(["synth", "--out", "x", "--studies", "2"])
+    assert args.family is None  # resolved: standard for a new cohort, the prior's for a next round
+    assert cohort_family(small_cohort[0]) == "varied"
 
 
-def test_a_follow_up_of_a_varied_prior_is_refused(small_cohort, tmp_path, capsys):
+def test_a_follow_up_of_a_varied_prior_as_another_family_is_refused(small_cohort, tmp_path,
+                                                                     capsys):
     folder, _ = small_cohort
     code = main(["synth", "--out", str(tmp_path / "r2"), "--follow-up", str(folder),
-                 "--months", "12"])
+                 "--months", "12", "--family", "standard"])
     assert code == 2
-    assert "cohort of the 'varied' family, which has no follow-up rounds" in \
-        capsys.readouterr().err
+    assert "--family standard cannot go with --follow-up" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()
+
+
+def test_a_varied_follow_up_has_no_defects(small_cohort, tmp_path, capsys):
+    folder, _ = small_cohort
+    code = main(["synth", "--out", str(tmp_path / "r2"), "--follow-up", str(folder),
+                 "--months", "12", "--defects"])
+    assert code == 2
+    assert "--defects cannot go with --family varied" in capsys.readouterr().err

@@ -7,9 +7,15 @@ from pathlib import Path
 from typing import Any
 
 from kernel.errors import BadInput
-from synth.cohort import CohortSummary, write_follow_up
+from synth.cohort import CohortSummary
 from synth.params import PROFILES
-from synth_varied import DEFAULT_FAMILY, FAMILIES, check_family, write_family_cohort
+from synth_varied import (
+    DEFAULT_FAMILY,
+    FAMILIES,
+    check_family,
+    write_family_cohort,
+    write_family_follow_up,
+)
 
 __all__ = ["register", "run"]
 
@@ -29,7 +35,8 @@ def register(subparsers: Any) -> None:
             "--family varied writes a second, independently written family instead, which "
             "varies anatomy (vessel calibre, tortuosity, branching, airway walls, fissures, "
             "emphysema, scars) and acquisition (slices 0.6-2.5 mm, pixels 0.5-1.1 mm, "
-            "matrix 256-512, kernel, noise, motion) from study to study."
+            "matrix 256-512, kernel, noise, motion) from study to study; a --follow-up is "
+            "written by the family of its prior."
         ),
     )
     p.add_argument("--out", type=Path, required=True, help="cohort folder (its dicom/ is replaced)")
@@ -40,10 +47,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--profile", choices=sorted(PROFILES), default=None,
                    help="image size: small (256^2, 2 mm; default), realistic (512^2, "
                    "1-1.25 mm), tiny (128^2, for tests of file handling)")
-    p.add_argument("--family", default=DEFAULT_FAMILY, metavar="NAME",
+    p.add_argument("--family", default=None, metavar="NAME",
                    help=f"cohort family: {DEFAULT_FAMILY} (default; synth's generator) or "
-                   "varied (varied anatomy and acquisition; no --profile, --defects or "
-                   f"--follow-up yet); one of {', '.join(FAMILIES)}")
+                   "varied (varied anatomy and acquisition; no --profile or --defects); one "
+                   f"of {', '.join(FAMILIES)}; with --follow-up, the prior's family (the "
+                   "default there)")
     p.add_argument("--follow-up", type=Path, default=None, metavar="PRIOR_DIR",
                    help="write the next round of the cohort in PRIOR_DIR (an earlier --out; "
                    "left unchanged); its studies, regions and profile are the prior's")
@@ -59,14 +67,14 @@ def register(subparsers: Any) -> None:
 
 
 def _write(args: argparse.Namespace) -> CohortSummary:
-    check_family(args.family, profile=args.profile, defects=args.defects,
-                 follow_up=args.follow_up is not None)
     if args.follow_up is None:
+        family = DEFAULT_FAMILY if args.family is None else args.family
+        check_family(family, profile=args.profile, defects=args.defects)
         if args.months is not None:
             raise BadInput("--months goes with --follow-up PRIOR_DIR")
         if args.studies is None:
             raise BadInput("--studies is required (or --follow-up PRIOR_DIR for a next round)")
-        return write_family_cohort(args.family, args.out, studies=args.studies,
+        return write_family_cohort(family, args.out, studies=args.studies,
                                    regions=2 if args.regions is None else args.regions,
                                    seed=args.seed, profile=args.profile,
                                    defects=args.defects, workers=args.workers,
@@ -78,8 +86,11 @@ def _write(args: argparse.Namespace) -> CohortSummary:
                        "prior cohort's people, regions and profile")
     if args.months is None:
         raise BadInput("--follow-up needs --months N (the months since the prior round)")
-    return write_follow_up(args.out, args.follow_up, months=args.months, seed=args.seed,
-                           defects=args.defects, workers=args.workers, canary=args.canary)
+    if args.family is not None:
+        check_family(args.family)
+    return write_family_follow_up(args.out, args.follow_up, months=args.months,
+                                  seed=args.seed, family=args.family, defects=args.defects,
+                                  workers=args.workers, canary=args.canary)
 
 
 def run(args: argparse.Namespace) -> int:
