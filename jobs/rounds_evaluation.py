@@ -17,7 +17,9 @@ With the volumes kept (`RoundCase.hu`), round 2 is registered to round 1 where t
 good (jobs.rounds.registered) and matched in mm, and matched nodules are measured again side
 by side (jobs.rounds.side_by_side), as a campaign does when the prior's pixels are in its
 sources; `registered` is the share of screens whose prior has nodules that were.
-Each share comes with its Wilson 95% interval. Truth detections (`oracle`) give the same
+Each share comes with its Wilson 95% interval; `pairs` lists every linked nodule pair as the
+truth has it and as it was read (sizes, change called, whether the protocol changed), for
+looking into a miss. Truth detections (`oracle`) give the same
 figures for a perfect detector, which separates the reading from the detector's errors.
 Truth records are plain dicts; a detection hits a truth nodule within max(4 mm, radius).
 """
@@ -44,7 +46,7 @@ from kernel.followup import (
     classify_change,
 )
 from kernel.lungrads import Category, categorize_nodule
-from kernel.rounds import LungBox, PriorFinding, PriorScreen, RoundReading
+from kernel.rounds import LungBox, NoduleReading, PriorFinding, PriorScreen, RoundReading
 
 __all__ = ["RoundCase", "evaluate_rounds", "prior_screen", "truth_detections"]
 
@@ -86,6 +88,7 @@ class _Tally:
     agreement: _Share = field(default_factory=_Share)
     stable_not_recalled: _Share = field(default_factory=_Share)
     registered: _Share = field(default_factory=_Share)
+    pairs: list[dict[str, Any]] = field(default_factory=list)  # one per linked nodule pair
 
 
 def truth_detections(truth: Mapping[str, Any]) -> tuple[Nodule, ...]:
@@ -156,6 +159,25 @@ def _truth_category(truth: Mapping[str, Any], days: float) -> Category:
     return categorize_round(compared)
 
 
+def _pair_row(case: RoundCase, spec: Mapping[str, Any], read: NoduleReading,
+              found: Nodule, grown: bool, called: bool) -> dict[str, Any]:
+    """One linked nodule pair as the truth has it and as it was read (no identifier: the
+    study's index in its cohort and the truth's nodule id)."""
+    acquisition = case.truth.get("acquisition") or {}
+    beside = read.beside_mm
+    return {
+        "study": case.truth.get("index"), "nodule": spec.get("nodule_id"),
+        "type": spec.get("type"), "attached_to": spec.get("attached_to"),
+        "truth_prior_mm": spec.get("prior_diameter_mm"), "truth_mm": spec.get("diameter_mm"),
+        "reported_mm": round(found.diameter_mm, 2),
+        "read_prior_mm": read.prior_diameter_mm,
+        "read_mm": None if beside is None else round(beside[0], 2),
+        "grown": grown, "called_grown": called, "change": read.change.value,
+        "protocol_changed": acquisition.get("protocol_changed"),
+        "vendor_changed": acquisition.get("vendor_changed"),
+    }
+
+
 def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen | None,
                prior_hits: Mapping[int, str], tally: _Tally, beside: bool) -> None:
     pixels = None
@@ -195,6 +217,8 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
         grown = classify_change(truth_nodule, truth_prior, days,
                                 has_prior_screen=True) is Change.GROWN
         called = reading.nodules[i].change is Change.GROWN
+        tally.pairs.append(_pair_row(case, spec, reading.nodules[i], case.detections[i],
+                                     grown, called))
         if grown:
             tally.growth_sensitivity.add(called)
         if called:
@@ -230,4 +254,5 @@ def evaluate_rounds(first: Sequence[RoundCase], second: Iterable[RoundCase], *,
     return {"studies": {"round_1": len(first), "round_2": count},
             **{name: getattr(tally, name).as_dict() for name in
                ("matched", "growth_sensitivity", "growth_precision", "agreement",
-                "stable_not_recalled", "registered")}}
+                "stable_not_recalled", "registered")},
+            "pairs": tally.pairs}

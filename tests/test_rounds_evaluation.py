@@ -54,3 +54,8 @@ def test_a_detector_that_under_measures_growth_is_counted_so():
     figures = evaluate_rounds(first_round(), cases)
     assert figures["growth_sensitivity"]["hits"] == 0 and figures["growth_sensitivity"]["of"] == 1
     assert figures["agreement"]["hits"] == 1  # the study reads 2, the truth 4A
+    # each linked pair as the truth has it and as it was read, for looking into a miss
+    grown = [p for p in figures["pairs"] if p["grown"]]
+    assert len(figures["pairs"]) == 2 and len(grown) == 1
+    assert grown[0]["truth_prior_mm"] == 4.0 and grown[0]["reported_mm"] == 4.5
+    assert grown[0]["called_grown"] is False and grown[0]["read_mm"] is None

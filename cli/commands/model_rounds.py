@@ -38,7 +38,9 @@ def register_rounds(sub: Any) -> None:
                    "the side-by-side measurement (to see what it changes)")
     r.add_argument("--weights", type=Path, default=None, help="weights file (default: shipped)")
     r.add_argument("--device", default=None, help="torch device (default: cuda if present)")
-    r.add_argument("--out", type=Path, default=None, help="write the JSON figures here")
+    r.add_argument("--out", type=Path, default=None,
+                   help="write the JSON figures here, with every linked nodule pair as the "
+                   "truth has it and as it was read (its study's index, no identifier)")
     r.add_argument("--cache", type=Path, default=None, metavar="FILE",
                    help="keep the detector's findings per study in FILE, under the detector's "
                    "version and a digest of its code: a later evaluation of the same cohorts "
