@@ -142,3 +142,36 @@ def test_the_lung_mask_is_made_only_near_the_lungs_edge_and_changes_nothing(
     wall = next(i for i, t in enumerate(prior.nodules) if t.attached_to == "pleura")
     assert beside.prior.lungs_near(screen.findings[free].voxel or (0, 0, 0), 2.65) is None
     assert beside.prior.lungs_near(screen.findings[wall].voxel or (0, 0, 0), 1.95) is not None
+
+
+def test_a_small_prior_is_measured_at_its_own_size_so_its_growth_is_seen() -> None:
+    """The expected radius sets the measuring seed: the 5.3 mm solid nodule's prior measured
+    with the grown nodule's radius (7.1 mm) took partial-volume lung into its seed and came
+    out 5.65 mm, so 1.8 mm of growth read as 1.28 (stable); measured at its own reported
+    size, capped by the current's, the growth is seen."""
+    prior = make_phantom(SEED, "small")
+    d, h, w = prior.hu.shape
+    centre = np.asarray(prior.origin) + (np.array([d, h, w]) - 1) / 2.0 * np.asarray(
+        prior.spacing)
+    pivot = (float(centre[2]), float(centre[1]), float(centre[0] + TABLE_Z))
+    pose = Acquisition((3.0, -2.0, 4.0), (1.0, 0.0, 2.0), 1.02, pivot).pose()
+    t = prior.nodules[0]
+    assert t.type is NoduleType.SOLID and t.attached_to == "none"
+    carried = (Carried(f"n{t.number}", t.number, "grown", t.diameter_mm + 1.8, t.diameter_mm,
+                       t.solid_diameter_mm, (0.0, 0.0, 0.0), None),)
+    current, _ = render_visit(SEED, "small", Visit(pose, TABLE_Z, carried, (), SEED + 1, 4))
+    (c,) = current.nodules
+    box = lung_box(prior.hu, prior.spacing)
+    assert box is not None
+    stored = Nodule(t.z, t.y, t.x, t.diameter_mm, t.solid_diameter_mm, t.type, 1.0)
+    finding = PriorFinding(
+        box.relative((t.z * prior.spacing[0], t.y * prior.spacing[1], t.x * prior.spacing[2])),
+        PriorNodule(t.diameter_mm, t.solid_diameter_mm, t.type, categorize_nodule(stored),
+                    t.diameter_mm), (t.z, t.y, t.x))
+    beside = SideBySide(Scan(current.hu, current.spacing), Scan(prior.hu, prior.spacing))
+    pair = beside.pair(Nodule(c.z, c.y, c.x, c.diameter_mm, c.solid_diameter_mm, c.type, 0.9),
+                       finding)
+    assert pair is not None
+    now, then = pair
+    assert now.diameter_mm - then.diameter_mm > 1.5
+    assert then.diameter_mm == pytest.approx(t.diameter_mm, abs=0.3)

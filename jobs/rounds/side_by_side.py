@@ -7,9 +7,10 @@ or 1.8 mm is called across the 1.5 mm line as often as not. A reader compares th
 side by side and measures both the same way; so does this, where the prior's pixels are at
 hand (jobs.rounds.registered): both nodules are measured again by the detector's own
 measuring step (models.detection.measure), each from the centre its screen reported (the
-centre the first measurement refined), and both as the current nodule's type, so the
-difference is the nodule's and not the two measurements'. Without the prior's pixels the
-growth is judged on the stored sizes.
+centre the first measurement refined), each at the size its screen reported (the prior's
+capped by the current's), and both as the current nodule's type, so the difference is the
+nodule's and not the two measurements'. Without the prior's pixels the growth is judged on
+the stored sizes.
 
 The lungs bounding each measurement (a nodule on the pleura is cut at the chest wall) are
 the detector's own closed lung mask on its 2 mm grid, made as its first stage makes it
@@ -95,12 +96,18 @@ class SideBySide:
         and history), or None when the prior finding has no voxel centre to measure at."""
         if finding.voxel is None:
             return None
-        radius = nodule.diameter_mm / 2  # one expected size for both: the same calipers
+        # Each scan's expected size is its own report, the prior's capped by the current's:
+        # the expected radius sets the measuring seed, so a 3.6 mm prior measured with the
+        # grown nodule's 3.75 mm radius took partial-volume lung into its seed and came
+        # out 1.2 mm large (growth missed); capped, a prior that leaked along a vessel in
+        # its own report is not measured along it again.
+        r_now = nodule.diameter_mm / 2
+        r_then = min(finding.nodule.diameter_mm, nodule.diameter_mm) / 2
         here = (nodule.z, nodule.y, nodule.x)
-        now = measure_nodule(self.current.volume(), self.current.spacing, here, radius,
-                             self.current.lungs_near(here, radius), nodule.type)
-        then = measure_nodule(self.prior.volume(), self.prior.spacing, finding.voxel, radius,
-                              self.prior.lungs_near(finding.voxel, radius), nodule.type)
+        now = measure_nodule(self.current.volume(), self.current.spacing, here, r_now,
+                             self.current.lungs_near(here, r_now), nodule.type)
+        then = measure_nodule(self.prior.volume(), self.prior.spacing, finding.voxel, r_then,
+                              self.prior.lungs_near(finding.voxel, r_then), nodule.type)
         if now.diameter_mm <= 0 or then.diameter_mm <= 0:
             return None
         current = Nodule(nodule.z, nodule.y, nodule.x, now.diameter_mm,
