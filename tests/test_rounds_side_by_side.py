@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from jobs.rounds import lung_box, read_round
 from jobs.rounds.registered import register_prior
-from jobs.rounds.side_by_side import Scan, SideBySide
+from jobs.rounds.side_by_side import Scan, SideBySide, SlicedLungs
 from jobs.store.round_rows import reading_from_json, reading_to_json
 from kernel.contract import Nodule, NoduleType
 from kernel.followup import Change, PriorNodule
 from kernel.lungrads import Category, categorize_nodule
 from kernel.rounds import PriorFinding, PriorScreen, RoundReading
+from models.detection.lungmask import lung_mask
+from models.detection.measure import LungField, measure_nodule
+from models.detection.pipeline import PipelineConfig
+from models.detection.resample import plan_grid, resample
 from synth.acquisition import Acquisition
 from synth.followup import Carried, Visit, render_visit
 from synth.phantom import Phantom, make_phantom
@@ -123,10 +128,19 @@ def test_without_a_voxel_centre_the_stored_sizes_are_used(
     assert pixels.beside.pair(nodule, finding) is not None
 
 
+def _whole_mask(scan: Scan) -> LungField:
+    """The detector's closed lung mask made whole, as its first stage makes it."""
+    vol = scan.volume()
+    grid = plan_grid((vol.shape[0], vol.shape[1], vol.shape[2]), scan.spacing,
+                     2.0 * PipelineConfig().iso_mm)
+    return LungField(lung_mask(resample(vol, grid), grid.iso_spacing).closed, grid.step)
+
+
 def test_the_lung_mask_is_made_only_near_the_lungs_edge_and_changes_nothing(
         rounds: tuple[Phantom, Phantom]) -> None:
-    """Where the registration's grid shows lung all around a nodule the detector's lung mask
-    is not made; every pair measures exactly as with the mask made for each."""
+    """Where the registration's grid shows lung all around a nodule no mask is made for it,
+    elsewhere only the slices its measurement reads; every measurement comes out exactly as
+    with the detector's whole mask."""
     prior, current = rounds
     screen = _prior_screen(prior)
     pixels = register_prior(screen, current.hu, current.spacing,
@@ -134,10 +148,13 @@ def test_the_lung_mask_is_made_only_near_the_lungs_edge_and_changes_nothing(
     assert pixels is not None
     beside = pixels.beside
     assert beside.current.coarse is not None and beside.prior.coarse is not None
-    always = SideBySide(Scan(current.hu, current.spacing), Scan(prior.hu, prior.spacing))
-    for t, finding in zip(current.nodules, screen.findings, strict=True):
-        nodule = Nodule(t.z, t.y, t.x, t.diameter_mm, t.solid_diameter_mm, t.type, 0.9)
-        assert beside.pair(nodule, finding) == always.pair(nodule, finding)
+    for scan, nodules in ((beside.current, current.nodules), (beside.prior, prior.nodules)):
+        whole = _whole_mask(scan)
+        for t in nodules:
+            centre, r = (t.z, t.y, t.x), t.diameter_mm / 2
+            near = scan.lungs_near(centre, r)
+            assert measure_nodule(scan.volume(), scan.spacing, centre, r, near, t.type) == \
+                measure_nodule(scan.volume(), scan.spacing, centre, r, whole, t.type)
     free = next(i for i, t in enumerate(prior.nodules) if t.attached_to == "none")
     wall = next(i for i, t in enumerate(prior.nodules) if t.attached_to == "pleura")
     assert beside.prior.lungs_near(screen.findings[free].voxel or (0, 0, 0), 2.65) is None
@@ -175,3 +192,21 @@ def test_a_small_prior_is_measured_at_its_own_size_so_its_growth_is_seen() -> No
     now, then = pair
     assert now.diameter_mm - then.diameter_mm > 1.5
     assert then.diameter_mm == pytest.approx(t.diameter_mm, abs=0.3)
+
+
+def test_sliced_lungs_are_the_whole_mask_on_the_slices_made(
+        rounds: tuple[Phantom, Phantom]) -> None:
+    prior, _ = rounds
+    scan = Scan(prior.hu, prior.spacing)
+    whole = _whole_mask(scan).mask
+    lungs = SlicedLungs(scan.volume(), scan.spacing)
+    z = prior.nodules[0].z
+    part = lungs.around(z, 10.0).mask
+    made = torch.nonzero(part.sum(dim=(1, 2)) > 0).flatten()
+    assert 0 < len(made) < part.shape[0] // 2, "a slab, not the whole"
+    step = lungs.around(z, 10.0).step[0]
+    plane = z / step
+    half = 10.0 / (step * prior.spacing[0])
+    rows = range(int(plane - half) - 1, int(plane + half) + 2)
+    assert torch.equal(part[rows.start:rows.stop], whole[rows.start:rows.stop])
+    assert torch.equal(lungs.whole().mask, whole)

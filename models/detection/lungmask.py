@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
@@ -17,7 +18,7 @@ from scipy import ndimage
 from models.detection.lungparts import keep_lungs
 from models.detection.morphology import dilate
 
-__all__ = ["AIR_HU", "LungMask", "lung_mask"]
+__all__ = ["AIR_HU", "LungMask", "close_slices", "lung_air", "lung_mask"]
 
 AIR_HU = -400.0
 _SLICE_FILL = np.zeros((3, 3, 3), dtype=bool)
@@ -46,17 +47,29 @@ def _close(x: torch.Tensor, kernel: tuple[int, int, int]) -> torch.Tensor:
     return y[p[4] : p[4] + x.shape[0], p[2] : p[2] + x.shape[1], p[0] : p[0] + x.shape[2]]
 
 
-def lung_mask(coarse: torch.Tensor, spacing: tuple[float, float, float],
-              closing_mm: float = 12.0, dilation_mm: float = 3.0) -> LungMask:
-    """The lung mask of a coarse HU volume (float [D, H, W], `spacing` mm)."""
-    air = (coarse < AIR_HU).cpu().numpy()
-    lungs = keep_lungs(air)
-    lungs = ndimage.binary_fill_holes(lungs, structure=_SLICE_FILL)
-    m = torch.from_numpy(lungs.astype(np.float32)).to(coarse.device)
+def lung_air(coarse: torch.Tensor) -> npt.NDArray[np.bool_]:
+    """The lungs among a coarse HU volume's air (3D components: needs the whole volume)."""
+    return keep_lungs((coarse < AIR_HU).cpu().numpy())
+
+
+def close_slices(lungs: npt.NDArray[np.bool_], spacing: tuple[float, float, float],
+                 closing_mm: float = 12.0, device: torch.device | str = "cpu") -> torch.Tensor:
+    """`lungs` (or a run of its axial slices) with holes filled and the pleura closed, slice
+    by slice: each slice's result depends on that slice alone, so a run of slices comes out
+    as the same slices of the whole (float 0/1)."""
+    filled = ndimage.binary_fill_holes(lungs, structure=_SLICE_FILL)
+    m = torch.from_numpy(filled.astype(np.float32)).to(device)
     if bool(m.any()):
         ky = 2 * round(closing_mm / spacing[1] / 2) + 1
         kx = 2 * round(closing_mm / spacing[2] / 2) + 1
         m = _close(m, (1, ky, kx))
+    return m
+
+
+def lung_mask(coarse: torch.Tensor, spacing: tuple[float, float, float],
+              closing_mm: float = 12.0, dilation_mm: float = 3.0) -> LungMask:
+    """The lung mask of a coarse HU volume (float [D, H, W], `spacing` mm)."""
+    m = close_slices(lung_air(coarse), spacing, closing_mm, coarse.device)
     areas = m.sum(dim=(1, 2))
     peak = float(areas.max()) if m.numel() else 0.0
     end = float(max(areas[0], areas[-1]) / peak) if peak > 0 else 1.0

@@ -34,7 +34,7 @@ from models.detection.lungmask import AIR_HU
 from models.detection.patches import sample_cubes
 
 __all__ = ["MIN_SOLID_MM", "SOLID_HU", "LungField", "Measurement", "axial_diameter_mm",
-           "measure_nodule"]
+           "measure_nodule", "measuring_field_mm"]
 
 SOLID_HU = -300.0
 GLASS_HU = -550.0  # a typical ground glass (about -300 to -750 in published series)
@@ -163,6 +163,12 @@ def _plane_step(step: float, slice_mm: float) -> tuple[float, int]:
     return slice_mm * max(1, math.floor(step / slice_mm + 1e-6)), 1
 
 
+def measuring_field_mm(radius_mm: float) -> float:
+    """The side of the cube `measure_nodule` reads (and samples its lung mask over) for a
+    nodule of expected radius `radius_mm`."""
+    return min(max(4.0 * max(radius_mm, 1.5) + 12.0, 18.0), 80.0)
+
+
 def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
                    centre: tuple[float, float, float], radius_mm: float,
                    lung: LungField | None = None,
@@ -175,7 +181,7 @@ def measure_nodule(volume: torch.Tensor, spacing: tuple[float, float, float],
     faint or partial ground-glass rim around a solid core count as part-solid.
     """
     r0 = max(radius_mm, 1.5)
-    field = min(max(4.0 * r0 + 12.0, 18.0), 80.0)
+    field = measuring_field_mm(radius_mm)
     step, every = _plane_step(min(max(field / 64.0, 0.5), 1.25), spacing[0])
     size = math.ceil(field / step) | 1
     dev = volume.device
