@@ -17,10 +17,11 @@ With the volumes kept (`RoundCase.hu`), round 2 is registered to round 1 where t
 good (jobs.rounds.registered) and matched in mm, and matched nodules are measured again side
 by side (jobs.rounds.side_by_side), as a campaign does when the prior's pixels are in its
 sources; `registered` is the share of screens whose prior has nodules that were.
-Each share comes with its Wilson 95% interval; `pairs` lists every linked nodule pair as the
-truth has it and as it was read (sizes, change called, whether the protocol changed), for
-looking into a miss. Truth detections (`oracle`) give the same
-figures for a perfect detector, which separates the reading from the detector's errors.
+Each share comes with its Wilson 95% interval; `pairs` lists every linked nodule pair
+detected in both rounds as the truth has it and as it was read (matched to its own prior or
+not, sizes, the change called, whether the protocol changed), for looking into a miss.
+Truth detections (`oracle`) give the same figures for a perfect detector, which separates
+the reading from the detector's errors.
 Truth records are plain dicts; a detection hits a truth nodule within max(4 mm, radius).
 """
 
@@ -160,7 +161,7 @@ def _truth_category(truth: Mapping[str, Any], days: float) -> Category:
 
 
 def _pair_row(case: RoundCase, spec: Mapping[str, Any], read: NoduleReading,
-              found: Nodule, grown: bool, called: bool) -> dict[str, Any]:
+              found: Nodule, grown: bool, called: bool, matched: bool) -> dict[str, Any]:
     """One linked nodule pair as the truth has it and as it was read (no identifier: the
     study's index in its cohort and the truth's nodule id)."""
     acquisition = case.truth.get("acquisition") or {}
@@ -170,9 +171,11 @@ def _pair_row(case: RoundCase, spec: Mapping[str, Any], read: NoduleReading,
         "type": spec.get("type"), "attached_to": spec.get("attached_to"),
         "truth_prior_mm": spec.get("prior_diameter_mm"), "truth_mm": spec.get("diameter_mm"),
         "reported_mm": round(found.diameter_mm, 2),
-        "read_prior_mm": read.prior_diameter_mm,
+        "read_prior_mm": None if read.prior_diameter_mm is None
+        else round(read.prior_diameter_mm, 2),
         "read_mm": None if beside is None else round(beside[0], 2),
-        "grown": grown, "called_grown": called, "change": read.change.value,
+        "matched_correctly": matched, "grown": grown, "called_grown": called,
+        "change": read.change.value,
         "protocol_changed": acquisition.get("protocol_changed"),
         "vendor_changed": acquisition.get("vendor_changed"),
     }
@@ -207,8 +210,6 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
             continue
         correct = reading.nodules[i].prior_index == prior_det_of[str(link)]
         tally.matched.add(correct)
-        if not correct:
-            continue
         prior_d = float(spec["prior_diameter_mm"])
         kind = NoduleType[str(spec["type"]).upper()]
         truth_prior = PriorNodule(prior_d, float(spec.get("prior_solid_diameter_mm", prior_d)),
@@ -218,7 +219,9 @@ def _round_two(case: RoundCase, prior_case: RoundCase | None, prior: PriorScreen
                                 has_prior_screen=True) is Change.GROWN
         called = reading.nodules[i].change is Change.GROWN
         tally.pairs.append(_pair_row(case, spec, reading.nodules[i], case.detections[i],
-                                     grown, called))
+                                     grown, called, correct))
+        if not correct:  # compared with another nodule's prior: no growth figure
+            continue
         if grown:
             tally.growth_sensitivity.add(called)
         if called:

@@ -50,6 +50,7 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 _FLIP = np.eye(3)[::-1]  # (x, y, z) <-> (z, y, x)
 _SLAB = 8
+_BASE_NOISE = "base_noise_sigma"  # kept in a person's protocol: the level its noise varies about
 _TRIES = 4  # refits of a carried nodule to land its growth in its band
 
 
@@ -109,8 +110,11 @@ def _scan(visit: Visit, chest: Chest, frame: _Frame) -> Scan:
     below, above = (float(v) for v in rng.uniform(8.0, 30.0, 2))
     jitter = float(rng.uniform(0.85, 1.15))
     kept = visit.person.protocol or {f: getattr(chest.scan, f) for f in PROTOCOL_FIELDS}
+    # the site's noise varies about the protocol's own level, not about the last scan's (a
+    # kept protocol would otherwise random-walk its noise round after round)
     proto = ({f: getattr(fresh, f) for f in PROTOCOL_FIELDS} if visit.protocol_changed
-             else {**kept, "noise_sigma": float(kept["noise_sigma"]) * jitter})
+             else {**{f: kept[f] for f in PROTOCOL_FIELDS},
+                   "noise_sigma": _base_noise(visit, chest, None) * jitter})
     side = pat.med_w + 2.0 * pat.lung_ax
     box = np.array([[z, y, x] for z in (0.0, pat.lung_height) for y in (-pat.lung_by, pat.lung_by)
                     for x in (-side, side)])
@@ -124,6 +128,17 @@ def _scan(visit: Visit, chest: Chest, frame: _Frame) -> Scan:
     coverage = float(zz.max() - zz.min()) + below + above
     merged.setdefault("n_slices", int(np.ceil(coverage / float(merged["thickness"]))) + 1)
     return Scan(**merged)
+
+
+def _base_noise(visit: Visit, chest: Chest, scan: Scan | None) -> float:
+    """The noise level of the protocol this visit's scan keeps (`scan`: the scan made, whose
+    noise is the protocol's own when the protocol changed)."""
+    if visit.protocol_changed and scan is not None:
+        return float(scan.noise_sigma)
+    kept = visit.person.protocol
+    if kept is None:
+        return float(chest.scan.noise_sigma)
+    return float(kept.get(_BASE_NOISE, kept["noise_sigma"]))
 
 
 def _anatomy(chest: Chest, scan: Scan, frame: _Frame) -> tuple[F32, npt.NDArray[np.bool_]]:
@@ -201,8 +216,10 @@ def _new(visit: Visit, chest: Chest, lesions: list[Lesion], fates: dict[int, Fat
          planes: F64) -> list[tuple[Lesion, float]]:
     """The new nodules placed in the person's frame (where there is room), with sizes."""
     rng = np.random.default_rng(np.random.SeedSequence([visit.seed, 2]))
-    clear = [_finding(les, les.shape.scaled(0.5 * fates[les.number].prior_diameter_mm),
-                      fates[les.number].prior_diameter_mm, planes)
+    # kept clear of the carried nodules at the largest size their band allows (a new one
+    # placed beside a growing one must not merge with it)
+    grown = {n: f.prior_diameter_mm + max(f.band[1], 0.0) for n, f in fates.items()}
+    clear = [_finding(les, les.shape.scaled(0.5 * grown[les.number]), grown[les.number], planes)
              for les in lesions if les.number in fates]
     out = []
     for nl in visit.new:
@@ -242,11 +259,11 @@ def render_visit(visit: Visit) -> Revisit:
         fate = fates.get(les.number)
         if fate is None or fate.resolved:
             continue
-        kept.append(les)
         unit = frame.shape(les.shape)
         if inside(unit):
             drawn.append((les.number, _carried(les, fate, unit, zs)))
-        else:
+            kept.append(les)
+        else:  # not carried on: the next round draws fates for this scan's nodules only
             unseen.append(les.number)
     first_planes = chest.scan.axes()[0]
     for les, size in _new(visit, chest, lesions, fates, first_planes):
@@ -268,7 +285,9 @@ def render_visit(visit: Visit) -> Revisit:
     study = VariedStudy(vol, grid, truth, lung_span(lung), chest.patient, scan,
                         tuple(f for _, f in drawn), chest.vessels)
     after = dataclasses.replace(
-        person, pose=visit.pose, protocol={f: getattr(scan, f) for f in PROTOCOL_FIELDS},
+        person, pose=visit.pose,
+        protocol={**{f: getattr(scan, f) for f in PROTOCOL_FIELDS},
+                  _BASE_NOISE: _base_noise(visit, chest, scan)},
         next_number=max([person.next_number, *(n.number + 1 for n in visit.new)]),
         lesions=tuple(kept))
     return Revisit(study, tuple(unseen), after)

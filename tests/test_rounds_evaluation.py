@@ -59,3 +59,4 @@ def test_a_detector_that_under_measures_growth_is_counted_so():
     assert len(figures["pairs"]) == 2 and len(grown) == 1
     assert grown[0]["truth_prior_mm"] == 4.0 and grown[0]["reported_mm"] == 4.5
     assert grown[0]["called_grown"] is False and grown[0]["read_mm"] is None
+    assert all(p["matched_correctly"] for p in figures["pairs"])
