@@ -35,12 +35,12 @@ import logging
 import os
 import shutil
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydicom.uid import UID
 
@@ -52,12 +52,16 @@ from synth.priors import PEOPLE_FILE, person_record, read_prior
 from synth.rounds import plan_follow_up
 from synth.study import write_study
 
-__all__ = ["GENERATOR_VERSION", "CohortSummary", "declared_sites", "read_declared_sites",
-           "write_cohort", "write_follow_up", "write_records"]
+__all__ = ["GENERATOR_VERSION", "CohortSummary", "check_follow_up_args", "declared_sites",
+           "follow_up_canary", "follow_up_counts", "follow_up_meta", "fresh_dicom",
+           "read_declared_sites", "run_jobs", "write_cohort", "write_follow_up",
+           "write_records"]
 
 GENERATOR_VERSION = "1.1"  # 1.1: round, nodule_id, ClinicalTrialTimePointID
 
 log = logging.getLogger("jobs")
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,8 @@ def _run(args: tuple[StudyPlan, Path]) -> tuple[dict[str, Any], list[dict[str, A
     return write_study(*args)
 
 
-def _fresh_dicom(out: Path) -> Path:
+def fresh_dicom(out: Path) -> Path:
+    """`out`/dicom, emptied (a cohort's DICOM tree is written afresh)."""
     dicom = out / "dicom"
     if dicom.exists():
         shutil.rmtree(dicom)
@@ -127,14 +132,19 @@ def _fresh_dicom(out: Path) -> Path:
     return dicom
 
 
+def run_jobs(fn: Callable[[J], R], jobs: Sequence[J], workers: int | None) -> list[R]:
+    """`fn` over `jobs` in order, in a spawned process pool of up to `workers` (default:
+    the CPUs), in this process when that is one (`fn` must be a module-level function)."""
+    n_workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if n_workers <= 1:
+        return [fn(j) for j in jobs]
+    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(fn, jobs))
+
+
 def _render(plans: Sequence[StudyPlan], dicom: Path, workers: int | None
             ) -> list[tuple[dict[str, Any], list[dict[str, Any]] | None]]:
-    n_workers = min(workers or os.cpu_count() or 1, len(plans))
-    jobs = [(p, dicom) for p in plans]
-    if n_workers == 1:
-        return [_run(j) for j in jobs]
-    with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_run, jobs))
+    return run_jobs(_run, [(p, dicom) for p in plans], workers)
 
 
 def write_records(out: Path, dicom: Path, plans: Sequence[StudyPlan],
@@ -191,7 +201,7 @@ def write_cohort(out: Path, *, studies: int, regions: int, seed: int, profile: s
     """
     _check(studies, regions, profile, workers)
     out = Path(out)
-    dicom = _fresh_dicom(out)
+    dicom = fresh_dicom(out)
     plans = plan_cohort(studies=studies, regions=regions, seed=seed, profile=profile,
                         defects=defects, defect_share=defect_share, canary=canary)
     truths = [t for t, _ in _render(plans, dicom, workers)]
@@ -200,7 +210,8 @@ def write_cohort(out: Path, *, studies: int, regions: int, seed: int, profile: s
     return write_records(out, dicom, plans, truths, args, {}, canary)
 
 
-def _follow_up_counts(truths: list[dict[str, Any]]) -> dict[str, Any]:
+def follow_up_counts(truths: list[dict[str, Any]]) -> dict[str, Any]:
+    """A follow-up cohort's counts for its cohort.json, from its truth records."""
     nodules = [n for t in truths for n in t["nodules"]]
     changes = Counter(n["change"] for n in nodules)
     changes["resolved"] = sum(len(t["resolved"]) for t in truths)
@@ -215,6 +226,38 @@ def _follow_up_counts(truths: list[dict[str, Any]]) -> dict[str, Any]:
                                   if t["prior"] is not None
                                   and not t["prior"]["pixels_available"]],
     }
+
+
+def check_follow_up_args(months: int, workers: int | None) -> None:
+    """BadInput for a follow-up's impossible arguments (either family)."""
+    if not 1 <= months <= 120:
+        raise BadInput(f"--months must be between 1 and 120, got {months}")
+    if workers is not None and workers < 1:
+        raise BadInput(f"workers must be at least 1, got {workers}")
+
+
+def follow_up_canary(out: Path, prior: Path, prior_root: Path, prior_meta: dict[str, Any],
+                     canary: bool | None) -> bool:
+    """Whether the follow-up into `out` of the prior read from `prior` is in canary mode
+    (default: as its prior); BadInput for an `out` inside the prior, or a canary follow-up
+    of a prior that was not."""
+    if out.resolve() == prior_root.resolve() or prior_root.resolve() in out.resolve().parents:
+        raise BadInput(f"--out {out} is the prior cohort's folder or inside it; write the "
+                       "follow-up into a folder of its own")
+    prior_canary = bool(prior_meta.get("args", {}).get("canary", False))
+    if canary and not prior_canary:
+        raise BadInput(f"--canary needs a prior written with --canary ({prior} was not): a "
+                       "follow-up keeps each person's own fields from the prior")
+    return prior_canary if canary is None else canary
+
+
+def follow_up_meta(prior_meta: dict[str, Any], prior_digest: str, prior_round: int,
+                   months: int, truths: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a follow-up's cohort.json adds: its prior (the chain of rounds), round, counts."""
+    keep = ("args", "follow_up_of", "months", "round")
+    previous: dict[str, Any] = {k: prior_meta[k] for k in keep if k in prior_meta}
+    return {"follow_up_of": {**previous, "ground_truth_sha256": prior_digest},
+            "months": months, "round": prior_round + 1, **follow_up_counts(truths)}
 
 
 def write_follow_up(out: Path, prior: Path, *, months: int, seed: int, defects: bool = False,
@@ -234,26 +277,15 @@ def write_follow_up(out: Path, prior: Path, *, months: int, seed: int, defects: 
     prior) needs a canary prior: the person's own fields come from it. Nothing in `prior`
     changes. Raises BadInput for a folder that is not a cohort, or impossible arguments.
     """
-    if not 1 <= months <= 120:
-        raise BadInput(f"--months must be between 1 and 120, got {months}")
-    if workers is not None and workers < 1:
-        raise BadInput(f"workers must be at least 1, got {workers}")
+    check_follow_up_args(months, workers)
     before = read_prior(Path(prior))
     out = Path(out)
-    if out.resolve() == before.root.resolve() or before.root.resolve() in out.resolve().parents:
-        raise BadInput(f"--out {out} is the prior cohort's folder or inside it; write the "
-                       "follow-up into a folder of its own")
-    prior_args: dict[str, Any] = before.meta.get("args", {})
-    prior_canary = bool(prior_args.get("canary", False))
-    canary = prior_canary if canary is None else canary
-    if canary and not prior_canary:
-        raise BadInput(f"--canary needs a prior written with --canary ({prior} was not): a "
-                       "follow-up keeps each person's own fields from the prior")
+    canary = follow_up_canary(out, Path(prior), before.root, before.meta, canary)
     plans = plan_follow_up(before, seed=seed, months=months, defects=defects,
                            defect_share=defect_share, canary=canary, new_share=new_share,
                            missing_share=missing_share, unavailable_share=unavailable_share,
                            vendor_share=vendor_share)
-    dicom = _fresh_dicom(out)
+    dicom = fresh_dicom(out)
     results = _render(plans, dicom, workers)
     with (out / PEOPLE_FILE).open("w", encoding="utf-8") as fh:
         for plan, (_, shapes) in zip(plans, results, strict=True):
@@ -263,8 +295,5 @@ def write_follow_up(out: Path, prior: Path, *, months: int, seed: int, defects: 
             "defects": defects, "defect_share": defect_share, "canary": canary,
             "new_share": new_share, "missing_share": missing_share,
             "unavailable_share": unavailable_share, "vendor_share": vendor_share}
-    keep = ("args", "follow_up_of", "months", "round")
-    previous: dict[str, Any] = {k: before.meta[k] for k in keep if k in before.meta}
-    extra: dict[str, Any] = {"follow_up_of": {**previous, "ground_truth_sha256": before.digest},
-             "months": months, "round": before.round + 1, **_follow_up_counts(truths)}
+    extra = follow_up_meta(before.meta, before.digest, before.round, months, truths)
     return write_records(out, dicom, plans, truths, args, extra, canary)

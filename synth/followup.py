@@ -40,7 +40,8 @@ from synth.phantom import (
 )
 from synth.placement import measure, new_nodule
 
-__all__ = ["Carried", "FollowUp", "NewNodule", "PriorLink", "Visit", "render_visit"]
+__all__ = ["Carried", "FollowUp", "NewNodule", "PriorLink", "Visit", "link_to_prior",
+           "render_visit"]
 
 F64 = npt.NDArray[np.float64]
 F32 = npt.NDArray[np.float32]
@@ -95,6 +96,23 @@ class PriorLink:
     pixels_available: bool
 
 
+def link_to_prior(nodule: dict[str, Any], prior: tuple[str, float, float] | None) -> None:
+    """Add a nodule's follow-up truth fields (either family): its prior's id, diameter and
+    solid diameter (`prior`; None: a new nodule), its growth, and its change named from the
+    measured growth (over 0.3 mm either way: grown or smaller, else stable)."""
+    growth = None if prior is None else round(nodule["diameter_mm"] - prior[1], 1)
+    change = "new"
+    if growth is not None:
+        change = "grown" if growth > 0.3 else ("smaller" if growth < -0.3 else "stable")
+    nodule.update({
+        "prior_nodule_id": None if prior is None else prior[0],
+        "change": change,
+        "prior_diameter_mm": None if prior is None else prior[1],
+        "prior_solid_diameter_mm": None if prior is None else prior[2],
+        "growth_mm": growth,
+    })
+
+
 @dataclass(frozen=True)
 class FollowUp:
     """A study of a follow-up cohort: its link to a prior and, for a known person, the
@@ -113,17 +131,8 @@ class FollowUp:
         carried = {c.nodule_id: c for c in self.visit.carried} if self.visit else {}
         for n in nodules:
             c = carried.get(n["nodule_id"])
-            growth = None if c is None else round(n["diameter_mm"] - c.prior_diameter_mm, 1)
-            change = "new"
-            if growth is not None:
-                change = "grown" if growth > 0.3 else ("smaller" if growth < -0.3 else "stable")
-            n.update({
-                "prior_nodule_id": c.nodule_id if c else None,
-                "change": change,
-                "prior_diameter_mm": c.prior_diameter_mm if c else None,
-                "prior_solid_diameter_mm": c.prior_solid_diameter_mm if c else None,
-                "growth_mm": growth,
-            })
+            link_to_prior(n, None if c is None else
+                          (c.nodule_id, c.prior_diameter_mm, c.prior_solid_diameter_mm))
         seen = {n["nodule_id"] for n in nodules}
         acq = None
         if self.acquisition is not None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kernel.errors import BadInput
 from synth.acquisition import Pose
@@ -22,9 +23,12 @@ from synth.nodules import NoduleSpec
 from synth.people import Identity, Site
 from synth.plan import StudyPlan, plan_cohort
 
-__all__ = ["PEOPLE_FILE", "Person", "PriorCohort", "PriorStudy", "person_record", "read_prior"]
+__all__ = ["PEOPLE_FILE", "Person", "PriorCohort", "PriorStudy", "check_plans", "cohort_digest",
+           "person_record",
+           "read_cohort_meta", "read_jsonl", "read_people", "read_prior", "read_truths"]
 
 PEOPLE_FILE = "people.jsonl"
+P = TypeVar("P")
 # make_phantom draws at most five nodules: a person's later nodules are numbered from here
 FIRST_NEW_NUMBER = 5
 
@@ -97,20 +101,63 @@ def _bad(root: Path, what: str) -> BadInput:
                     "`lungscreen synth` (a baseline or a follow-up cohort), left as it wrote it")
 
 
-def _read_jsonl(root: Path, name: str) -> list[dict[str, Any]]:
+def read_jsonl(root: Path, name: str, bad: Callable[[str], BadInput]) -> list[dict[str, Any]]:
+    """The JSON objects of `root`/`name`, one a line; `bad(what)` makes the error."""
     path = root / name
     if not path.is_file():
-        raise _bad(root, f"no {name}")
+        raise bad(f"no {name}")
     out = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         try:
             doc = json.loads(line)
         except json.JSONDecodeError as e:
-            raise _bad(root, f"{name} line {n} is not JSON ({e.msg})") from None
+            raise bad(f"{name} line {n} is not JSON ({e.msg})") from None
         if not isinstance(doc, dict):
-            raise _bad(root, f"{name} line {n} is not a JSON object")
+            raise bad(f"{name} line {n} is not a JSON object")
         out.append(doc)
     return out
+
+
+def read_cohort_meta(root: Path, bad: Callable[[str], BadInput]) -> Any:
+    """A cohort folder's cohort.json (either family's layout), parsed; the caller checks
+    that it is its own family's."""
+    if not root.is_dir():
+        raise bad("no such folder")
+    meta_path = root / "cohort.json"
+    if not meta_path.is_file():
+        raise bad("no cohort.json")
+    try:
+        return json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise bad(f"cohort.json is not JSON ({e.msg})") from None
+
+
+def read_truths(root: Path, bad: Callable[[str], BadInput]) -> list[dict[str, Any]]:
+    """A cohort folder's ground-truth records (at least one)."""
+    truths = read_jsonl(root, "ground_truth.jsonl", bad)
+    if not truths:
+        raise bad("ground_truth.jsonl holds no study")
+    return truths
+
+
+def read_people(root: Path, truths: list[dict[str, Any]], bad: Callable[[str], BadInput],
+                parse: Callable[[dict[str, Any]], P]) -> list[P]:
+    """A follow-up's people records, one per study of `truths`, each read by `parse`."""
+    records = read_jsonl(root, PEOPLE_FILE, bad)
+    if [r.get("study_uid") for r in records] != [t.get("study_uid") for t in truths]:
+        raise bad(f"{PEOPLE_FILE} does not list ground_truth.jsonl's studies")
+    try:
+        return [parse(r) for r in records]
+    except (KeyError, TypeError, ValueError) as e:
+        raise bad(f"{PEOPLE_FILE} has an incomplete record ({e!r})") from None
+
+
+def cohort_digest(root: Path, follow_up: bool) -> str:
+    """sha256 of a cohort's ground truth (and people records, for a follow-up)."""
+    h = hashlib.sha256((root / "ground_truth.jsonl").read_bytes())
+    if follow_up:
+        h.update((root / PEOPLE_FILE).read_bytes())
+    return h.hexdigest()
 
 
 def _from_plan(plan: StudyPlan) -> Person:
@@ -144,52 +191,43 @@ def _replanned(root: Path, meta: dict[str, Any], truths: list[dict[str, Any]]) -
                             canary=bool(args["canary"]))
     except (KeyError, TypeError, ValueError) as e:
         raise _bad(root, f"cohort.json's args are incomplete ({e!r})") from None
+    check_plans(plans, truths, lambda what: _bad(root, what))
+    return [_from_plan(p) for p in plans]
+
+
+def check_plans(plans: Sequence[StudyPlan], truths: Sequence[dict[str, Any]],
+                bad: Callable[[str], BadInput]) -> None:
+    """That a first round's plans, made again from its cohort.json, are its truth's studies."""
     if len(plans) != len(truths):
-        raise _bad(root, f"cohort.json says {len(plans)} studies, ground_truth.jsonl has "
-                   f"{len(truths)}")
+        raise bad(f"cohort.json says {len(plans)} studies, ground_truth.jsonl has {len(truths)}")
     for plan, t in zip(plans, truths, strict=True):
         if (plan.study_uid, plan.identity.PatientID) != (t.get("study_uid"), t.get("patient_id")):
-            raise _bad(root, f"study {t.get('index')} is not the one its cohort.json arguments "
-                       f"plan (written by another generator version, or edited?)")
-    return [_from_plan(p) for p in plans]
+            raise bad(f"study {t.get('index')} is not the one its cohort.json arguments plan "
+                      "(written by another generator version, or edited?)")
 
 
 def read_prior(root: Path) -> PriorCohort:
     """The cohort in `root` as a prior round. Raises BadInput, naming what is wrong, for a
     folder that is not an unmodified cohort of this generator version."""
     root = Path(root)
-    if not root.is_dir():
-        raise _bad(root, "no such folder")
-    meta_path = root / "cohort.json"
-    if not meta_path.is_file():
-        raise _bad(root, "no cohort.json")
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise _bad(root, f"cohort.json is not JSON ({e.msg})") from None
+
+    def bad(what: str) -> BadInput:
+        return _bad(root, what)
+
+    meta = read_cohort_meta(root, bad)
     if not isinstance(meta, dict) or meta.get("generator") != "lungscreen synth":
         raise _bad(root, "cohort.json was not written by lungscreen synth")
     if meta.get("family", "standard") != "standard":
         raise _bad(root, f"it is a cohort of the {meta['family']!r} family, whose own writer "
                    "writes its follow-ups (`lungscreen synth --follow-up` picks it)")
-    truths = _read_jsonl(root, "ground_truth.jsonl")
-    if not truths:
-        raise _bad(root, "ground_truth.jsonl holds no study")
+    truths = read_truths(root, bad)
     if any("round" not in t or any("nodule_id" not in n for n in t.get("nodules", []))
            for t in truths):
         raise _bad(root, f"its truth has no round or nodule ids (generator version "
                    f"{meta.get('version')}); write the prior again with this version")
-    h = hashlib.sha256((root / "ground_truth.jsonl").read_bytes())
-    if "follow_up_of" in meta:
-        records = _read_jsonl(root, PEOPLE_FILE)
-        h.update((root / PEOPLE_FILE).read_bytes())
-        if [r.get("study_uid") for r in records] != [t.get("study_uid") for t in truths]:
-            raise _bad(root, f"{PEOPLE_FILE} does not list ground_truth.jsonl's studies")
-        try:
-            people = [_from_record(r) for r in records]
-        except (KeyError, TypeError, ValueError) as e:
-            raise _bad(root, f"{PEOPLE_FILE} has an incomplete record ({e!r})") from None
-    else:
-        people = _replanned(root, meta, truths)
+    follow_up = "follow_up_of" in meta
+    people = (read_people(root, truths, bad, _from_record) if follow_up
+              else _replanned(root, meta, truths))
+    digest = cohort_digest(root, follow_up)
     studies = tuple(PriorStudy(t, p) for t, p in zip(truths, people, strict=True))
-    return PriorCohort(root, meta, studies, h.hexdigest())
+    return PriorCohort(root, meta, studies, digest)

@@ -60,6 +60,8 @@ def write_family_follow_up(out: Path, prior: Path, *, months: int, seed: int,
     """Write the next round of the cohort in `prior` with its own family's writer (its
     cohort.json names the family). BadInput when `family` is given and is not the prior's,
     or the prior's family cannot do what is asked."""
+    if family is not None:
+        check_family(family)
     own = cohort_family(prior)
     if family is not None and family != own:
         raise BadInput(f"--family {family} cannot go with --follow-up {prior}: that cohort "

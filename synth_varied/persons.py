@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 
 from kernel.contract import NoduleType
+from synth.acquisition import Pose
 from synth.people import Identity, Site
 from synth_varied.findings import Finding
 from synth_varied.lesions import Shape
-from synth_varied.pose import Pose
 
 __all__ = ["PROTOCOL_FIELDS", "Lesion", "Person"]
 

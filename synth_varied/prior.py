@@ -8,17 +8,16 @@ wrote a folder, so that `lungscreen synth --follow-up` can pick the family's wri
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kernel.errors import BadInput
+from synth.acquisition import Pose
 from synth.plan import StudyPlan, plan_cohort
-from synth.priors import PEOPLE_FILE
+from synth.priors import check_plans, cohort_digest, read_cohort_meta, read_people, read_truths
 from synth_varied.persons import Person
-from synth_varied.pose import Pose
 
 __all__ = ["PriorRound", "cohort_family", "read_varied_prior"]
 
@@ -62,22 +61,6 @@ def _bad(root: Path, what: str) -> BadInput:
                     "it wrote it")
 
 
-def _jsonl(root: Path, name: str) -> list[dict[str, Any]]:
-    path = root / name
-    if not path.is_file():
-        raise _bad(root, f"no {name}")
-    out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        try:
-            doc = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise _bad(root, f"{name} line {n} is not JSON ({e.msg})") from None
-        if not isinstance(doc, dict):
-            raise _bad(root, f"{name} line {n} is not a JSON object")
-        out.append(doc)
-    return out
-
-
 def _first_seen(plan: StudyPlan, truth: dict[str, Any]) -> Person:
     """A person as their first scan (`plan`, its `truth`) left them."""
     return Person(key=plan.person_key, seed=plan.seed, identity=plan.identity, site=plan.site,
@@ -94,42 +77,22 @@ def _replanned(root: Path, meta: dict[str, Any], truths: list[dict[str, Any]]) -
                             canary=bool(args["canary"]))
     except (KeyError, TypeError, ValueError) as e:
         raise _bad(root, f"cohort.json's args are incomplete ({e!r})") from None
-    if len(plans) != len(truths):
-        raise _bad(root, f"cohort.json says {len(plans)} studies, ground_truth.jsonl has "
-                   f"{len(truths)}")
-    for plan, t in zip(plans, truths, strict=True):
-        if (plan.study_uid, plan.identity.PatientID) != (t.get("study_uid"), t.get("patient_id")):
-            raise _bad(root, f"study {t.get('index')} is not the one its cohort.json arguments "
-                       "plan (edited, or written by another version?)")
+    check_plans(plans, truths, lambda what: _bad(root, what))
     return [_first_seen(p, t) for p, t in zip(plans, truths, strict=True)]
 
 
 def read_varied_prior(root: Path) -> PriorRound:
     """The varied cohort in `root` as a prior round; BadInput naming what is wrong."""
     root = Path(root)
-    if not root.is_dir():
-        raise _bad(root, "no such folder")
-    try:
-        meta = json.loads((root / "cohort.json").read_text(encoding="utf-8"))
-    except OSError:
-        raise _bad(root, "no cohort.json") from None
-    except json.JSONDecodeError as e:
-        raise _bad(root, f"cohort.json is not JSON ({e.msg})") from None
+
+    def bad(what: str) -> BadInput:
+        return _bad(root, what)
+
+    meta = read_cohort_meta(root, bad)
     if not isinstance(meta, dict) or meta.get("family") != FAMILY:
         raise _bad(root, "cohort.json is not a varied-family cohort's")
-    truths = _jsonl(root, "ground_truth.jsonl")
-    if not truths:
-        raise _bad(root, "ground_truth.jsonl holds no study")
-    h = hashlib.sha256((root / "ground_truth.jsonl").read_bytes())
-    if "follow_up_of" in meta:
-        records = _jsonl(root, PEOPLE_FILE)
-        h.update((root / PEOPLE_FILE).read_bytes())
-        if [r.get("study_uid") for r in records] != [t.get("study_uid") for t in truths]:
-            raise _bad(root, f"{PEOPLE_FILE} does not list ground_truth.jsonl's studies")
-        try:
-            people = [Person.from_json(r) for r in records]
-        except (KeyError, TypeError, ValueError) as e:
-            raise _bad(root, f"{PEOPLE_FILE} has an incomplete record ({e!r})") from None
-    else:
-        people = _replanned(root, meta, truths)
-    return PriorRound(root, meta, tuple(truths), tuple(people), h.hexdigest())
+    truths = read_truths(root, bad)
+    follow_up = "follow_up_of" in meta
+    people = (read_people(root, truths, bad, Person.from_json) if follow_up
+              else _replanned(root, meta, truths))
+    return PriorRound(root, meta, tuple(truths), tuple(people), cohort_digest(root, follow_up))

@@ -25,13 +25,14 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from kernel.contract import NoduleType
+from synth.acquisition import Acquisition, Pose
 from synth_varied.changes import Fate, NewLesion
 from synth_varied.findings import Finding, render_finding
 from synth_varied.finish import finish
 from synth_varied.lesions import Shape, fit_size, measure
 from synth_varied.persons import PROTOCOL_FIELDS, Lesion, Person
 from synth_varied.placing import place_findings
-from synth_varied.pose import Pose, Reposition, anatomy_to_lps, lps_to_scanner
+from synth_varied.pose import anatomy_to_lps, lps_to_scanner
 from synth_varied.scan import Scan, draw_scan
 from synth_varied.torso import table_plate
 from synth_varied.tubes import Grid
@@ -59,7 +60,7 @@ class Visit:
     """How to render a later scan of `person` (as of their prior scan)."""
 
     person: Person
-    reposition: Reposition  # relative to the prior scan
+    reposition: Acquisition  # relative to the prior scan
     fates: tuple[Fate, ...]
     new: tuple[NewLesion, ...]
     protocol_changed: bool
@@ -94,7 +95,7 @@ class _Frame:
         return lps_to_scanner(self.pose.apply(anatomy_to_lps(zyx, self.table_z)), self.table_z)
 
     def to_anatomy(self, zyx: F64) -> F64:
-        return lps_to_scanner(self.pose.undo(anatomy_to_lps(zyx, self.table_z)), self.table_z)
+        return lps_to_scanner(self.pose.invert(anatomy_to_lps(zyx, self.table_z)), self.table_z)
 
     def shape(self, s: Shape) -> Shape:
         """`s` moved with the patient: its centre posed, its axes turned (not stretched)."""

@@ -1,7 +1,7 @@
 """Planning the next screening round of a varied cohort: a pure function from the prior.
 
 Every person of the prior comes back `months` later (calendar months) at the same site,
-repositioned (pose.Reposition), with the site's protocol kept or, in `protocol_share` of
+repositioned (pose.draw_reposition), with the site's protocol kept or, in `protocol_share` of
 studies, a new one (half of those on another vendor's scanner), and their nodules'
 fates drawn (changes.py). New people join: `new_share` as new entrants (round 1) and
 `missing_share` whose header says they were screened before though no prior is found.
@@ -17,28 +17,19 @@ from typing import Any
 import numpy as np
 
 from synth.dicom_writer import VENDORS
+from synth.followup import PriorLink
 from synth.people import Site, make_identity, next_identity
 from synth.plan import StudyPlan, make_uid, pick_syntax
 from synth.rounds import add_months
 from synth_varied.changes import draw_fates, draw_new
 from synth_varied.patient import draw_patient
 from synth_varied.persons import Person
-from synth_varied.pose import Reposition, anatomy_to_lps
+from synth_varied.pose import anatomy_to_lps, draw_reposition
 from synth_varied.prior import FAMILY, PriorRound
 from synth_varied.revisit import Visit
 from synth_varied.volume import seed_streams
 
-__all__ = ["Link", "RoundStudy", "plan_varied_round"]
-
-
-@dataclass(frozen=True)
-class Link:
-    """The prior study a follow-up is compared with."""
-
-    study_uid: str
-    study_date: str  # YYYYMMDD
-    interval_days: int
-    pixels_available: bool
+__all__ = ["RoundStudy", "plan_varied_round"]
 
 
 @dataclass(frozen=True)
@@ -47,7 +38,7 @@ class RoundStudy:
 
     plan: StudyPlan
     visit: Visit | None  # None: drawn as a first scan (new entrant, or prior missing)
-    link: Link | None
+    link: PriorLink | None
     prior_expected: bool
     vendor_changed: bool = False
     overrides: tuple[tuple[str, Any], ...] = ()  # Scan fields every study of the cohort has
@@ -79,7 +70,7 @@ def _revisit(i: int, person: Person, truth: dict[str, Any], rng: np.random.Gener
     day = add_months(prior_day, months)
     identity = next_identity(rng, person.identity, person.site, i, day, canary=canary,
                              cohort_round=cohort_round)
-    reposition = Reposition.draw(rng, _apex(person))
+    reposition = draw_reposition(rng, _apex(person))
     changed, other = rng.uniform() < protocol_share, rng.uniform() < 0.5
     vendor = person.vendor
     if changed and other:
@@ -98,7 +89,7 @@ def _revisit(i: int, person: Person, truth: dict[str, Any], rng: np.random.Gener
         tube_ma=float(rng.uniform(15.0, 60.0)),
         patient_position=person.patient_position, detail_seed=int(rng.integers(2**31)),
         round=int(str(truth["round"])) + 1, person=person.key)
-    link = Link(str(truth["study_uid"]), str(truth["study_date"]), (day - prior_day).days,
+    link = PriorLink(str(truth["study_uid"]), str(truth["study_date"]), (day - prior_day).days,
                 pixels)
     return RoundStudy(plan, visit, link, True, vendor != person.vendor, overrides)
 

@@ -13,21 +13,25 @@ protocol_changed (all null without a prior). `people.jsonl` holds persons.Person
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import os
-import shutil
-from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from kernel.errors import BadInput
-from synth.cohort import CohortSummary, write_records
+from synth.acquisition import Pose
+from synth.cohort import (
+    CohortSummary,
+    check_follow_up_args,
+    follow_up_canary,
+    follow_up_meta,
+    fresh_dicom,
+    run_jobs,
+    write_records,
+)
+from synth.followup import link_to_prior
 from synth.priors import PEOPLE_FILE
 from synth_varied.changes import Fate
 from synth_varied.persons import Person
-from synth_varied.pose import Pose
 from synth_varied.prior import FAMILY, read_varied_prior
 from synth_varied.revisit import render_visit
 from synth_varied.round_plan import RoundStudy, plan_varied_round
@@ -48,14 +52,8 @@ def _gone(f: Fate) -> dict[str, Any]:
 def _link_nodules(nodules: list[dict[str, Any]], fates: dict[str, Fate]) -> None:
     for n in nodules:
         f = fates.get(n["nodule_id"])
-        growth = None if f is None else round(n["diameter_mm"] - f.prior_diameter_mm, 1)
-        change = "new"
-        if growth is not None:
-            change = "grown" if growth > 0.3 else ("smaller" if growth < -0.3 else "stable")
-        n.update({"prior_nodule_id": None if f is None else f.nodule_id, "change": change,
-                  "prior_diameter_mm": None if f is None else f.prior_diameter_mm,
-                  "prior_solid_diameter_mm": None if f is None else f.prior_solid_diameter_mm,
-                  "growth_mm": growth})
+        link_to_prior(n, None if f is None else
+                      (f.nodule_id, f.prior_diameter_mm, f.prior_solid_diameter_mm))
 
 
 def _write_one(job: tuple[RoundStudy, Path]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -91,28 +89,8 @@ def _write_one(job: tuple[RoundStudy, Path]) -> tuple[dict[str, Any], dict[str, 
     truth["acquisition"].update({**visit.reposition.to_json(),
                                  "vendor_changed": study.vendor_changed,
                                  "protocol_changed": visit.protocol_changed})
-    person = done.person
-    after = Person(person.key, person.seed, plan.identity, person.site, person.table_z,
-                   plan.vendor, person.patient_position, person.kvp, person.pose,
-                   person.protocol, person.next_number, person.lesions)
+    after = dataclasses.replace(done.person, identity=plan.identity, vendor=plan.vendor)
     return truth, after.to_json(plan.study_uid, plan.index)
-
-
-def _counts(truths: list[dict[str, Any]]) -> dict[str, Any]:
-    nodules = [n for t in truths for n in t["nodules"]]
-    changes = Counter(n["change"] for n in nodules)
-    changes["resolved"] = sum(len(t["resolved"]) for t in truths)
-    return {
-        "changes": {k: changes.get(k, 0) for k in ("new", "grown", "stable", "smaller",
-                                                   "resolved")},
-        "grown_by_more_than_1_5_mm": sum(1 for n in nodules if n["change"] == "grown"
-                                         and n["growth_mm"] > 1.5),
-        "new_entrants": sum(1 for t in truths if t["prior"] is None and t["round"] == 1),
-        "prior_missing": sum(1 for t in truths if t["prior"] is None and t["prior_expected"]),
-        "priors_without_pixels": [t["prior"]["study_uid"] for t in truths
-                                  if t["prior"] is not None
-                                  and not t["prior"]["pixels_available"]],
-    }
 
 
 def write_varied_follow_up(out: Path, prior: Path, *, months: int, seed: int,
@@ -124,36 +102,16 @@ def write_varied_follow_up(out: Path, prior: Path, *, months: int, seed: int,
     layout is synth.cohort's plus people.jsonl). `canary` (default: as the prior) needs a
     canary prior. Nothing in `prior` changes. BadInput for a folder that is not such a
     cohort, or impossible arguments; the bytes do not depend on `workers`."""
-    if not 1 <= months <= 120:
-        raise BadInput(f"--months must be between 1 and 120, got {months}")
-    if workers is not None and workers < 1:
-        raise BadInput(f"workers must be at least 1, got {workers}")
+    check_follow_up_args(months, workers)
     before = read_varied_prior(Path(prior))
     out = Path(out)
-    if out.resolve() == before.root.resolve() or before.root.resolve() in out.resolve().parents:
-        raise BadInput(f"--out {out} is the prior cohort's folder or inside it; write the "
-                       "follow-up into a folder of its own")
-    prior_args: dict[str, Any] = before.meta.get("args", {})
-    prior_canary = bool(prior_args.get("canary", False))
-    canary = prior_canary if canary is None else canary
-    if canary and not prior_canary:
-        raise BadInput(f"--canary needs a prior written with --canary ({prior} was not): a "
-                       "follow-up keeps each person's own fields from the prior")
+    canary = follow_up_canary(out, Path(prior), before.root, before.meta, canary)
     studies = plan_varied_round(before, seed=seed, months=months, canary=canary,
                                 new_share=new_share, missing_share=missing_share,
                                 unavailable_share=unavailable_share,
                                 protocol_share=protocol_share)
-    dicom = out / "dicom"
-    if dicom.exists():
-        shutil.rmtree(dicom)
-    dicom.mkdir(parents=True)
-    jobs = [(s, dicom) for s in studies]
-    n_workers = min(workers or os.cpu_count() or 1, len(jobs))
-    if n_workers == 1:
-        results = [_write_one(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(_write_one, jobs))
+    dicom = fresh_dicom(out)
+    results = run_jobs(_write_one, [(s, dicom) for s in studies], workers)
     with (out / PEOPLE_FILE).open("w", encoding="utf-8") as fh:
         for _, record in results:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
@@ -165,9 +123,6 @@ def write_varied_follow_up(out: Path, prior: Path, *, months: int, seed: int,
         "protocol_share": protocol_share}
     if before.acquisition:
         args["acquisition"] = before.acquisition
-    keep = ("args", "follow_up_of", "months", "round")
-    previous = {k: before.meta[k] for k in keep if k in before.meta}
     extra = {"family": FAMILY,
-             "follow_up_of": {**previous, "ground_truth_sha256": before.digest},
-             "months": months, "round": before.round + 1, **_counts(truths)}
+             **follow_up_meta(before.meta, before.digest, before.round, months, truths)}
     return write_records(out, dicom, [s.plan for s in studies], truths, args, extra, canary)

@@ -11,10 +11,6 @@ truth record has the fields synth.cohort documents, with `profile` "varied", plu
 
 from __future__ import annotations
 
-import os
-import shutil
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +18,7 @@ import numpy as np
 from pydicom.uid import UID
 
 from kernel.errors import BadInput
-from synth.cohort import CohortSummary, write_records
+from synth.cohort import CohortSummary, fresh_dicom, run_jobs, write_records
 from synth.dicom_writer import VENDORS, SeriesInfo, SliceOut, StudyInfo, write_series
 from synth.layout import Layout
 from synth.plan import StudyPlan, plan_cohort
@@ -144,19 +140,10 @@ def write_varied_cohort(out: Path, *, studies: int, regions: int, seed: int,
     if workers is not None and workers < 1:
         raise BadInput(f"workers must be at least 1, got {workers}")
     out = Path(out)
-    dicom = out / "dicom"
-    if dicom.exists():
-        shutil.rmtree(dicom)
-    dicom.mkdir(parents=True)
+    dicom = fresh_dicom(out)
     plans = plan_cohort(studies=studies, regions=regions, seed=seed, profile=FAMILY,
                         defects=False, canary=canary)
-    jobs = [(p, dicom, acquisition) for p in plans]
-    n_workers = min(workers or os.cpu_count() or 1, len(plans))
-    if n_workers == 1:
-        truths = [_run(j) for j in jobs]
-    else:
-        with ProcessPoolExecutor(n_workers, mp_context=get_context("spawn")) as pool:
-            truths = list(pool.map(_run, jobs))
+    truths = run_jobs(_run, [(p, dicom, acquisition) for p in plans], workers)
     args = {"family": FAMILY, "studies": studies, "regions": regions, "seed": seed,
             "profile": FAMILY, "defects": False, "canary": canary}
     if acquisition:

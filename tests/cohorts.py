@@ -164,3 +164,18 @@ def assert_selected_as_planned(studies: Any, truth: dict[str, dict[str, Any]]) -
             assert decision.series.series_uid == t["primary_series_uid"]
         else:
             assert t["expected"] == {"selected": False, "reason": decision.reason.value}
+
+
+def moved_as_documented(point: Any, acq: dict[str, Any]) -> Any:
+    """A point of the prior (LPS mm) where a follow-up's truth `acquisition` says it went,
+    computed from the documented formula (not the generator's code): p' = Rz Ry Rx S (p - c)
+    + c + shift, S stretching z about the pivot c (synth.cohort.write_follow_up)."""
+    import numpy as np  # only the follow-up tests need it
+
+    ax, ay, az = np.radians(acq["rotation_deg"])
+    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
+    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
+    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
+    c = np.asarray(acq["pivot_lps_mm"])
+    stretched = (np.asarray(point, dtype=float) - c) * np.array([1.0, 1.0, acq["z_scale"]])
+    return rz @ ry @ rx @ stretched + c + np.asarray(acq["shift_mm"])

@@ -35,21 +35,26 @@ GROWN_MM = 3.0
 SHORT_MM = 1.8  # how much smaller the prior's stored sizes are than its nodules
 
 
-@pytest.fixture(scope="module")
-def rounds() -> tuple[Phantom, Phantom]:
-    prior = make_phantom(SEED, "small")
+def _revisit(prior: Phantom, carried: tuple[Carried, ...]) -> Phantom:
+    """The prior's person a round later: repositioned, new noise, `carried` nodules."""
     d, h, w = prior.hu.shape
     centre = np.asarray(prior.origin) + (np.array([d, h, w]) - 1) / 2.0 * np.asarray(
         prior.spacing)
     pivot = (float(centre[2]), float(centre[1]), float(centre[0] + TABLE_Z))
     pose = Acquisition((3.0, -2.0, 4.0), (1.0, 0.0, 2.0), 1.02, pivot).pose()
+    current, _ = render_visit(SEED, "small", Visit(pose, TABLE_Z, carried, (), SEED + 1, 4))
+    return current
+
+
+@pytest.fixture(scope="module")
+def rounds() -> tuple[Phantom, Phantom]:
+    prior = make_phantom(SEED, "small")
     carried = tuple(
         Carried(f"n{t.number}", t.number, "grown" if i == 0 else "stable",
                 t.diameter_mm + (GROWN_MM if i == 0 else 0.0), t.diameter_mm,
                 t.solid_diameter_mm, (0.0, 0.0, 0.0), None)
         for i, t in enumerate(prior.nodules))
-    current, _ = render_visit(SEED, "small", Visit(pose, TABLE_Z, carried, (), SEED + 1, 4))
-    return prior, current
+    return prior, _revisit(prior, carried)
 
 
 def _prior_screen(prior: Phantom) -> PriorScreen:
@@ -167,16 +172,11 @@ def test_a_small_prior_is_measured_at_its_own_size_so_its_growth_is_seen() -> No
     out 5.65 mm, so 1.8 mm of growth read as 1.28 (stable); measured at its own reported
     size, capped by the current's, the growth is seen."""
     prior = make_phantom(SEED, "small")
-    d, h, w = prior.hu.shape
-    centre = np.asarray(prior.origin) + (np.array([d, h, w]) - 1) / 2.0 * np.asarray(
-        prior.spacing)
-    pivot = (float(centre[2]), float(centre[1]), float(centre[0] + TABLE_Z))
-    pose = Acquisition((3.0, -2.0, 4.0), (1.0, 0.0, 2.0), 1.02, pivot).pose()
     t = prior.nodules[0]
     assert t.type is NoduleType.SOLID and t.attached_to == "none"
     carried = (Carried(f"n{t.number}", t.number, "grown", t.diameter_mm + 1.8, t.diameter_mm,
                        t.solid_diameter_mm, (0.0, 0.0, 0.0), None),)
-    current, _ = render_visit(SEED, "small", Visit(pose, TABLE_Z, carried, (), SEED + 1, 4))
+    current = _revisit(prior, carried)
     (c,) = current.nodules
     box = lung_box(prior.hu, prior.spacing)
     assert box is not None

@@ -21,7 +21,7 @@ from synth.phantom import baseline_nodules, draw_body, make_phantom
 from synth.priors import read_prior
 from synth.rounds import add_months, plan_follow_up
 from synth.study import render_plan
-from tests.cohorts import ROUND_ARGS, Cohort, assert_selected_as_planned
+from tests.cohorts import ROUND_ARGS, Cohort, assert_selected_as_planned, moved_as_documented
 
 Rounds = tuple[Cohort, Cohort, Cohort]
 
@@ -48,17 +48,6 @@ def _pairs(prior: Cohort, later: Cohort) -> list[tuple[dict[str, Any], dict[str,
     """(prior study, follow-up study) for every follow-up with a prior."""
     before = prior.by_study_uid()
     return [(before[t["prior"]["study_uid"]], t) for t in later.truth if t["prior"] is not None]
-
-
-def _moved(point: list[float], acq: dict[str, Any]) -> np.ndarray:
-    """The acquisition as the truth documents it: p' = Rz Ry Rx S (p - c) + c + shift."""
-    ax, ay, az = np.radians(acq["rotation_deg"])
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    c = np.asarray(acq["pivot_lps_mm"])
-    stretched = (np.asarray(point) - c) * np.array([1.0, 1.0, acq["z_scale"]])
-    return rz @ ry @ rx @ stretched + c + np.asarray(acq["shift_mm"])
 
 
 def test_the_baseline_numbers_its_nodules_and_its_round(round_cohorts: Rounds) -> None:
@@ -124,7 +113,7 @@ def test_nodules_move_with_the_patient(round_cohorts: Rounds) -> None:
             for n in after["nodules"]:
                 if n["prior_nodule_id"] is None:
                     continue
-                expected = _moved(where[n["prior_nodule_id"]], after["acquisition"])
+                expected = moved_as_documented(where[n["prior_nodule_id"]], after["acquisition"])
                 assert np.abs(expected - n["centre_lps_mm"]).max() < 1.0
                 checked += 1
             for r in after["resolved"]:

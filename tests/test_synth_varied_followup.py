@@ -23,6 +23,7 @@ from synth_varied import write_varied_cohort, write_varied_follow_up
 from synth_varied.prior import read_varied_prior
 from synth_varied.revisit import render_visit
 from synth_varied.round_plan import plan_varied_round
+from tests.cohorts import moved_as_documented
 
 # a field of view wide enough for every body (the lung box needs the lungs inside it)
 TEST = {"thickness": 2.5, "matrix": 256, "pixel": 1.4}
@@ -56,18 +57,6 @@ def rounds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Round, Round]:
 
 def _date(text: str) -> dt.date:
     return dt.datetime.strptime(text, "%Y%m%d").date()
-
-
-def _moved(point: list[float], acq: dict[str, Any]) -> np.ndarray:
-    """The repositioning as the truth documents it: p' = Rz Ry Rx S (p - c) + c + shift."""
-    ax, ay, az = np.radians(acq["rotation_deg"])
-    rx = np.array([[1, 0, 0], [0, np.cos(ax), -np.sin(ax)], [0, np.sin(ax), np.cos(ax)]])
-    ry = np.array([[np.cos(ay), 0, np.sin(ay)], [0, 1, 0], [-np.sin(ay), 0, np.cos(ay)]])
-    rz = np.array([[np.cos(az), -np.sin(az), 0], [np.sin(az), np.cos(az), 0], [0, 0, 1]])
-    c = np.asarray(acq["pivot_lps_mm"])
-    stretched = (np.asarray(point, dtype=float) - c) * np.array([1.0, 1.0, acq["z_scale"]])
-    out: np.ndarray = rz @ ry @ rx @ stretched + c + np.asarray(acq["shift_mm"])
-    return out
 
 
 def _header(root: Path, uid: str) -> Any:
@@ -129,7 +118,7 @@ def test_the_anatomy_is_the_priors_up_to_the_recorded_pose(rounds: tuple[Round, 
                + np.stack([i, j, k], -1) * np.asarray(p["spacing"])[::-1])
         was = before[k, j, i]
         body, lung = _agreement(was, after, t,
-                                np.apply_along_axis(_moved, -1, lps, t["acquisition"]))
+                                np.apply_along_axis(moved_as_documented, -1, lps, t["acquisition"]))
         _, unposed = _agreement(was, after, t, lps)
         assert body > 0.93 and lung > 0.7, t["index"]
         assert lung > unposed + 0.05, t["index"]  # the recorded pose is what lines them up
@@ -154,7 +143,7 @@ def test_nodules_are_linked_grown_resolved_or_new(rounds: tuple[Round, Round]) -
             expected = ("grown" if n["growth_mm"] > 0.3 else
                         "smaller" if n["growth_mm"] < -0.3 else "stable")
             assert n["change"] == expected
-            moved = _moved(was["centre_lps_mm"], after["acquisition"])
+            moved = moved_as_documented(was["centre_lps_mm"], after["acquisition"])
             assert np.abs(moved - n["centre_lps_mm"]).max() < 1.0
         for r in after["resolved"]:
             assert r["centre_lps_mm"] == where[r["nodule_id"]]["centre_lps_mm"]

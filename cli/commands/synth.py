@@ -86,8 +86,6 @@ def _write(args: argparse.Namespace) -> CohortSummary:
                        "prior cohort's people, regions and profile")
     if args.months is None:
         raise BadInput("--follow-up needs --months N (the months since the prior round)")
-    if args.family is not None:
-        check_family(args.family)
     return write_family_follow_up(args.out, args.follow_up, months=args.months,
                                   seed=args.seed, family=args.family, defects=args.defects,
                                   workers=args.workers, canary=args.canary)

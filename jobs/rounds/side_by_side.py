@@ -107,7 +107,8 @@ class Scan:
             mm = np.asarray(centre, dtype=np.float64) * np.asarray(self.spacing)
             if self.coarse.lung_all_around(mm, r0 + cell, 2.0 * r0 + 6.0 + cell):
                 return None
-        # the measuring cube's half side, and one of its steps (at most 1.25 mm)
+        # the measuring cube's half side and 1.25 mm more: the cube's own half step and
+        # the half slice its centre moves to an acquired slice lie within that margin
         return self.lungs().around(centre[0], measuring_field_mm(radius_mm) / 2 + 1.25)
 
     def lungs(self) -> SlicedLungs:
